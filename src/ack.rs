@@ -1,0 +1,328 @@
+//! The acknowledgement: whether a new ticket gets one (RFC 3834 and rate
+//! limits), and the mail itself, rendered from a template.
+//!
+//! The acknowledgement's Message-ID is derived from the ticket and the
+//! message that caused it (`tb.<ticket>.ack.<hash>@<domain>`), so processing
+//! the same message again can never produce a second, different mail.
+
+use crate::classify::{Class, Identity, LOOP_HEADER};
+use crate::model::{MessageKind, MessageRecord, Party, Ticket};
+use crate::outbox::{OutboxEntry, OutboxState};
+use crate::parse::Envelope;
+use crate::render::{TemplateError, Templates};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use serde::Serialize;
+
+/// What the ack policy needs to know besides the message.
+pub struct Policy<'a> {
+    pub enabled: bool,
+    pub max_per_hour: u32,
+    pub agents: &'a [String],
+    pub identity: &'a Identity,
+}
+
+/// Why no acknowledgement goes out, or `None` when one should.
+pub fn refusal(
+    policy: &Policy<'_>,
+    class: Class,
+    class_reason: &str,
+    to: Option<&Party>,
+    rules_no_ack: Option<&str>,
+    recent_acks: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+) -> Option<String> {
+    if !policy.enabled {
+        return Some("acknowledgements are disabled".into());
+    }
+    if class != Class::Normal {
+        return Some(format!("automatic mail ({class_reason})"));
+    }
+    let Some(to) = to else {
+        return Some("no address to reply to".into());
+    };
+    if policy.agents.contains(&to.address) {
+        return Some("the sender is an agent".into());
+    }
+    if policy.identity.is_own_address(&to.address) {
+        return Some(format!("the reply address {} is our own", to.address));
+    }
+    if is_no_reply(&to.address) {
+        return Some(format!("{} does not take replies", to.address));
+    }
+    if let Some(rule) = rules_no_ack {
+        return Some(format!("rule {rule:?} asked for no acknowledgement"));
+    }
+    let hour_ago = now - chrono::Duration::hours(1);
+    let recent = recent_acks.iter().filter(|t| **t > hour_ago).count();
+    if recent >= policy.max_per_hour as usize {
+        return Some(format!(
+            "rate limit: {recent} acknowledgements to {} in the last hour",
+            to.address
+        ));
+    }
+    None
+}
+
+/// `noreply@`, `no-reply@`, `do-not-reply@`, `donotreply@`, `bounces@` …
+pub fn is_no_reply(address: &str) -> bool {
+    let local = address
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let squashed: String = local
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    squashed.starts_with("noreply")
+        || squashed.starts_with("donotreply")
+        || squashed.starts_with("bounce")
+        || squashed == "notifications"
+}
+
+/// The Message-ID of the acknowledgement of `cause` on `ticket`.
+pub fn ack_message_id(ticket: u64, cause: &str, domain: &str) -> String {
+    let h = crate::intake::content_hash(cause.as_bytes());
+    format!("tb.{ticket}.ack.{}@{domain}", &h[..16])
+}
+
+/// Fixed facts the acknowledgement is built from.
+pub struct Sender<'a> {
+    pub identity: &'a Identity,
+    pub address: &'a str,
+    pub name: &'a str,
+    pub template: &'a str,
+    pub language: &'a str,
+    pub tz: Tz,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("cannot address the acknowledgement: {0}")]
+    Address(String),
+    #[error("cannot build the acknowledgement: {0}")]
+    Build(String),
+}
+
+#[derive(Serialize)]
+struct View<'a> {
+    ticket: TicketView<'a>,
+    customer: &'a Party,
+    support: SupportView<'a>,
+    response_due: String,
+    response_due_iso: String,
+    language: &'a str,
+}
+
+#[derive(Serialize)]
+struct TicketView<'a> {
+    id: u64,
+    tag: String,
+    subject: &'a str,
+    queue: &'a str,
+    priority: &'a str,
+    status: &'a str,
+}
+
+#[derive(Serialize)]
+struct SupportView<'a> {
+    name: &'a str,
+    address: &'a str,
+}
+
+/// Writes a due time as people read it, e.g. `Tuesday, 24 November 2026,
+/// 10:00 UTC`.
+pub fn format_due(due: DateTime<Utc>, tz: Tz) -> String {
+    due.with_timezone(&tz)
+        .format("%A, %-d %B %Y, %H:%M %Z")
+        .to_string()
+}
+
+/// Renders the acknowledgement of `cause` (which opened `ticket`) into an
+/// outbox entry and the record of the outgoing message.
+pub fn build(
+    s: &Sender<'_>,
+    templates: &Templates,
+    ticket: &Ticket,
+    tag: String,
+    cause: &Envelope,
+    to: &Party,
+    now: DateTime<Utc>,
+) -> Result<(OutboxEntry, MessageRecord), AckError> {
+    let due = ticket.response_due.unwrap_or(now);
+    let view = View {
+        ticket: TicketView {
+            id: ticket.id,
+            tag,
+            subject: &ticket.subject,
+            queue: &ticket.queue,
+            priority: ticket.priority.as_str(),
+            status: ticket.status.as_str(),
+        },
+        customer: to,
+        support: SupportView {
+            name: s.name,
+            address: s.address,
+        },
+        response_due: format_due(due, s.tz),
+        response_due_iso: due.to_rfc3339(),
+        language: s.language,
+    };
+    let rendered = templates.render(s.template, s.language, &view)?;
+
+    let id = ack_message_id(ticket.id, &cause.message_id, &s.identity.message_id_domain);
+    let from_addr = s
+        .address
+        .parse()
+        .map_err(|e| AckError::Address(format!("{}: {e}", s.address)))?;
+    let to_addr = to
+        .address
+        .parse()
+        .map_err(|e| AckError::Address(format!("{}: {e}", to.address)))?;
+    let mut references: Vec<String> = cause.references.iter().map(|r| format!("<{r}>")).collect();
+    references.push(format!("<{}>", cause.message_id));
+    let raw_header = |name: &'static str, value: &str| {
+        HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_owned())
+    };
+    let msg = lettre::Message::builder()
+        .from(Mailbox::new(Some(s.name.to_owned()), from_addr))
+        .to(Mailbox::new(to.name.clone(), to_addr))
+        .subject(rendered.subject.clone())
+        .message_id(Some(format!("<{id}>")))
+        .in_reply_to(format!("<{}>", cause.message_id))
+        .references(references.join(" "))
+        .date(now.into())
+        .raw_header(raw_header("Auto-Submitted", "auto-replied"))
+        .raw_header(raw_header("X-Auto-Response-Suppress", "All"))
+        .raw_header(raw_header(LOOP_HEADER, &s.identity.instance_id))
+        .raw_header(raw_header("X-Ticketbox-Ticket", &ticket.id.to_string()))
+        .header(ContentType::TEXT_PLAIN)
+        .body(rendered.text)
+        .map_err(|e| AckError::Build(e.to_string()))?;
+    let raw = String::from_utf8(msg.formatted()).map_err(|e| AckError::Build(e.to_string()))?;
+
+    let entry = OutboxEntry {
+        id: id.clone(),
+        ticket: ticket.id,
+        purpose: "acknowledgement".into(),
+        envelope_from: s.address.to_owned(),
+        recipients: vec![to.address.clone()],
+        subject: rendered.subject.clone(),
+        raw,
+        state: OutboxState::Pending,
+        attempts: 0,
+        created: now,
+        next_attempt: now,
+        last_error: None,
+        sent: None,
+    };
+    let record = MessageRecord {
+        message_id: id,
+        raw_hash: String::new(),
+        fingerprint: String::new(),
+        ticket: Some(ticket.id),
+        kind: MessageKind::Outgoing,
+        from: Some(Party::new(Some(s.name), s.address)),
+        to: vec![to.clone()],
+        cc: Vec::new(),
+        subject: rendered.subject,
+        date: Some(now),
+        received: now,
+        attachments: Vec::new(),
+        reason: "acknowledgement".into(),
+    };
+    Ok((entry, record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn identity() -> Identity {
+        Identity {
+            instance_id: "i".into(),
+            addresses: vec!["support@example.com".into()],
+            message_id_domain: "example.com".into(),
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let id = identity();
+        let agents = vec!["agent@example.com".to_string()];
+        let p = Policy {
+            enabled: true,
+            max_per_hour: 2,
+            agents: &agents,
+            identity: &id,
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let alice = Party::new(None, "alice@c.example");
+        assert_eq!(
+            refusal(&p, Class::Normal, "", Some(&alice), None, &[], now),
+            None
+        );
+        assert!(
+            refusal(
+                &p,
+                Class::AutoReply,
+                "Precedence: bulk",
+                Some(&alice),
+                None,
+                &[],
+                now
+            )
+            .unwrap()
+            .contains("Precedence: bulk")
+        );
+        let agent = Party::new(None, "agent@example.com");
+        assert!(refusal(&p, Class::Normal, "", Some(&agent), None, &[], now).is_some());
+        let noreply = Party::new(None, "no-reply@shop.example");
+        assert!(refusal(&p, Class::Normal, "", Some(&noreply), None, &[], now).is_some());
+        assert!(refusal(&p, Class::Normal, "", Some(&alice), Some("spam"), &[], now).is_some());
+        let recent = [
+            now - chrono::Duration::minutes(10),
+            now - chrono::Duration::minutes(5),
+        ];
+        assert!(
+            refusal(&p, Class::Normal, "", Some(&alice), None, &recent, now)
+                .unwrap()
+                .starts_with("rate limit")
+        );
+        let old = [
+            now - chrono::Duration::hours(2),
+            now - chrono::Duration::minutes(5),
+        ];
+        assert_eq!(
+            refusal(&p, Class::Normal, "", Some(&alice), None, &old, now),
+            None
+        );
+    }
+
+    #[test]
+    fn ack_id_is_stable_and_ours() {
+        let a = ack_message_id(1000, "x@y", "example.com");
+        assert_eq!(a, ack_message_id(1000, "x@y", "example.com"));
+        assert_ne!(a, ack_message_id(1000, "z@y", "example.com"));
+        assert!(identity().is_own_message_id(&a));
+    }
+
+    #[test]
+    fn due_is_written_in_the_team_time_zone() {
+        let due = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+        assert_eq!(
+            format_due(due, chrono_tz::UTC),
+            "Tuesday, 24 November 2026, 08:00 UTC"
+        );
+        assert_eq!(
+            format_due(due, chrono_tz::Europe::Warsaw),
+            "Tuesday, 24 November 2026, 09:00 CET"
+        );
+    }
+}

@@ -1,0 +1,394 @@
+//! `ticketbox.toml`: every setting with its default, so that no config file
+//! at all is a working setup (local Maildir in, file outbox out, sled store
+//! in `./data`). Unknown keys are errors: a typo must not silently fall back
+//! to a default.
+
+use crate::model::Priority;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Value { path: String, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the sled store lives.
+    pub data_dir: PathBuf,
+    /// Identifies this installation in the loop-detection header. Empty:
+    /// generated once and kept in the store.
+    pub instance_id: String,
+    pub support: Support,
+    pub tickets: Tickets,
+    pub threading: Threading,
+    pub ack: Ack,
+    pub sla: Sla,
+    pub intake: Intake,
+    pub outbox: Outbox,
+    /// Agents' addresses: their mail is never acknowledged and may write
+    /// into any ticket.
+    pub agents: Vec<String>,
+    pub rules_dir: PathBuf,
+    pub templates_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Support {
+    /// The address customers write to; acknowledgements come from it.
+    pub address: String,
+    /// Display name on outgoing mail.
+    pub name: String,
+    /// Other addresses that are ours (aliases, other queues' addresses).
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tickets {
+    /// Tag format in subjects; `{n}` is the ticket number.
+    pub tag: String,
+    /// Number of the first ticket in a new store.
+    pub first_number: u64,
+    pub default_queue: String,
+    pub default_priority: Priority,
+    /// A customer's reply to a ticket closed less than this many days ago
+    /// reopens it; later replies open a new ticket linked to the old one.
+    pub reopen_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Threading {
+    /// Days the subject fallback looks back; 0 turns it off.
+    pub subject_fallback_days: u32,
+    /// Subjects too vague for the fallback (compared after normalizing).
+    pub generic_subjects: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ack {
+    pub enabled: bool,
+    /// Template name under `templates/<language>/`.
+    pub template: String,
+    pub language: String,
+    /// At most this many acknowledgements per sender per hour.
+    pub max_per_sender_per_hour: u32,
+    /// Time zone due times are written in (IANA name).
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sla {
+    /// First-response target in hours, per priority.
+    pub first_response_hours: FirstResponse,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FirstResponse {
+    pub urgent: f64,
+    pub high: f64,
+    pub normal: f64,
+    pub low: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Intake {
+    /// The Maildir `run` reads and watches.
+    pub maildir: PathBuf,
+    /// Most messages committed together (one flush per batch).
+    pub batch_size: usize,
+    /// Upper bound for a single message; larger ones are quarantined.
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbox {
+    /// `file` (writes .eml files to `dir`).
+    pub transport: String,
+    pub dir: PathBuf,
+    /// Attempts before a temporary failure becomes final.
+    pub max_attempts: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: "data".into(),
+            instance_id: String::new(),
+            support: Support::default(),
+            tickets: Tickets::default(),
+            threading: Threading::default(),
+            ack: Ack::default(),
+            sla: Sla::default(),
+            intake: Intake::default(),
+            outbox: Outbox::default(),
+            agents: Vec::new(),
+            rules_dir: "rules".into(),
+            templates_dir: "templates".into(),
+        }
+    }
+}
+
+impl Default for Support {
+    fn default() -> Self {
+        Support {
+            address: "support@example.com".into(),
+            name: "Example Support".into(),
+            aliases: Vec::new(),
+        }
+    }
+}
+
+impl Default for Tickets {
+    fn default() -> Self {
+        Tickets {
+            tag: "[#TB-{n}]".into(),
+            first_number: 1000,
+            default_queue: "general".into(),
+            default_priority: Priority::Normal,
+            reopen_days: 30,
+        }
+    }
+}
+
+impl Default for Threading {
+    fn default() -> Self {
+        Threading {
+            subject_fallback_days: 14,
+            generic_subjects: [
+                "help",
+                "hello",
+                "hi",
+                "question",
+                "support",
+                "problem",
+                "issue",
+                "urgent",
+                "request",
+                "info",
+                "(no subject)",
+                "no subject",
+                "pomoc",
+                "pytanie",
+                "problem z",
+                "zapytanie",
+                "עזרה",
+                "שאלה",
+                "בעיה",
+                "פנייה",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+impl Default for Ack {
+    fn default() -> Self {
+        Ack {
+            enabled: true,
+            template: "ack".into(),
+            language: "en".into(),
+            max_per_sender_per_hour: 5,
+            timezone: "UTC".into(),
+        }
+    }
+}
+
+impl Default for FirstResponse {
+    fn default() -> Self {
+        FirstResponse {
+            urgent: 1.0,
+            high: 4.0,
+            normal: 24.0,
+            low: 72.0,
+        }
+    }
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Intake {
+            maildir: "examples/inbox".into(),
+            batch_size: 256,
+            max_message_bytes: 50 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox {
+            transport: "file".into(),
+            dir: "outbox".into(),
+            max_attempts: 12,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`; when `required` is false a missing file means defaults.
+    pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Config::default().checked(&shown);
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: shown,
+                    source,
+                });
+            }
+        };
+        Config::parse(&text, &shown)
+    }
+
+    /// Parses config text; `path` is only for messages.
+    pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        cfg.checked(path)
+    }
+
+    fn checked(mut self, path: &str) -> Result<Config, ConfigError> {
+        let bad = |message: String| ConfigError::Value {
+            path: path.to_owned(),
+            message,
+        };
+        self.support.address = self.support.address.trim().to_lowercase();
+        if !self.support.address.contains('@') {
+            return Err(bad(format!(
+                "support.address {:?} is not an email address",
+                self.support.address
+            )));
+        }
+        for a in self
+            .support
+            .aliases
+            .iter_mut()
+            .chain(self.agents.iter_mut())
+        {
+            *a = a.trim().to_lowercase();
+        }
+        crate::subject::TagFormat::new(&self.tickets.tag)
+            .map_err(|e| bad(format!("tickets.tag: {e}")))?;
+        self.ack.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            bad(format!(
+                "ack.timezone {:?} is not an IANA time zone name",
+                self.ack.timezone
+            ))
+        })?;
+        let f = &self.sla.first_response_hours;
+        for (name, h) in [
+            ("urgent", f.urgent),
+            ("high", f.high),
+            ("normal", f.normal),
+            ("low", f.low),
+        ] {
+            if !(h > 0.0 && h < 24.0 * 366.0) {
+                return Err(bad(format!(
+                    "sla.first_response_hours.{name} = {h}: expected hours between 0 and a year"
+                )));
+            }
+        }
+        if self.intake.batch_size == 0 {
+            return Err(bad("intake.batch_size must be at least 1".into()));
+        }
+        if self.outbox.transport != "file" {
+            return Err(bad(format!(
+                "outbox.transport {:?}: expected \"file\"",
+                self.outbox.transport
+            )));
+        }
+        Ok(self)
+    }
+
+    /// Our own addresses: the support address and its aliases.
+    pub fn own_addresses(&self) -> Vec<String> {
+        std::iter::once(self.support.address.clone())
+            .chain(self.support.aliases.iter().cloned())
+            .collect()
+    }
+
+    pub fn first_response_hours(&self, p: Priority) -> f64 {
+        let f = &self.sla.first_response_hours;
+        match p {
+            Priority::Urgent => f.urgent,
+            Priority::High => f.high,
+            Priority::Normal => f.normal,
+            Priority::Low => f.low,
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_file_means_defaults() {
+        let c = Config::load(Path::new("/nonexistent/ticketbox.toml"), false).unwrap();
+        assert_eq!(c.support.address, "support@example.com");
+        assert_eq!(c.tickets.first_number, 1000);
+        assert!(Config::load(Path::new("/nonexistent/ticketbox.toml"), true).is_err());
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let err =
+            Config::parse("[support]\naddress = \"a@b\"\nadress = \"x\"\n", "t.toml").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("t.toml:3:1: unknown field `adress`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_and_bad_values_are_reported() {
+        let err = Config::parse("[tickets]\nfirst_number = \"ten\"\n", "t.toml").unwrap_err();
+        assert!(err.to_string().starts_with("t.toml:2:16:"), "{err}");
+        let err = Config::parse("[ack]\ntimezone = \"Mars/Base\"\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("Mars/Base"), "{err}");
+        let err = Config::parse("[tickets]\ntag = \"TB\"\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("{n}"), "{err}");
+    }
+}

@@ -1,0 +1,50 @@
+//! ticketbox: an email-to-ticket mail processor.
+//!
+//! # How a message flows
+//!
+//! ```text
+//! intake ──► store.put_raw ──► parse ──► classify ──► thread ──► rules ──► sla ──► ack/render
+//!   (Maildir,     (raw bytes      (Envelope)  (person, auto,  (which     (queue,   (due    (templated
+//!    mbox, stdin)  durable first)              bounce, loop)   ticket)    priority) time)    mail)
+//!                                                                                 │
+//!            store.commit: ticket + message + indexes + outbox entry, one atomic step
+//!                                                                                 │
+//!            store.flush once per batch (group commit) ──► source told "done" ──► outbox sender
+//! ```
+//!
+//! # Modules
+//!
+//! The pure core (no I/O; data in, data out):
+//! - [`parse`]: raw bytes → [`parse::Envelope`] (ids, addresses, text, attachments).
+//! - [`classify`]: person, auto-reply, bounce or our own mail (RFC 3834).
+//! - [`subject`]: the ticket tag and reply prefixes.
+//! - [`thread`]: which ticket a message belongs to.
+//! - [`rules`]: routing and priority rules from `rules/*.toml`.
+//! - [`sla`]: first-response due times.
+//! - [`render`] and [`ack`]: the acknowledgement, from `templates/`.
+//! - [`model`]: tickets and message records.
+//!
+//! The edges:
+//! - [`intake`]: reading Maildirs, mbox files, stdin.
+//! - [`store`]: the [`store::Store`] trait and its sled implementation.
+//! - [`outbox`]: the durable outgoing queue and its transports.
+//! - [`pipeline`]: one message through the core into one commit.
+//! - [`worker`]: the long-running job: watch, batch, flush, deliver.
+//! - [`clock`] and [`config`]: time and settings, injected.
+
+pub mod ack;
+pub mod classify;
+pub mod clock;
+pub mod config;
+pub mod intake;
+pub mod model;
+pub mod outbox;
+pub mod parse;
+pub mod pipeline;
+pub mod render;
+pub mod rules;
+pub mod sla;
+pub mod store;
+pub mod subject;
+pub mod thread;
+pub mod worker;

@@ -1,0 +1,263 @@
+//! Listings for the CLI: one table row or one JSON value per thing.
+
+use anyhow::{Context, Result, bail};
+use chrono::SecondsFormat;
+use serde_json::{Value, json};
+use std::io::Write;
+use ticketbox::model::{Status, Ticket};
+use ticketbox::pipeline::Outcome;
+use ticketbox::store::Store;
+use ticketbox::subject::TagFormat;
+
+pub fn outcome_json(o: &Outcome) -> String {
+    json!({
+        "message_id": o.message_id,
+        "ticket": o.ticket,
+        "outcome": o.outcome.as_str(),
+        "reason": o.reason,
+        "acknowledged": o.acknowledged,
+        "origin": o.origin,
+    })
+    .to_string()
+}
+
+pub fn outcome_line(o: &Outcome, tags: &TagFormat) -> String {
+    format!(
+        "{}\t{}\t{}\t{}",
+        o.message_id
+            .as_deref()
+            .map_or_else(|| "-".to_owned(), |m| format!("<{m}>")),
+        o.ticket.map_or_else(|| "-".to_owned(), |t| tags.format(t)),
+        o.outcome.as_str(),
+        o.reason
+    )
+}
+
+fn ticket_json(t: &Ticket) -> Value {
+    json!({
+        "id": t.id,
+        "subject": t.subject,
+        "status": t.status.as_str(),
+        "queue": t.queue,
+        "priority": t.priority.as_str(),
+        "customer": t.customer.address,
+        "customer_name": t.customer.name,
+        "messages": t.messages.len(),
+        "created": t.created.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "updated": t.updated.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "response_due": t.response_due.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        "tags": t.tags,
+        "links": t.links,
+        "participants": t.participants,
+        "rules_fired": t.rules_fired,
+    })
+}
+
+fn print_json(v: &Value) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v).context("writing JSON")?;
+    writeln!(out).context("writing to stdout")?;
+    Ok(())
+}
+
+pub fn tickets<S: Store>(
+    store: &S,
+    status: Option<&str>,
+    queue: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let status: Option<Status> = status
+        .map(str::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let list: Vec<Ticket> = store
+        .tickets()?
+        .into_iter()
+        .filter(|t| status.is_none_or(|s| t.status == s))
+        .filter(|t| queue.is_none_or(|q| t.queue == q))
+        .collect();
+    if json {
+        return print_json(&Value::Array(list.iter().map(ticket_json).collect()));
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:>7}  {:<7}  {:<10}  {:<7}  {:>4}  {:<30}  SUBJECT",
+        "ID", "STATUS", "QUEUE", "PRIO", "MSGS", "CUSTOMER"
+    )?;
+    for t in &list {
+        writeln!(
+            out,
+            "{:>7}  {:<7}  {:<10}  {:<7}  {:>4}  {:<30}  {}",
+            t.id,
+            t.status.as_str(),
+            t.queue,
+            t.priority.as_str(),
+            t.messages.len(),
+            t.customer.address,
+            t.subject
+        )?;
+    }
+    Ok(())
+}
+
+/// `1042`, `TB-1042` and `[#TB-1042]` all name ticket 1042.
+fn ticket_number(arg: &str) -> Option<u64> {
+    let digits: String = arg
+        .chars()
+        .rev()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().ok()
+}
+
+pub fn show<S: Store>(store: &S, arg: &str, tags: &TagFormat, json: bool) -> Result<()> {
+    let Some(id) = ticket_number(arg) else {
+        bail!("{arg:?} is not a ticket number")
+    };
+    let Some(t) = store.ticket(id)? else {
+        bail!("no ticket {}", tags.format(id))
+    };
+    let mut messages = Vec::new();
+    for mid in &t.messages {
+        let m = store.message(mid)?;
+        messages.push(match m {
+            Some(m) => json!({
+                "message_id": m.message_id,
+                "from": m.from.as_ref().map(|p| p.address.clone()),
+                "from_name": m.from.as_ref().and_then(|p| p.name.clone()),
+                "date": m.date.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                "received": m.received.to_rfc3339_opts(SecondsFormat::Secs, true),
+                "subject": m.subject,
+                "kind": m.kind.as_str(),
+                "attachments": m.attachments,
+                "reason": m.reason,
+            }),
+            None => json!({ "message_id": mid, "kind": "missing" }),
+        });
+    }
+    if json {
+        let mut v = ticket_json(&t);
+        v["messages"] = Value::Array(messages);
+        return print_json(&v);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{} {}", tags.format(t.id), t.subject)?;
+    writeln!(
+        out,
+        "  status {}  queue {}  priority {}",
+        t.status, t.queue, t.priority
+    )?;
+    writeln!(out, "  customer {}", t.customer)?;
+    if let Some(d) = t.response_due {
+        writeln!(
+            out,
+            "  first response due {}",
+            d.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )?;
+    }
+    if !t.tags.is_empty() {
+        writeln!(
+            out,
+            "  tags {}",
+            t.tags.iter().cloned().collect::<Vec<_>>().join(", ")
+        )?;
+    }
+    if !t.links.is_empty() {
+        let links: Vec<String> = t.links.iter().map(|l| tags.format(*l)).collect();
+        writeln!(out, "  linked {}", links.join(", "))?;
+    }
+    for m in &messages {
+        writeln!(
+            out,
+            "  - {}  {:<10}  {}  {}",
+            m["received"].as_str().unwrap_or("-"),
+            m["kind"].as_str().unwrap_or("-"),
+            m["from"].as_str().unwrap_or("-"),
+            m["subject"].as_str().unwrap_or("")
+        )?;
+    }
+    Ok(())
+}
+
+pub fn outbox<S: Store>(store: &S, json: bool) -> Result<()> {
+    let entries = store.outbox()?;
+    if json {
+        let v: Vec<Value> = entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "id": e.id,
+                    "ticket": e.ticket,
+                    "purpose": e.purpose,
+                    "to": e.recipients,
+                    "subject": e.subject,
+                    "state": e.state.as_str(),
+                    "attempts": e.attempts,
+                    "created": e.created.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "next_attempt": e.next_attempt.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "sent": e.sent.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                    "last_error": e.last_error,
+                })
+            })
+            .collect();
+        return print_json(&Value::Array(v));
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<8}  {:>7}  {:>3}  {:<30}  SUBJECT",
+        "STATE", "TICKET", "TRY", "TO"
+    )?;
+    for e in &entries {
+        writeln!(
+            out,
+            "{:<8}  {:>7}  {:>3}  {:<30}  {}{}",
+            e.state.as_str(),
+            e.ticket,
+            e.attempts,
+            e.recipients.join(","),
+            e.subject,
+            e.last_error
+                .as_ref()
+                .map(|m| format!("  ({m})"))
+                .unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
+
+pub fn quarantine<S: Store>(store: &S, json: bool) -> Result<()> {
+    let list = store.quarantined()?;
+    if json {
+        return print_json(&serde_json::to_value(&list)?);
+    }
+    let mut out = std::io::stdout().lock();
+    for q in &list {
+        writeln!(
+            out,
+            "{}  {}  {} bytes  {}  ({})",
+            q.received.to_rfc3339_opts(SecondsFormat::Secs, true),
+            &q.raw_hash[..12],
+            q.size,
+            q.origin,
+            q.reason
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ticket_number_accepts_tag_forms() {
+        assert_eq!(super::ticket_number("1042"), Some(1042));
+        assert_eq!(super::ticket_number("TB-1042"), Some(1042));
+        assert_eq!(super::ticket_number("[#TB-1042]"), Some(1042));
+        assert_eq!(super::ticket_number("TB"), None);
+    }
+}

@@ -1,0 +1,253 @@
+//! The data ticketbox keeps: tickets, stored messages and the small value
+//! types they share. Plain data with serde; no behaviour beyond formatting.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// A ticket number as customers see it (`[#TB-1042]` carries 1042).
+pub type TicketId = u64;
+
+/// How soon a ticket needs a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [
+        Priority::Low,
+        Priority::Normal,
+        Priority::High,
+        Priority::Urgent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Priority::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown priority {s:?}: expected low, normal, high or urgent"))
+    }
+}
+
+/// Where a ticket stands. `New` until a person has touched it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    New,
+    Open,
+    Pending,
+    Closed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Open => "open",
+            Status::Pending => "pending",
+            Status::Closed => "closed",
+        }
+    }
+    pub fn is_open(self) -> bool {
+        self != Status::Closed
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Status::New, Status::Open, Status::Pending, Status::Closed]
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown status {s:?}: expected new, open, pending or closed"))
+    }
+}
+
+/// A person or system on an address line. `address` is lower-cased so that
+/// comparisons are simple; `name` is the decoded display name, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub address: String,
+}
+
+impl Party {
+    pub fn new(name: Option<&str>, address: &str) -> Party {
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        Party {
+            name,
+            address: address.trim().to_lowercase(),
+        }
+    }
+}
+
+impl fmt::Display for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{n} <{}>", self.address),
+            None => f.write_str(&self.address),
+        }
+    }
+}
+
+/// What a stored message is, as far as the helpdesk is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// Written by a customer (or anyone who is not an agent).
+    Customer,
+    /// Written by one of our agents.
+    Agent,
+    /// An automatic reply: vacation notice, list or bulk mail, notification.
+    AutoReply,
+    /// A delivery status notification or other bounce.
+    Bounce,
+    /// Our own outgoing mail that came back to us.
+    Loop,
+    /// Mail we sent (acknowledgements, notifications).
+    Outgoing,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Customer => "customer",
+            MessageKind::Agent => "agent",
+            MessageKind::AutoReply => "auto_reply",
+            MessageKind::Bounce => "bounce",
+            MessageKind::Loop => "loop",
+            MessageKind::Outgoing => "outgoing",
+        }
+    }
+}
+
+/// An attachment as listed on a message (the bytes stay in the raw message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentInfo {
+    pub name: String,
+    pub content_type: String,
+    pub size: usize,
+}
+
+/// A message as stored with its ticket. The raw bytes live in the raw store
+/// under `raw_hash`; this is the summary the helpdesk works with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// The Message-ID without angle brackets (synthesized when missing).
+    pub message_id: String,
+    pub raw_hash: String,
+    /// Hash of author, subject, date and text: tells a redelivery (same
+    /// content, other transport headers) from a different message that
+    /// reuses a Message-ID.
+    #[serde(default)]
+    pub fingerprint: String,
+    pub ticket: Option<TicketId>,
+    pub kind: MessageKind,
+    pub from: Option<Party>,
+    #[serde(default)]
+    pub to: Vec<Party>,
+    #[serde(default)]
+    pub cc: Vec<Party>,
+    pub subject: String,
+    /// The Date header, when it parsed.
+    pub date: Option<DateTime<Utc>>,
+    /// When ticketbox stored it.
+    pub received: DateTime<Utc>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInfo>,
+    /// Why the message was classified and threaded the way it was.
+    pub reason: String,
+}
+
+/// A support ticket: one conversation with one customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub subject: String,
+    pub status: Status,
+    pub queue: String,
+    pub priority: Priority,
+    #[serde(default)]
+    pub tags: BTreeSet<String>,
+    pub customer: Party,
+    /// Addresses that may write into this ticket besides the customer
+    /// (To/Cc of its messages, minus our own addresses).
+    #[serde(default)]
+    pub participants: BTreeSet<String>,
+    /// Message-IDs in arrival order, incoming and outgoing.
+    #[serde(default)]
+    pub messages: Vec<String>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    #[serde(default)]
+    pub closed: Option<DateTime<Utc>>,
+    pub response_due: Option<DateTime<Utc>>,
+    /// Related tickets, e.g. the one a stranger's mail carried the tag of.
+    #[serde(default)]
+    pub links: Vec<TicketId>,
+    /// Names of the rules that fired when the ticket was opened.
+    #[serde(default)]
+    pub rules_fired: Vec<String>,
+}
+
+impl Ticket {
+    /// Whether `address` belongs to this conversation (customer or participant).
+    pub fn knows(&self, address: &str) -> bool {
+        self.customer.address == address || self.participants.contains(address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_parses_case_insensitively_and_orders() {
+        assert_eq!("URGENT".parse::<Priority>(), Ok(Priority::Urgent));
+        assert!(Priority::Urgent > Priority::High);
+        assert!("soon".parse::<Priority>().unwrap_err().contains("expected"));
+    }
+
+    #[test]
+    fn party_lowercases_address_and_drops_empty_name() {
+        let p = Party::new(Some("  "), " Jan@Example.PL ");
+        assert_eq!(p.address, "jan@example.pl");
+        assert_eq!(p.name, None);
+        assert_eq!(Party::new(Some("Jan"), "j@x").to_string(), "Jan <j@x>");
+    }
+}

@@ -1,0 +1,304 @@
+//! Raw bytes → [`Envelope`]: the parts of a message the helpdesk decides on.
+//!
+//! mail-parser does the MIME and charset work (every charset it knows,
+//! encoded words in headers, HTML-only bodies turned into text); this module
+//! picks out identifiers, addresses, the text body, attachment facts and the
+//! headers that classification and rules look at. It never panics on input:
+//! what cannot be made sense of is a [`ParseError`] with the reason, and the
+//! caller quarantines the message.
+
+use crate::model::{AttachmentInfo, Party};
+use chrono::{DateTime, TimeZone, Utc};
+use mail_parser::{
+    Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+};
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// Everything ticketbox needs to know about one incoming message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Envelope {
+    /// Message-ID without angle brackets.
+    pub message_id: String,
+    /// True when the message had no usable Message-ID and one was made from
+    /// the content hash.
+    pub message_id_synthesized: bool,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub from: Option<Party>,
+    pub sender: Option<Party>,
+    pub reply_to: Option<Party>,
+    pub to: Vec<Party>,
+    pub cc: Vec<Party>,
+    pub subject: String,
+    pub date: Option<DateTime<Utc>>,
+    /// Plain-text body (HTML converted when there is no text part).
+    pub text: String,
+    pub attachments: Vec<AttachmentInfo>,
+    /// Top-level headers in order: lower-cased name, unfolded raw value.
+    pub headers: Vec<(String, String)>,
+    /// Return-Path as given; `Some("")` for the null sender `<>`.
+    pub return_path: Option<String>,
+    /// Top-level MIME type, e.g. `multipart/report`.
+    pub content_type: String,
+    /// `report-type` parameter of a multipart/report.
+    pub report_type: Option<String>,
+    /// Content-Language, when the sender stated one.
+    pub content_language: Option<String>,
+    /// Message-IDs of messages embedded in a report or quoted in a bounce:
+    /// how a bounce finds the ticket of the mail that bounced.
+    pub embedded_message_ids: Vec<String>,
+    /// Hex SHA-256 of the raw bytes.
+    pub raw_hash: String,
+}
+
+impl Envelope {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Who to answer: Reply-To, else From, else Sender.
+    pub fn reply_address(&self) -> Option<&Party> {
+        self.reply_to
+            .as_ref()
+            .or(self.from.as_ref())
+            .or(self.sender.as_ref())
+    }
+
+    /// The author: From, else Sender, else the Return-Path address.
+    pub fn author(&self) -> Option<&Party> {
+        self.from.as_ref().or(self.sender.as_ref())
+    }
+
+    /// Every Message-ID this message points at, nearest parent first:
+    /// In-Reply-To, then References from last to first.
+    pub fn parent_ids(&self) -> impl Iterator<Item = &str> {
+        self.in_reply_to
+            .iter()
+            .chain(self.references.iter().rev())
+            .map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("empty message (0 bytes)")]
+    Empty,
+    #[error("not an email: no header block found")]
+    NoHeaders,
+    #[error("the MIME parser could not read the message")]
+    Unreadable,
+    #[error("no sender address: From, Sender and Return-Path are all missing or empty")]
+    NoSender,
+}
+
+static HEADER_MESSAGE_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?im)^[ \t>]*Message-ID:[ \t]*<([^>\s]+)>").expect("static regex")
+});
+
+/// Parses raw bytes whose content hash is `raw_hash`.
+pub fn parse(raw: &[u8], raw_hash: &str) -> Result<Envelope, ParseError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::Empty);
+    }
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or(ParseError::Unreadable)?;
+    if msg.headers().is_empty() {
+        return Err(ParseError::NoHeaders);
+    }
+
+    let mut env = Envelope {
+        raw_hash: raw_hash.to_owned(),
+        ..Envelope::default()
+    };
+    match msg.message_id().map(clean_id).filter(|id| !id.is_empty()) {
+        Some(id) => env.message_id = id,
+        None => {
+            env.message_id = synthetic_message_id(raw_hash);
+            env.message_id_synthesized = true;
+        }
+    }
+    env.in_reply_to = ids(msg.in_reply_to());
+    env.references = ids(msg.references());
+    env.from = first_party(msg.from());
+    env.sender = first_party(msg.sender());
+    env.reply_to = first_party(msg.reply_to());
+    env.to = all_parties(msg.to());
+    env.cc = all_parties(msg.cc());
+    env.subject = msg.subject().map(one_line).unwrap_or_default();
+    env.date = msg
+        .date()
+        .filter(|d| d.is_valid())
+        .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single());
+    env.headers = msg
+        .headers_raw()
+        .map(|(n, v)| (n.to_ascii_lowercase(), one_line(v)))
+        .collect();
+    env.return_path = env.header("return-path").map(|v| {
+        v.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim()
+            .to_lowercase()
+    });
+    if let Some(ct) = msg.content_type() {
+        env.content_type = match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_owned(),
+        }
+        .to_ascii_lowercase();
+        env.report_type = ct.attribute("report-type").map(str::to_ascii_lowercase);
+    } else {
+        env.content_type = "text/plain".into();
+    }
+    env.content_language = msg
+        .content_language()
+        .as_text()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty());
+    env.text = body_text(&msg);
+    env.attachments = msg.attachments().map(attachment_info).collect();
+    env.embedded_message_ids = embedded_ids(&msg, &env.text);
+
+    if env.from.is_none() && env.sender.is_none() {
+        match env.return_path.as_deref() {
+            Some(rp) if rp.contains('@') => env.from = Some(Party::new(None, rp)),
+            _ => return Err(ParseError::NoSender),
+        }
+    }
+    Ok(env)
+}
+
+/// The Message-ID used when a message has none: stable, from the content.
+pub fn synthetic_message_id(raw_hash: &str) -> String {
+    let short = raw_hash.get(..32).unwrap_or(raw_hash);
+    format!("{short}@hash.ticketbox.invalid")
+}
+
+/// Strips angle brackets and surrounding white space from a Message-ID.
+pub fn clean_id(id: &str) -> String {
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_owned()
+}
+
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    let raw: Vec<&str> = match value {
+        HeaderValue::Text(t) => vec![t.as_ref()],
+        HeaderValue::TextList(list) => list.iter().map(|t| t.as_ref()).collect(),
+        _ => Vec::new(),
+    };
+    raw.into_iter()
+        .map(clean_id)
+        .filter(|id| !id.is_empty())
+        .collect()
+}
+
+fn first_party(addr: Option<&Address<'_>>) -> Option<Party> {
+    addr?.iter().find_map(|a| {
+        a.address()
+            .filter(|s| s.contains('@'))
+            .map(|s| Party::new(a.name(), s))
+    })
+}
+
+fn all_parties(addr: Option<&Address<'_>>) -> Vec<Party> {
+    addr.map(|a| {
+        a.iter()
+            .filter_map(|a| {
+                a.address()
+                    .filter(|s| s.contains('@'))
+                    .map(|s| Party::new(a.name(), s))
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn body_text(msg: &Message<'_>) -> String {
+    let mut text = String::new();
+    for i in 0..msg.text_body_count() {
+        if let Some(part) = msg.body_text(i) {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            // NUL bytes survive some broken mailers; they are never content.
+            text.push_str(&part.replace('\0', ""));
+        }
+    }
+    text
+}
+
+fn attachment_info(part: &MessagePart<'_>) -> AttachmentInfo {
+    let content_type = part
+        .content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_owned(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".into())
+        .to_ascii_lowercase();
+    let name = part
+        .attachment_name()
+        .map(str::to_owned)
+        .or_else(|| match &part.body {
+            PartType::Message(m) => m.subject().map(|s| format!("{}.eml", one_line(s))),
+            _ => None,
+        })
+        .unwrap_or_else(|| "(unnamed)".into());
+    AttachmentInfo {
+        name,
+        content_type,
+        size: part.len(),
+    }
+}
+
+/// Message-IDs of messages carried inside this one: nested message/rfc822
+/// parts and text/rfc822-headers parts of a report, and `Message-ID:` lines
+/// quoted in a plain-text bounce.
+fn embedded_ids(msg: &Message<'_>, text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for part in &msg.parts {
+        match &part.body {
+            PartType::Message(inner) => {
+                if let Some(id) = inner.message_id() {
+                    found.push(clean_id(id));
+                }
+            }
+            PartType::Text(_) | PartType::Binary(_) => {
+                let is_headers = part
+                    .content_type()
+                    .and_then(|ct| ct.subtype())
+                    .is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers"));
+                if is_headers {
+                    let t = String::from_utf8_lossy(part.contents());
+                    found.extend(HEADER_MESSAGE_ID.captures_iter(&t).map(|c| c[1].to_owned()));
+                }
+            }
+            _ => {}
+        }
+    }
+    found.extend(
+        HEADER_MESSAGE_ID
+            .captures_iter(text)
+            .map(|c| c[1].to_owned()),
+    );
+    let own = msg.message_id().map(clean_id);
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|id| !id.is_empty() && Some(id) != own.as_ref() && seen.insert(id.clone()));
+    found
+}
+
+#[cfg(test)]
+mod tests;

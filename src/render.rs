@@ -1,0 +1,205 @@
+//! Mail templates (minijinja) from `templates/<language>/<name>.txt`.
+//!
+//! A text template looks like a mail: a `Subject:` line, a blank line, then
+//! the body. The templates shipped in the repository are compiled in as the
+//! fallback, so a missing or partial `templates/` still renders. Templates
+//! run with a fuel limit and no access to files or network; a template that
+//! fails to load is reported with file and line.
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+use std::path::Path;
+
+/// Templates built into the binary (the repository's `templates/`).
+const BUILTIN: &[(&str, &str)] = &[("en/ack.txt", include_str!("../templates/en/ack.txt"))];
+
+/// Bounds the work one render may do (instructions, roughly).
+const FUEL: u64 = 200_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("{file}:{line}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("template {0:?} not found (looked in the language's folder and in en/)")]
+    Missing(String),
+    #[error("rendering {name}: {message}")]
+    Render { name: String, message: String },
+    #[error("{name}: the first line must be `Subject: …` followed by a blank line")]
+    NoSubject { name: String },
+    #[error("{dir}: {message}")]
+    Io { dir: String, message: String },
+}
+
+/// A rendered mail: subject and plain-text body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// The built-in templates, overlaid with `*.txt` / `*.html` files from
+    /// `dir/<lang>/` when `dir` exists.
+    pub fn load(dir: &Path) -> Result<Templates, Vec<TemplateError>> {
+        let mut env = Environment::new();
+        env.set_fuel(Some(FUEL));
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        let mut errors = Vec::new();
+        for (name, src) in BUILTIN {
+            if let Err(e) = env.add_template(name, src) {
+                errors.push(syntax(&format!("(built-in) {name}"), &e));
+            }
+        }
+        for (name, path) in template_files(dir).map_err(|e| vec![e])? {
+            match std::fs::read_to_string(&path) {
+                Ok(src) => {
+                    if let Err(e) = env.add_template_owned(name, src) {
+                        errors.push(syntax(&path.display().to_string(), &e));
+                    }
+                }
+                Err(e) => errors.push(TemplateError::Io {
+                    dir: path.display().to_string(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Templates { env })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Renders `<lang>/<name>.txt`, falling back to English.
+    pub fn render<C: Serialize>(
+        &self,
+        name: &str,
+        lang: &str,
+        ctx: &C,
+    ) -> Result<Rendered, TemplateError> {
+        let candidates = [format!("{lang}/{name}.txt"), format!("en/{name}.txt")];
+        let tmpl = candidates
+            .iter()
+            .find_map(|n| self.env.get_template(n).ok())
+            .ok_or_else(|| TemplateError::Missing(name.to_owned()))?;
+        let out = tmpl
+            .render(minijinja::value::Serde(ctx))
+            .map_err(|e| TemplateError::Render {
+                name: tmpl.name().to_owned(),
+                message: e.to_string(),
+            })?;
+        split_subject(&out).ok_or_else(|| TemplateError::NoSubject {
+            name: tmpl.name().to_owned(),
+        })
+    }
+}
+
+fn syntax(file: &str, e: &minijinja::Error) -> TemplateError {
+    TemplateError::Syntax {
+        file: file.to_owned(),
+        line: e.line().unwrap_or(0),
+        message: e.detail().unwrap_or("syntax error").to_owned(),
+    }
+}
+
+/// `dir/<lang>/<file>` for every template file, named `<lang>/<file>`.
+fn template_files(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, TemplateError> {
+    let io = |e: std::io::Error| TemplateError::Io {
+        dir: dir.display().to_string(),
+        message: e.to_string(),
+    };
+    let langs = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut out = Vec::new();
+    for lang in langs {
+        let lang = lang.map_err(io)?;
+        if !lang.file_type().map_err(io)?.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(lang.path()).map_err(io)? {
+            let path = f.map_err(io)?.path();
+            let ext = path.extension().and_then(|e| e.to_str());
+            if matches!(ext, Some("txt" | "html"))
+                && let (Some(l), Some(n)) = (
+                    lang.file_name().to_str(),
+                    path.file_name().and_then(|n| n.to_str()),
+                )
+            {
+                out.push((format!("{l}/{n}"), path.clone()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn split_subject(out: &str) -> Option<Rendered> {
+    let out = out.trim_start_matches(['\n', '\r']);
+    let (first, rest) = out.split_once('\n')?;
+    let subject = first
+        .trim_end_matches('\r')
+        .strip_prefix("Subject:")?
+        .trim();
+    let rest = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))?;
+    Some(Rendered {
+        subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+        text: rest.trim_end().to_owned() + "\n",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn builtin_ack_renders_with_and_without_a_name() {
+        let t = Templates::load(Path::new("/nonexistent")).unwrap();
+        let ctx = json!({
+            "ticket": {"tag": "[#TB-1000]", "subject": "Printer", "queue": "general"},
+            "customer": {"name": "Alice Walker"},
+            "support": {"name": "Example Support"},
+            "response_due": "Tuesday, 24 November 2026, 10:00 UTC",
+        });
+        let r = t.render("ack", "en", &ctx).unwrap();
+        assert_eq!(r.subject, "[#TB-1000] Printer");
+        assert!(r.text.starts_with("Hello Alice Walker,"), "{}", r.text);
+        assert!(r.text.contains("Tuesday, 24 November 2026, 10:00 UTC"));
+
+        let mut anon = ctx.clone();
+        anon["customer"]["name"] = json!(null);
+        assert!(
+            t.render("ack", "pl", &anon)
+                .unwrap()
+                .text
+                .starts_with("Hello,")
+        );
+    }
+
+    #[test]
+    fn syntax_error_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("en")).unwrap();
+        std::fs::write(
+            dir.path().join("en/ack.txt"),
+            "Subject: x\n\nline\n{% if %}\n",
+        )
+        .unwrap();
+        let errs = Templates::load(dir.path()).err().unwrap();
+        let msg = errs[0].to_string();
+        assert!(msg.contains("en/ack.txt:4:"), "{msg}");
+    }
+}

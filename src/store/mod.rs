@@ -1,0 +1,109 @@
+//! Durable state behind one small trait.
+//!
+//! The core never names sled: it reads through [`Store`] (which includes
+//! [`ThreadView`]) and writes one [`Commit`] per message, applied atomically.
+//! [`Store::flush`] is the durability point; the worker calls it once per
+//! batch (group commit) and only then tells the source the mail is safe.
+//! [`SledStore`] is the embedded default; a server-backed store implements
+//! the same trait.
+
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+use crate::model::{MessageRecord, Ticket, TicketId};
+use crate::outbox::OutboxEntry;
+use crate::thread::ThreadView;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Bumped when the stored layout changes; opening a newer store fails.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: value under {key:?} in {tree} is unreadable: {source}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error(
+        "store: schema version {found} is newer than this ticketbox understands ({SCHEMA_VERSION}); upgrade ticketbox"
+    )]
+    TooNew { found: u32 },
+    #[error("store: the data directory {path} is in use by another ticketbox process")]
+    Locked { path: String },
+    #[error("store: {0}")]
+    Other(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A message that could not be made into a ticket entry, kept with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub raw_hash: String,
+    pub reason: String,
+    pub received: DateTime<Utc>,
+    /// Where it came from (file path, mailbox), for the admin.
+    pub origin: String,
+    pub size: usize,
+}
+
+/// Everything one message changes, written in one atomic step.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    pub raw_hash: String,
+    /// Marks the source item as read (Maildir file name, IMAP uid).
+    pub source_key: Option<String>,
+    /// The incoming message, and any outgoing ones it caused (acks).
+    pub messages: Vec<MessageRecord>,
+    /// The ticket as it is after this message (written whole).
+    pub ticket: Option<Ticket>,
+    /// Message-IDs that now point at a ticket (kept if already present).
+    pub index: Vec<(String, TicketId)>,
+    /// Outlook conversation id → ticket (kept if already present).
+    pub conversation: Option<(String, TicketId)>,
+    pub outbox: Vec<OutboxEntry>,
+    /// An acknowledgement went to this address at this time (rate limit).
+    pub acked: Option<(String, DateTime<Utc>)>,
+    pub quarantine: Option<Quarantined>,
+}
+
+/// A store of tickets. Reads are consistent with every commit made before.
+pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
+    // Intake: raw bytes are stored, and remembered as pending, before any
+    // decision; `commit` clears the pending mark.
+    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()>;
+    fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>>;
+    /// Raw messages stored but never committed (a crash in between).
+    fn pending(&self) -> Result<Vec<(String, String)>>;
+    fn source_seen(&self, key: &str) -> Result<bool>;
+
+    fn message(&self, message_id: &str) -> Result<Option<MessageRecord>>;
+    fn is_quarantined(&self, hash: &str) -> Result<bool>;
+    fn quarantined(&self) -> Result<Vec<Quarantined>>;
+    fn tickets(&self) -> Result<Vec<Ticket>>;
+    /// The number the next new ticket gets.
+    fn next_ticket_id(&self) -> Result<TicketId>;
+    /// When acknowledgements went to `address`, most recent last.
+    fn acks_to(&self, address: &str) -> Result<Vec<DateTime<Utc>>>;
+
+    fn commit(&self, c: &Commit) -> Result<()>;
+    /// Makes every commit so far durable.
+    fn flush(&self) -> Result<()>;
+
+    /// Every outbox entry, active and done.
+    fn outbox(&self) -> Result<Vec<OutboxEntry>>;
+    /// Entries still to deliver (pending or sending).
+    fn outbox_active(&self) -> Result<Vec<OutboxEntry>>;
+    fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>>;
+    fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
+
+    /// Small named values: instance id, checkpoints.
+    fn meta(&self, key: &str) -> Result<Option<String>>;
+    fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+}

@@ -1,0 +1,421 @@
+//! The embedded store: one sled database, a tree per kind of record.
+//!
+//! | tree | key → value |
+//! |---|---|
+//! | `raw` | content hash → raw bytes |
+//! | `pending` | content hash → origin (stored, not yet committed) |
+//! | `sources` | source item key → content hash |
+//! | `messages` | Message-ID → [`MessageRecord`] |
+//! | `tickets` | ticket id (u64 BE) → [`Ticket`] |
+//! | `msgid` | Message-ID (seen, sent or referenced) → ticket id |
+//! | `conversations` | Outlook conversation id → ticket id |
+//! | `customers` | address, NUL, ticket id (u64 BE) → nothing |
+//! | `outbox` | Message-ID → [`OutboxEntry`] still to deliver |
+//! | `outbox_done` | Message-ID → [`OutboxEntry`] sent or failed |
+//! | `senders` | address → acknowledgement times |
+//! | `quarantine` | content hash → [`Quarantined`] |
+//! | `meta` | name → value (schema version, next ticket id, instance id) |
+//!
+//! Values are JSON: readable with any sled tool, and fast enough (the
+//! benchmarks say where time goes). Ticket ids are big-endian so trees
+//! iterate in ticket order.
+
+use super::{Commit, Quarantined, Result, SCHEMA_VERSION, Store, StoreError};
+use crate::model::{MessageRecord, Ticket, TicketId};
+use crate::outbox::{OutboxEntry, OutboxState};
+use crate::thread::ThreadView;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::{Db, Tree};
+use std::path::Path;
+
+const NEXT_TICKET: &str = "next_ticket";
+/// How many acknowledgement times are kept per sender (rate limiting).
+const ACKS_KEPT: usize = 20;
+
+pub struct SledStore {
+    db: Db,
+    raw: Tree,
+    pending: Tree,
+    sources: Tree,
+    messages: Tree,
+    tickets: Tree,
+    msgid: Tree,
+    conversations: Tree,
+    customers: Tree,
+    outbox: Tree,
+    outbox_done: Tree,
+    senders: Tree,
+    quarantine: Tree,
+    meta: Tree,
+    first_ticket: TicketId,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`. `first_ticket` is the number
+    /// the first ticket gets in a new store.
+    pub fn open(dir: &Path, first_ticket: TicketId) -> Result<SledStore> {
+        let db = sled::Config::new()
+            .path(dir)
+            // Group commit: the worker flushes once per batch itself.
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::Locked {
+                        path: dir.display().to_string(),
+                    }
+                }
+                sled::Error::Io(io) if io.to_string().contains("lock") => StoreError::Locked {
+                    path: dir.display().to_string(),
+                },
+                other => StoreError::Sled(other),
+            })?;
+        let t = |name: &str| db.open_tree(name);
+        let store = SledStore {
+            raw: t("raw")?,
+            pending: t("pending")?,
+            sources: t("sources")?,
+            messages: t("messages")?,
+            tickets: t("tickets")?,
+            msgid: t("msgid")?,
+            conversations: t("conversations")?,
+            customers: t("customers")?,
+            outbox: t("outbox")?,
+            outbox_done: t("outbox_done")?,
+            senders: t("senders")?,
+            quarantine: t("quarantine")?,
+            meta: t("meta")?,
+            db,
+            first_ticket,
+        };
+        match store.meta("schema_version")? {
+            None => {
+                store.set_meta("schema_version", &SCHEMA_VERSION.to_string())?;
+                store.db.flush()?;
+            }
+            Some(v) => {
+                let found: u32 = v.parse().map_err(|_| {
+                    StoreError::Other(format!("schema_version {v:?} is not a number"))
+                })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::TooNew { found });
+                }
+                // Older versions migrate here, one step at a time.
+            }
+        }
+        Ok(store)
+    }
+
+    /// Bytes on disk (sled's own estimate).
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+    // Serializing our own plain structs to JSON cannot fail (no maps with
+    // non-string keys, no failing Serialize impls).
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn dec<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+        tree,
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
+}
+
+fn get<T: DeserializeOwned>(tree: &Tree, name: &'static str, key: &[u8]) -> Result<Option<T>> {
+    tree.get(key)?.map(|v| dec(name, key, &v)).transpose()
+}
+
+fn id_key(id: TicketId) -> [u8; 8] {
+    id.to_be_bytes()
+}
+
+fn id_from(bytes: &[u8]) -> Option<TicketId> {
+    Some(TicketId::from_be_bytes(bytes.try_into().ok()?))
+}
+
+fn customer_key(address: &str, id: TicketId) -> Vec<u8> {
+    let mut k = address.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&id_key(id));
+    k
+}
+
+impl ThreadView for SledStore {
+    type Error = StoreError;
+
+    fn ticket(&self, id: TicketId) -> Result<Option<Ticket>> {
+        get(&self.tickets, "tickets", &id_key(id))
+    }
+
+    fn ticket_for_message_id(&self, id: &str) -> Result<Option<TicketId>> {
+        Ok(self.msgid.get(id.as_bytes())?.and_then(|v| id_from(&v)))
+    }
+
+    fn ticket_for_conversation(&self, key: &str) -> Result<Option<TicketId>> {
+        Ok(self
+            .conversations
+            .get(key.as_bytes())?
+            .and_then(|v| id_from(&v)))
+    }
+
+    fn tickets_of_customer(&self, address: &str) -> Result<Vec<TicketId>> {
+        let mut prefix = address.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.customers.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            if let Some(id) = k.get(prefix.len()..).and_then(id_from) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Store for SledStore {
+    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
+        if !self.raw.contains_key(hash.as_bytes())? {
+            self.raw.insert(hash.as_bytes(), bytes)?;
+        }
+        // Pending until a commit says what became of it.
+        if !self.is_quarantined(hash)? {
+            self.pending.insert(hash.as_bytes(), origin.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.raw.get(hash.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    fn pending(&self) -> Result<Vec<(String, String)>> {
+        self.pending
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    fn source_seen(&self, key: &str) -> Result<bool> {
+        Ok(self.sources.contains_key(key.as_bytes())?)
+    }
+
+    fn message(&self, message_id: &str) -> Result<Option<MessageRecord>> {
+        get(&self.messages, "messages", message_id.as_bytes())
+    }
+
+    fn is_quarantined(&self, hash: &str) -> Result<bool> {
+        Ok(self.quarantine.contains_key(hash.as_bytes())?)
+    }
+
+    fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        self.quarantine
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("quarantine", &k, &v)
+            })
+            .collect()
+    }
+
+    fn tickets(&self) -> Result<Vec<Ticket>> {
+        self.tickets
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("tickets", &k, &v)
+            })
+            .collect()
+    }
+
+    fn next_ticket_id(&self) -> Result<TicketId> {
+        Ok(self
+            .meta(NEXT_TICKET)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(self.first_ticket))
+    }
+
+    fn acks_to(&self, address: &str) -> Result<Vec<DateTime<Utc>>> {
+        Ok(get(&self.senders, "senders", address.as_bytes())?.unwrap_or_default())
+    }
+
+    fn commit(&self, c: &Commit) -> Result<()> {
+        // Encode outside the transaction: the closure may run more than once.
+        let messages: Vec<(Vec<u8>, Vec<u8>)> = c
+            .messages
+            .iter()
+            .map(|m| (m.message_id.as_bytes().to_vec(), enc(m)))
+            .collect();
+        let ticket = c
+            .ticket
+            .as_ref()
+            .map(|t| (t.id, t.customer.address.clone(), enc(t)));
+        let outbox: Vec<(Vec<u8>, Vec<u8>)> = c
+            .outbox
+            .iter()
+            .map(|e| (e.id.as_bytes().to_vec(), enc(e)))
+            .collect();
+        let quarantine = c.quarantine.as_ref().map(enc);
+        let acked = match &c.acked {
+            Some((addr, at)) => {
+                let mut times = self.acks_to(addr)?;
+                times.push(*at);
+                let skip = times.len().saturating_sub(ACKS_KEPT);
+                Some((addr.clone(), enc(&times[skip..].to_vec())))
+            }
+            None => None,
+        };
+
+        let trees = (
+            &self.pending,
+            &self.sources,
+            &self.messages,
+            &self.tickets,
+            &self.msgid,
+            &self.conversations,
+            &self.customers,
+            &self.outbox,
+            &self.senders,
+            &self.quarantine,
+            &self.meta,
+        );
+        trees
+            .transaction(
+                |(
+                    pending,
+                    sources,
+                    msgs,
+                    tickets,
+                    msgid,
+                    convs,
+                    customers,
+                    outbox_t,
+                    senders,
+                    quar,
+                    meta,
+                )| {
+                    pending.remove(c.raw_hash.as_bytes())?;
+                    if let Some(key) = &c.source_key {
+                        sources.insert(key.as_bytes(), c.raw_hash.as_bytes())?;
+                    }
+                    for (k, v) in &messages {
+                        msgs.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    if let Some((id, customer, bytes)) = &ticket {
+                        tickets.insert(&id_key(*id), bytes.as_slice())?;
+                        customers.insert(customer_key(customer, *id), &[] as &[u8])?;
+                        let next = meta
+                            .get(NEXT_TICKET)?
+                            .and_then(|v| std::str::from_utf8(&v).ok()?.parse::<TicketId>().ok())
+                            .unwrap_or(self.first_ticket);
+                        if *id >= next {
+                            meta.insert(NEXT_TICKET, (id + 1).to_string().as_bytes())?;
+                        }
+                    }
+                    for (id, t) in &c.index {
+                        if msgid.get(id.as_bytes())?.is_none() {
+                            msgid.insert(id.as_bytes(), &id_key(*t))?;
+                        }
+                    }
+                    if let Some((key, t)) = &c.conversation
+                        && convs.get(key.as_bytes())?.is_none()
+                    {
+                        convs.insert(key.as_bytes(), &id_key(*t))?;
+                    }
+                    for (k, v) in &outbox {
+                        outbox_t.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    if let Some((addr, times)) = &acked {
+                        senders.insert(addr.as_bytes(), times.as_slice())?;
+                    }
+                    if let Some(q) = &quarantine {
+                        quar.insert(c.raw_hash.as_bytes(), q.as_slice())?;
+                    }
+                    Ok::<(), ConflictableTransactionError<StoreError>>(())
+                },
+            )
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::Sled(e),
+            })
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxEntry>> {
+        let mut all = self.outbox_active()?;
+        for kv in self.outbox_done.iter() {
+            let (k, v) = kv?;
+            all.push(dec("outbox_done", &k, &v)?);
+        }
+        all.sort_by_key(|e: &OutboxEntry| e.created);
+        Ok(all)
+    }
+
+    fn outbox_active(&self) -> Result<Vec<OutboxEntry>> {
+        self.outbox
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("outbox", &k, &v)
+            })
+            .collect()
+    }
+
+    fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>> {
+        match get(&self.outbox, "outbox", id.as_bytes())? {
+            Some(e) => Ok(Some(e)),
+            None => get(&self.outbox_done, "outbox_done", id.as_bytes()),
+        }
+    }
+
+    fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
+        let key = entry.id.as_bytes();
+        let value = enc(entry);
+        // Moving between trees is one transaction: an entry is never in both
+        // or neither.
+        (&self.outbox, &self.outbox_done)
+            .transaction(|(active, done)| {
+                if matches!(entry.state, OutboxState::Sent | OutboxState::Failed) {
+                    active.remove(key)?;
+                    done.insert(key, value.as_slice())?;
+                } else {
+                    done.remove(key)?;
+                    active.insert(key, value.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::Sled(e),
+            })
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .meta
+            .get(key.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.meta.insert(key.as_bytes(), value.as_bytes())?;
+        Ok(())
+    }
+}
