@@ -64,7 +64,7 @@ impl Verdict {
 
 static BOUNCE_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^(undeliver(ed|able)|delivery (status notification|failure|has failed)|mail delivery (failed|failure|system)|returned mail|failure notice|delivery notification|non[- ]?delivery|nicht zustellbar|unzustellbar|niedostarczon|warning: could not send)",
+        r"(?i)^(undeliver(ed|able)|delivery (status notification|failure|has failed)|mail delivery (failed|failure|system)|returned mail|failure notice|delivery notification|non[- ]?delivery|nicht zustellbar|unzustellbar|niedostarczon|warning: could not send|complaint about message)",
     )
     .expect("static regex")
 });
@@ -76,7 +76,8 @@ static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
-const DAEMON_LOCALPARTS: &[&str] = &["mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"];
+/// Local parts of bounce senders, without punctuation.
+const DAEMON_LOCALPARTS: &[&str] = &["mailerdaemon", "postmaster", "maildaemon"];
 
 /// Classifies a parsed message. Order matters: our own mail first (never
 /// answer ourselves), then bounces (MTAs stamp `Auto-Submitted` on those
@@ -125,8 +126,16 @@ pub fn classify(env: &Envelope, me: &Identity) -> Verdict {
         return Verdict::new(Class::Bounce, "empty Return-Path (<>)");
     }
     if let Some(from) = env.author() {
-        let local = from.address.split('@').next().unwrap_or_default();
-        if DAEMON_LOCALPARTS.contains(&local) {
+        // `post_master`, `Mailer_Daemon`: compare without punctuation.
+        let local: String = from
+            .address
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        if DAEMON_LOCALPARTS.contains(&local.as_str()) {
             return Verdict::new(Class::Bounce, format!("sent by {}", from.address));
         }
     }

@@ -105,9 +105,13 @@ pub fn parse(raw: &[u8], raw_hash: &str) -> Result<Envelope, ParseError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::Empty);
     }
-    let msg = MessageParser::default()
-        .parse(raw)
-        .ok_or(ParseError::Unreadable)?;
+    let msg = MessageParser::default().parse(raw).ok_or_else(|| {
+        if looks_like_headers(raw) {
+            ParseError::Unreadable
+        } else {
+            ParseError::NoHeaders
+        }
+    })?;
     if msg.headers().is_empty() {
         return Err(ParseError::NoHeaders);
     }
@@ -172,6 +176,17 @@ pub fn parse(raw: &[u8], raw_hash: &str) -> Result<Envelope, ParseError> {
         }
     }
     Ok(env)
+}
+
+/// Whether one of the first lines is a `Name: value` header field.
+fn looks_like_headers(raw: &[u8]) -> bool {
+    raw.split(|&b| b == b'\n').take(10).any(|line| {
+        let name_len = line
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+            .count();
+        name_len > 0 && line.get(name_len) == Some(&b':')
+    })
 }
 
 /// The Message-ID used when a message has none: stable, from the content.
