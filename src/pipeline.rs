@@ -476,3 +476,6 @@ fn index_message(commit: &mut Commit, env: &Envelope, ticket: TicketId) {
         commit.conversation = Some((key, ticket));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -145,6 +145,14 @@ impl<S: Store + 'static> Worker<S> {
         ));
 
         let dir = maildir.to_path_buf();
+        // Watch before the first scan, so mail arriving during the scan is
+        // not missed (anything seen twice is skipped as already read).
+        let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+        let _watcher = if once {
+            None
+        } else {
+            Some(watch_maildir(&dir, tx)?)
+        };
         let mut total = self.scan(&dir).await?;
         wake.notify_one();
 
@@ -158,8 +166,6 @@ impl<S: Store + 'static> Worker<S> {
             return Ok(total);
         }
 
-        let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
-        let _watcher = watch_maildir(&dir, tx)?;
         let mut rescan = tokio::time::interval(Duration::from_secs(30));
         rescan.tick().await;
         tracing::info!(maildir = %dir.display(), "watching for new mail");

@@ -238,3 +238,65 @@ fn ingest_reports_each_outcome_with_a_reason() {
     assert_eq!(v["outcome"], "created");
     assert_eq!(v["message_id"], "stdin-1@person.example");
 }
+
+/// Waits up to `secs` for `cond`.
+fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    cond()
+}
+
+#[test]
+fn run_watches_the_maildir_and_stops_cleanly_on_sigterm() {
+    let sb = Sandbox::new("");
+    let mut child = sb
+        .command(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Give it time to open the store and start watching, then deliver.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "worker exited early");
+
+    let t0 = std::time::Instant::now();
+    sb.deliver(0, &fixture("english-new.eml"));
+    assert!(
+        wait_for(10, || sb.outbox_files().len() == 1),
+        "no acknowledgement for new mail"
+    );
+    eprintln!(
+        "Maildir delivery to acknowledgement file: {:?}",
+        t0.elapsed()
+    );
+
+    sb.deliver(1, &fixture("gmail-reply.eml"));
+    sb.deliver(2, &fixture("polish-iso-8859-2.eml"));
+    assert!(
+        wait_for(10, || sb.outbox_files().len() == 2),
+        "no acknowledgement for the second new mail"
+    );
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        wait_for(10, || child.try_wait().unwrap().is_some()),
+        "worker ignored SIGTERM"
+    );
+    assert!(
+        child.wait().unwrap().success(),
+        "worker did not exit cleanly"
+    );
+
+    let tickets = sb.json(&["tickets", "--json"]);
+    assert_eq!(tickets.as_array().unwrap().len(), 2);
+    assert_eq!(tickets[0]["messages"], 3, "mail, ack, reply: {tickets:#}");
+}

@@ -181,6 +181,160 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::FixedClock;
+    use crate::store::{Commit, SledStore};
+    use chrono::TimeZone;
+    use std::sync::Mutex;
+
+    /// Answers each send with the next scripted result (Ok when none left).
+    #[derive(Default)]
+    struct Scripted {
+        results: Mutex<Vec<Result<(), SendError>>>,
+        sent: Mutex<Vec<String>>,
+    }
+
+    impl Transport for Scripted {
+        fn send<'a>(
+            &'a self,
+            _from: &'a str,
+            to: &'a [String],
+            _raw: &'a [u8],
+        ) -> transport::SendFuture<'a> {
+            Box::pin(async move {
+                let mut r = self.results.lock().unwrap();
+                let result = if r.is_empty() { Ok(()) } else { r.remove(0) };
+                if result.is_ok() {
+                    self.sent.lock().unwrap().push(to.join(","));
+                }
+                result
+            })
+        }
+    }
+
+    fn entry(id: &str, at: DateTime<Utc>) -> OutboxEntry {
+        OutboxEntry {
+            id: id.into(),
+            ticket: 1000,
+            purpose: "acknowledgement".into(),
+            envelope_from: "support@example.com".into(),
+            recipients: vec![format!("{id}@c.example")],
+            subject: "s".into(),
+            raw: "Subject: s\r\n\r\nx\r\n".into(),
+            state: OutboxState::Pending,
+            attempts: 0,
+            created: at,
+            next_attempt: at,
+            last_error: None,
+            sent: None,
+        }
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn retries_temporary_failures_with_backoff_and_gives_up_on_permanent_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 1000).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let clock = FixedClock::new(t0);
+        store
+            .commit(&Commit {
+                outbox: vec![entry("a", t0), entry("b", t0)],
+                ..Commit::default()
+            })
+            .unwrap();
+        let transport = Scripted::default();
+        *transport.results.lock().unwrap() = vec![
+            Err(SendError::temporary("421 try later")),
+            Err(SendError::permanent("550 no such user")),
+        ];
+        let r = rt()
+            .block_on(deliver_due(&store, &transport, &clock, 5, 100))
+            .unwrap();
+        assert_eq!((r.sent, r.retrying, r.failed), (0, 1, 1));
+        let a = store.outbox_entry("a").unwrap().unwrap();
+        assert_eq!((a.state, a.attempts), (OutboxState::Pending, 1));
+        assert_eq!(a.last_error.as_deref(), Some("421 try later"));
+        assert!(a.next_attempt >= t0 + Duration::seconds(30));
+        assert_eq!(r.next_due, Some(a.next_attempt));
+        let b = store.outbox_entry("b").unwrap().unwrap();
+        assert_eq!(b.state, OutboxState::Failed);
+        assert_eq!(store.outbox_active().unwrap().len(), 1);
+
+        // Not due yet: nothing happens.
+        let r = rt()
+            .block_on(deliver_due(&store, &transport, &clock, 5, 100))
+            .unwrap();
+        assert_eq!(r.sent + r.retrying + r.failed, 0);
+        clock.set(a.next_attempt);
+        let r = rt()
+            .block_on(deliver_due(&store, &transport, &clock, 5, 100))
+            .unwrap();
+        assert_eq!(r.sent, 1);
+        assert_eq!(
+            store.outbox_entry("a").unwrap().unwrap().state,
+            OutboxState::Sent
+        );
+        assert_eq!(*transport.sent.lock().unwrap(), vec!["a@c.example"]);
+        assert!(store.outbox_active().unwrap().is_empty());
+    }
+
+    #[test]
+    fn temporary_failures_become_final_after_max_attempts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 1000).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let clock = FixedClock::new(t0);
+        store.put_outbox(&entry("a", t0)).unwrap();
+        let transport = Scripted::default();
+        *transport.results.lock().unwrap() = (0..3)
+            .map(|_| Err(SendError::temporary("connection refused")))
+            .collect();
+        for _ in 0..3 {
+            rt().block_on(deliver_due(&store, &transport, &clock, 3, 100))
+                .unwrap();
+            clock.advance(Duration::hours(2));
+        }
+        let a = store.outbox_entry("a").unwrap().unwrap();
+        assert_eq!((a.state, a.attempts), (OutboxState::Failed, 3));
+        assert!(
+            a.last_error
+                .unwrap()
+                .starts_with("gave up after 3 attempts")
+        );
+    }
+
+    #[test]
+    fn an_interrupted_attempt_is_delivered_again_after_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        {
+            let store = SledStore::open(dir.path(), 1000).unwrap();
+            let mut e = entry("a", t0);
+            e.state = OutboxState::Sending; // crashed mid-send
+            e.attempts = 1;
+            store.put_outbox(&e).unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path(), 1000).unwrap();
+        let transport = Scripted::default();
+        let r = rt()
+            .block_on(deliver_due(
+                &store,
+                &transport,
+                &FixedClock::new(t0),
+                5,
+                100,
+            ))
+            .unwrap();
+        assert_eq!(r.sent, 1);
+        assert_eq!(store.outbox_entry("a").unwrap().unwrap().attempts, 2);
+    }
 
     #[test]
     fn backoff_doubles_caps_and_spreads() {
