@@ -22,6 +22,9 @@ pub struct RawMail {
     pub origin: String,
     /// Remembered once committed, so the source item is not read again.
     pub source_key: Option<String>,
+    /// Queue for a ticket this message opens, unless a rule picks one (the
+    /// queue of the mailbox it came to).
+    pub queue: Option<String>,
 }
 
 impl RawMail {
@@ -31,7 +34,13 @@ impl RawMail {
             bytes,
             origin,
             source_key,
+            queue: None,
         }
+    }
+
+    pub fn with_queue(mut self, queue: Option<String>) -> RawMail {
+        self.queue = queue;
+        self
     }
 }
 

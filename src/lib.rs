@@ -26,25 +26,33 @@
 //!
 //! The edges:
 //! - [`intake`]: reading Maildirs, mbox files, stdin.
+//! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects).
 //! - [`store`]: the [`store::Store`] trait and its sled implementation.
-//! - [`outbox`]: the durable outgoing queue and its transports.
+//! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP).
 //! - [`pipeline`]: one message through the core into one commit.
-//! - [`worker`]: the long-running job: watch, batch, flush, deliver.
-//! - [`clock`] and [`config`]: time and settings, injected.
+//! - [`worker`]: the long-running job: sources, the single committer,
+//!   group commit, the outbox sender.
+//! - [`control`]: the unix socket the CLI uses while a worker runs.
+//! - [`report`]: listings for the CLI and the control socket.
+//! - [`clock`], [`config`] and [`tls`]: time, settings, TLS, injected.
 
 pub mod ack;
 pub mod classify;
 pub mod clock;
 pub mod config;
+pub mod control;
+pub mod imap;
 pub mod intake;
 pub mod model;
 pub mod outbox;
 pub mod parse;
 pub mod pipeline;
 pub mod render;
+pub mod report;
 pub mod rules;
 pub mod sla;
 pub mod store;
 pub mod subject;
 pub mod thread;
+pub mod tls;
 pub mod worker;

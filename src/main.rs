@@ -1,20 +1,24 @@
 //! The `ticketbox` command: a thin shell over the library. Errors get
 //! context here (anyhow); everything that decides lives in the library.
-
-mod listing;
+//!
+//! Commands other than `run` first ask a running worker through its control
+//! socket; only when no worker answers do they open the store themselves.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 use ticketbox::clock::{Clock, SystemClock};
 use ticketbox::config::Config;
-use ticketbox::intake;
-use ticketbox::outbox::FileTransport;
+use ticketbox::control::{self, ControlError, Request, WireMail};
+use ticketbox::intake::{self, Item};
+use ticketbox::outbox::{FileTransport, SmtpTransport, Transport};
 use ticketbox::pipeline::{Engine, OutcomeKind};
+use ticketbox::report;
 use ticketbox::store::{SledStore, Store, StoreError};
-use ticketbox::worker::{self, Worker};
+use ticketbox::worker::{self, Source, Worker};
 
 #[derive(Parser)]
 #[command(name = "ticketbox", version, about = "Email-to-ticket mail processor")]
@@ -31,12 +35,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Process the Maildir, deliver acknowledgements, keep watching until Ctrl-C.
+    /// Read mail (IMAP mailboxes, else the Maildir), deliver acknowledgements, run until Ctrl-C.
     Run {
         /// Process what is there, deliver, and exit.
         #[arg(long)]
         once: bool,
-        /// Maildir to read; overrides `intake.maildir`.
+        /// Read this Maildir (instead of the configured mailboxes).
         #[arg(long)]
         maildir: Option<PathBuf>,
     },
@@ -78,7 +82,7 @@ enum Command {
     },
 }
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = if matches!(cli.command, Command::Run { .. }) {
         "info"
@@ -97,52 +101,88 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ticketbox: {e:#}");
-            std::process::ExitCode::from(1)
+            ExitCode::from(1)
         }
     }
 }
 
-fn real_main(cli: Cli) -> Result<std::process::ExitCode> {
+fn real_main(cli: Cli) -> Result<ExitCode> {
     let explicit = cli.config != Path::new("ticketbox.toml");
     let mut cfg = Config::load(&cli.config, explicit).context("loading the config")?;
     if let Some(d) = cli.data {
         cfg.data_dir = d;
     }
-    let ok = std::process::ExitCode::SUCCESS;
-    match cli.command {
+    let read_only = match cli.command {
         Command::Run { once, maildir } => {
-            let maildir = maildir.unwrap_or_else(|| cfg.intake.maildir.clone());
-            run(cfg, &maildir, once)?;
-            Ok(ok)
+            let source = match maildir {
+                Some(dir) => Source::Maildir(dir),
+                None if !cfg.mailbox.is_empty() => Source::Imap(cfg.mailbox.clone()),
+                None => Source::Maildir(cfg.intake.maildir.clone()),
+            };
+            run(cfg, source, once)?;
+            return Ok(ExitCode::SUCCESS);
         }
         Command::Ingest {
             paths,
             json,
             no_deliver,
-        } => ingest(cfg, &paths, json, no_deliver),
+        } => return ingest(cfg, &paths, json, no_deliver),
         Command::Tickets {
             status,
             queue,
             json,
-        } => {
-            let store = open_store(&cfg)?;
-            listing::tickets(&store, status.as_deref(), queue.as_deref(), json)?;
-            Ok(ok)
+        } => Request::Tickets {
+            status,
+            queue,
+            json,
+        },
+        Command::Show { ticket, json } => Request::Show { ticket, json },
+        Command::Outbox { json } => Request::Outbox { json },
+        Command::Quarantine { json } => Request::Quarantine { json },
+    };
+    // A running worker first; the store directly only when none answers.
+    if let Some(answer) = ask_worker(&cfg, &read_only)? {
+        return Ok(answer);
+    }
+    let store = open_store(&cfg)?;
+    let tags = ticketbox::subject::TagFormat::new(&cfg.tickets.tag)?;
+    let mut out = std::io::stdout().lock();
+    match read_only {
+        Request::Tickets {
+            status,
+            queue,
+            json,
+        } => report::tickets(&mut out, &store, status.as_deref(), queue.as_deref(), json)?,
+        Request::Show { ticket, json } => report::show(&mut out, &store, &ticket, &tags, json)?,
+        Request::Outbox { json } => report::outbox(&mut out, &store, json)?,
+        Request::Quarantine { json } => report::quarantine(&mut out, &store, json)?,
+        Request::Ingest { .. } => unreachable!("ingest is handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends `req` to a worker running on this data directory. `None` when no
+/// worker answers.
+fn ask_worker(cfg: &Config, req: &Request) -> Result<Option<ExitCode>> {
+    if !control::socket_path(&cfg.data_dir).exists() {
+        return Ok(None);
+    }
+    let answer = current_thread()?.block_on(control::request(&cfg.data_dir, req));
+    match answer {
+        Ok(resp) => {
+            std::io::stdout()
+                .write_all(resp.stdout.as_bytes())
+                .context("writing to stdout")?;
+            match resp.error {
+                Some(e) => {
+                    eprintln!("ticketbox: {e}");
+                    Ok(Some(ExitCode::from(1)))
+                }
+                None => Ok(Some(ExitCode::SUCCESS)),
+            }
         }
-        Command::Show { ticket, json } => {
-            let store = open_store(&cfg)?;
-            let tags = ticketbox::subject::TagFormat::new(&cfg.tickets.tag)?;
-            listing::show(&store, &ticket, &tags, json)?;
-            Ok(ok)
-        }
-        Command::Outbox { json } => {
-            listing::outbox(&open_store(&cfg)?, json)?;
-            Ok(ok)
-        }
-        Command::Quarantine { json } => {
-            listing::quarantine(&open_store(&cfg)?, json)?;
-            Ok(ok)
-        }
+        Err(ControlError::NotRunning { .. }) => Ok(None),
+        Err(e) => Err(e).context("asking the running worker"),
     }
 }
 
@@ -152,7 +192,9 @@ fn open_store(cfg: &Config) -> Result<SledStore> {
     match SledStore::open(&cfg.data_dir, cfg.tickets.first_number) {
         Ok(s) => Ok(s),
         Err(StoreError::Locked { path }) => bail!(
-            "the store in {path} is in use by a running ticketbox (only one process may open it); stop it or run this command again when it is done"
+            "the store in {path} is held by another ticketbox process, and no worker answers on {}; \
+             if a worker is starting or stopping, try again in a moment",
+            control::socket_path(&cfg.data_dir).display()
         ),
         Err(e) => Err(e).context("opening the store"),
     }
@@ -191,24 +233,50 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn run(cfg: Config, maildir: &Path, once: bool) -> Result<()> {
-    if !maildir.is_dir() {
+fn current_thread() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// The configured transport and how many messages it takes at once.
+fn transport(cfg: &Config) -> Result<(Arc<dyn Transport>, usize)> {
+    Ok(match cfg.outbox.transport.as_str() {
+        "smtp" => (
+            Arc::new(SmtpTransport::new(&cfg.smtp).context("setting up SMTP")?),
+            cfg.smtp.concurrency,
+        ),
+        _ => (
+            Arc::new(FileTransport::new(&cfg.outbox.dir).with_context(|| {
+                format!("creating the outbox directory {}", cfg.outbox.dir.display())
+            })?),
+            4,
+        ),
+    })
+}
+
+fn run(cfg: Config, source: Source, once: bool) -> Result<()> {
+    if let Source::Maildir(dir) = &source
+        && !dir.is_dir()
+    {
         bail!(
-            "the Maildir {} does not exist (set intake.maildir or pass --maildir)",
-            maildir.display()
+            "the Maildir {} does not exist (configure [[mailbox]], set intake.maildir or pass --maildir)",
+            dir.display()
         );
     }
     let store = Arc::new(open_store(&cfg)?);
-    let transport = FileTransport::new(&cfg.outbox.dir)
-        .with_context(|| format!("creating the outbox directory {}", cfg.outbox.dir.display()))?;
+    let rt = runtime()?;
+    // lettre's SMTP pool needs a runtime to exist when it is built.
+    let (transport, send_concurrency) = rt.block_on(async { transport(&cfg) })?;
     let engine = Arc::new(engine(cfg, &store)?);
     let worker = Worker {
         engine,
         store,
         clock: Arc::new(SystemClock) as Arc<dyn Clock>,
-        transport: Arc::new(transport),
+        transport,
+        send_concurrency,
     };
-    let rt = runtime()?;
     let stats = rt.block_on(async {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -216,7 +284,7 @@ fn run(cfg: Config, maildir: &Path, once: bool) -> Result<()> {
             tracing::info!("shutdown requested");
             let _ = tx.send(true);
         });
-        worker.run(maildir, once, rx).await
+        worker.run(source, once, rx).await
     })?;
     tracing::info!(
         processed = stats.processed,
@@ -242,12 +310,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn ingest(
-    cfg: Config,
-    paths: &[PathBuf],
-    json: bool,
-    no_deliver: bool,
-) -> Result<std::process::ExitCode> {
+fn read_items(paths: &[PathBuf]) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     for p in paths {
         if p == Path::new("-") {
@@ -262,20 +325,43 @@ fn ingest(
             );
         }
     }
+    Ok(items)
+}
+
+fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> Result<ExitCode> {
+    let items = read_items(paths)?;
+    if control::socket_path(&cfg.data_dir).exists() {
+        let mut messages = Vec::with_capacity(items.len());
+        let mut unreadable = false;
+        for item in &items {
+            match item.clone().read() {
+                Ok(raw) => messages.push(WireMail::new(&raw.bytes, raw.origin)),
+                Err(e) => {
+                    eprintln!("ticketbox: {item:?}: {e}");
+                    unreadable = true;
+                }
+            }
+        }
+        if let Some(code) = ask_worker(&cfg, &Request::Ingest { json, messages })? {
+            return Ok(if unreadable { ExitCode::from(2) } else { code });
+        }
+    }
+
     let store = open_store(&cfg)?;
-    let outbox_dir = cfg.outbox.dir.clone();
     let max_attempts = cfg.outbox.max_attempts;
+    let rt = runtime()?;
+    let (transport, concurrency) = rt.block_on(async { transport(&cfg) })?;
     let engine = engine(cfg, &store)?;
     let clock = SystemClock;
     let mut out = std::io::stdout().lock();
     let mut write_err = None;
     let stats = worker::ingest(&engine, &store, &clock, items, false, &mut |o| {
         let line = if json {
-            listing::outcome_json(o)
+            report::outcome_json(o)
         } else {
-            listing::outcome_line(o, &engine.threading.tags)
+            report::outcome_line(o, &engine.threading.tags)
         };
-        if let Err(e) = std::io::Write::write_all(&mut out, (line + "\n").as_bytes()) {
+        if let Err(e) = out.write_all((line + "\n").as_bytes()) {
             write_err.get_or_insert(e);
         }
         if o.outcome == OutcomeKind::Quarantined {
@@ -286,19 +372,18 @@ fn ingest(
         return Err(e).context("writing to stdout");
     }
     if !no_deliver {
-        let transport = FileTransport::new(&outbox_dir)
-            .with_context(|| format!("creating the outbox directory {}", outbox_dir.display()))?;
-        runtime()?.block_on(ticketbox::outbox::deliver_due(
+        rt.block_on(ticketbox::outbox::deliver_due(
             &store,
-            &transport,
+            &*transport,
             &clock,
             max_attempts,
             usize::MAX,
+            concurrency,
         ))?;
     }
     Ok(if stats.unreadable > 0 {
-        std::process::ExitCode::from(2)
+        ExitCode::from(2)
     } else {
-        std::process::ExitCode::SUCCESS
+        ExitCode::SUCCESS
     })
 }

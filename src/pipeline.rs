@@ -386,10 +386,11 @@ pub fn process<S: Store + ?Sized>(
         (Some(why), _) => format!("no acknowledgement: {why}"),
         (None, None) => "no acknowledgement: no address to reply to".to_owned(),
         (None, Some(to)) => {
+            let (address, name) = engine.cfg.sender_for(&ticket.queue);
             let sender = ack::Sender {
                 identity: &engine.identity,
-                address: &engine.cfg.support.address,
-                name: &engine.cfg.support.name,
+                address,
+                name,
                 template: &engine.cfg.ack.template,
                 language: &engine.cfg.ack.language,
                 tz: engine.tz,

@@ -1,13 +1,27 @@
-//! Listings for the CLI: one table row or one JSON value per thing.
+//! What the CLI prints: tickets, a ticket's messages, the outbox, the
+//! quarantine, ingest outcomes; as text tables or JSON. Everything writes
+//! to a `Write`, so the same code answers on the terminal and, through the
+//! control socket, from inside a running worker.
 
-use anyhow::{Context, Result, bail};
+use crate::model::{Status, Ticket};
+use crate::pipeline::Outcome;
+use crate::store::{Store, StoreError};
+use crate::subject::TagFormat;
 use chrono::SecondsFormat;
 use serde_json::{Value, json};
 use std::io::Write;
-use ticketbox::model::{Status, Ticket};
-use ticketbox::pipeline::Outcome;
-use ticketbox::store::Store;
-use ticketbox::subject::TagFormat;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Input(String),
+    #[error("writing output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+type Result<T> = std::result::Result<T, ReportError>;
 
 pub fn outcome_json(o: &Outcome) -> String {
     json!({
@@ -53,14 +67,14 @@ fn ticket_json(t: &Ticket) -> Value {
     })
 }
 
-fn print_json(v: &Value) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v).context("writing JSON")?;
-    writeln!(out).context("writing to stdout")?;
+fn print_json(out: &mut dyn Write, v: &Value) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, v).map_err(std::io::Error::from)?;
+    writeln!(out)?;
     Ok(())
 }
 
-pub fn tickets<S: Store>(
+pub fn tickets<S: Store + ?Sized>(
+    out: &mut dyn Write,
     store: &S,
     status: Option<&str>,
     queue: Option<&str>,
@@ -69,7 +83,7 @@ pub fn tickets<S: Store>(
     let status: Option<Status> = status
         .map(str::parse)
         .transpose()
-        .map_err(anyhow::Error::msg)?;
+        .map_err(ReportError::Input)?;
     let list: Vec<Ticket> = store
         .tickets()?
         .into_iter()
@@ -77,9 +91,8 @@ pub fn tickets<S: Store>(
         .filter(|t| queue.is_none_or(|q| t.queue == q))
         .collect();
     if json {
-        return print_json(&Value::Array(list.iter().map(ticket_json).collect()));
+        return print_json(out, &Value::Array(list.iter().map(ticket_json).collect()));
     }
-    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{:>7}  {:<7}  {:<10}  {:<7}  {:>4}  {:<30}  SUBJECT",
@@ -115,12 +128,20 @@ fn ticket_number(arg: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-pub fn show<S: Store>(store: &S, arg: &str, tags: &TagFormat, json: bool) -> Result<()> {
+pub fn show<S: Store + ?Sized>(
+    out: &mut dyn Write,
+    store: &S,
+    arg: &str,
+    tags: &TagFormat,
+    json: bool,
+) -> Result<()> {
     let Some(id) = ticket_number(arg) else {
-        bail!("{arg:?} is not a ticket number")
+        return Err(ReportError::Input(format!(
+            "{arg:?} is not a ticket number"
+        )));
     };
     let Some(t) = store.ticket(id)? else {
-        bail!("no ticket {}", tags.format(id))
+        return Err(ReportError::Input(format!("no ticket {}", tags.format(id))));
     };
     let mut messages = Vec::new();
     for mid in &t.messages {
@@ -143,9 +164,8 @@ pub fn show<S: Store>(store: &S, arg: &str, tags: &TagFormat, json: bool) -> Res
     if json {
         let mut v = ticket_json(&t);
         v["messages"] = Value::Array(messages);
-        return print_json(&v);
+        return print_json(out, &v);
     }
-    let mut out = std::io::stdout().lock();
     writeln!(out, "{} {}", tags.format(t.id), t.subject)?;
     writeln!(
         out,
@@ -184,7 +204,7 @@ pub fn show<S: Store>(store: &S, arg: &str, tags: &TagFormat, json: bool) -> Res
     Ok(())
 }
 
-pub fn outbox<S: Store>(store: &S, json: bool) -> Result<()> {
+pub fn outbox<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool) -> Result<()> {
     let entries = store.outbox()?;
     if json {
         let v: Vec<Value> = entries
@@ -205,9 +225,8 @@ pub fn outbox<S: Store>(store: &S, json: bool) -> Result<()> {
                 })
             })
             .collect();
-        return print_json(&Value::Array(v));
+        return print_json(out, &Value::Array(v));
     }
-    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{:<8}  {:>7}  {:>3}  {:<30}  SUBJECT",
@@ -231,18 +250,20 @@ pub fn outbox<S: Store>(store: &S, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn quarantine<S: Store>(store: &S, json: bool) -> Result<()> {
+pub fn quarantine<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool) -> Result<()> {
     let list = store.quarantined()?;
     if json {
-        return print_json(&serde_json::to_value(&list)?);
+        return print_json(
+            out,
+            &serde_json::to_value(&list).map_err(std::io::Error::from)?,
+        );
     }
-    let mut out = std::io::stdout().lock();
     for q in &list {
         writeln!(
             out,
             "{}  {}  {} bytes  {}  ({})",
             q.received.to_rfc3339_opts(SecondsFormat::Secs, true),
-            &q.raw_hash[..12],
+            q.raw_hash.get(..12).unwrap_or(&q.raw_hash),
             q.size,
             q.origin,
             q.reason

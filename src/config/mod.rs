@@ -3,6 +3,12 @@
 //! in `./data`). Unknown keys are errors: a typo must not silently fall back
 //! to a default.
 
+mod transport;
+
+pub use transport::{
+    AfterStore, MailboxCfg, QueueCfg, Queues, Secret, SecretError, SmtpCfg, TlsMode, is_loopback,
+};
+
 use crate::model::Priority;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -45,6 +51,13 @@ pub struct Config {
     pub agents: Vec<String>,
     pub rules_dir: PathBuf,
     pub templates_dir: PathBuf,
+    /// IMAP mailboxes to read (`[[mailbox]]`); when there are none, `run`
+    /// reads the Maildir.
+    pub mailbox: Vec<MailboxCfg>,
+    /// The SMTP server, for `outbox.transport = "smtp"`.
+    pub smtp: SmtpCfg,
+    /// Per-queue sender identities (`[queues.billing]`).
+    pub queues: Queues,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +159,9 @@ impl Default for Config {
             agents: Vec::new(),
             rules_dir: "rules".into(),
             templates_dir: "templates".into(),
+            mailbox: Vec::new(),
+            smtp: SmtpCfg::default(),
+            queues: Queues::new(),
         }
     }
 }
@@ -324,20 +340,47 @@ impl Config {
         if self.intake.batch_size == 0 {
             return Err(bad("intake.batch_size must be at least 1".into()));
         }
-        if self.outbox.transport != "file" {
+        if !matches!(self.outbox.transport.as_str(), "file" | "smtp") {
             return Err(bad(format!(
-                "outbox.transport {:?}: expected \"file\"",
+                "outbox.transport {:?}: expected \"file\" or \"smtp\"",
                 self.outbox.transport
             )));
+        }
+        for q in self.queues.values_mut() {
+            if let Some(a) = &mut q.address {
+                *a = a.trim().to_lowercase();
+                if !a.contains('@') {
+                    return Err(bad(format!(
+                        "queues: address {a:?} is not an email address"
+                    )));
+                }
+            }
+        }
+        let errors = transport::check(&self.mailbox, &self.smtp, self.outbox.transport == "smtp");
+        if !errors.is_empty() {
+            return Err(bad(errors.join("; ")));
         }
         Ok(self)
     }
 
-    /// Our own addresses: the support address and its aliases.
+    /// Our own addresses: the support address, its aliases and the queues'
+    /// addresses.
     pub fn own_addresses(&self) -> Vec<String> {
         std::iter::once(self.support.address.clone())
             .chain(self.support.aliases.iter().cloned())
+            .chain(self.queues.values().filter_map(|q| q.address.clone()))
             .collect()
+    }
+
+    /// The sender (address, display name) for mail about a ticket in `queue`.
+    pub fn sender_for(&self, queue: &str) -> (&str, &str) {
+        let q = self.queues.get(queue);
+        (
+            q.and_then(|q| q.address.as_deref())
+                .unwrap_or(&self.support.address),
+            q.and_then(|q| q.name.as_deref())
+                .unwrap_or(&self.support.name),
+        )
     }
 
     pub fn first_response_hours(&self, p: Priority) -> f64 {

@@ -1,0 +1,266 @@
+//! Settings for the mail servers ticketbox talks to: IMAP mailboxes it reads
+//! and the SMTP server it sends through. Passwords are never in the config
+//! itself: they come from an environment variable or a file, are read when
+//! connecting, and never logged.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// How a connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Implicit,
+    /// Plain connect, then STARTTLS before anything secret is sent.
+    Starttls,
+    /// No TLS: only with `allow_plaintext = true` and a loopback host.
+    Plain,
+}
+
+/// Where a password comes from: `password_env` (an environment variable's
+/// name) or `password_file` (a file whose first line is the password).
+#[derive(Debug, Clone, Default)]
+pub struct Secret {
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable {0} is not set")]
+    MissingEnv(String),
+    #[error("cannot read password file {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no password configured (set password_env or password_file)")]
+    None,
+}
+
+impl Secret {
+    pub fn is_set(&self) -> bool {
+        self.password_env.is_some() || self.password_file.is_some()
+    }
+
+    /// Reads the password now. The value is not kept in the config.
+    pub fn read(&self) -> Result<String, SecretError> {
+        if let Some(var) = &self.password_env {
+            return std::env::var(var).map_err(|_| SecretError::MissingEnv(var.clone()));
+        }
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path).map_err(|source| SecretError::File {
+                path: path.display().to_string(),
+                source,
+            })?;
+            return Ok(text.lines().next().unwrap_or_default().to_owned());
+        }
+        Err(SecretError::None)
+    }
+}
+
+/// One IMAP mailbox to read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxCfg {
+    /// A short name for logs, checkpoints and origins (`support`).
+    pub name: String,
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    pub tls: TlsMode,
+    /// Required (true) for `tls = "plain"`, which is refused for non-loopback hosts.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// Extra trusted root certificate(s), PEM, e.g. a private CA.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    pub user: String,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// What happens on the server once a message is safely stored.
+    #[serde(default)]
+    pub after: AfterStore,
+    /// Folder for `after = "move"`.
+    #[serde(default = "default_move_to")]
+    pub move_to: String,
+    /// Queue for tickets opened from this mailbox (rules may override).
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Poll interval when the server has no IDLE.
+    #[serde(default = "default_poll")]
+    pub poll_seconds: u64,
+    /// Messages fetched per round trip when catching up on a backlog.
+    #[serde(default = "default_fetch_batch")]
+    pub fetch_batch: usize,
+}
+
+fn default_folder() -> String {
+    "INBOX".into()
+}
+fn default_move_to() -> String {
+    "Processed".into()
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_fetch_batch() -> usize {
+    200
+}
+
+/// What to do with a message on the IMAP server after it is stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterStore {
+    /// Set `\Seen`.
+    #[default]
+    Seen,
+    /// Move to `move_to` (MOVE, or COPY + `\Deleted` + EXPUNGE).
+    Move,
+    /// Leave it as it is.
+    Keep,
+}
+
+impl MailboxCfg {
+    pub fn secret(&self) -> Secret {
+        Secret {
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 993,
+            _ => 143,
+        })
+    }
+}
+
+/// The SMTP server outgoing mail goes through (`outbox.transport = "smtp"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpCfg {
+    pub host: String,
+    pub port: Option<u16>,
+    pub tls: TlsMode,
+    pub allow_plaintext: bool,
+    pub ca_file: Option<PathBuf>,
+    /// AUTH user; no AUTH when empty.
+    pub user: String,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// Envelope sender (MAIL FROM); empty: the From address of each mail.
+    pub envelope_from: String,
+    /// Messages in flight at once.
+    pub concurrency: usize,
+    pub timeout_seconds: u64,
+}
+
+impl Default for SmtpCfg {
+    fn default() -> Self {
+        SmtpCfg {
+            host: "127.0.0.1".into(),
+            port: None,
+            tls: TlsMode::Starttls,
+            allow_plaintext: false,
+            ca_file: None,
+            user: String::new(),
+            password_env: None,
+            password_file: None,
+            envelope_from: String::new(),
+            concurrency: 8,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+impl SmtpCfg {
+    pub fn secret(&self) -> Secret {
+        Secret {
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 465,
+            _ => 587,
+        })
+    }
+}
+
+/// A queue's own sender identity, e.g. billing@ for the billing queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueCfg {
+    pub address: Option<String>,
+    pub name: Option<String>,
+}
+
+pub type Queues = BTreeMap<String, QueueCfg>;
+
+/// Whether `host` names this machine's loopback interface.
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks the transport settings; returns messages naming the key at fault.
+pub fn check(mailboxes: &[MailboxCfg], smtp: &SmtpCfg, smtp_used: bool) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, m) in mailboxes.iter().enumerate() {
+        let at = format!("mailbox[{i}] ({})", m.name);
+        if m.name.is_empty()
+            || !m
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            errors.push(format!("{at}: name must be letters, digits, - or _"));
+        }
+        if !names.insert(m.name.clone()) {
+            errors.push(format!("{at}: name used twice"));
+        }
+        if m.tls == TlsMode::Plain && !(m.allow_plaintext && is_loopback(&m.host)) {
+            errors.push(format!(
+                "{at}: tls = \"plain\" needs allow_plaintext = true and a loopback host (got {:?})",
+                m.host
+            ));
+        }
+        if !m.secret().is_set() {
+            errors.push(format!("{at}: set password_env or password_file"));
+        }
+        if m.fetch_batch == 0 || m.poll_seconds == 0 {
+            errors.push(format!(
+                "{at}: fetch_batch and poll_seconds must be at least 1"
+            ));
+        }
+    }
+    if smtp_used {
+        if smtp.tls == TlsMode::Plain && !(smtp.allow_plaintext && is_loopback(&smtp.host)) {
+            errors.push(format!(
+                "smtp: tls = \"plain\" needs allow_plaintext = true and a loopback host (got {:?})",
+                smtp.host
+            ));
+        }
+        if !smtp.user.is_empty() && !smtp.secret().is_set() {
+            errors.push("smtp: user is set: set password_env or password_file too".into());
+        }
+        if smtp.concurrency == 0 {
+            errors.push("smtp.concurrency must be at least 1".into());
+        }
+    }
+    errors
+}

@@ -1,0 +1,272 @@
+//! The control socket: how `ticketbox tickets`, `show`, `outbox`,
+//! `quarantine` and `ingest` work while `ticketbox run` holds the store
+//! (sled admits one process).
+//!
+//! A unix socket `control.sock` in the data directory, mode 0600 (only the
+//! owner may talk to it). One request per connection: a JSON line in, a JSON
+//! line out. Reads run against the worker's open store; ingested mail goes
+//! through the worker's committer like any other source.
+
+use crate::intake::RawMail;
+use crate::pipeline::Engine;
+use crate::report;
+use crate::store::Store;
+use crate::worker::committer::Committer;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+
+/// Largest request accepted (an ingest of many messages).
+const MAX_REQUEST: u64 = 256 * 1024 * 1024;
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("control.sock")
+}
+
+pub fn remove_socket(data_dir: &Path) {
+    let _ = std::fs::remove_file(socket_path(data_dir));
+}
+
+/// A message sent for ingestion.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireMail {
+    pub origin: String,
+    /// The raw bytes, base64.
+    pub data: String,
+}
+
+impl WireMail {
+    pub fn new(bytes: &[u8], origin: String) -> WireMail {
+        WireMail {
+            origin,
+            data: B64.encode(bytes),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "lowercase")]
+pub enum Request {
+    Tickets {
+        status: Option<String>,
+        queue: Option<String>,
+        json: bool,
+    },
+    Show {
+        ticket: String,
+        json: bool,
+    },
+    Outbox {
+        json: bool,
+    },
+    Quarantine {
+        json: bool,
+    },
+    Ingest {
+        json: bool,
+        messages: Vec<WireMail>,
+    },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Response {
+    pub stdout: String,
+    /// Set when the command failed; the CLI prints it and exits non-zero.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("no worker answers on {path}")]
+    NotRunning { path: String },
+    #[error("control socket {path}: {message}")]
+    Io { path: String, message: String },
+}
+
+pub struct Server<S: Store + 'static> {
+    listener: UnixListener,
+    store: Arc<S>,
+    committer: Committer,
+    engine: Arc<Engine>,
+}
+
+impl<S: Store + 'static> Server<S> {
+    /// Binds the socket (replacing a stale one: we hold the store lock, so
+    /// no other worker can be using it) and restricts it to the owner.
+    pub fn bind(
+        data_dir: &Path,
+        store: Arc<S>,
+        committer: Committer,
+        engine: &Arc<Engine>,
+    ) -> std::io::Result<Server<S>> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = socket_path(data_dir);
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(Server {
+            listener,
+            store,
+            committer,
+            engine: engine.clone(),
+        })
+    }
+
+    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) {
+        let me = Arc::new(self);
+        loop {
+            let conn = tokio::select! {
+                c = me.listener.accept() => c,
+                _ = shutdown.changed() => return,
+            };
+            match conn {
+                Ok((stream, _)) => {
+                    let me = me.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = me.handle(stream).await {
+                            tracing::warn!(error = %e, "control connection failed");
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "control socket accept failed"),
+            }
+        }
+    }
+
+    async fn handle(&self, stream: UnixStream) -> std::io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut line = String::new();
+        BufReader::new(read.take(MAX_REQUEST))
+            .read_line(&mut line)
+            .await?;
+        let response = match serde_json::from_str::<Request>(&line) {
+            Ok(req) => self.answer(req).await,
+            Err(e) => Response {
+                stdout: String::new(),
+                error: Some(format!("bad request: {e}")),
+            },
+        };
+        let mut out = serde_json::to_vec(&response).map_err(std::io::Error::from)?;
+        out.push(b'\n');
+        write.write_all(&out).await?;
+        write.shutdown().await
+    }
+
+    async fn answer(&self, req: Request) -> Response {
+        if let Request::Ingest { json, messages } = req {
+            return self.ingest(json, messages).await;
+        }
+        let store = self.store.clone();
+        let engine = self.engine.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let r = match &req {
+                Request::Tickets {
+                    status,
+                    queue,
+                    json,
+                } => report::tickets(
+                    &mut out,
+                    &*store,
+                    status.as_deref(),
+                    queue.as_deref(),
+                    *json,
+                ),
+                Request::Show { ticket, json } => {
+                    report::show(&mut out, &*store, ticket, &engine.threading.tags, *json)
+                }
+                Request::Outbox { json } => report::outbox(&mut out, &*store, *json),
+                Request::Quarantine { json } => report::quarantine(&mut out, &*store, *json),
+                Request::Ingest { .. } => Ok(()),
+            };
+            (out, r)
+        })
+        .await;
+        match result {
+            Ok((out, r)) => Response {
+                stdout: String::from_utf8_lossy(&out).into_owned(),
+                error: r.err().map(|e| e.to_string()),
+            },
+            Err(e) => Response {
+                stdout: String::new(),
+                error: Some(format!("internal error: {e}")),
+            },
+        }
+    }
+
+    async fn ingest(&self, json: bool, messages: Vec<WireMail>) -> Response {
+        let mut mails = Vec::with_capacity(messages.len());
+        for m in messages {
+            match B64.decode(m.data.as_bytes()) {
+                Ok(bytes) => mails.push(RawMail::new(bytes, m.origin, None)),
+                Err(e) => {
+                    return Response {
+                        stdout: String::new(),
+                        error: Some(format!("{}: bad base64: {e}", m.origin)),
+                    };
+                }
+            }
+        }
+        match self.committer.submit(mails, None).await {
+            Ok(outcomes) => {
+                let tags = &self.engine.threading.tags;
+                let lines: Vec<String> = outcomes
+                    .iter()
+                    .map(|o| {
+                        if json {
+                            report::outcome_json(o)
+                        } else {
+                            report::outcome_line(o, tags)
+                        }
+                    })
+                    .collect();
+                Response {
+                    stdout: lines.join("\n") + if lines.is_empty() { "" } else { "\n" },
+                    error: None,
+                }
+            }
+            Err(e) => Response {
+                stdout: String::new(),
+                error: Some(e),
+            },
+        }
+    }
+}
+
+/// Sends one request to the worker running on `data_dir`.
+pub async fn request(data_dir: &Path, req: &Request) -> Result<Response, ControlError> {
+    let path = socket_path(data_dir);
+    let shown = path.display().to_string();
+    let io = |e: std::io::Error| ControlError::Io {
+        path: shown.clone(),
+        message: e.to_string(),
+    };
+    let stream = match UnixStream::connect(&path).await {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Err(ControlError::NotRunning { path: shown });
+        }
+        Err(e) => return Err(io(e)),
+    };
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_vec(req).map_err(|e| io(e.into()))?;
+    line.push(b'\n');
+    write.write_all(&line).await.map_err(io)?;
+    write.shutdown().await.map_err(io)?;
+    let mut answer = String::new();
+    BufReader::new(read)
+        .read_line(&mut answer)
+        .await
+        .map_err(io)?;
+    serde_json::from_str(&answer).map_err(|e| io(std::io::Error::other(format!("bad answer: {e}"))))
+}

@@ -1,0 +1,165 @@
+//! Opening an IMAP session: TCP, then implicit TLS, STARTTLS or (loopback
+//! only) plain, then LOGIN. One stream type covers all three so the rest of
+//! the code does not care.
+
+use crate::config::{MailboxCfg, SecretError, TlsMode};
+use async_imap::{Client, Session};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why a session could not be opened or went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("TLS with {addr} failed: {message}")]
+    Tls { addr: String, message: String },
+    #[error("login as {user} refused: {message}")]
+    Login { user: String, message: String },
+    #[error("password: {0}")]
+    Secret(#[from] SecretError),
+    #[error("IMAP: {0}")]
+    Protocol(#[from] async_imap::error::Error),
+    #[error("server closed the connection")]
+    Closed,
+    #[error("storing messages failed: {0}")]
+    Commit(String),
+}
+
+impl ImapError {
+    /// Errors retrying cannot fix without a config change (still retried,
+    /// but logged as such).
+    pub fn needs_admin(&self) -> bool {
+        matches!(
+            self,
+            ImapError::Login { .. } | ImapError::Secret(_) | ImapError::Tls { .. }
+        )
+    }
+}
+
+/// A TCP connection, with or without TLS.
+#[derive(Debug)]
+pub enum MailStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for MailStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            MailStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for MailStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            MailStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            MailStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            MailStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+pub type ImapSession = Session<MailStream>;
+
+/// Connects, secures and logs in.
+pub async fn open(cfg: &MailboxCfg) -> Result<ImapSession, ImapError> {
+    let addr = format!("{}:{}", cfg.host, cfg.port());
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
+        .await
+        .map_err(|_| ImapError::Connect {
+            addr: addr.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+        })?
+        .map_err(|source| ImapError::Connect {
+            addr: addr.clone(),
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let client = match cfg.tls {
+        TlsMode::Implicit => {
+            let mut c = Client::new(tls(cfg, &addr, tcp).await?);
+            greeting(&mut c).await?;
+            c
+        }
+        TlsMode::Starttls => {
+            let mut c = Client::new(MailStream::Plain(tcp));
+            greeting(&mut c).await?;
+            c.run_command_and_check_ok("STARTTLS", None).await?;
+            let MailStream::Plain(tcp) = c.into_inner() else {
+                unreachable!("the stream was plain before STARTTLS")
+            };
+            // No greeting after STARTTLS.
+            Client::new(tls(cfg, &addr, tcp).await?)
+        }
+        TlsMode::Plain => {
+            let mut c = Client::new(MailStream::Plain(tcp));
+            greeting(&mut c).await?;
+            c
+        }
+    };
+    let password = cfg.secret().read()?;
+    client
+        .login(&cfg.user, &password)
+        .await
+        .map_err(|(e, _)| ImapError::Login {
+            user: cfg.user.clone(),
+            message: e.to_string(),
+        })
+}
+
+async fn greeting(c: &mut Client<MailStream>) -> Result<(), ImapError> {
+    match c.read_response().await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ImapError::Closed),
+        Err(e) => Err(ImapError::Protocol(e.into())),
+    }
+}
+
+async fn tls(cfg: &MailboxCfg, addr: &str, tcp: TcpStream) -> Result<MailStream, ImapError> {
+    let err = |message: String| ImapError::Tls {
+        addr: addr.to_owned(),
+        message,
+    };
+    let config =
+        crate::tls::client_config(cfg.ca_file.as_deref()).map_err(|e| err(e.to_string()))?;
+    let name =
+        rustls_pki_types::ServerName::try_from(cfg.host.clone()).map_err(|e| err(e.to_string()))?;
+    let stream = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    Ok(MailStream::Tls(Box::new(stream)))
+}

@@ -1,0 +1,142 @@
+//! The single writer. Every source (Maildir watcher, each IMAP mailbox, the
+//! control socket) hands its mail to one committer thread, so ticket numbers
+//! and indexes are decided in one place, in order. The committer takes
+//! whatever batches are waiting, processes them, writes their checkpoints,
+//! flushes the store once (group commit) and only then answers each source,
+//! which may then tell its server the mail is safe.
+
+use crate::clock::Clock;
+use crate::intake::RawMail;
+use crate::pipeline::{self, Engine, Outcome};
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+/// Mail from one source, and what to remember once it is stored.
+pub struct Batch {
+    pub mails: Vec<RawMail>,
+    /// A (meta key, value) written after the batch's commits and before the
+    /// flush, e.g. an IMAP mailbox's last UID.
+    pub checkpoint: Option<(String, String)>,
+    done: oneshot::Sender<Result<Vec<Outcome>, String>>,
+}
+
+/// A handle for submitting batches; clone one per source.
+#[derive(Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<Batch>,
+    processed: Arc<AtomicUsize>,
+}
+
+impl Committer {
+    /// Starts the committer thread. `committed` is notified after every
+    /// flush (the outbox sender listens). The thread ends when every handle
+    /// is dropped, after finishing what was submitted.
+    pub fn start<S: Store + 'static>(
+        engine: Arc<Engine>,
+        store: Arc<S>,
+        clock: Arc<dyn Clock>,
+        committed: Arc<Notify>,
+    ) -> (Committer, std::thread::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<Batch>(64);
+        let processed = Arc::new(AtomicUsize::new(0));
+        let count = processed.clone();
+        let max_group = engine.cfg.intake.batch_size.max(1) * 4;
+        let thread = std::thread::Builder::new()
+            .name("committer".into())
+            .spawn(move || {
+                while let Some(first) = rx.blocking_recv() {
+                    let mut group = vec![first];
+                    let mut n = group[0].mails.len();
+                    while n < max_group {
+                        match rx.try_recv() {
+                            Ok(b) => {
+                                n += b.mails.len();
+                                group.push(b);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    match commit_group(&engine, &*store, &*clock, &group) {
+                        Ok(results) => {
+                            count.fetch_add(n, Ordering::Relaxed);
+                            committed.notify_one();
+                            for (b, outcomes) in group.into_iter().zip(results) {
+                                let _ = b.done.send(Ok(outcomes));
+                            }
+                        }
+                        Err(e) => {
+                            // No batch is acknowledged: the sources keep
+                            // their mail and try again.
+                            tracing::error!(error = %e, "storing a batch failed; its sources will retry");
+                            for b in group {
+                                let _ = b.done.send(Err(e.to_string()));
+                            }
+                        }
+                    }
+                }
+            })
+            .expect("spawning a thread at startup");
+        (Committer { tx, processed }, thread)
+    }
+
+    /// Submits mail and waits until it is committed and flushed.
+    pub async fn submit(
+        &self,
+        mails: Vec<RawMail>,
+        checkpoint: Option<(String, String)>,
+    ) -> Result<Vec<Outcome>, String> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Batch {
+                mails,
+                checkpoint,
+                done,
+            })
+            .await
+            .map_err(|_| "the committer has stopped".to_owned())?;
+        wait.await
+            .map_err(|_| "the committer has stopped".to_owned())?
+    }
+
+    /// Messages committed so far.
+    pub fn processed(&self) -> usize {
+        self.processed.load(Ordering::Relaxed)
+    }
+}
+
+/// Processes every batch of a group and flushes once.
+fn commit_group<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    clock: &dyn Clock,
+    group: &[Batch],
+) -> Result<Vec<Vec<Outcome>>, StoreError> {
+    let mut results = Vec::with_capacity(group.len());
+    for b in group {
+        let mut outcomes = Vec::with_capacity(b.mails.len());
+        for raw in &b.mails {
+            let o = pipeline::process(engine, store, raw, clock.now())?;
+            log_outcome(&o);
+            outcomes.push(o);
+        }
+        if let Some((k, v)) = &b.checkpoint {
+            store.set_meta(k, v)?;
+        }
+        results.push(outcomes);
+    }
+    store.flush()?;
+    Ok(results)
+}
+
+pub fn log_outcome(o: &Outcome) {
+    tracing::info!(
+        message_id = o.message_id.as_deref().unwrap_or("-"),
+        ticket = o.ticket,
+        outcome = o.outcome.as_str(),
+        origin = %o.origin,
+        reason = %o.reason,
+        "processed"
+    );
+}

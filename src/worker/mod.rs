@@ -1,0 +1,258 @@
+//! The long-running job (`ticketbox run`), and batch ingestion for the CLI.
+//!
+//! Shape of a running worker, in tasks:
+//! - sources: one reader per IMAP mailbox, or the Maildir watcher; each
+//!   hands batches of raw mail to the committer and waits;
+//! - the committer thread (the only writer): processes, checkpoints, flushes
+//!   once per group of batches, then answers the sources;
+//! - the outbox sender: woken after every flush, delivers what is due;
+//! - the control socket: answers `ticketbox tickets` & co. while we hold the
+//!   store.
+//!
+//! Shutdown (SIGTERM, Ctrl-C): sources stop taking new mail and finish the
+//! batch in hand, the committer drains and flushes, the sender finishes what
+//! is due, IMAP sessions log out.
+
+pub mod committer;
+mod maildir;
+
+use crate::clock::Clock;
+use crate::config::MailboxCfg;
+use crate::control;
+use crate::imap::MailboxReader;
+use crate::intake::{self, Item};
+use crate::outbox::{self, Transport};
+use crate::pipeline::{self, Engine, Outcome};
+use crate::store::{Store, StoreError};
+use committer::Committer;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("watching {path}: {message}")]
+    Watch { path: String, message: String },
+    #[error("mailbox {name}: {message}")]
+    Mailbox { name: String, message: String },
+    #[error("control socket: {0}")]
+    Control(String),
+    #[error("worker task failed: {0}")]
+    Task(String),
+}
+
+/// Counts of what a run did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub processed: usize,
+    pub skipped: usize,
+    pub unreadable: usize,
+}
+
+/// Where `run` takes mail from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Maildir(PathBuf),
+    Imap(Vec<MailboxCfg>),
+}
+
+/// Processes `items` in batches of `batch_size`, flushing once per batch:
+/// the synchronous path of `ticketbox ingest`. `report` sees every outcome;
+/// unreadable files are logged and counted. With `skip_seen`, source items
+/// already committed are not read again.
+pub fn ingest<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    clock: &dyn Clock,
+    items: Vec<Item>,
+    skip_seen: bool,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Stats, WorkerError> {
+    let mut stats = Stats::default();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let mut in_batch = 0;
+        for item in items.by_ref() {
+            if skip_seen
+                && let Some(key) = item.source_key()
+                && store.source_seen(key)?
+            {
+                stats.skipped += 1;
+                continue;
+            }
+            let raw = match item.clone().read() {
+                Ok(raw) => raw,
+                Err(e) => {
+                    tracing::error!(item = ?item, error = %e, "cannot read message");
+                    stats.unreadable += 1;
+                    continue;
+                }
+            };
+            let outcome = pipeline::process(engine, store, &raw, clock.now())?;
+            report(&outcome);
+            stats.processed += 1;
+            in_batch += 1;
+            if in_batch >= engine.cfg.intake.batch_size {
+                break;
+            }
+        }
+        store.flush()?;
+    }
+    Ok(stats)
+}
+
+/// Re-processes raw messages stored but never committed (a crash between
+/// the two); they were durable, so they are not lost.
+pub fn recover<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    clock: &dyn Clock,
+) -> Result<usize, WorkerError> {
+    let mut n = 0;
+    for (hash, origin) in store.pending()? {
+        let Some(bytes) = store.raw(&hash)? else {
+            continue;
+        };
+        // "imap:<mailbox>/<uid>": the mailbox's queue applies.
+        let queue = origin
+            .strip_prefix("imap:")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|name| engine.cfg.mailbox.iter().find(|m| m.name == name))
+            .and_then(|m| m.queue.clone());
+        let raw = intake::RawMail::new(bytes, origin, None).with_queue(queue);
+        let o = pipeline::process(engine, store, &raw, clock.now())?;
+        tracing::info!(origin = %o.origin, outcome = o.outcome.as_str(), "recovered");
+        n += 1;
+    }
+    store.flush()?;
+    Ok(n)
+}
+
+/// What `run` needs.
+pub struct Worker<S: Store + 'static> {
+    pub engine: Arc<Engine>,
+    pub store: Arc<S>,
+    pub clock: Arc<dyn Clock>,
+    pub transport: Arc<dyn Transport>,
+    /// Outgoing messages in flight at once.
+    pub send_concurrency: usize,
+}
+
+impl<S: Store + 'static> Worker<S> {
+    /// Reads `source` until `shutdown` turns true; with `once`, until caught
+    /// up, then delivers what is due and returns.
+    pub async fn run(
+        &self,
+        source: Source,
+        once: bool,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Stats, WorkerError> {
+        let (engine, store, clock) = (self.engine.clone(), self.store.clone(), self.clock.clone());
+        let recovered = tokio::task::spawn_blocking(move || recover(&engine, &*store, &*clock))
+            .await
+            .map_err(|e| WorkerError::Task(e.to_string()))??;
+        if recovered > 0 {
+            tracing::info!(recovered, "recovered messages from an interrupted run");
+        }
+
+        let committed = Arc::new(Notify::new());
+        let (committer, committer_thread) = Committer::start(
+            self.engine.clone(),
+            self.store.clone(),
+            self.clock.clone(),
+            committed.clone(),
+        );
+        let (stop_sender, sender_stopped) = watch::channel(false);
+        let sender = tokio::spawn(outbox::send_loop(
+            self.store.clone(),
+            self.transport.clone(),
+            self.clock.clone(),
+            self.engine.cfg.outbox.max_attempts,
+            self.send_concurrency,
+            committed.clone(),
+            sender_stopped,
+        ));
+        // Deliver what an earlier run left pending.
+        committed.notify_one();
+
+        let control = if once {
+            None
+        } else {
+            let server = control::Server::bind(
+                &self.engine.cfg.data_dir,
+                self.store.clone(),
+                committer.clone(),
+                &self.engine,
+            )
+            .map_err(|e| WorkerError::Control(e.to_string()))?;
+            Some(tokio::spawn(server.serve(shutdown.clone())))
+        };
+
+        let mut stats = Stats::default();
+        match source {
+            Source::Maildir(dir) => {
+                let src = maildir::MaildirSource {
+                    dir,
+                    committer: committer.clone(),
+                    store: self.store.clone(),
+                    batch_size: self.engine.cfg.intake.batch_size,
+                };
+                stats = src.run(once, shutdown.clone()).await?;
+            }
+            Source::Imap(mailboxes) => {
+                let readers: Vec<_> = mailboxes
+                    .into_iter()
+                    .map(|cfg| {
+                        let name = cfg.name.clone();
+                        let reader = MailboxReader {
+                            cfg,
+                            committer: committer.clone(),
+                            store: self.store.clone(),
+                            once,
+                        };
+                        (name, tokio::spawn(reader.run(shutdown.clone())))
+                    })
+                    .collect();
+                for (name, task) in readers {
+                    let r = task.await.map_err(|e| WorkerError::Task(e.to_string()))?;
+                    if let Err(e) = r {
+                        tracing::error!(mailbox = %name, error = %e, "mailbox reader gave up");
+                        if once {
+                            return Err(WorkerError::Mailbox {
+                                name,
+                                message: e.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        stats.processed = committer.processed();
+
+        // Sources are done: let the committer drain, then the sender.
+        drop(committer);
+        if let Some(c) = control {
+            c.abort();
+        }
+        tokio::task::spawn_blocking(move || committer_thread.join())
+            .await
+            .map_err(|e| WorkerError::Task(e.to_string()))?
+            .map_err(|_| WorkerError::Task("the committer thread panicked".into()))?;
+        let _ = stop_sender.send(true);
+        committed.notify_one();
+        sender
+            .await
+            .map_err(|e| WorkerError::Task(e.to_string()))??;
+        self.store.flush()?;
+        control::remove_socket(&self.engine.cfg.data_dir);
+        tracing::info!("stopped: batches finished, store flushed");
+        Ok(stats)
+    }
+}
