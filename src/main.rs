@@ -240,19 +240,13 @@ fn current_thread() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// The configured transport and how many messages it takes at once.
-fn transport(cfg: &Config) -> Result<(Arc<dyn Transport>, usize)> {
+/// The configured transport.
+fn transport(cfg: &Config) -> Result<Arc<dyn Transport>> {
     Ok(match cfg.outbox.transport.as_str() {
-        "smtp" => (
-            Arc::new(SmtpTransport::new(&cfg.smtp).context("setting up SMTP")?),
-            cfg.smtp.concurrency,
-        ),
-        _ => (
-            Arc::new(FileTransport::new(&cfg.outbox.dir).with_context(|| {
-                format!("creating the outbox directory {}", cfg.outbox.dir.display())
-            })?),
-            4,
-        ),
+        "smtp" => Arc::new(SmtpTransport::new(&cfg.smtp).context("setting up SMTP")?),
+        _ => Arc::new(FileTransport::new(&cfg.outbox.dir).with_context(|| {
+            format!("creating the outbox directory {}", cfg.outbox.dir.display())
+        })?),
     })
 }
 
@@ -267,15 +261,15 @@ fn run(cfg: Config, source: Source, once: bool) -> Result<()> {
     }
     let store = Arc::new(open_store(&cfg)?);
     let rt = runtime()?;
-    // lettre's SMTP pool needs a runtime to exist when it is built.
-    let (transport, send_concurrency) = rt.block_on(async { transport(&cfg) })?;
+    // lettre's SMTP pool is built and dropped inside a runtime context.
+    let _rt_context = rt.enter();
+    let transport = transport(&cfg)?;
     let engine = Arc::new(engine(cfg, &store)?);
     let worker = Worker {
         engine,
         store,
         clock: Arc::new(SystemClock) as Arc<dyn Clock>,
         transport,
-        send_concurrency,
     };
     let stats = rt.block_on(async {
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -348,9 +342,13 @@ fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> Resul
     }
 
     let store = open_store(&cfg)?;
-    let max_attempts = cfg.outbox.max_attempts;
+    let policy = ticketbox::outbox::Policy {
+        limit: usize::MAX,
+        ..cfg.delivery_policy()
+    };
     let rt = runtime()?;
-    let (transport, concurrency) = rt.block_on(async { transport(&cfg) })?;
+    let _rt_context = rt.enter();
+    let transport = transport(&cfg)?;
     let engine = engine(cfg, &store)?;
     let clock = SystemClock;
     let mut out = std::io::stdout().lock();
@@ -376,9 +374,7 @@ fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> Resul
             &store,
             &*transport,
             &clock,
-            max_attempts,
-            usize::MAX,
-            concurrency,
+            &policy,
         ))?;
     }
     Ok(if stats.unreadable > 0 {

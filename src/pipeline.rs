@@ -335,6 +335,7 @@ pub fn process<S: Store + ?Sized>(
         queue: decision
             .queue
             .clone()
+            .or_else(|| raw.queue.clone())
             .unwrap_or_else(|| engine.cfg.tickets.default_queue.clone()),
         priority,
         tags: decision.tags.iter().cloned().collect(),

@@ -142,6 +142,8 @@ pub struct Outbox {
     pub dir: PathBuf,
     /// Attempts before a temporary failure becomes final.
     pub max_attempts: u32,
+    /// First retry after this many seconds, doubling up to an hour.
+    pub retry_base_seconds: u32,
 }
 
 impl Default for Config {
@@ -259,6 +261,7 @@ impl Default for Outbox {
             transport: "file".into(),
             dir: "outbox".into(),
             max_attempts: 12,
+            retry_base_seconds: 30,
         }
     }
 }
@@ -381,6 +384,20 @@ impl Config {
             q.and_then(|q| q.name.as_deref())
                 .unwrap_or(&self.support.name),
         )
+    }
+
+    /// The outbox retry policy; `concurrency` is the transport's.
+    pub fn delivery_policy(&self) -> crate::outbox::Policy {
+        crate::outbox::Policy {
+            max_attempts: self.outbox.max_attempts.max(1),
+            retry_base_seconds: self.outbox.retry_base_seconds,
+            concurrency: if self.outbox.transport == "smtp" {
+                self.smtp.concurrency
+            } else {
+                4
+            },
+            limit: 500,
+        }
     }
 
     pub fn first_response_hours(&self, p: Priority) -> f64 {

@@ -1,7 +1,7 @@
 //! Draining the outbox: what is due goes to the transport, several at a
 //! time, and each result is recorded.
 
-use super::{OutboxEntry, OutboxState, SendError, Transport, backoff};
+use super::{OutboxEntry, OutboxState, Policy, SendError, Transport, backoff};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -23,15 +23,14 @@ pub struct Round {
 /// Delivers every entry that is due, up to `limit`, and records results.
 /// Two flushes per round, not per entry: one after marking the round's
 /// entries `sending`, one after recording their outcomes.
-/// Up to `concurrency` messages are in flight at once.
+/// Up to `policy.concurrency` messages are in flight at once.
 pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
     store: &S,
     transport: &T,
     clock: &dyn Clock,
-    max_attempts: u32,
-    limit: usize,
-    concurrency: usize,
+    policy: &Policy,
 ) -> Result<Round, StoreError> {
+    let (max_attempts, limit) = (policy.max_attempts, policy.limit);
     let now = clock.now();
     let mut round = Round::default();
     let mut due = Vec::new();
@@ -73,7 +72,7 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
                 .await;
             (e, r)
         })
-        .buffer_unordered(concurrency.max(1))
+        .buffer_unordered(policy.concurrency.max(1))
         .collect()
         .await;
     for (mut e, result) in results {
@@ -98,7 +97,7 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
             }
             Err(err) => {
                 e.state = OutboxState::Pending;
-                e.next_attempt = now + backoff(e.attempts, &e.id);
+                e.next_attempt = now + backoff(e.attempts, &e.id, policy.retry_base_seconds);
                 tracing::warn!(id = %e.id, attempt = e.attempts, retry_at = %e.next_attempt, error = %err.message, "delivery failed, will retry");
                 e.last_error = Some(err.message);
                 round.retrying += 1;
@@ -121,21 +120,12 @@ pub async fn send_loop<S: Store + ?Sized>(
     store: Arc<S>,
     transport: Arc<dyn Transport>,
     clock: Arc<dyn Clock>,
-    max_attempts: u32,
-    concurrency: usize,
+    policy: Policy,
     wake: Arc<Notify>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), StoreError> {
     loop {
-        let round = deliver_due(
-            &*store,
-            &*transport,
-            &*clock,
-            max_attempts,
-            500,
-            concurrency,
-        )
-        .await?;
+        let round = deliver_due(&*store, &*transport, &*clock, &policy).await?;
         let worked = round.sent + round.retrying + round.failed > 0;
         if *stop.borrow() {
             if !worked {
@@ -205,6 +195,13 @@ mod tests {
         }
     }
 
+    fn policy(max_attempts: u32) -> Policy {
+        Policy {
+            max_attempts,
+            ..Policy::default()
+        }
+    }
+
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -230,7 +227,7 @@ mod tests {
             Err(SendError::permanent("550 no such user")),
         ];
         let r = rt()
-            .block_on(deliver_due(&store, &transport, &clock, 5, 100, 4))
+            .block_on(deliver_due(&store, &transport, &clock, &policy(5)))
             .unwrap();
         assert_eq!((r.sent, r.retrying, r.failed), (0, 1, 1));
         let a = store.outbox_entry("a").unwrap().unwrap();
@@ -244,12 +241,12 @@ mod tests {
 
         // Not due yet: nothing happens.
         let r = rt()
-            .block_on(deliver_due(&store, &transport, &clock, 5, 100, 4))
+            .block_on(deliver_due(&store, &transport, &clock, &policy(5)))
             .unwrap();
         assert_eq!(r.sent + r.retrying + r.failed, 0);
         clock.set(a.next_attempt);
         let r = rt()
-            .block_on(deliver_due(&store, &transport, &clock, 5, 100, 4))
+            .block_on(deliver_due(&store, &transport, &clock, &policy(5)))
             .unwrap();
         assert_eq!(r.sent, 1);
         assert_eq!(
@@ -272,7 +269,7 @@ mod tests {
             .map(|_| Err(SendError::temporary("connection refused")))
             .collect();
         for _ in 0..3 {
-            rt().block_on(deliver_due(&store, &transport, &clock, 3, 100, 4))
+            rt().block_on(deliver_due(&store, &transport, &clock, &policy(3)))
                 .unwrap();
             clock.advance(chrono::Duration::hours(2));
         }
@@ -304,9 +301,7 @@ mod tests {
                 &store,
                 &transport,
                 &FixedClock::new(t0),
-                5,
-                100,
-                4,
+                &policy(5),
             ))
             .unwrap();
         assert_eq!(r.sent, 1);

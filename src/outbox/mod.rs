@@ -70,12 +70,36 @@ pub struct OutboxEntry {
     pub sent: Option<DateTime<Utc>>,
 }
 
-/// Wait before attempt `attempts + 1`: 30 s doubling to an hour, spread by
-/// up to a fifth (derived from the id, so it is stable) so that many
-/// entries failing together do not retry together.
-pub fn backoff(attempts: u32, id: &str) -> Duration {
-    let base = 30i64
-        .saturating_mul(1i64 << attempts.saturating_sub(1).min(10))
+/// How the outbox retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Attempts before a temporary failure becomes final.
+    pub max_attempts: u32,
+    /// First retry delay in seconds; doubles per attempt, capped at an hour.
+    pub retry_base_seconds: u32,
+    /// Messages in flight at once.
+    pub concurrency: usize,
+    /// Most entries handled per round.
+    pub limit: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_attempts: 12,
+            retry_base_seconds: 30,
+            concurrency: 4,
+            limit: 500,
+        }
+    }
+}
+
+/// Wait before attempt `attempts + 1`: `base` seconds doubling to an hour,
+/// spread by up to a fifth (derived from the id, so it is stable) so that
+/// many entries failing together do not retry together.
+pub fn backoff(attempts: u32, id: &str, base: u32) -> Duration {
+    let base = i64::from(base.max(1))
+        .saturating_mul(1i64 << attempts.saturating_sub(1).min(12))
         .min(3600);
     let spread = id
         .bytes()
@@ -90,21 +114,21 @@ mod tests {
 
     #[test]
     fn backoff_doubles_caps_and_spreads() {
-        let b1 = backoff(1, "a");
+        let b1 = backoff(1, "a", 30);
         assert!(
             b1 >= Duration::seconds(30) && b1 <= Duration::seconds(36),
             "{b1}"
         );
-        let b2 = backoff(2, "a");
+        let b2 = backoff(2, "a", 30);
         assert!(
             b2 >= Duration::seconds(60) && b2 <= Duration::seconds(72),
             "{b2}"
         );
-        let b20 = backoff(20, "a");
+        let b20 = backoff(20, "a", 30);
         assert!(
             b20 >= Duration::seconds(3600) && b20 <= Duration::seconds(4320),
             "{b20}"
         );
-        assert_ne!(backoff(3, "a"), backoff(3, "b"));
+        assert_ne!(backoff(3, "a", 30), backoff(3, "b", 30));
     }
 }

@@ -141,8 +141,6 @@ pub struct Worker<S: Store + 'static> {
     pub store: Arc<S>,
     pub clock: Arc<dyn Clock>,
     pub transport: Arc<dyn Transport>,
-    /// Outgoing messages in flight at once.
-    pub send_concurrency: usize,
 }
 
 impl<S: Store + 'static> Worker<S> {
@@ -174,8 +172,7 @@ impl<S: Store + 'static> Worker<S> {
             self.store.clone(),
             self.transport.clone(),
             self.clock.clone(),
-            self.engine.cfg.outbox.max_attempts,
-            self.send_concurrency,
+            self.engine.cfg.delivery_policy(),
             committed.clone(),
             sender_stopped,
         ));

@@ -2,6 +2,8 @@
 //! config, a Maildir and the real `ticketbox` binary.
 #![allow(dead_code)]
 
+pub mod mailstack;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -23,14 +25,18 @@ impl Sandbox {
         for sub in ["new", "cur", "tmp"] {
             std::fs::create_dir_all(s.maildir().join(sub)).expect("maildir");
         }
+        let outbox = if extra.contains("[outbox]") {
+            String::new()
+        } else {
+            format!("[outbox]\ndir = {:?}\n", s.path("outbox"))
+        };
         let config = format!(
-            "data_dir = {data:?}\nrules_dir = {rules:?}\ntemplates_dir = {templates:?}\n{extra}\n\
-             [intake]\nmaildir = {maildir:?}\n[outbox]\ndir = {outbox:?}\n",
+            "data_dir = {data:?}\nrules_dir = {rules:?}\ntemplates_dir = {templates:?}\n\
+             [intake]\nmaildir = {maildir:?}\n{outbox}{extra}\n",
             data = s.path("data"),
             rules = Path::new(REPO).join("rules"),
             templates = Path::new(REPO).join("templates"),
             maildir = s.maildir(),
-            outbox = s.path("outbox"),
         );
         std::fs::write(s.path("ticketbox.toml"), config).expect("config");
         s
@@ -65,7 +71,34 @@ impl Sandbox {
             .arg(self.path("ticketbox.toml"))
             .args(args);
         c.env("RUST_LOG", "warn");
+        c.env("TB_TEST_PASSWORD", mailstack::PASSWORD);
         c
+    }
+
+    /// Starts `ticketbox run` in the background, logging to `worker.log`.
+    pub fn start_worker(&self, extra_args: &[&str]) -> Running {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("worker.log"))
+            .expect("worker log");
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra_args);
+        let child = self
+            .command(&args)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn worker");
+        Running {
+            child: Some(child),
+            log: self.path("worker.log"),
+        }
+    }
+
+    pub fn worker_log(&self) -> String {
+        std::fs::read_to_string(self.path("worker.log")).unwrap_or_default()
     }
 
     /// Runs ticketbox and insists it succeeded.
@@ -139,4 +172,60 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A background `ticketbox run`; killed when dropped.
+pub struct Running {
+    child: Option<std::process::Child>,
+    log: PathBuf,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// SIGTERM, then waits (up to 20 s) for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < end {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "worker ignored SIGTERM for 20 s; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill9(mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

@@ -1,0 +1,348 @@
+//! ticketbox against a real Postfix and Dovecot on 127.0.0.1 (started by
+//! tests/run-all.sh through tests/mailstack/mailstack.sh). Every test uses
+//! addresses of its own, so they run in parallel on one stack.
+
+mod common;
+
+use common::mailstack::{
+    self, IMAP_PORT, IMAPS_PORT, Mailstack, fresh_address, smtp_send, wait_for,
+};
+use common::{Sandbox, header};
+use serde_json::Value;
+
+/// Config for a worker reading `support` over plain IMAP on loopback and
+/// sending through Postfix with STARTTLS.
+fn config(ms: &Mailstack, support: &str, extra: &str) -> String {
+    format!(
+        r#"
+[support]
+address = "{support}"
+name = "Test Support"
+
+[outbox]
+transport = "smtp"
+retry_base_seconds = 1
+
+[smtp]
+host = "127.0.0.1"
+port = 2525
+tls = "starttls"
+ca_file = {ca:?}
+
+[[mailbox]]
+name = "support"
+host = "127.0.0.1"
+port = {IMAP_PORT}
+tls = "plain"
+allow_plaintext = true
+user = "{support}"
+password_env = "TB_TEST_PASSWORD"
+{extra}
+"#,
+        ca = ms.ca_file()
+    )
+}
+
+fn customer_mail(
+    from: &str,
+    to: &str,
+    id: &str,
+    subject: &str,
+    extra: &str,
+    body: &str,
+) -> Vec<u8> {
+    format!(
+        "From: Carla Customer <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn wait_connected(sb: &Sandbox, mailboxes: usize) {
+    assert!(
+        wait_for(15, || sb.worker_log().matches("connected").count()
+            >= mailboxes),
+        "worker did not connect; log:\n{}",
+        sb.worker_log()
+    );
+}
+
+fn show(sb: &Sandbox, ticket: u64) -> Value {
+    sb.json(&["show", &ticket.to_string(), "--json"])
+}
+
+#[test]
+fn mail_to_support_is_acknowledged_and_the_reply_threads() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let support = fresh_address("support");
+    let customer = fresh_address("customer");
+    let sb = Sandbox::new(&config(&ms, &support, ""));
+    let worker = sb.start_worker(&[]);
+    wait_connected(&sb, 1);
+
+    let first_id = format!("first.{customer}");
+    smtp_send(
+        &customer,
+        &[&support],
+        &customer_mail(
+            &customer,
+            &support,
+            &first_id,
+            "Printer jammed",
+            "",
+            "The printer is jammed.",
+        ),
+    );
+    assert!(
+        wait_for(20, || ms.inbox(&customer).len() == 1),
+        "no acknowledgement in the customer's mailbox; log:\n{}",
+        sb.worker_log()
+    );
+    let ack = &ms.inbox(&customer)[0];
+    assert_eq!(
+        header(ack, "Subject").as_deref(),
+        Some("[#TB-1000] Printer jammed")
+    );
+    assert_eq!(header(ack, "In-Reply-To"), Some(format!("<{first_id}>")));
+    assert_eq!(
+        header(ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert!(header(ack, "From").unwrap().contains(&support));
+    assert!(ack.contains("Hello Carla Customer,"), "{ack}");
+    assert!(ack.contains("We expect to reply by "), "{ack}");
+    let ack_id = header(ack, "Message-ID").unwrap();
+
+    // While the worker holds the store, the CLI goes through its socket.
+    let ticket = show(&sb, 1000);
+    assert_eq!(
+        ticket["messages"].as_array().unwrap().len(),
+        2,
+        "{ticket:#}"
+    );
+
+    // The customer answers the acknowledgement from their mail client.
+    smtp_send(
+        &customer,
+        &[&support],
+        &customer_mail(
+            &customer,
+            &support,
+            &format!("reply.{customer}"),
+            "Re: [#TB-1000] Printer jammed",
+            &format!("In-Reply-To: {ack_id}\r\nReferences: <{first_id}> {ack_id}\r\n"),
+            "Still jammed.",
+        ),
+    );
+    assert!(
+        wait_for(20, || show(&sb, 1000)["messages"].as_array().unwrap().len()
+            == 3),
+        "reply not appended; log:\n{}",
+        sb.worker_log()
+    );
+    let tickets = sb.json(&["tickets", "--json"]);
+    assert_eq!(tickets.as_array().unwrap().len(), 1, "{tickets:#}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        ms.inbox(&customer).len(),
+        1,
+        "a second acknowledgement was sent"
+    );
+
+    assert!(worker.stop().success(), "log:\n{}", sb.worker_log());
+    assert!(
+        sb.worker_log().contains("logged out"),
+        "{}",
+        sb.worker_log()
+    );
+    // Both messages were flagged \Seen on the server, after being stored.
+    let cur: Vec<_> = std::fs::read_dir(ms.maildir(&support).join("cur"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cur.len(), 2, "{cur:?}");
+    assert!(
+        cur.iter()
+            .all(|n| n.rsplit(',').next().unwrap().contains('S')),
+        "{cur:?}"
+    );
+    // And with the worker gone, the CLI opens the store itself.
+    assert_eq!(show(&sb, 1000)["messages"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn two_mailboxes_feed_two_queues_and_a_broken_one_does_not_stop_them() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let support = fresh_address("support");
+    let billing = fresh_address("billing");
+    let customer = fresh_address("customer");
+    let extra = format!(
+        r#"
+[[mailbox]]
+name = "billing"
+host = "127.0.0.1"
+port = {IMAPS_PORT}
+tls = "implicit"
+ca_file = {ca:?}
+user = "{billing}"
+password_env = "TB_TEST_PASSWORD"
+queue = "billing"
+after = "move"
+
+[[mailbox]]
+name = "broken"
+host = "127.0.0.1"
+port = 1
+tls = "implicit"
+user = "nobody@example.test"
+password_env = "TB_TEST_PASSWORD"
+
+[queues.billing]
+address = "{billing}"
+name = "Billing Team"
+"#,
+        ca = ms.ca_file()
+    );
+    let cfg = config(&ms, &support, &extra);
+    let sb = Sandbox::new(&cfg.replace(
+        "[[mailbox]]\nname = \"support\"",
+        "[[mailbox]]\nname = \"support\"\nqueue = \"technical\"",
+    ));
+    let worker = sb.start_worker(&[]);
+    wait_connected(&sb, 2);
+
+    smtp_send(
+        &customer,
+        &[&support],
+        &customer_mail(
+            &customer,
+            &support,
+            &format!("t.{customer}"),
+            "Screen flickers",
+            "",
+            "It flickers.",
+        ),
+    );
+    smtp_send(
+        &customer,
+        &[&billing],
+        &customer_mail(
+            &customer,
+            &billing,
+            &format!("b.{customer}"),
+            "Question about my plan",
+            "",
+            "Which plan?",
+        ),
+    );
+    assert!(
+        wait_for(20, || ms.inbox(&customer).len() == 2),
+        "expected two acknowledgements; log:\n{}",
+        sb.worker_log()
+    );
+    let tickets = sb.json(&["tickets", "--json"]);
+    let mut queues: Vec<&str> = tickets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["queue"].as_str().unwrap())
+        .collect();
+    queues.sort();
+    assert_eq!(queues, ["billing", "technical"], "{tickets:#}");
+
+    // The billing acknowledgement comes from the billing address.
+    let inbox = ms.inbox(&customer);
+    let from_billing = inbox
+        .iter()
+        .find(|m| header(m, "Subject").unwrap().contains("plan"))
+        .unwrap();
+    assert!(
+        header(from_billing, "From")
+            .unwrap()
+            .contains("Billing Team"),
+        "{from_billing}"
+    );
+    // after = "move": the billing message left INBOX for Processed.
+    let count = |dir: &std::path::Path| {
+        ["new", "cur"]
+            .iter()
+            .map(|sub| std::fs::read_dir(dir.join(sub)).map_or(0, |d| d.count()))
+            .sum::<usize>()
+    };
+    let md = ms.maildir(&billing);
+    assert!(
+        wait_for(5, || count(&md.join(".Processed")) == 1 && count(&md) == 0),
+        "billing mail not moved to Processed"
+    );
+
+    // The broken mailbox is reported, and did not stop the others.
+    let log = sb.worker_log();
+    assert!(
+        log.contains("mailbox=broken") && log.contains("cannot connect"),
+        "{log}"
+    );
+    assert!(worker.stop().success());
+}
+
+#[test]
+fn bad_credentials_and_tls_problems_are_clear_errors() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let support = fresh_address("support");
+    // A CA that did not sign the server's certificate: TLS must fail.
+    let sb = Sandbox::new(&config(&ms, &support, "").replace(
+        "tls = \"plain\"\nallow_plaintext = true",
+        "tls = \"starttls\"\nca_file = \"/etc/ssl/certs/ca-certificates.crt\"",
+    ));
+    let out = sb.command(&["run", "--once"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TLS with 127.0.0.1:1143 failed"), "{err}");
+    assert!(
+        !err.contains(mailstack::PASSWORD),
+        "the password leaked: {err}"
+    );
+
+    // Plain text to a non-loopback host is refused by config validation.
+    let sb = Sandbox::new(&config(&ms, &support, "").replace(
+        "host = \"127.0.0.1\"\nport = 1143",
+        "host = \"mail.example.test\"\nport = 1143",
+    ));
+    let out = sb.command(&["run", "--once"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needs allow_plaintext = true and a loopback host"),
+        "{err}"
+    );
+
+    // A wrong password: the login is refused, and said so.
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), "not-the-password\n").unwrap();
+    let sb = Sandbox::new(&config(&ms, &support, "").replace(
+        "password_env = \"TB_TEST_PASSWORD\"",
+        &format!("password_file = {:?}", pw.path()),
+    ));
+    let out = sb.command(&["run", "--once"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("login as {support} refused")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-the-password"),
+        "the password leaked: {err}"
+    );
+
+    // A missing password variable names the variable.
+    let sb =
+        Sandbox::new(&config(&ms, &support, "").replace("TB_TEST_PASSWORD", "TB_NOT_SET_ANYWHERE"));
+    let out = sb.command(&["run", "--once"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TB_NOT_SET_ANYWHERE is not set"), "{err}");
+}
