@@ -141,10 +141,10 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::Quarantine { json } => Request::Quarantine { json },
     };
     // A running worker first; the store directly only when none answers.
-    if let Some(answer) = ask_worker(&cfg, &read_only)? {
-        return Ok(answer);
-    }
-    let store = open_store(&cfg)?;
+    let store = match reach(&cfg, &read_only)? {
+        Reached::Worker(code) => return Ok(code),
+        Reached::Store(store) => store,
+    };
     let tags = ticketbox::subject::TagFormat::new(&cfg.tickets.tag)?;
     let mut out = std::io::stdout().lock();
     match read_only {
@@ -186,16 +186,45 @@ fn ask_worker(cfg: &Config, req: &Request) -> Result<Option<ExitCode>> {
     }
 }
 
+enum Reached {
+    /// A running worker answered, with this exit code.
+    Worker(ExitCode),
+    /// No worker: the store, opened here.
+    Store(SledStore),
+}
+
+/// Asks a running worker, else opens the store. A worker that is starting
+/// or stopping holds the store without answering yet: wait a little for it.
+fn reach(cfg: &Config, req: &Request) -> Result<Reached> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(code) = ask_worker(cfg, req)? {
+            return Ok(Reached::Worker(code));
+        }
+        match open_store(cfg) {
+            Ok(store) => return Ok(Reached::Store(store)),
+            Err(e) if std::time::Instant::now() < deadline && is_locked(&e) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn is_locked(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<StoreError>()
+        .is_some_and(|e| matches!(e, StoreError::Locked { .. }))
+}
+
 fn open_store(cfg: &Config) -> Result<SledStore> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
     match SledStore::open(&cfg.data_dir, cfg.tickets.first_number) {
         Ok(s) => Ok(s),
-        Err(StoreError::Locked { path }) => bail!(
-            "the store in {path} is held by another ticketbox process, and no worker answers on {}; \
-             if a worker is starting or stopping, try again in a moment",
+        Err(e @ StoreError::Locked { .. }) => Err(anyhow::Error::new(e).context(format!(
+            "another ticketbox process holds the store, and no worker answers on {}",
             control::socket_path(&cfg.data_dir).display()
-        ),
+        ))),
         Err(e) => Err(e).context("opening the store"),
     }
 }
@@ -259,7 +288,16 @@ fn run(cfg: Config, source: Source, once: bool) -> Result<()> {
             dir.display()
         );
     }
-    let store = Arc::new(open_store(&cfg)?);
+    // A CLI command may hold the store for a moment: wait for it, briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let store = loop {
+        match open_store(&cfg) {
+            Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => break Arc::new(other?),
+        }
+    };
     let rt = runtime()?;
     // lettre's SMTP pool is built and dropped inside a runtime context.
     let _rt_context = rt.enter();
@@ -324,24 +362,30 @@ fn read_items(paths: &[PathBuf]) -> Result<Vec<Item>> {
 
 fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> Result<ExitCode> {
     let items = read_items(paths)?;
-    if control::socket_path(&cfg.data_dir).exists() {
-        let mut messages = Vec::with_capacity(items.len());
-        let mut unreadable = false;
-        for item in &items {
-            match item.clone().read() {
-                Ok(raw) => messages.push(WireMail::new(&raw.bytes, raw.origin)),
-                Err(e) => {
-                    eprintln!("ticketbox: {item:?}: {e}");
-                    unreadable = true;
+    // With a worker running, the mail goes through it.
+    let store = match open_store(&cfg) {
+        Ok(store) => store,
+        Err(e) if is_locked(&e) => {
+            let mut messages = Vec::with_capacity(items.len());
+            let mut unreadable = false;
+            for item in &items {
+                match item.clone().read() {
+                    Ok(raw) => messages.push(WireMail::new(&raw.bytes, raw.origin)),
+                    Err(e) => {
+                        eprintln!("ticketbox: {item:?}: {e}");
+                        unreadable = true;
+                    }
                 }
             }
+            match reach(&cfg, &Request::Ingest { json, messages })? {
+                Reached::Worker(code) => {
+                    return Ok(if unreadable { ExitCode::from(2) } else { code });
+                }
+                Reached::Store(store) => store,
+            }
         }
-        if let Some(code) = ask_worker(&cfg, &Request::Ingest { json, messages })? {
-            return Ok(if unreadable { ExitCode::from(2) } else { code });
-        }
-    }
-
-    let store = open_store(&cfg)?;
+        Err(e) => return Err(e),
+    };
     let policy = ticketbox::outbox::Policy {
         limit: usize::MAX,
         ..cfg.delivery_policy()

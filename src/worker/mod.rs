@@ -108,14 +108,13 @@ pub fn ingest<S: Store + ?Sized>(
     Ok(stats)
 }
 
-/// Re-processes raw messages stored but never committed (a crash between
-/// the two); they were durable, so they are not lost.
-pub fn recover<S: Store + ?Sized>(
+/// Raw messages stored but never committed (a crash between the two):
+/// they were durable, so they are processed again, not lost.
+pub fn pending_mails<S: Store + ?Sized>(
     engine: &Engine,
     store: &S,
-    clock: &dyn Clock,
-) -> Result<usize, WorkerError> {
-    let mut n = 0;
+) -> Result<Vec<intake::RawMail>, WorkerError> {
+    let mut mails = Vec::new();
     for (hash, origin) in store.pending()? {
         let Some(bytes) = store.raw(&hash)? else {
             continue;
@@ -126,13 +125,24 @@ pub fn recover<S: Store + ?Sized>(
             .and_then(|rest| rest.split('/').next())
             .and_then(|name| engine.cfg.mailbox.iter().find(|m| m.name == name))
             .and_then(|m| m.queue.clone());
-        let raw = intake::RawMail::new(bytes, origin, None).with_queue(queue);
-        let o = pipeline::process(engine, store, &raw, clock.now())?;
+        mails.push(intake::RawMail::new(bytes, origin, None).with_queue(queue));
+    }
+    Ok(mails)
+}
+
+/// Processes [`pending_mails`] directly (no worker running).
+pub fn recover<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    clock: &dyn Clock,
+) -> Result<usize, WorkerError> {
+    let mails = pending_mails(engine, store)?;
+    for raw in &mails {
+        let o = pipeline::process(engine, store, raw, clock.now())?;
         tracing::info!(origin = %o.origin, outcome = o.outcome.as_str(), "recovered");
-        n += 1;
     }
     store.flush()?;
-    Ok(n)
+    Ok(mails.len())
 }
 
 /// What `run` needs.
@@ -152,14 +162,6 @@ impl<S: Store + 'static> Worker<S> {
         once: bool,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Stats, WorkerError> {
-        let (engine, store, clock) = (self.engine.clone(), self.store.clone(), self.clock.clone());
-        let recovered = tokio::task::spawn_blocking(move || recover(&engine, &*store, &*clock))
-            .await
-            .map_err(|e| WorkerError::Task(e.to_string()))??;
-        if recovered > 0 {
-            tracing::info!(recovered, "recovered messages from an interrupted run");
-        }
-
         let committed = Arc::new(Notify::new());
         let (committer, committer_thread) = Committer::start(
             self.engine.clone(),
@@ -191,6 +193,21 @@ impl<S: Store + 'static> Worker<S> {
             .map_err(|e| WorkerError::Control(e.to_string()))?;
             Some(tokio::spawn(server.serve(shutdown.clone())))
         };
+
+        // Mail stored but not committed by an interrupted run goes first,
+        // through the committer like everything else.
+        let (engine, store) = (self.engine.clone(), self.store.clone());
+        let recovered = tokio::task::spawn_blocking(move || pending_mails(&engine, &*store))
+            .await
+            .map_err(|e| WorkerError::Task(e.to_string()))??;
+        if !recovered.is_empty() {
+            let n = recovered.len();
+            committer
+                .submit(recovered, None)
+                .await
+                .map_err(WorkerError::Task)?;
+            tracing::info!(recovered = n, "recovered messages from an interrupted run");
+        }
 
         let mut stats = Stats::default();
         match source {

@@ -220,16 +220,25 @@ up() {
   start_postfix
 }
 
+stop_dovecot() {
+  stop_pid dovecot "$DOVECOT_PID"
+  # Client processes (imap) of this instance may outlive the master for a
+  # while; a real server restart drops their connections, so end them too.
+  pkill -TERM -f '^dovecot-ticketbox-mailstack/' 2>/dev/null || true
+  for _ in $(seq 50); do pgrep -f '^dovecot-ticketbox-mailstack/' >/dev/null || return 0; sleep 0.1; done
+  pkill -KILL -f '^dovecot-ticketbox-mailstack/' 2>/dev/null || true
+}
+
 down() {
   stop_pid postfix "$POSTFIX_PID"
-  stop_pid dovecot "$DOVECOT_PID"
+  stop_dovecot
 }
 
 case "${1:-}" in
   install) install_pkgs ;;
   up) up ;;
   down) down ;;
-  stop-dovecot) stop_pid dovecot "$DOVECOT_PID" ;;
+  stop-dovecot) stop_dovecot ;;
   start-dovecot) start_dovecot ;;
   stop-postfix) stop_pid postfix "$POSTFIX_PID" ;;
   start-postfix) start_postfix ;;
