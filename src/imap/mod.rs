@@ -183,8 +183,11 @@ impl<S: Store + 'static> MailboxReader<S> {
                     _ = shutdown.changed() => None,
                 };
                 drop(stop);
-                if let Some(r) = outcome {
-                    r?;
+                if let Some(r) = outcome
+                    && let async_imap::extensions::idle::IdleResponse::NewData(_) = r?
+                {
+                    // The start of "our share" of a message's latency.
+                    tracing::debug!(mailbox = %cfg.name, "idle woke");
                 }
                 session = idle.done().await?;
                 true

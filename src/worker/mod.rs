@@ -145,6 +145,24 @@ pub fn recover<S: Store + ?Sized>(
     Ok(mails.len())
 }
 
+/// The process's peak resident memory (Linux `VmHWM`), when known.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// User + system CPU time of this process so far (Linux), in seconds.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 12th and 13th of those, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 /// What `run` needs.
 pub struct Worker<S: Store + 'static> {
     pub engine: Arc<Engine>,
@@ -266,7 +284,11 @@ impl<S: Store + 'static> Worker<S> {
             .map_err(|e| WorkerError::Task(e.to_string()))??;
         self.store.flush()?;
         control::remove_socket(&self.engine.cfg.data_dir);
-        tracing::info!("stopped: batches finished, store flushed");
+        tracing::info!(
+            peak_rss_kib = peak_rss_kib(),
+            cpu_seconds = cpu_seconds(),
+            "stopped: batches finished, store flushed"
+        );
         Ok(stats)
     }
 }

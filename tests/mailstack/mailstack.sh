@@ -97,7 +97,9 @@ service auth {
   }
 }
 EOF
-  chown $VUID:$VUID "$ROOT/vmail"; chmod 770 "$ROOT/vmail"
+  # Dovecot (as uid $VUID) creates each user's Maildir below the domain.
+  mkdir -p "$ROOT/vmail/example.test"
+  chown $VUID:$VUID "$ROOT/vmail" "$ROOT/vmail/example.test"; chmod 770 "$ROOT/vmail" "$ROOT/vmail/example.test"
 
   cat >"$ROOT/postfix/main.cf" <<EOF
 compatibility_level = 3.6
