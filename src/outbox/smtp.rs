@@ -15,11 +15,9 @@ use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
 };
 use lettre::transport::smtp::extension::ClientId;
-use std::pin::Pin;
+use crate::tls::MailStream;
 use std::sync::Mutex;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Idle connections older than this are closed rather than reused
@@ -116,9 +114,9 @@ impl SmtpTransport {
                     .connect(name, tcp)
                     .await
                     .map_err(|e| fail("TLS", &e))?;
-                Box::new(TlsTcp(Box::new(tls)))
+                Box::new(MailStream::Tls(Box::new(tls)))
             }
-            _ => Box::new(tcp),
+            _ => Box::new(MailStream::Plain(tcp)),
         };
         let work = async {
             let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
@@ -205,38 +203,12 @@ impl Transport for SmtpTransport {
     }
 }
 
-/// A TLS stream lettre can drive (it wants `peer_addr`).
-#[derive(Debug)]
-struct TlsTcp(Box<tokio_rustls::client::TlsStream<TcpStream>>);
-
-impl AsyncTokioStream for TlsTcp {
+/// lettre drives our streams; it wants their peer address.
+impl AsyncTokioStream for MailStream {
     fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        self.0.get_ref().0.peer_addr()
-    }
-}
-
-impl AsyncRead for TlsTcp {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(self.get_mut().0.as_mut()).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TlsTcp {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(self.get_mut().0.as_mut()).poll_write(cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(self.get_mut().0.as_mut()).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(self.get_mut().0.as_mut()).poll_shutdown(cx)
+        match self {
+            MailStream::Plain(s) => s.peer_addr(),
+            MailStream::Tls(s) => s.get_ref().0.peer_addr(),
+        }
     }
 }
