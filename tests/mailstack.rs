@@ -346,3 +346,137 @@ fn bad_credentials_and_tls_problems_are_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("TB_NOT_SET_ANYWHERE is not set"), "{err}");
 }
+
+#[test]
+fn fifty_mailboxes_are_watched_at_once() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    const N: usize = 50;
+    let support = fresh_address("support");
+    let customer = fresh_address("customer");
+    let boxes: Vec<String> = (0..N).map(|i| fresh_address(&format!("box{i}"))).collect();
+    // One customer writes to all: lift the per-sender acknowledgement limit.
+    let mut extra = String::from("\n[ack]\nmax_per_sender_per_hour = 1000\n");
+    for (i, b) in boxes.iter().enumerate() {
+        extra.push_str(&format!(
+            "\n[[mailbox]]\nname = \"box{i}\"\nhost = \"127.0.0.1\"\nport = {IMAP_PORT}\ntls = \"plain\"\n\
+             allow_plaintext = true\nuser = \"{b}\"\npassword_env = \"TB_TEST_PASSWORD\"\nqueue = \"q{i}\"\n"
+        ));
+    }
+    let sb = Sandbox::new(&config(&ms, &support, &extra));
+    let worker = sb.start_worker(&[]);
+    wait_connected(&sb, N + 1);
+
+    // One customer mail into every mailbox at once.
+    let start = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for (i, b) in boxes.iter().enumerate() {
+            let customer = &customer;
+            s.spawn(move || {
+                smtp_send(
+                    customer,
+                    &[b],
+                    &customer_mail(
+                        customer,
+                        b,
+                        &format!("x{i}.{customer}"),
+                        &format!("Question {i}"),
+                        "",
+                        "Hello",
+                    ),
+                )
+            });
+        }
+    });
+    assert!(
+        wait_for(30, || ms.inbox(&customer).len() == N),
+        "only {} of {N} acknowledgements; log:\n{}",
+        ms.inbox(&customer).len(),
+        sb.worker_log()
+    );
+    let all = start.elapsed();
+    eprintln!("{N} mailboxes: all {N} acknowledgements {all:?} after the first send");
+    // Read one after another, 50 mailboxes would take 50 IDLE wake-ups
+    // (500 ms each in Dovecot) at the very least.
+    assert!(all < std::time::Duration::from_secs(8), "{all:?}");
+    let tickets = sb.json(&["tickets", "--json"]);
+    let queues: std::collections::HashSet<&str> = tickets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["queue"].as_str().unwrap())
+        .collect();
+    assert_eq!(queues.len(), N, "each mailbox's queue");
+    assert!(worker.stop().success());
+}
+
+#[test]
+fn a_changed_uidvalidity_rescans_without_new_tickets_and_seen_flags_do_not_hide_mail() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let support = fresh_address("support");
+    let customer = fresh_address("customer");
+    // after = "keep": nothing is flagged, and one message is already \Seen
+    // (a person read it in their mail client): it must still be ticketed.
+    let sb = Sandbox::new(&config(&ms, &support, "after = \"keep\""));
+    for i in 0..3 {
+        ms.deliver_direct(
+            &support,
+            i,
+            &customer_mail(
+                &customer,
+                &support,
+                &format!("u{i}.{customer}"),
+                &format!("Topic {i}"),
+                "",
+                "Hi",
+            ),
+        );
+    }
+    let cur = ms.maildir(&support).join("cur");
+    let first = std::fs::read_dir(ms.maildir(&support).join("new"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::rename(
+        &first,
+        cur.join(format!(
+            "{}:2,S",
+            first.file_name().unwrap().to_string_lossy()
+        )),
+    )
+    .unwrap();
+
+    sb.run(&["run", "--once"]);
+    assert_eq!(sb.json(&["tickets", "--json"]).as_array().unwrap().len(), 3);
+
+    // The server renumbered its UIDs (as after a mailbox rebuild).
+    {
+        let store = ticketbox::store::SledStore::open(&sb.path("data"), 1000).unwrap();
+        use ticketbox::store::Store;
+        let (validity, last) =
+            ticketbox::imap::parse_checkpoint(&store.meta("imap:support").unwrap().unwrap())
+                .unwrap();
+        assert_eq!(last, 3);
+        store
+            .set_meta("imap:support", &format!("{}:{last}", validity + 1))
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let out = sb
+        .command(&["run", "--once"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("UIDVALIDITY changed"), "{log}");
+    assert_eq!(log.matches("outcome=\"duplicate\"").count(), 3, "{log}");
+    assert_eq!(sb.json(&["tickets", "--json"]).as_array().unwrap().len(), 3);
+    assert_eq!(sb.json(&["outbox", "--json"]).as_array().unwrap().len(), 3);
+    assert!(wait_for(10, || ms.inbox(&customer).len() == 3));
+}

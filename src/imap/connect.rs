@@ -3,8 +3,8 @@
 //! the code does not care.
 
 use crate::config::{MailboxCfg, SecretError, TlsMode};
-use async_imap::{Client, Session};
 use crate::tls::MailStream;
+use async_imap::{Client, Session};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;

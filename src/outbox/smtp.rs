@@ -10,12 +10,12 @@
 
 use super::transport::{SendError, SendFuture, Transport, envelope};
 use crate::config::{SecretError, SmtpCfg, TlsMode};
+use crate::tls::MailStream;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
 };
 use lettre::transport::smtp::extension::ClientId;
-use crate::tls::MailStream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
