@@ -109,6 +109,50 @@ pub enum AckError {
     Build(String),
 }
 
+/// What an outgoing mail is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// To the customer: we have your request.
+    Acknowledgement,
+    /// To an extra address a rule named: a ticket needs attention.
+    Notification,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Acknowledgement => "acknowledgement",
+            Purpose::Notification => "notification",
+        }
+    }
+    fn id_part(self) -> &'static str {
+        match self {
+            Purpose::Acknowledgement => "ack",
+            Purpose::Notification => "notify",
+        }
+    }
+    /// RFC 3834: a reply to a message is auto-replied, anything else
+    /// auto-generated.
+    fn auto_submitted(self) -> &'static str {
+        match self {
+            Purpose::Acknowledgement => "auto-replied",
+            Purpose::Notification => "auto-generated",
+        }
+    }
+}
+
+/// The Message-ID of the mail about `cause` to `to` for `purpose`: stable,
+/// so processing the cause again cannot make a different mail.
+pub fn message_id(purpose: Purpose, ticket: u64, cause: &str, to: &str, domain: &str) -> String {
+    match purpose {
+        Purpose::Acknowledgement => ack_message_id(ticket, cause, domain),
+        Purpose::Notification => {
+            let h = crate::intake::content_hash(format!("{cause}\n{to}").as_bytes());
+            format!("tb.{ticket}.{}.{}@{domain}", purpose.id_part(), &h[..16])
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct View<'a> {
     ticket: TicketView<'a>,
@@ -117,6 +161,16 @@ struct View<'a> {
     response_due: String,
     response_due_iso: String,
     language: &'a str,
+    /// The message that caused this mail (for notifications).
+    message: MessageView<'a>,
+}
+
+#[derive(Serialize)]
+struct MessageView<'a> {
+    from: String,
+    subject: &'a str,
+    /// The sender's own words, cut to a few hundred characters.
+    excerpt: String,
 }
 
 #[derive(Serialize)]
@@ -143,11 +197,13 @@ pub fn format_due(due: DateTime<Utc>, tz: Tz) -> String {
         .to_string()
 }
 
-/// Renders the acknowledgement of `cause` (which opened `ticket`) into an
+/// Renders the mail for `purpose` about `cause` on `ticket` to `to`, as an
 /// outbox entry and the record of the outgoing message.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     s: &Sender<'_>,
     templates: &Templates,
+    purpose: Purpose,
     ticket: &Ticket,
     tag: String,
     cause: &Envelope,
@@ -172,10 +228,25 @@ pub fn build(
         response_due: format_due(due, s.tz),
         response_due_iso: due.to_rfc3339(),
         language: s.language,
+        message: MessageView {
+            from: cause.author().map(ToString::to_string).unwrap_or_default(),
+            subject: &cause.subject,
+            excerpt: crate::lang::own_words(&cause.text)
+                .trim()
+                .chars()
+                .take(600)
+                .collect(),
+        },
     };
     let rendered = templates.render(s.template, s.language, &view)?;
 
-    let id = ack_message_id(ticket.id, &cause.message_id, &s.identity.message_id_domain);
+    let id = message_id(
+        purpose,
+        ticket.id,
+        &cause.message_id,
+        &to.address,
+        &s.identity.message_id_domain,
+    );
     let from_addr = s
         .address
         .parse()
@@ -197,7 +268,7 @@ pub fn build(
         .in_reply_to(format!("<{}>", cause.message_id))
         .references(references.join(" "))
         .date(now.into())
-        .raw_header(raw_header("Auto-Submitted", "auto-replied"))
+        .raw_header(raw_header("Auto-Submitted", purpose.auto_submitted()))
         .raw_header(raw_header("X-Auto-Response-Suppress", "All"))
         .raw_header(raw_header(LOOP_HEADER, &s.identity.instance_id))
         .raw_header(raw_header("X-Ticketbox-Ticket", &ticket.id.to_string()))
@@ -209,7 +280,7 @@ pub fn build(
     let entry = OutboxEntry {
         id: id.clone(),
         ticket: ticket.id,
-        purpose: "acknowledgement".into(),
+        purpose: purpose.as_str().into(),
         envelope_from: s.address.to_owned(),
         recipients: vec![to.address.clone()],
         subject: rendered.subject.clone(),
@@ -234,7 +305,7 @@ pub fn build(
         date: Some(now),
         received: now,
         attachments: Vec::new(),
-        reason: "acknowledgement".into(),
+        reason: purpose.as_str().into(),
     };
     Ok((entry, record))
 }

@@ -47,6 +47,10 @@ impl WireMail {
             data: B64.encode(bytes),
         }
     }
+
+    pub fn bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        B64.decode(self.data.as_bytes())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +74,16 @@ pub enum Request {
     Ingest {
         json: bool,
         messages: Vec<WireMail>,
+    },
+    /// Explain the rules on disk for one message.
+    RulesTest {
+        json: bool,
+        message: WireMail,
+    },
+    /// Re-evaluate stored tickets with the rules on disk.
+    RulesReplay {
+        json: bool,
+        since: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -182,6 +196,12 @@ impl<S: Store + 'static> Server<S> {
                 }
                 Request::Outbox { json } => report::outbox(&mut out, &*store, *json),
                 Request::Quarantine { json } => report::quarantine(&mut out, &*store, *json),
+                Request::RulesTest { json, message } => {
+                    rules_test(&engine, &*store, message, *json, &mut out)
+                }
+                Request::RulesReplay { json, since } => {
+                    rules_replay(&engine, &*store, *since, *json, &mut out)
+                }
                 Request::Ingest { .. } => Ok(()),
             };
             (out, r)
@@ -236,6 +256,42 @@ impl<S: Store + 'static> Server<S> {
             },
         }
     }
+}
+
+/// The rules as they are on disk now (what an admin is about to install).
+fn disk_rules(engine: &Engine) -> Result<crate::rules::RuleSet, report::ReportError> {
+    engine
+        .load_rules()
+        .map_err(|e| report::ReportError::Input(format!("the rules on disk do not load:\n{e}")))
+}
+
+fn rules_test<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    message: &WireMail,
+    json: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<(), report::ReportError> {
+    let raw = B64
+        .decode(message.data.as_bytes())
+        .map_err(|e| report::ReportError::Input(format!("bad base64: {e}")))?;
+    let rules = disk_rules(engine)?;
+    let r = crate::dryrun::test_message(engine, &rules, Some(store), &raw, chrono::Utc::now())
+        .map_err(|e| report::ReportError::Input(e.to_string()))?;
+    report::rules_test(out, &r, json)
+}
+
+fn rules_replay<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    json: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<(), report::ReportError> {
+    let rules = disk_rules(engine)?;
+    let (seen, changes) = crate::dryrun::replay(engine, &rules, store, since)
+        .map_err(|e| report::ReportError::Input(e.to_string()))?;
+    report::rules_replay(out, seen, &changes, json)
 }
 
 /// Sends one request to the worker running on `data_dir`.

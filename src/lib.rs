@@ -37,12 +37,15 @@
 //! - [`clock`], [`config`] and [`tls`]: time, settings, TLS, injected.
 
 pub mod ack;
+pub mod calendar;
 pub mod classify;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod dryrun;
 pub mod imap;
 pub mod intake;
+pub mod lang;
 pub mod model;
 pub mod outbox;
 pub mod parse;

@@ -80,6 +80,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check and try out the rules in `rules/`.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate the rule files; exit non-zero with every error.
+    Check {
+        /// Rules directory (default: `rules_dir` from the config).
+        dir: Option<PathBuf>,
+    },
+    /// Dry run: explain each rule on a message, or re-evaluate stored tickets.
+    Test {
+        /// The message (.eml) to evaluate.
+        #[arg(required_unless_present = "replay")]
+        message: Option<PathBuf>,
+        /// Re-evaluate stored tickets and show which decisions would change.
+        #[arg(long, conflicts_with = "message")]
+        replay: bool,
+        /// With --replay: only tickets created since this date (2026-11-01 or RFC 3339).
+        #[arg(long, requires = "replay")]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -139,6 +167,37 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::Show { ticket, json } => Request::Show { ticket, json },
         Command::Outbox { json } => Request::Outbox { json },
         Command::Quarantine { json } => Request::Quarantine { json },
+        Command::Rules {
+            command: RulesCommand::Check { dir },
+        } => return rules_check(cfg, dir),
+        Command::Rules {
+            command:
+                RulesCommand::Test {
+                    message,
+                    replay,
+                    since,
+                    json,
+                },
+        } => {
+            if replay {
+                Request::RulesReplay {
+                    json,
+                    since: since.as_deref().map(parse_since).transpose()?,
+                }
+            } else {
+                let path = message.context("give a message file, or --replay")?;
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                if !cfg.data_dir.exists() {
+                    // No store yet: nothing to thread against; test as new.
+                    return rules_test_offline(cfg, &bytes, json);
+                }
+                Request::RulesTest {
+                    json,
+                    message: WireMail::new(&bytes, path.display().to_string()),
+                }
+            }
+        }
     };
     // A running worker first; the store directly only when none answers.
     let store = match reach(&cfg, &read_only)? {
@@ -156,8 +215,78 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Request::Show { ticket, json } => report::show(&mut out, &store, &ticket, &tags, json)?,
         Request::Outbox { json } => report::outbox(&mut out, &store, json)?,
         Request::Quarantine { json } => report::quarantine(&mut out, &store, json)?,
+        Request::RulesTest { json, message } => {
+            let engine = engine(cfg, &store)?;
+            let raw = message.bytes().context("decoding the message")?;
+            let r = ticketbox::dryrun::test_message(
+                &engine,
+                &engine.rules(),
+                Some(&store),
+                &raw,
+                chrono::Utc::now(),
+            )?;
+            report::rules_test(&mut out, &r, json)?
+        }
+        Request::RulesReplay { json, since } => {
+            let engine = engine(cfg, &store)?;
+            let (seen, changes) =
+                ticketbox::dryrun::replay(&engine, &engine.rules(), &store, since)?;
+            report::rules_replay(&mut out, seen, &changes, json)?
+        }
         Request::Ingest { .. } => unreachable!("ingest is handled above"),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `2026-11-01` (midnight UTC) or an RFC 3339 time.
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| {
+        format!("--since {s:?}: expected a date like 2026-11-01 or an RFC 3339 time")
+    })?;
+    Ok(d.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
+fn rules_check(mut cfg: Config, dir: Option<PathBuf>) -> Result<ExitCode> {
+    if let Some(d) = dir {
+        cfg.rules_dir = d;
+    }
+    let shown = cfg.rules_dir.display().to_string();
+    match Engine::new(cfg, "rules-check".into()) {
+        Ok(engine) => {
+            let rules = engine.rules();
+            let files: std::collections::BTreeSet<&str> =
+                rules.rules.iter().map(|r| r.file.as_str()).collect();
+            println!(
+                "{shown}: {} rules in {} files, all valid",
+                rules.rules.len(),
+                files.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ticketbox::pipeline::EngineError::Rules(errors)) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            eprintln!("{shown}: {} errors; nothing was changed", errors.0.len());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn rules_test_offline(cfg: Config, raw: &[u8], json: bool) -> Result<ExitCode> {
+    let engine = Engine::new(cfg, "rules-test".into()).context("loading rules and templates")?;
+    let r = ticketbox::dryrun::test_message::<SledStore>(
+        &engine,
+        &engine.rules(),
+        None,
+        raw,
+        chrono::Utc::now(),
+    )?;
+    report::rules_test(&mut std::io::stdout().lock(), &r, json)?;
     Ok(ExitCode::SUCCESS)
 }
 

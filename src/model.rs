@@ -220,9 +220,21 @@ pub struct Ticket {
     /// Related tickets, e.g. the one a stranger's mail carried the tag of.
     #[serde(default)]
     pub links: Vec<TicketId>,
-    /// Names of the rules that fired when the ticket was opened.
+    /// Names of the rules that fired on its messages, in order.
     #[serde(default)]
     pub rules_fired: Vec<String>,
+    /// The agent it is assigned to.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// The SLA policy its due times follow (`default` when none).
+    #[serde(default)]
+    pub sla_policy: Option<String>,
+    /// The customer's language (ISO 639-1), when known.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Custom fields set by rules.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 impl Ticket {

@@ -11,7 +11,10 @@ use serde::Serialize;
 use std::path::Path;
 
 /// Templates built into the binary (the repository's `templates/`).
-const BUILTIN: &[(&str, &str)] = &[("en/ack.txt", include_str!("../templates/en/ack.txt"))];
+const BUILTIN: &[(&str, &str)] = &[
+    ("en/ack.txt", include_str!("../templates/en/ack.txt")),
+    ("en/notify.txt", include_str!("../templates/en/notify.txt")),
+];
 
 /// Bounds the work one render may do (instructions, roughly).
 const FUEL: u64 = 200_000;
@@ -76,6 +79,22 @@ impl Templates {
         } else {
             Err(errors)
         }
+    }
+
+    /// Template names (without language and extension), e.g. `ack`.
+    pub fn names(&self) -> std::collections::BTreeSet<String> {
+        self.env
+            .templates()
+            .filter_map(|(n, _)| {
+                let file = n.rsplit('/').next()?;
+                Some(file.split('.').next()?.to_owned())
+            })
+            .collect()
+    }
+
+    /// Whether `<lang>/<name>.txt` exists.
+    pub fn has(&self, name: &str, lang: &str) -> bool {
+        self.env.get_template(&format!("{lang}/{name}.txt")).is_ok()
     }
 
     /// Renders `<lang>/<name>.txt`, falling back to English.

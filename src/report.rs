@@ -272,6 +272,106 @@ pub fn quarantine<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool)
     Ok(())
 }
 
+/// `ticketbox rules test MESSAGE`: each rule, matched or why not, then the
+/// decision.
+pub fn rules_test(out: &mut dyn Write, r: &crate::dryrun::TestReport, json: bool) -> Result<()> {
+    if json {
+        return print_json(out, &serde_json::to_value(r).map_err(std::io::Error::from)?);
+    }
+    writeln!(
+        out,
+        "message: {} from a {}, language {}{}",
+        r.kind,
+        r.author,
+        r.language.as_deref().unwrap_or("unknown"),
+        r.automatic
+            .as_ref()
+            .map(|a| format!(", automatic ({a})"))
+            .unwrap_or_default()
+    )?;
+    for n in &r.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    for t in &r.rules {
+        if t.matched {
+            writeln!(
+                out,
+                "  MATCH  {} ({}:{}){}",
+                t.name,
+                t.file,
+                t.line,
+                if t.stopped { " — stop" } else { "" }
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  no     {} ({}:{}): {}",
+                t.name, t.file, t.line, t.why
+            )?;
+        }
+    }
+    let d = &r.decision;
+    writeln!(out, "decision:")?;
+    writeln!(out, "  queue     {}", d.queue)?;
+    writeln!(out, "  priority  {}", d.priority)?;
+    writeln!(
+        out,
+        "  tags      {}",
+        if d.tags.is_empty() {
+            "-".to_owned()
+        } else {
+            d.tags.join(", ")
+        }
+    )?;
+    writeln!(out, "  sla       {}", d.sla)?;
+    writeln!(
+        out,
+        "  template  {}",
+        d.template.as_deref().unwrap_or("none (no acknowledgement)")
+    )?;
+    if let Some(a) = &d.assign {
+        writeln!(out, "  assign    {a}")?;
+    }
+    if !d.notify.is_empty() {
+        writeln!(out, "  notify    {}", d.notify.join(", "))?;
+    }
+    if let Some(s) = &d.spam {
+        writeln!(out, "  SPAM      quarantined by rule {s:?}")?;
+    }
+    if let Some(s) = &d.drop {
+        writeln!(out, "  drop      if automatic, dropped by rule {s:?}")?;
+    }
+    for (k, v) in &d.fields {
+        writeln!(out, "  field     {k} = {v}")?;
+    }
+    Ok(())
+}
+
+/// `ticketbox rules test --replay`: tickets whose decision would change.
+pub fn rules_replay(
+    out: &mut dyn Write,
+    seen: usize,
+    changes: &[crate::dryrun::Change],
+    json: bool,
+) -> Result<()> {
+    if json {
+        let v = json!({ "tickets": seen, "changed": changes });
+        return print_json(out, &v);
+    }
+    writeln!(
+        out,
+        "{seen} tickets re-evaluated; {} would change",
+        changes.len()
+    )?;
+    for c in changes {
+        writeln!(out, "  #{} {}", c.ticket, c.subject)?;
+        for l in &c.changes {
+            writeln!(out, "      {l}")?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

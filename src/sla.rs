@@ -8,13 +8,15 @@ use crate::config::Config;
 use crate::model::Priority;
 use chrono::{DateTime, Duration, Utc};
 
-/// The first-response due time of a ticket created at `created`.
+/// The first-response due time under SLA `policy` of a ticket created at
+/// `created`.
 pub fn first_response_due(
     cfg: &Config,
+    policy: &str,
     priority: Priority,
     created: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let hours = cfg.first_response_hours(priority);
+    let hours = cfg.policy_hours(policy, priority);
     // Config validation keeps hours in (0, one year], so this cannot overflow.
     created + Duration::seconds((hours * 3600.0).round() as i64)
 }
@@ -29,11 +31,11 @@ mod tests {
         let cfg = Config::default();
         let t = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
         assert_eq!(
-            first_response_due(&cfg, Priority::Urgent, t),
+            first_response_due(&cfg, "default", Priority::Urgent, t),
             t + Duration::hours(1)
         );
         assert_eq!(
-            first_response_due(&cfg, Priority::Normal, t),
+            first_response_due(&cfg, "default", Priority::Normal, t),
             t + Duration::hours(24)
         );
     }

@@ -9,8 +9,10 @@ pub use transport::{
     AfterStore, MailboxCfg, QueueCfg, Queues, Secret, SecretError, SmtpCfg, TlsMode, is_loopback,
 };
 
+use crate::calendar::{Calendar, CalendarCfg};
 use crate::model::Priority;
 use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +58,11 @@ pub struct Config {
     pub mailbox: Vec<MailboxCfg>,
     /// The SMTP server, for `outbox.transport = "smtp"`.
     pub smtp: SmtpCfg,
-    /// Per-queue sender identities (`[queues.billing]`).
+    /// The queues tickets can be in, with optional sender identities
+    /// (`[queues.billing]`). The default queue always exists.
     pub queues: Queues,
+    /// Working calendars (`[calendars.default]`): business hours, holidays.
+    pub calendars: BTreeMap<String, CalendarCfg>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,11 +112,22 @@ pub struct Ack {
     pub timezone: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sla {
-    /// First-response target in hours, per priority.
+    /// First-response target in hours, per priority (the `default` policy).
     pub first_response_hours: FirstResponse,
+    /// Named policies a rule or queue can pick (`[sla.policies.vip]`).
+    pub policies: BTreeMap<String, SlaPolicyCfg>,
+}
+
+/// A named SLA policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaPolicyCfg {
+    pub first_response_hours: FirstResponse,
+    /// Calendar the targets count in (default: `default`).
+    pub calendar: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,7 +179,11 @@ impl Default for Config {
             templates_dir: "templates".into(),
             mailbox: Vec::new(),
             smtp: SmtpCfg::default(),
-            queues: Queues::new(),
+            queues: ["billing", "technical"]
+                .into_iter()
+                .map(|q| (q.to_owned(), QueueCfg::default()))
+                .collect(),
+            calendars: [("default".to_owned(), CalendarCfg::default())].into(),
         }
     }
 }
@@ -230,6 +250,27 @@ impl Default for Ack {
             language: "en".into(),
             max_per_sender_per_hour: 5,
             timezone: "UTC".into(),
+        }
+    }
+}
+
+impl Default for Sla {
+    fn default() -> Self {
+        Sla {
+            first_response_hours: FirstResponse::default(),
+            policies: [(
+                "vip".to_owned(),
+                SlaPolicyCfg {
+                    first_response_hours: FirstResponse {
+                        urgent: 0.5,
+                        high: 1.0,
+                        normal: 4.0,
+                        low: 24.0,
+                    },
+                    calendar: None,
+                },
+            )]
+            .into(),
         }
     }
 }
@@ -359,6 +400,29 @@ impl Config {
                 }
             }
         }
+        self.calendars.entry("default".into()).or_default();
+        for (name, c) in &self.calendars {
+            Calendar::from_cfg(c).map_err(|e| bad(format!("calendars.{name}: {e}")))?;
+        }
+        for (name, p) in &self.sla.policies {
+            if let Some(c) = &p.calendar
+                && !self.calendars.contains_key(c)
+            {
+                return Err(bad(format!(
+                    "sla.policies.{name}.calendar: no calendar named {c:?}"
+                )));
+            }
+        }
+        for m in &self.mailbox {
+            if let Some(q) = &m.queue
+                && !self.known_queues().contains(q)
+            {
+                return Err(bad(format!(
+                    "mailbox {}: queue {q:?} is not declared; add [queues.{q}]",
+                    m.name
+                )));
+            }
+        }
         let errors = transport::check(&self.mailbox, &self.smtp, self.outbox.transport == "smtp");
         if !errors.is_empty() {
             return Err(bad(errors.join("; ")));
@@ -397,6 +461,48 @@ impl Config {
                 4
             },
             limit: 500,
+        }
+    }
+
+    /// Every queue name: the default queue and the declared ones.
+    pub fn known_queues(&self) -> BTreeSet<String> {
+        std::iter::once(self.tickets.default_queue.clone())
+            .chain(self.queues.keys().cloned())
+            .collect()
+    }
+
+    /// SLA policy names: `default` and the configured ones.
+    pub fn sla_policies(&self) -> BTreeSet<String> {
+        std::iter::once("default".to_owned())
+            .chain(self.sla.policies.keys().cloned())
+            .collect()
+    }
+
+    /// The default calendar (always valid after loading).
+    pub fn default_calendar(&self) -> Calendar {
+        self.calendars
+            .get("default")
+            .and_then(|c| Calendar::from_cfg(c).ok())
+            .unwrap_or_else(|| {
+                Calendar::from_cfg(&CalendarCfg::default())
+                    .unwrap_or_else(|_| unreachable!("the built-in calendar parses"))
+            })
+    }
+
+    /// First-response target in hours for `p` under `policy`.
+    pub fn policy_hours(&self, policy: &str, p: Priority) -> f64 {
+        let f = self
+            .sla
+            .policies
+            .get(policy)
+            .map_or(&self.sla.first_response_hours, |pol| {
+                &pol.first_response_hours
+            });
+        match p {
+            Priority::Urgent => f.urgent,
+            Priority::High => f.high,
+            Priority::Normal => f.normal,
+            Priority::Low => f.low,
         }
     }
 

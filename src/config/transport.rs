@@ -197,9 +197,10 @@ impl SmtpCfg {
     }
 }
 
-/// A queue's own sender identity, e.g. billing@ for the billing queue.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A queue, with its own sender identity when it has one (billing@ for
+/// the billing queue).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct QueueCfg {
     pub address: Option<String>,
     pub name: Option<String>,

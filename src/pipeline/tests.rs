@@ -2,6 +2,7 @@
 //! fixed clock.
 
 use super::*;
+use crate::config::Config;
 use crate::model::Priority;
 use crate::store::SledStore;
 use crate::thread::ThreadView;

@@ -51,6 +51,9 @@ pub struct Quarantined {
     /// Where it came from (file path, mailbox), for the admin.
     pub origin: String,
     pub size: usize,
+    /// The rule that marked it as spam (otherwise it could not be read).
+    #[serde(default)]
+    pub spam_rule: Option<String>,
 }
 
 /// Everything one message changes, written in one atomic step.

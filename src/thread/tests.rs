@@ -56,6 +56,10 @@ fn ticket(id: TicketId, customer: &str, subject: &str) -> Ticket {
         response_due: None,
         links: vec![],
         rules_fired: vec![],
+        assignee: None,
+        sla_policy: None,
+        language: None,
+        fields: Default::default(),
     }
 }
 

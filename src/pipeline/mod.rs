@@ -8,83 +8,22 @@
 //! never makes a second ticket or a second acknowledgement. Durability comes
 //! from the caller's [`Store::flush`] after a batch (group commit).
 
+mod engine;
+mod outgoing;
+mod ticket;
+
+pub use engine::{Engine, EngineError};
+
 use crate::ack;
-use crate::classify::{self, Class, Identity};
-use crate::config::Config;
+use crate::classify::{self, Class};
 use crate::intake::{RawMail, content_hash};
 use crate::model::{MessageKind, MessageRecord, Party, Status, Ticket, TicketId};
 use crate::parse::{self, Envelope};
-use crate::render::{TemplateError, Templates};
-use crate::rules::{self, RuleErrors, RuleSet};
-use crate::sla;
+use crate::rules::{Author, Facts, History, Kind as RuleKind};
 use crate::store::{Commit, Quarantined, Store, StoreError};
-use crate::subject::TagFormat;
-use crate::thread::{self, Placement, ThreadConfig};
+use crate::thread::{self, Placement};
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 use serde::Serialize;
-
-/// Everything configured that processing needs, loaded once.
-pub struct Engine {
-    pub cfg: Config,
-    pub identity: Identity,
-    pub threading: ThreadConfig,
-    pub rules: RuleSet,
-    pub templates: Templates,
-    pub tz: Tz,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error("rules:\n{0}")]
-    Rules(RuleErrors),
-    #[error("templates:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Templates(Vec<TemplateError>),
-    #[error("config: {0}")]
-    Config(String),
-}
-
-impl Engine {
-    /// Builds the engine from a validated config: loads rules and templates.
-    pub fn new(cfg: Config, instance_id: String) -> Result<Engine, EngineError> {
-        let tags =
-            TagFormat::new(&cfg.tickets.tag).map_err(|e| EngineError::Config(e.to_string()))?;
-        let tz: Tz = cfg.ack.timezone.parse().map_err(|_| {
-            EngineError::Config(format!("unknown time zone {:?}", cfg.ack.timezone))
-        })?;
-        let rules = RuleSet::load_dir(&cfg.rules_dir).map_err(EngineError::Rules)?;
-        let templates = Templates::load(&cfg.templates_dir).map_err(EngineError::Templates)?;
-        let domain = cfg
-            .support
-            .address
-            .rsplit_once('@')
-            .map(|(_, d)| d.to_owned())
-            .unwrap_or_else(|| "ticketbox.invalid".into());
-        let generic = cfg
-            .threading
-            .generic_subjects
-            .iter()
-            .map(|s| crate::subject::normalize(s, &tags))
-            .collect();
-        Ok(Engine {
-            identity: Identity {
-                instance_id,
-                addresses: cfg.own_addresses(),
-                message_id_domain: domain,
-            },
-            threading: ThreadConfig {
-                tags,
-                subject_fallback_days: cfg.threading.subject_fallback_days,
-                generic_subjects: generic,
-                agents: cfg.agents.clone(),
-            },
-            rules,
-            templates,
-            tz,
-            cfg,
-        })
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -169,6 +108,7 @@ pub fn process<S: Store + ?Sized>(
                 received: now,
                 origin: raw.origin.clone(),
                 size: raw.bytes.len(),
+                spam_rule: None,
             });
             store.commit(&commit)?;
             tracing::warn!(origin = %raw.origin, %reason, "quarantined");
@@ -273,14 +213,69 @@ pub fn process<S: Store + ?Sized>(
         }
     }
 
+    // Rules see the message with what threading found.
+    let rules = engine.rules();
+    let language = crate::lang::detect(&env);
+    let history = if rules.needs_history() {
+        history_of(store, &author_addr)?
+    } else {
+        History::default()
+    };
+    let facts = rule_facts(
+        engine,
+        &env,
+        language.clone(),
+        existing.is_some(),
+        is_agent,
+        verdict.class != Class::Normal,
+        history,
+        now,
+    );
+    let decision = rules.evaluate(&facts);
+
+    if let Some(rule) = &decision.spam {
+        let reason = format!("spam (rule {rule:?})");
+        commit.quarantine = Some(Quarantined {
+            raw_hash: raw.hash.clone(),
+            reason: reason.clone(),
+            received: now,
+            origin: raw.origin.clone(),
+            size: raw.bytes.len(),
+            spam_rule: Some(rule.clone()),
+        });
+        store.commit(&commit)?;
+        return Ok(outcome(
+            OutcomeKind::Quarantined,
+            Some(&env.message_id),
+            None,
+            reason,
+        ));
+    }
+    if let Some(rule) = &decision.drop
+        && verdict.class != Class::Normal
+    {
+        let why = format!("dropped by rule {rule:?} ({})", verdict.reason);
+        record.reason = why.clone();
+        commit.messages.push(record);
+        store.commit(&commit)?;
+        return Ok(outcome(
+            OutcomeKind::Ignored,
+            Some(&env.message_id),
+            None,
+            why,
+        ));
+    }
+
     if let Some((mut ticket, via)) = existing {
         let reason = format!("{} via {via} ({})", kind.as_str(), verdict.reason);
-        append(engine, &mut ticket, &env, kind, now);
-        index_message(&mut commit, &env, ticket.id);
+        ticket::append(engine, &mut ticket, &env, kind, now);
+        ticket::apply_rules(&mut ticket, &decision);
+        ticket::index_message(&mut commit, &env, ticket.id);
         record.ticket = Some(ticket.id);
         record.reason = reason.clone();
         let id = ticket.id;
         commit.messages.push(record);
+        outgoing::notify(engine, &mut commit, &mut ticket, &decision, &env, now);
         commit.ticket = Some(ticket);
         store.commit(&commit)?;
         return Ok(outcome(
@@ -313,49 +308,22 @@ pub fn process<S: Store + ?Sized>(
 
     // A new ticket.
     let customer = author.unwrap_or_else(|| Party::new(None, "unknown@invalid"));
-    let decision = engine.rules.evaluate(&rules::Input::new(&env));
-    let priority = decision
-        .priority
-        .unwrap_or(engine.cfg.tickets.default_priority);
-    let subject = engine
-        .threading
-        .tags
-        .strip(&env.subject)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut ticket = Ticket {
-        id: store.next_ticket_id()?,
-        subject: if subject.is_empty() {
-            "(no subject)".into()
-        } else {
-            subject
-        },
-        status: Status::New,
-        queue: decision
-            .queue
-            .clone()
-            .or_else(|| raw.queue.clone())
-            .unwrap_or_else(|| engine.cfg.tickets.default_queue.clone()),
-        priority,
-        tags: decision.tags.iter().cloned().collect(),
-        customer: customer.clone(),
-        participants: Default::default(),
-        messages: vec![env.message_id.clone()],
-        created: now,
-        updated: now,
-        closed: None,
-        response_due: Some(sla::first_response_due(&engine.cfg, priority, now)),
-        links: linked.into_iter().collect(),
-        rules_fired: decision.fired.clone(),
-    };
-    add_participants(engine, &mut ticket, &env);
-    index_message(&mut commit, &env, ticket.id);
-    record.ticket = Some(ticket.id);
+    let id = store.next_ticket_id()?;
+    let mut ticket = ticket::open(
+        engine,
+        id,
+        &env,
+        customer,
+        raw.queue.as_deref(),
+        linked,
+        &decision,
+        now,
+    );
+    ticket.language = language;
+    ticket::index_message(&mut commit, &env, id);
+    record.ticket = Some(id);
+    commit.messages.push(record);
 
-    let no_ack_rule = decision
-        .no_ack
-        .then(|| decision.fired.last().cloned().unwrap_or_default());
     let reply_to = env.reply_address().cloned();
     let recent = match &reply_to {
         Some(p) => store.acks_to(&p.address)?,
@@ -367,6 +335,7 @@ pub fn process<S: Store + ?Sized>(
         agents: &engine.cfg.agents,
         identity: &engine.identity,
     };
+    let no_ack_rule = (decision.ack == Some(false)).then(|| decision.fired.join(", "));
     let refusal = if is_agent {
         Some("the sender is an agent".to_owned())
     } else {
@@ -380,44 +349,26 @@ pub fn process<S: Store + ?Sized>(
             now,
         )
     };
-    let id = ticket.id;
-    commit.messages.push(record);
-    let mut acknowledged = false;
-    let ack_note = match (refusal, reply_to) {
-        (Some(why), _) => format!("no acknowledgement: {why}"),
-        (None, None) => "no acknowledgement: no address to reply to".to_owned(),
+    let (acknowledged, ack_note) = match (refusal, reply_to) {
+        (Some(why), _) => (false, format!("no acknowledgement: {why}")),
+        (None, None) => (
+            false,
+            "no acknowledgement: no address to reply to".to_owned(),
+        ),
         (None, Some(to)) => {
-            let (address, name) = engine.cfg.sender_for(&ticket.queue);
-            let sender = ack::Sender {
-                identity: &engine.identity,
-                address,
-                name,
-                template: &engine.cfg.ack.template,
-                language: &engine.cfg.ack.language,
-                tz: engine.tz,
-            };
-            let tag = engine.threading.tags.format(id);
-            match ack::build(&sender, &engine.templates, &ticket, tag, &env, &to, now) {
-                Ok((entry, sent)) => {
-                    ticket.messages.push(sent.message_id.clone());
-                    commit.index.push((sent.message_id.clone(), id));
-                    commit.acked = Some((to.address.clone(), now));
-                    commit.outbox.push(entry);
-                    commit.messages.push(sent);
-                    acknowledged = true;
-                    "acknowledgement queued".to_owned()
-                }
-                Err(e) => {
-                    tracing::error!(ticket = id, error = %e, "acknowledgement not built");
-                    format!("no acknowledgement: {e}")
-                }
-            }
+            outgoing::acknowledge(engine, &mut commit, &mut ticket, &decision, &env, &to, now)
         }
     };
+    outgoing::notify(engine, &mut commit, &mut ticket, &decision, &env, now);
     commit.ticket = Some(ticket);
     store.commit(&commit)?;
+    let fired = if decision.fired.is_empty() {
+        String::new()
+    } else {
+        format!("; rules: {}", decision.fired.join(", "))
+    };
     let reason = format!(
-        "{why_new}; {} ({}); {ack_note}",
+        "{why_new}; {} ({}){fired}; {ack_note}",
         kind.as_str(),
         verdict.reason
     );
@@ -431,6 +382,48 @@ pub fn process<S: Store + ?Sized>(
     Ok(out)
 }
 
+/// What the rules see of a message (also used by `ticketbox rules test`).
+#[allow(clippy::too_many_arguments)]
+pub fn rule_facts<'a>(
+    engine: &Engine,
+    env: &'a Envelope,
+    language: Option<String>,
+    is_reply: bool,
+    is_agent: bool,
+    automatic: bool,
+    history: History,
+    now: DateTime<Utc>,
+) -> Facts<'a> {
+    let mut facts = Facts::new(env, now);
+    facts.language = language;
+    facts.kind = if is_reply {
+        RuleKind::Reply
+    } else {
+        RuleKind::New
+    };
+    facts.author = if is_agent {
+        Author::Agent
+    } else {
+        Author::Customer
+    };
+    facts.auto_reply = automatic;
+    facts.history = history;
+    (facts.weekday, facts.hour) = engine.calendar.local_day_hour(now);
+    facts.business_hours = engine.calendar.is_open(now);
+    facts
+}
+
+/// The customer's tickets: when each was opened and whether it is open.
+pub fn history_of<S: Store + ?Sized>(store: &S, address: &str) -> Result<History, StoreError> {
+    let mut h = History::default();
+    for id in store.tickets_of_customer(address)? {
+        if let Some(t) = store.ticket(id)? {
+            h.tickets.push((t.created, t.status.is_open()));
+        }
+    }
+    Ok(h)
+}
+
 fn reopen_expired(engine: &Engine, t: &Ticket, now: DateTime<Utc>) -> bool {
     let days = Duration::days(i64::from(engine.cfg.tickets.reopen_days));
     t.closed.is_some_and(|c| now - c > days)
@@ -442,41 +435,6 @@ pub fn fingerprint(env: &Envelope) -> String {
     let date = env.date.map(|d| d.to_rfc3339()).unwrap_or_default();
     let h = content_hash(format!("{author}\n{}\n{date}\n{}", env.subject, env.text).as_bytes());
     h[..32].to_owned()
-}
-
-/// Adds a message to an existing ticket.
-fn append(engine: &Engine, t: &mut Ticket, env: &Envelope, kind: MessageKind, now: DateTime<Utc>) {
-    t.messages.push(env.message_id.clone());
-    t.updated = now;
-    if kind == MessageKind::Customer && matches!(t.status, Status::Closed | Status::Pending) {
-        t.status = Status::Open;
-        t.closed = None;
-    }
-    add_participants(engine, t, env);
-}
-
-/// To/Cc addresses that are neither ours, an agent's, nor the customer's.
-fn add_participants(engine: &Engine, t: &mut Ticket, env: &Envelope) {
-    for p in env.to.iter().chain(&env.cc) {
-        let a = &p.address;
-        if !engine.identity.is_own_address(a)
-            && !engine.cfg.agents.contains(a)
-            && *a != t.customer.address
-        {
-            t.participants.insert(a.clone());
-        }
-    }
-}
-
-/// The message's own id, and every id it references, now lead to `ticket`.
-fn index_message(commit: &mut Commit, env: &Envelope, ticket: TicketId) {
-    commit.index.push((env.message_id.clone(), ticket));
-    for id in env.parent_ids() {
-        commit.index.push((id.to_owned(), ticket));
-    }
-    if let Some(key) = thread::conversation_key(env) {
-        commit.conversation = Some((key, ticket));
-    }
 }
 
 #[cfg(test)]

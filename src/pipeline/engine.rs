@@ -1,0 +1,112 @@
+//! Everything configured that processing needs, loaded once: identity,
+//! threading settings, calendar, templates, and the rule set, which can be
+//! swapped while the worker runs (a reload that fails keeps the old one).
+
+use crate::calendar::Calendar;
+use crate::classify::Identity;
+use crate::config::Config;
+use crate::render::{TemplateError, Templates};
+use crate::rules::{Known, RuleErrors, RuleSet};
+use crate::subject::TagFormat;
+use crate::thread::ThreadConfig;
+use chrono_tz::Tz;
+use std::sync::{Arc, RwLock};
+
+pub struct Engine {
+    pub cfg: Config,
+    pub identity: Identity,
+    pub threading: ThreadConfig,
+    pub templates: Templates,
+    pub calendar: Calendar,
+    pub tz: Tz,
+    rules: RwLock<Arc<RuleSet>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("rules:\n{0}")]
+    Rules(RuleErrors),
+    #[error("templates:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Templates(Vec<TemplateError>),
+    #[error("config: {0}")]
+    Config(String),
+}
+
+impl Engine {
+    /// Builds the engine from a validated config: loads templates and rules.
+    pub fn new(cfg: Config, instance_id: String) -> Result<Engine, EngineError> {
+        let tags =
+            TagFormat::new(&cfg.tickets.tag).map_err(|e| EngineError::Config(e.to_string()))?;
+        let tz: Tz = cfg.ack.timezone.parse().map_err(|_| {
+            EngineError::Config(format!("unknown time zone {:?}", cfg.ack.timezone))
+        })?;
+        let templates = Templates::load(&cfg.templates_dir).map_err(EngineError::Templates)?;
+        let domain = cfg
+            .support
+            .address
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_else(|| "ticketbox.invalid".into());
+        let generic = cfg
+            .threading
+            .generic_subjects
+            .iter()
+            .map(|s| crate::subject::normalize(s, &tags))
+            .collect();
+        let mut engine = Engine {
+            identity: Identity {
+                instance_id,
+                addresses: cfg.own_addresses(),
+                message_id_domain: domain,
+            },
+            threading: ThreadConfig {
+                tags,
+                subject_fallback_days: cfg.threading.subject_fallback_days,
+                generic_subjects: generic,
+                agents: cfg.agents.clone(),
+            },
+            templates,
+            calendar: cfg.default_calendar(),
+            tz,
+            rules: RwLock::new(Arc::new(RuleSet::default())),
+            cfg,
+        };
+        let rules = engine.load_rules().map_err(EngineError::Rules)?;
+        engine.rules = RwLock::new(Arc::new(rules));
+        Ok(engine)
+    }
+
+    /// The names rules may use: queues, agents, templates, SLA policies.
+    pub fn known(&self) -> Known {
+        Known {
+            queues: self.cfg.known_queues(),
+            agents: self.cfg.agents.iter().cloned().collect(),
+            templates: self.templates.names(),
+            sla_policies: self.cfg.sla_policies(),
+            lists: Default::default(),
+        }
+    }
+
+    /// Loads the rules directory as it is now, without installing it.
+    pub fn load_rules(&self) -> Result<RuleSet, RuleErrors> {
+        RuleSet::load_dir(&self.cfg.rules_dir, &self.known())
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Reloads the rules; on error the rules in force stay.
+    pub fn reload_rules(&self) -> Result<usize, RuleErrors> {
+        let fresh = self.load_rules()?;
+        let n = fresh.rules.len();
+        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+        Ok(n)
+    }
+
+    /// Replaces the rule set (tests, benchmarks).
+    pub fn set_rules(&self, rules: RuleSet) {
+        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);
+    }
+}
