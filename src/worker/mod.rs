@@ -15,6 +15,7 @@
 
 pub mod committer;
 mod maildir;
+mod reload;
 
 use crate::clock::Clock;
 use crate::config::MailboxCfg;
@@ -212,6 +213,9 @@ impl<S: Store + 'static> Worker<S> {
             Some(tokio::spawn(server.serve(shutdown.clone())))
         };
 
+        let reloader = (!once)
+            .then(|| tokio::spawn(reload::watch_rules(self.engine.clone(), shutdown.clone())));
+
         // Mail stored but not committed by an interrupted run goes first,
         // through the committer like everything else.
         let (engine, store) = (self.engine.clone(), self.store.clone());
@@ -272,6 +276,9 @@ impl<S: Store + 'static> Worker<S> {
         drop(committer);
         if let Some(c) = control {
             c.abort();
+        }
+        if let Some(r) = reloader {
+            r.abort();
         }
         tokio::task::spawn_blocking(move || committer_thread.join())
             .await

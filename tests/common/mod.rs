@@ -42,6 +42,18 @@ impl Sandbox {
         s
     }
 
+    /// Gives the sandbox its own copy of the repository's rules (to edit)
+    /// and points the config at it.
+    pub fn own_rules(&self) -> PathBuf {
+        let dir = self.path("rules");
+        copy_dir(&Path::new(REPO).join("rules"), &dir);
+        let cfg = std::fs::read_to_string(self.path("ticketbox.toml")).expect("config");
+        let old = format!("rules_dir = {:?}", Path::new(REPO).join("rules"));
+        let new = format!("rules_dir = {dir:?}");
+        std::fs::write(self.path("ticketbox.toml"), cfg.replace(&old, &new)).expect("config");
+        dir
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -226,6 +238,18 @@ impl Drop for Running {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
         }
     }
 }

@@ -1,0 +1,92 @@
+//! Hot reload: the running worker takes a good rule edit within a second,
+//! and keeps the last good rules when an edit is broken.
+
+mod common;
+
+use common::Sandbox;
+use common::mailstack::wait_for;
+use std::time::{Duration, Instant};
+
+fn mail(i: usize, subject: &str) -> Vec<u8> {
+    format!(
+        "From: Customer <c{i}@customer.example>\r\nTo: support@example.com\r\nSubject: {subject}\r\n\
+         Message-ID: <reload-{i}@customer.example>\r\n\r\nHello.\r\n"
+    )
+    .into_bytes()
+}
+
+fn queue_of(sb: &Sandbox, i: usize) -> String {
+    let tickets = sb.json(&["tickets", "--json"]);
+    let t = tickets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["customer"] == format!("c{i}@customer.example"))
+        .unwrap_or_else(|| panic!("no ticket for message {i}: {tickets:#}"))
+        .clone();
+    t["queue"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn good_edits_apply_within_a_second_and_bad_edits_change_nothing() {
+    let sb = Sandbox::new("");
+    let rules = sb.own_rules();
+    let worker = sb.start_worker(&[]);
+    assert!(
+        wait_for(10, || sb
+            .worker_log()
+            .contains("watching rules for changes")),
+        "{}",
+        sb.worker_log()
+    );
+
+    // Before: "parcel" means nothing to the shipped rules.
+    sb.deliver(0, &mail(0, "Where is my parcel?"));
+    assert!(wait_for(10, || sb.outbox_files().len() == 1));
+    assert_eq!(queue_of(&sb, 0), "general");
+
+    // A good edit: parcels go to billing.
+    let edit = Instant::now();
+    std::fs::write(
+        rules.join("50-parcels.toml"),
+        "[[rule]]\nname = \"parcels\"\nwhen = { subject = \"parcel\" }\nthen = { queue = \"billing\" }\n",
+    )
+    .unwrap();
+    assert!(
+        wait_for(5, || sb.worker_log().contains("rules reloaded")),
+        "no reload; log:\n{}",
+        sb.worker_log()
+    );
+    let took = edit.elapsed();
+    eprintln!("good edit in force after {took:?}");
+    assert!(took < Duration::from_secs(1), "reload took {took:?}");
+    sb.deliver(1, &mail(1, "Another parcel question"));
+    assert!(wait_for(10, || sb.outbox_files().len() == 2));
+    assert_eq!(queue_of(&sb, 1), "billing");
+
+    // A bad edit (typo in a queue name): reported, old rules stay.
+    std::fs::write(
+        rules.join("50-parcels.toml"),
+        "[[rule]]\nname = \"parcels\"\nwhen = { subject = \"parcel\" }\nthen = { queue = \"technicl\" }\n",
+    )
+    .unwrap();
+    assert!(
+        wait_for(5, || sb.worker_log().contains("rules not reloaded")),
+        "bad edit not reported; log:\n{}",
+        sb.worker_log()
+    );
+    let log = sb.worker_log();
+    assert!(
+        log.contains("50-parcels.toml:4:18: unknown queue \"technicl\""),
+        "{log}"
+    );
+    sb.deliver(2, &mail(2, "Third parcel"));
+    assert!(wait_for(10, || sb.outbox_files().len() == 3));
+    assert_eq!(
+        queue_of(&sb, 2),
+        "billing",
+        "the last good rules must stay in force"
+    );
+
+    assert!(worker.stop().success());
+}
