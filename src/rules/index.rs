@@ -6,7 +6,8 @@
 use super::fold::fold;
 use super::{Author, BoolField, Cmp, Cond, Facts, Kind, NumField, Rule, TextField, TextOp};
 use aho_corasick::{AhoCorasick, MatchKind};
-use regex::{RegexSet, RegexSetBuilder};
+use regex::{Regex, RegexBuilder};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, Default)]
@@ -22,7 +23,11 @@ struct FieldIndex {
     needles: Vec<String>,
     ac: Option<AhoCorasick>,
     regexes: Vec<String>,
-    set: Option<RegexSet>,
+    compiled: Vec<Regex>,
+    /// `equals` values (folded) → their id; one hash lookup per value.
+    equals: std::collections::HashMap<String, usize>,
+    /// Lists this field is checked against, by name.
+    lists: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -42,7 +47,7 @@ enum CCond {
     },
     Equals {
         field: usize,
-        values: Vec<String>,
+        ids: Vec<usize>,
         label: String,
     },
     StartsWith {
@@ -57,7 +62,7 @@ enum CCond {
     },
     InList {
         field: usize,
-        list: String,
+        list: usize,
         label: String,
     },
     Num {
@@ -73,10 +78,18 @@ enum CCond {
     Author(Author),
 }
 
-/// What one scan of a message found, per field.
-pub(super) struct Matches {
+/// What one scan of a message found, per field. Regexes are run only when
+/// a rule gets to them (each at most once per message): a regex's literal
+/// prefilter rejects most messages in a quick scan, and rules whose other
+/// conditions already failed never pay for theirs.
+pub(super) struct Matches<'a> {
     needles: Vec<Vec<bool>>,
-    regexes: Vec<Vec<bool>>,
+    /// Per field and regex: not yet run, or the result.
+    regexes: Vec<Vec<Cell<Option<bool>>>>,
+    /// Per field: which `equals` values matched, which lists hold a value.
+    equals: Vec<Vec<bool>>,
+    lists: Vec<Vec<bool>>,
+    values: Vec<Vec<std::borrow::Cow<'a, str>>>,
     folded: Vec<Vec<String>>,
 }
 
@@ -97,13 +110,12 @@ impl Index {
                         .map_err(|e| format!("building the matcher for {}: {e}", f.field.name()))?,
                 );
             }
-            if !f.regexes.is_empty() {
-                f.set = Some(
-                    RegexSetBuilder::new(&f.regexes)
-                        .size_limit(64 << 20)
-                        .dfa_size_limit(16 << 20)
+            for re in &f.regexes {
+                f.compiled.push(
+                    RegexBuilder::new(re)
+                        .size_limit(1 << 20)
                         .build()
-                        .map_err(|e| format!("building the regexes for {}: {e}", f.field.name()))?,
+                        .map_err(|e| format!("building the regex {re:?}: {e}"))?,
                 );
             }
         }
@@ -117,7 +129,9 @@ impl Index {
                 needles: Vec::new(),
                 ac: None,
                 regexes: Vec::new(),
-                set: None,
+                compiled: Vec::new(),
+                equals: Default::default(),
+                lists: Vec::new(),
             });
             self.fields.len() - 1
         })
@@ -166,11 +180,21 @@ impl Index {
                             label: format!("{name} matches regex {re:?}"),
                         }
                     }
-                    TextOp::Equals(v) => CCond::Equals {
-                        field: fi,
-                        values: folded(v),
-                        label: format!("{name} equals {v:?}"),
-                    },
+                    TextOp::Equals(v) => {
+                        let fx = &mut self.fields[fi];
+                        let ids = folded(v)
+                            .into_iter()
+                            .map(|x| {
+                                let next = fx.equals.len();
+                                *fx.equals.entry(x).or_insert(next)
+                            })
+                            .collect();
+                        CCond::Equals {
+                            field: fi,
+                            ids,
+                            label: format!("{name} equals {v:?}"),
+                        }
+                    }
                     TextOp::StartsWith(v) => CCond::StartsWith {
                         field: fi,
                         values: folded(v),
@@ -181,11 +205,21 @@ impl Index {
                         values: folded(v),
                         label: format!("{name} ends with {v:?}"),
                     },
-                    TextOp::InList(l) => CCond::InList {
-                        field: fi,
-                        list: l.clone(),
-                        label: format!("{name} in list {l:?}"),
-                    },
+                    TextOp::InList(l) => {
+                        let fx = &mut self.fields[fi];
+                        let list = match fx.lists.iter().position(|x| x == l) {
+                            Some(i) => i,
+                            None => {
+                                fx.lists.push(l.clone());
+                                fx.lists.len() - 1
+                            }
+                        };
+                        CCond::InList {
+                            field: fi,
+                            list,
+                            label: format!("{name} in list {l:?}"),
+                        }
+                    }
                 }
             }
             Cond::Num(f, cmps) => {
@@ -221,10 +255,13 @@ impl Index {
     }
 
     /// Scans each field that any rule looks at, once.
-    pub fn scan(&self, facts: &Facts<'_>) -> Matches {
+    pub fn scan<'a>(&self, facts: &Facts<'a>, lists: &BTreeMap<String, HashSet<String>>) -> Matches<'a> {
         let mut m = Matches {
             needles: Vec::with_capacity(self.fields.len()),
             regexes: Vec::with_capacity(self.fields.len()),
+            equals: Vec::with_capacity(self.fields.len()),
+            lists: Vec::with_capacity(self.fields.len()),
+            values: Vec::with_capacity(self.fields.len()),
             folded: Vec::with_capacity(self.fields.len()),
         };
         for f in &self.fields {
@@ -238,19 +275,36 @@ impl Index {
                     }
                 }
             }
-            let mut re_found = vec![false; f.regexes.len()];
-            if let Some(set) = &f.set {
-                for v in &values {
-                    for i in set.matches(v).iter() {
-                        re_found[i] = true;
-                    }
+            let mut eq = vec![false; f.equals.len()];
+            for v in &folded {
+                if let Some(i) = f.equals.get(v) {
+                    eq[*i] = true;
                 }
             }
+            let in_lists = f
+                .lists
+                .iter()
+                .map(|l| lists.get(l).is_some_and(|set| folded.iter().any(|v| in_list(set, v))))
+                .collect();
             m.needles.push(found);
-            m.regexes.push(re_found);
+            m.equals.push(eq);
+            m.lists.push(in_lists);
+            m.regexes.push((0..f.compiled.len()).map(|_| Cell::new(None)).collect());
+            m.values.push(values);
             m.folded.push(folded);
         }
         m
+    }
+
+    fn regex_hit(&self, m: &Matches<'_>, field: usize, id: usize) -> bool {
+        let cell = &m.regexes[field][id];
+        if let Some(hit) = cell.get() {
+            return hit;
+        }
+        let re = &self.fields[field].compiled[id];
+        let hit = m.values[field].iter().any(|v| re.is_match(v));
+        cell.set(Some(hit));
+        hit
     }
 
     /// Whether rule `i` matches; when it does not and `why` is given, says
@@ -264,123 +318,103 @@ impl Index {
         why: Option<&mut String>,
     ) -> bool {
         match self.rules.get(i) {
-            Some(c) => eval(c, facts, m, lists, why),
+            Some(c) => self.eval_cond(c, facts, m, lists, why),
             None => false,
         }
     }
 }
 
-fn eval(
-    c: &CCond,
-    facts: &Facts<'_>,
-    m: &Matches,
-    lists: &BTreeMap<String, HashSet<String>>,
-    why: Option<&mut String>,
-) -> bool {
-    let (ok, label): (bool, String) = match c {
-        CCond::All(cs) => {
-            let mut why = why;
-            for c in cs {
-                if !eval(c, facts, m, lists, why.as_deref_mut()) {
-                    return false;
+impl Index {
+    fn eval_cond(
+        &self,
+        c: &CCond,
+        facts: &Facts<'_>,
+        m: &Matches<'_>,
+        lists: &BTreeMap<String, HashSet<String>>,
+        mut why: Option<&mut String>,
+    ) -> bool {
+        let ok = match c {
+            CCond::All(cs) => return cs.iter().all(|c| self.eval_cond(c, facts, m, lists, why.as_deref_mut())),
+            CCond::Any(cs) => {
+                if why.is_none() {
+                    return cs.iter().any(|c| self.eval_cond(c, facts, m, lists, None));
                 }
-            }
-            return true;
-        }
-        CCond::Any(cs) => {
-            let mut reasons = Vec::new();
-            for c in cs {
-                let mut r = String::new();
-                if eval(c, facts, m, lists, Some(&mut r)) {
-                    return true;
+                let mut reasons = Vec::new();
+                for c in cs {
+                    let mut r = String::new();
+                    if self.eval_cond(c, facts, m, lists, Some(&mut r)) {
+                        return true;
+                    }
+                    reasons.push(r);
                 }
-                reasons.push(r);
+                if let Some(w) = why {
+                    *w = format!("none of: {}", reasons.join("; "));
+                }
+                return false;
             }
-            (false, format!("none of: {}", reasons.join("; ")))
-        }
-        CCond::Not(inner) => {
-            let ok = !eval(inner, facts, m, lists, None);
-            (ok, "a `not` condition matched".to_owned())
-        }
-        CCond::Contains { field, ids, label } => {
-            (ids.iter().any(|i| m.needles[*field][*i]), label.clone())
-        }
-        CCond::Regex { field, id, label } => (m.regexes[*field][*id], label.clone()),
-        CCond::Equals {
-            field,
-            values,
-            label,
-        } => (
-            m.folded[*field].iter().any(|v| values.contains(v)),
-            label.clone(),
-        ),
-        CCond::StartsWith {
-            field,
-            values,
-            label,
-        } => (
-            m.folded[*field]
+            CCond::Not(inner) => !self.eval_cond(inner, facts, m, lists, None),
+            CCond::Contains { field, ids, .. } => ids.iter().any(|i| m.needles[*field][*i]),
+            CCond::Regex { field, id, .. } => self.regex_hit(m, *field, *id),
+            CCond::Equals { field, ids, .. } => ids.iter().any(|i| m.equals[*field][*i]),
+            CCond::StartsWith { field, values, .. } => m.folded[*field]
                 .iter()
                 .any(|v| values.iter().any(|p| v.starts_with(p.as_str()))),
-            label.clone(),
-        ),
-        CCond::EndsWith {
-            field,
-            values,
-            label,
-        } => (
-            m.folded[*field]
+            CCond::EndsWith { field, values, .. } => m.folded[*field]
                 .iter()
                 .any(|v| values.iter().any(|p| v.ends_with(p.as_str()))),
-            label.clone(),
-        ),
-        CCond::InList { field, list, label } => {
-            let set = lists.get(list);
-            let hit = set.is_some_and(|set| m.folded[*field].iter().any(|v| in_list(set, v)));
-            (hit, label.clone())
-        }
-        CCond::Num { field, cmps, label } => {
-            let holds = |x: i64| cmps.iter().all(|(c, n)| c.holds(x, *n));
-            let ok = match field {
-                NumField::AttachmentSize => {
-                    facts.env.attachments.iter().any(|a| holds(a.size as i64))
+            CCond::InList { field, list, .. } => m.lists[*field][*list],
+            CCond::Num { field, cmps, .. } => {
+                let holds = |x: i64| cmps.iter().all(|(c, n)| c.holds(x, *n));
+                match field {
+                    NumField::AttachmentSize => facts.env.attachments.iter().any(|a| holds(a.size as i64)),
+                    NumField::AttachmentCount => holds(facts.env.attachments.len() as i64),
+                    NumField::BodyLength => holds(facts.env.text.chars().count() as i64),
+                    NumField::OpenTickets => holds(facts.open_tickets()),
+                    NumField::TicketsInDays(d) => holds(facts.tickets_in_days(*d)),
+                    NumField::Hour => holds(i64::from(facts.hour)),
                 }
-                NumField::AttachmentCount => holds(facts.env.attachments.len() as i64),
-                NumField::BodyLength => holds(facts.env.text.chars().count() as i64),
-                NumField::OpenTickets => holds(facts.open_tickets()),
-                NumField::TicketsInDays(d) => holds(facts.tickets_in_days(*d)),
-                NumField::Hour => holds(i64::from(facts.hour)),
-            };
-            (ok, label.clone())
+            }
+            CCond::Bool { field, value } => {
+                let actual = match field {
+                    BoolField::HasAttachments => !facts.env.attachments.is_empty(),
+                    BoolField::AutoReply => facts.auto_reply,
+                    BoolField::BusinessHours => facts.business_hours,
+                };
+                actual == *value
+            }
+            CCond::Kind(k) => facts.kind == *k,
+            CCond::Author(a) => facts.author == *a,
+        };
+        if !ok && let Some(w) = why {
+            *w = label(c);
         }
-        CCond::Bool { field, value } => {
-            let (actual, name) = match field {
-                BoolField::HasAttachments => (!facts.env.attachments.is_empty(), "has_attachments"),
-                BoolField::AutoReply => (facts.auto_reply, "auto_reply"),
-                BoolField::BusinessHours => (facts.business_hours, "business_hours"),
-            };
-            (actual == *value, format!("{name} = {value}"))
-        }
-        CCond::Kind(k) => (
-            facts.kind == *k,
-            format!("kind = {}", if *k == Kind::New { "new" } else { "reply" }),
-        ),
-        CCond::Author(a) => (
-            facts.author == *a,
-            format!(
-                "author = {}",
-                if *a == Author::Agent {
-                    "agent"
-                } else {
-                    "customer"
-                }
-            ),
-        ),
-    };
-    if !ok && let Some(w) = why {
-        w.clone_from(&label);
+        ok
     }
-    ok
+}
+
+/// How a failed condition is described to an admin.
+fn label(c: &CCond) -> String {
+    match c {
+        CCond::Contains { label, .. }
+        | CCond::Regex { label, .. }
+        | CCond::Equals { label, .. }
+        | CCond::StartsWith { label, .. }
+        | CCond::EndsWith { label, .. }
+        | CCond::InList { label, .. }
+        | CCond::Num { label, .. } => label.clone(),
+        CCond::Not(_) => "a `not` condition matched".to_owned(),
+        CCond::Bool { field, value } => {
+            let name = match field {
+                BoolField::HasAttachments => "has_attachments",
+                BoolField::AutoReply => "auto_reply",
+                BoolField::BusinessHours => "business_hours",
+            };
+            format!("{name} = {value}")
+        }
+        CCond::Kind(k) => format!("kind = {}", if *k == Kind::New { "new" } else { "reply" }),
+        CCond::Author(a) => format!("author = {}", if *a == Author::Agent { "agent" } else { "customer" }),
+        CCond::All(_) | CCond::Any(_) => String::new(),
+    }
 }
 
 /// A value in a list; for domains and addresses also any parent domain

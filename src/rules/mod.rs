@@ -427,7 +427,7 @@ impl RuleSet {
     }
 
     fn run(&self, facts: &Facts<'_>, mut trace: Option<&mut Vec<RuleTrace>>) -> Decision {
-        let matches = self.index.scan(facts);
+        let matches = self.index.scan(facts, &self.lists);
         let mut d = Decision::default();
         for (i, rule) in self.rules.iter().enumerate() {
             if !rule.enabled {
