@@ -9,9 +9,31 @@ use ticketbox::parse::Envelope;
 use ticketbox::rules::{Facts, Known, RuleSet};
 
 const WORDS: &[&str] = &[
-    "invoice", "refund", "password", "login", "delivery", "damaged", "cancel", "upgrade", "discount", "warranty",
-    "faktura", "zwrot", "hasło", "dostawa", "reklamacja", "anulować", "gwarancja", "rabat",
-    "חשבונית", "החזר", "סיסמה", "משלוח", "ביטול", "אחריות", "הנחה",
+    "invoice",
+    "refund",
+    "password",
+    "login",
+    "delivery",
+    "damaged",
+    "cancel",
+    "upgrade",
+    "discount",
+    "warranty",
+    "faktura",
+    "zwrot",
+    "hasło",
+    "dostawa",
+    "reklamacja",
+    "anulować",
+    "gwarancja",
+    "rabat",
+    "חשבונית",
+    "החזר",
+    "סיסמה",
+    "משלוח",
+    "ביטול",
+    "אחריות",
+    "הנחה",
 ];
 
 fn rules_text(n: usize) -> String {
@@ -44,11 +66,17 @@ fn message(i: usize) -> Envelope {
     );
     Envelope {
         message_id: format!("m{i}@x"),
-        from: Some(Party::new(Some("Jan Kowalski"), &format!("jan{i}@customer{}.example", i % 100))),
+        from: Some(Party::new(
+            Some("Jan Kowalski"),
+            &format!("jan{i}@customer{}.example", i % 100),
+        )),
         to: vec![Party::new(None, "support@example.com")],
         subject: format!("Reklamacja zamówienia {i} — zwrot"),
         text: body,
-        headers: vec![("x-priority".into(), "3".into()), ("received".into(), "from mx by mx".into())],
+        headers: vec![
+            ("x-priority".into(), "3".into()),
+            ("received".into(), "from mx by mx".into()),
+        ],
         attachments: vec![AttachmentInfo {
             name: "faktura.pdf".into(),
             content_type: "application/pdf".into(),
@@ -59,10 +87,17 @@ fn message(i: usize) -> Envelope {
 }
 
 fn main() {
-    let n: usize = std::env::var("TB_BENCH_RULES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::var("TB_BENCH_RULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let known = Known {
         queues: ["general"].map(String::from).into(),
-        lists: [("vip-domains".to_owned(), (0..500).map(|i| format!("vip{i}.example")).collect())].into(),
+        lists: [(
+            "vip-domains".to_owned(),
+            (0..500).map(|i| format!("vip{i}.example")).collect(),
+        )]
+        .into(),
         ..Known::default()
     };
     let text = rules_text(n);

@@ -255,7 +255,11 @@ impl Index {
     }
 
     /// Scans each field that any rule looks at, once.
-    pub fn scan<'a>(&self, facts: &Facts<'a>, lists: &BTreeMap<String, HashSet<String>>) -> Matches<'a> {
+    pub fn scan<'a>(
+        &self,
+        facts: &Facts<'a>,
+        lists: &BTreeMap<String, HashSet<String>>,
+    ) -> Matches<'a> {
         let mut m = Matches {
             needles: Vec::with_capacity(self.fields.len()),
             regexes: Vec::with_capacity(self.fields.len()),
@@ -284,12 +288,17 @@ impl Index {
             let in_lists = f
                 .lists
                 .iter()
-                .map(|l| lists.get(l).is_some_and(|set| folded.iter().any(|v| in_list(set, v))))
+                .map(|l| {
+                    lists
+                        .get(l)
+                        .is_some_and(|set| folded.iter().any(|v| in_list(set, v)))
+                })
                 .collect();
             m.needles.push(found);
             m.equals.push(eq);
             m.lists.push(in_lists);
-            m.regexes.push((0..f.compiled.len()).map(|_| Cell::new(None)).collect());
+            m.regexes
+                .push((0..f.compiled.len()).map(|_| Cell::new(None)).collect());
             m.values.push(values);
             m.folded.push(folded);
         }
@@ -309,16 +318,9 @@ impl Index {
 
     /// Whether rule `i` matches; when it does not and `why` is given, says
     /// which condition failed.
-    pub fn eval(
-        &self,
-        i: usize,
-        facts: &Facts<'_>,
-        m: &Matches,
-        lists: &BTreeMap<String, HashSet<String>>,
-        why: Option<&mut String>,
-    ) -> bool {
+    pub fn eval(&self, i: usize, facts: &Facts<'_>, m: &Matches, why: Option<&mut String>) -> bool {
         match self.rules.get(i) {
-            Some(c) => self.eval_cond(c, facts, m, lists, why),
+            Some(c) => self.eval_cond(c, facts, m, why),
             None => false,
         }
     }
@@ -330,19 +332,22 @@ impl Index {
         c: &CCond,
         facts: &Facts<'_>,
         m: &Matches<'_>,
-        lists: &BTreeMap<String, HashSet<String>>,
         mut why: Option<&mut String>,
     ) -> bool {
         let ok = match c {
-            CCond::All(cs) => return cs.iter().all(|c| self.eval_cond(c, facts, m, lists, why.as_deref_mut())),
+            CCond::All(cs) => {
+                return cs
+                    .iter()
+                    .all(|c| self.eval_cond(c, facts, m, why.as_deref_mut()));
+            }
             CCond::Any(cs) => {
                 if why.is_none() {
-                    return cs.iter().any(|c| self.eval_cond(c, facts, m, lists, None));
+                    return cs.iter().any(|c| self.eval_cond(c, facts, m, None));
                 }
                 let mut reasons = Vec::new();
                 for c in cs {
                     let mut r = String::new();
-                    if self.eval_cond(c, facts, m, lists, Some(&mut r)) {
+                    if self.eval_cond(c, facts, m, Some(&mut r)) {
                         return true;
                     }
                     reasons.push(r);
@@ -352,7 +357,7 @@ impl Index {
                 }
                 return false;
             }
-            CCond::Not(inner) => !self.eval_cond(inner, facts, m, lists, None),
+            CCond::Not(inner) => !self.eval_cond(inner, facts, m, None),
             CCond::Contains { field, ids, .. } => ids.iter().any(|i| m.needles[*field][*i]),
             CCond::Regex { field, id, .. } => self.regex_hit(m, *field, *id),
             CCond::Equals { field, ids, .. } => ids.iter().any(|i| m.equals[*field][*i]),
@@ -366,7 +371,9 @@ impl Index {
             CCond::Num { field, cmps, .. } => {
                 let holds = |x: i64| cmps.iter().all(|(c, n)| c.holds(x, *n));
                 match field {
-                    NumField::AttachmentSize => facts.env.attachments.iter().any(|a| holds(a.size as i64)),
+                    NumField::AttachmentSize => {
+                        facts.env.attachments.iter().any(|a| holds(a.size as i64))
+                    }
                     NumField::AttachmentCount => holds(facts.env.attachments.len() as i64),
                     NumField::BodyLength => holds(facts.env.text.chars().count() as i64),
                     NumField::OpenTickets => holds(facts.open_tickets()),
@@ -412,7 +419,14 @@ fn label(c: &CCond) -> String {
             format!("{name} = {value}")
         }
         CCond::Kind(k) => format!("kind = {}", if *k == Kind::New { "new" } else { "reply" }),
-        CCond::Author(a) => format!("author = {}", if *a == Author::Agent { "agent" } else { "customer" }),
+        CCond::Author(a) => format!(
+            "author = {}",
+            if *a == Author::Agent {
+                "agent"
+            } else {
+                "customer"
+            }
+        ),
         CCond::All(_) | CCond::Any(_) => String::new(),
     }
 }

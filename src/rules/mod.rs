@@ -444,9 +444,7 @@ impl RuleSet {
                 continue;
             }
             let mut why = trace.is_some().then(String::new);
-            let matched = self
-                .index
-                .eval(i, facts, &matches, &self.lists, why.as_mut());
+            let matched = self.index.eval(i, facts, &matches, why.as_mut());
             if matched {
                 d.apply(rule);
             }
