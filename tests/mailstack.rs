@@ -205,6 +205,8 @@ password_env = "TB_TEST_PASSWORD"
 [queues.billing]
 address = "{billing}"
 name = "Billing Team"
+
+[queues.technical]
 "#,
         ca = ms.ca_file()
     );
@@ -357,11 +359,13 @@ fn fifty_mailboxes_are_watched_at_once() {
     let customer = fresh_address("customer");
     let boxes: Vec<String> = (0..N).map(|i| fresh_address(&format!("box{i}"))).collect();
     // One customer writes to all: lift the per-sender acknowledgement limit.
-    let mut extra = String::from("\n[ack]\nmax_per_sender_per_hour = 1000\n");
+    let mut extra = String::from(
+        "\n[ack]\nmax_per_sender_per_hour = 1000\n[queues.billing]\n[queues.technical]\n",
+    );
     for (i, b) in boxes.iter().enumerate() {
         extra.push_str(&format!(
             "\n[[mailbox]]\nname = \"box{i}\"\nhost = \"127.0.0.1\"\nport = {IMAP_PORT}\ntls = \"plain\"\n\
-             allow_plaintext = true\nuser = \"{b}\"\npassword_env = \"TB_TEST_PASSWORD\"\nqueue = \"q{i}\"\n"
+             allow_plaintext = true\nuser = \"{b}\"\npassword_env = \"TB_TEST_PASSWORD\"\nqueue = \"q{i}\"\n\n[queues.q{i}]\n"
         ));
     }
     let sb = Sandbox::new(&config(&ms, &support, &extra));

@@ -30,9 +30,16 @@ impl Sandbox {
         } else {
             format!("[outbox]\ndir = {:?}\n", s.path("outbox"))
         };
+        // Top-level keys of `extra` must come before any table.
+        let split = extra
+            .lines()
+            .position(|l| l.trim_start().starts_with('['))
+            .unwrap_or(extra.lines().count());
+        let lines: Vec<&str> = extra.lines().collect();
+        let (top, tables) = (lines[..split].join("\n"), lines[split..].join("\n"));
         let config = format!(
-            "data_dir = {data:?}\nrules_dir = {rules:?}\ntemplates_dir = {templates:?}\n\
-             [intake]\nmaildir = {maildir:?}\n{outbox}{extra}\n",
+            "data_dir = {data:?}\nrules_dir = {rules:?}\ntemplates_dir = {templates:?}\n{top}\n\
+             [intake]\nmaildir = {maildir:?}\n{outbox}{tables}\n",
             data = s.path("data"),
             rules = Path::new(REPO).join("rules"),
             templates = Path::new(REPO).join("templates"),
