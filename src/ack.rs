@@ -12,8 +12,8 @@ use crate::parse::Envelope;
 use crate::render::{TemplateError, Templates};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use lettre::message::Mailbox;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
 use serde::Serialize;
 
 /// What the ack policy needs to know besides the message.
@@ -153,6 +153,37 @@ pub fn message_id(purpose: Purpose, ticket: u64, cause: &str, to: &str, domain: 
     }
 }
 
+/// A ticket mentioned in a mail.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketRef {
+    pub tag: String,
+    pub subject: String,
+}
+
+/// An escalation notice's facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalationView {
+    /// `first response` or `resolution`.
+    pub target: String,
+    /// Written out in the team's language and zone.
+    pub due: String,
+    pub breached: bool,
+}
+
+/// What the pipeline knows that makes a mail personal and honest.
+#[derive(Debug, Clone, Default)]
+pub struct Personal {
+    /// What we promise (never before the SLA due time).
+    pub promise: Option<DateTime<Utc>>,
+    /// The promise is later than the SLA because the queue is slower now.
+    pub slower_than_sla: bool,
+    /// The customer's other open tickets.
+    pub other_open: Vec<TicketRef>,
+    /// A recently closed ticket this one follows up on, and when it closed.
+    pub recently_closed: Option<(TicketRef, DateTime<Utc>)>,
+    pub escalation: Option<EscalationView>,
+}
+
 #[derive(Serialize)]
 struct View<'a> {
     ticket: TicketView<'a>,
@@ -160,9 +191,22 @@ struct View<'a> {
     support: SupportView<'a>,
     response_due: String,
     response_due_iso: String,
+    sla_due: String,
+    slower_than_sla: bool,
     language: &'a str,
+    dir: &'static str,
+    other_open: &'a [TicketRef],
+    recently_closed: Option<ClosedView>,
+    escalation: Option<&'a EscalationView>,
     /// The message that caused this mail (for notifications).
     message: MessageView<'a>,
+}
+
+#[derive(Serialize)]
+struct ClosedView {
+    tag: String,
+    subject: String,
+    closed: String,
 }
 
 #[derive(Serialize)]
@@ -181,20 +225,14 @@ struct TicketView<'a> {
     queue: &'a str,
     priority: &'a str,
     status: &'a str,
+    assignee: Option<&'a str>,
+    created: String,
 }
 
 #[derive(Serialize)]
 struct SupportView<'a> {
     name: &'a str,
     address: &'a str,
-}
-
-/// Writes a due time as people read it, e.g. `Tuesday, 24 November 2026,
-/// 10:00 UTC`.
-pub fn format_due(due: DateTime<Utc>, tz: Tz) -> String {
-    due.with_timezone(&tz)
-        .format("%A, %-d %B %Y, %H:%M %Z")
-        .to_string()
 }
 
 /// Renders the mail for `purpose` about `cause` on `ticket` to `to`, as an
@@ -208,9 +246,12 @@ pub fn build(
     tag: String,
     cause: &Envelope,
     to: &Party,
+    personal: &Personal,
     now: DateTime<Utc>,
 ) -> Result<(OutboxEntry, MessageRecord), AckError> {
-    let due = ticket.response_due.unwrap_or(now);
+    let sla_due = ticket.response_due.unwrap_or(now);
+    let due = personal.promise.unwrap_or(sla_due).max(sla_due);
+    let when = |t: DateTime<Utc>| crate::locale::format_when(s.language, t, s.tz, now);
     let view = View {
         ticket: TicketView {
             id: ticket.id,
@@ -219,15 +260,27 @@ pub fn build(
             queue: &ticket.queue,
             priority: ticket.priority.as_str(),
             status: ticket.status.as_str(),
+            assignee: ticket.assignee.as_deref(),
+            created: when(ticket.created),
         },
         customer: to,
         support: SupportView {
             name: s.name,
             address: s.address,
         },
-        response_due: format_due(due, s.tz),
+        response_due: when(due),
         response_due_iso: due.to_rfc3339(),
+        sla_due: when(sla_due),
+        slower_than_sla: personal.slower_than_sla && due > sla_due,
         language: s.language,
+        dir: crate::locale::direction(s.language),
+        other_open: &personal.other_open,
+        recently_closed: personal.recently_closed.as_ref().map(|(t, at)| ClosedView {
+            tag: t.tag.clone(),
+            subject: t.subject.clone(),
+            closed: when(*at),
+        }),
+        escalation: personal.escalation.as_ref(),
         message: MessageView {
             from: cause.author().map(ToString::to_string).unwrap_or_default(),
             subject: &cause.subject,
@@ -272,9 +325,12 @@ pub fn build(
         .raw_header(raw_header("X-Auto-Response-Suppress", "All"))
         .raw_header(raw_header(LOOP_HEADER, &s.identity.instance_id))
         .raw_header(raw_header("X-Ticketbox-Ticket", &ticket.id.to_string()))
-        .header(ContentType::TEXT_PLAIN)
-        .body(rendered.text)
-        .map_err(|e| AckError::Build(e.to_string()))?;
+        .raw_header(raw_header("Content-Language", &rendered.language));
+    let msg = match rendered.html {
+        Some(html) => msg.multipart(MultiPart::alternative_plain_html(rendered.text, html)),
+        None => msg.header(ContentType::TEXT_PLAIN).body(rendered.text),
+    }
+    .map_err(|e| AckError::Build(e.to_string()))?;
     let raw = String::from_utf8(msg.formatted()).map_err(|e| AckError::Build(e.to_string()))?;
 
     let entry = OutboxEntry {
@@ -382,18 +438,5 @@ mod tests {
         assert_eq!(a, ack_message_id(1000, "x@y", "example.com"));
         assert_ne!(a, ack_message_id(1000, "z@y", "example.com"));
         assert!(identity().is_own_message_id(&a));
-    }
-
-    #[test]
-    fn due_is_written_in_the_team_time_zone() {
-        let due = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
-        assert_eq!(
-            format_due(due, chrono_tz::UTC),
-            "Tuesday, 24 November 2026, 08:00 UTC"
-        );
-        assert_eq!(
-            format_due(due, chrono_tz::Europe::Warsaw),
-            "Tuesday, 24 November 2026, 09:00 CET"
-        );
     }
 }

@@ -68,17 +68,18 @@ pub struct DecisionView {
 impl DecisionView {
     pub fn new(engine: &Engine, d: &Decision, mailbox_queue: Option<&str>) -> DecisionView {
         let cfg = &engine.cfg;
+        let queue = d
+            .queue
+            .clone()
+            .or_else(|| mailbox_queue.map(str::to_owned))
+            .unwrap_or_else(|| cfg.tickets.default_queue.clone());
         DecisionView {
-            queue: d
-                .queue
-                .clone()
-                .or_else(|| mailbox_queue.map(str::to_owned))
-                .unwrap_or_else(|| cfg.tickets.default_queue.clone()),
+            sla: d.sla.clone().unwrap_or_else(|| engine.queue_policy(&queue).to_owned()),
+            queue,
             priority: d.final_priority(cfg.tickets.default_priority).to_string(),
             tags: d.add_tags.clone(),
             removed_tags: d.remove_tags.clone(),
             assign: d.assign.clone(),
-            sla: d.sla.clone().unwrap_or_else(|| "default".into()),
             template: (d.ack != Some(false) && cfg.ack.enabled).then(|| {
                 d.template
                     .clone()
@@ -246,7 +247,10 @@ pub fn replay<S: Store + ?Sized>(
         if now.assign != t.assignee {
             lines.push(format!("assignee: {:?} → {:?}", t.assignee, now.assign));
         }
-        let sla = t.sla_policy.clone().unwrap_or_else(|| "default".into());
+        let sla = t
+            .sla_policy
+            .clone()
+            .unwrap_or_else(|| engine.cfg.sla.default_policy.clone());
         if now.sla != sla {
             lines.push(format!("sla: {sla} → {}", now.sla));
         }

@@ -46,6 +46,7 @@ pub mod dryrun;
 pub mod imap;
 pub mod intake;
 pub mod lang;
+pub mod locale;
 pub mod model;
 pub mod outbox;
 pub mod parse;

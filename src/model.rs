@@ -125,6 +125,23 @@ impl fmt::Display for Party {
     }
 }
 
+/// What a customer told us about themselves (kept in the store).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerPrefs {
+    /// Language for mail to them (ISO 639-1).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Their IANA time zone, for writing times.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+impl CustomerPrefs {
+    pub fn key(address: &str) -> String {
+        format!("customer:{address}")
+    }
+}
+
 /// What a stored message is, as far as the helpdesk is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -216,7 +233,28 @@ pub struct Ticket {
     pub updated: DateTime<Utc>,
     #[serde(default)]
     pub closed: Option<DateTime<Utc>>,
+    /// First-response due time (SLA), in business time.
     pub response_due: Option<DateTime<Utc>>,
+    /// Resolution due time (SLA).
+    #[serde(default)]
+    pub resolution_due: Option<DateTime<Utc>>,
+    /// When an agent first answered, and whether that met the SLA.
+    #[serde(default)]
+    pub first_response_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub first_response_met: Option<bool>,
+    /// Waiting on the customer since (the SLA clock may be paused).
+    #[serde(default)]
+    pub pending_since: Option<DateTime<Utc>>,
+    /// Business seconds spent paused so far.
+    #[serde(default)]
+    pub paused_secs: i64,
+    /// Escalation notices already sent ("first_response:near", …).
+    #[serde(default)]
+    pub escalations: Vec<String>,
+    /// Tickets ahead of it in its queue, still unanswered, when it opened.
+    #[serde(default)]
+    pub queue_ahead: u32,
     /// Related tickets, e.g. the one a stranger's mail carried the tag of.
     #[serde(default)]
     pub links: Vec<TicketId>,
@@ -238,6 +276,45 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// A ticket with the given basics and everything else empty.
+    pub fn new(
+        id: TicketId,
+        subject: String,
+        queue: String,
+        priority: Priority,
+        customer: Party,
+        created: DateTime<Utc>,
+    ) -> Ticket {
+        Ticket {
+            id,
+            subject,
+            status: Status::New,
+            queue,
+            priority,
+            tags: BTreeSet::new(),
+            customer,
+            participants: BTreeSet::new(),
+            messages: Vec::new(),
+            created,
+            updated: created,
+            closed: None,
+            response_due: None,
+            resolution_due: None,
+            first_response_at: None,
+            first_response_met: None,
+            pending_since: None,
+            paused_secs: 0,
+            escalations: Vec::new(),
+            queue_ahead: 0,
+            links: Vec::new(),
+            rules_fired: Vec::new(),
+            assignee: None,
+            sla_policy: None,
+            language: None,
+            fields: Default::default(),
+        }
+    }
+
     /// Whether `address` belongs to this conversation (customer or participant).
     pub fn knows(&self, address: &str) -> bool {
         self.customer.address == address || self.participants.contains(address)

@@ -13,7 +13,16 @@ use std::path::Path;
 /// Templates built into the binary (the repository's `templates/`).
 const BUILTIN: &[(&str, &str)] = &[
     ("en/ack.txt", include_str!("../templates/en/ack.txt")),
+    ("en/ack.html", include_str!("../templates/en/ack.html")),
+    ("pl/ack.txt", include_str!("../templates/pl/ack.txt")),
+    ("pl/ack.html", include_str!("../templates/pl/ack.html")),
+    ("he/ack.txt", include_str!("../templates/he/ack.txt")),
+    ("he/ack.html", include_str!("../templates/he/ack.html")),
     ("en/notify.txt", include_str!("../templates/en/notify.txt")),
+    (
+        "en/escalation.txt",
+        include_str!("../templates/en/escalation.txt"),
+    ),
 ];
 
 /// Bounds the work one render may do (instructions, roughly).
@@ -37,11 +46,15 @@ pub enum TemplateError {
     Io { dir: String, message: String },
 }
 
-/// A rendered mail: subject and plain-text body.
+/// A rendered mail: subject, plain-text body, and an HTML body when the
+/// template has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,
+    pub html: Option<String>,
+    /// The language actually used (English when `lang` has no template).
+    pub language: String,
 }
 
 pub struct Templates {
@@ -92,32 +105,41 @@ impl Templates {
             .collect()
     }
 
-    /// Whether `<lang>/<name>.txt` exists.
+    /// Whether templates exist for `name` in `lang`.
     pub fn has(&self, name: &str, lang: &str) -> bool {
         self.env.get_template(&format!("{lang}/{name}.txt")).is_ok()
     }
 
-    /// Renders `<lang>/<name>.txt`, falling back to English.
+    /// Renders `<lang>/<name>.txt` (and `.html` when there is one), falling
+    /// back to English.
     pub fn render<C: Serialize>(
         &self,
         name: &str,
         lang: &str,
         ctx: &C,
     ) -> Result<Rendered, TemplateError> {
-        let candidates = [format!("{lang}/{name}.txt"), format!("en/{name}.txt")];
-        let tmpl = candidates
-            .iter()
-            .find_map(|n| self.env.get_template(n).ok())
-            .ok_or_else(|| TemplateError::Missing(name.to_owned()))?;
-        let out = tmpl
-            .render(minijinja::value::Serde(ctx))
-            .map_err(|e| TemplateError::Render {
-                name: tmpl.name().to_owned(),
+        let language = if self.has(name, lang) { lang } else { "en" };
+        let text_name = format!("{language}/{name}.txt");
+        let tmpl = self
+            .env
+            .get_template(&text_name)
+            .map_err(|_| TemplateError::Missing(name.to_owned()))?;
+        let value = minijinja::value::Serde(ctx);
+        let run = |t: minijinja::Template<'_, '_>| {
+            t.render(value).map_err(|e| TemplateError::Render {
+                name: t.name().to_owned(),
                 message: e.to_string(),
-            })?;
-        split_subject(&out).ok_or_else(|| TemplateError::NoSubject {
-            name: tmpl.name().to_owned(),
-        })
+            })
+        };
+        let out = run(tmpl)?;
+        let mut rendered = split_subject(&out).ok_or_else(|| TemplateError::NoSubject {
+            name: text_name.clone(),
+        })?;
+        if let Ok(html) = self.env.get_template(&format!("{language}/{name}.html")) {
+            rendered.html = Some(run(html)?);
+        }
+        rendered.language = language.to_owned();
+        Ok(rendered)
     }
 }
 
@@ -176,6 +198,8 @@ fn split_subject(out: &str) -> Option<Rendered> {
     Some(Rendered {
         subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
         text: rest.trim_end().to_owned() + "\n",
+        html: None,
+        language: String::new(),
     })
 }
 
@@ -204,8 +228,12 @@ mod tests {
             t.render("ack", "pl", &anon)
                 .unwrap()
                 .text
-                .starts_with("Hello,")
+                .starts_with("Dzień dobry,")
         );
+        // A language without templates falls back to English.
+        let de = t.render("ack", "de", &anon).unwrap();
+        assert_eq!(de.language, "en");
+        assert!(de.text.starts_with("Hello,"));
     }
 
     #[test]

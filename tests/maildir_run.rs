@@ -133,7 +133,18 @@ fn maildir_run_threads_acknowledges_once_and_is_idempotent() {
             refs.contains(&irt),
             "References {refs} should include In-Reply-To {irt}"
         );
-        assert!(f.contains("We expect to reply by "), "{f}");
+        // In the customer's language, with the due time.
+        let parsed = ticketbox::parse::parse(f.as_bytes(), "x").unwrap();
+        let to = &parsed.to[0].address;
+        let (lang, phrase) = if to.ends_with(".co.il") {
+            ("he", "נשיב עד")
+        } else if to.ends_with(".pl") {
+            ("pl", "Odpowiemy do")
+        } else {
+            ("en", "We expect to reply by")
+        };
+        assert_eq!(header(f, "Content-Language").as_deref(), Some(lang), "{to}");
+        assert!(parsed.text.contains(phrase), "{to}: {}", parsed.text);
         acked.push(ticket);
     }
     acked.sort();

@@ -3,7 +3,10 @@
 //! in `./data`). Unknown keys are errors: a typo must not silently fall back
 //! to a default.
 
+mod sla;
 mod transport;
+
+pub use sla::{EstimateCfg, Sla, SlaPolicyCfg, Targets};
 
 pub use transport::{
     AfterStore, MailboxCfg, QueueCfg, Queues, Secret, SecretError, SmtpCfg, TlsMode, is_loopback,
@@ -108,35 +111,9 @@ pub struct Ack {
     pub language: String,
     /// At most this many acknowledgements per sender per hour.
     pub max_per_sender_per_hour: u32,
-    /// Time zone due times are written in (IANA name).
-    pub timezone: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Sla {
-    /// First-response target in hours, per priority (the `default` policy).
-    pub first_response_hours: FirstResponse,
-    /// Named policies a rule or queue can pick (`[sla.policies.vip]`).
-    pub policies: BTreeMap<String, SlaPolicyCfg>,
-}
-
-/// A named SLA policy.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SlaPolicyCfg {
-    pub first_response_hours: FirstResponse,
-    /// Calendar the targets count in (default: `default`).
-    pub calendar: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FirstResponse {
-    pub urgent: f64,
-    pub high: f64,
-    pub normal: f64,
-    pub low: f64,
+    /// A new ticket from a customer whose previous ticket was closed this
+    /// recently is linked to it and the acknowledgement says so.
+    pub followup_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,39 +226,7 @@ impl Default for Ack {
             template: "ack".into(),
             language: "en".into(),
             max_per_sender_per_hour: 5,
-            timezone: "UTC".into(),
-        }
-    }
-}
-
-impl Default for Sla {
-    fn default() -> Self {
-        Sla {
-            first_response_hours: FirstResponse::default(),
-            policies: [(
-                "vip".to_owned(),
-                SlaPolicyCfg {
-                    first_response_hours: FirstResponse {
-                        urgent: 0.5,
-                        high: 1.0,
-                        normal: 4.0,
-                        low: 24.0,
-                    },
-                    calendar: None,
-                },
-            )]
-            .into(),
-        }
-    }
-}
-
-impl Default for FirstResponse {
-    fn default() -> Self {
-        FirstResponse {
-            urgent: 1.0,
-            high: 4.0,
-            normal: 24.0,
-            low: 72.0,
+            followup_days: 14,
         }
     }
 }
@@ -362,25 +307,6 @@ impl Config {
         }
         crate::subject::TagFormat::new(&self.tickets.tag)
             .map_err(|e| bad(format!("tickets.tag: {e}")))?;
-        self.ack.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
-            bad(format!(
-                "ack.timezone {:?} is not an IANA time zone name",
-                self.ack.timezone
-            ))
-        })?;
-        let f = &self.sla.first_response_hours;
-        for (name, h) in [
-            ("urgent", f.urgent),
-            ("high", f.high),
-            ("normal", f.normal),
-            ("low", f.low),
-        ] {
-            if !(h > 0.0 && h < 24.0 * 366.0) {
-                return Err(bad(format!(
-                    "sla.first_response_hours.{name} = {h}: expected hours between 0 and a year"
-                )));
-            }
-        }
         if self.intake.batch_size == 0 {
             return Err(bad("intake.batch_size must be at least 1".into()));
         }
@@ -405,12 +331,26 @@ impl Config {
             Calendar::from_cfg(c).map_err(|e| bad(format!("calendars.{name}: {e}")))?;
         }
         for (name, p) in &self.sla.policies {
-            if let Some(c) = &p.calendar
-                && !self.calendars.contains_key(c)
+            crate::sla::Policy::from_cfg(name, p, &self.calendars)
+                .map_err(|e| bad(format!("sla.policies.{name}: {e}")))?;
+        }
+        if !self.sla.policies.contains_key(&self.sla.default_policy) {
+            return Err(bad(format!(
+                "sla.default_policy {:?} is not among sla.policies ({})",
+                self.sla.default_policy,
+                self.sla
+                    .policies
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        for (q, cfg) in &self.queues {
+            if let Some(p) = &cfg.sla
+                && !self.sla.policies.contains_key(p)
             {
-                return Err(bad(format!(
-                    "sla.policies.{name}.calendar: no calendar named {c:?}"
-                )));
+                return Err(bad(format!("queues.{q}.sla: no SLA policy named {p:?}")));
             }
         }
         for m in &self.mailbox {
@@ -471,11 +411,9 @@ impl Config {
             .collect()
     }
 
-    /// SLA policy names: `default` and the configured ones.
+    /// SLA policy names.
     pub fn sla_policies(&self) -> BTreeSet<String> {
-        std::iter::once("default".to_owned())
-            .chain(self.sla.policies.keys().cloned())
-            .collect()
+        self.sla.policies.keys().cloned().collect()
     }
 
     /// The default calendar (always valid after loading).
@@ -487,33 +425,6 @@ impl Config {
                 Calendar::from_cfg(&CalendarCfg::default())
                     .unwrap_or_else(|_| unreachable!("the built-in calendar parses"))
             })
-    }
-
-    /// First-response target in hours for `p` under `policy`.
-    pub fn policy_hours(&self, policy: &str, p: Priority) -> f64 {
-        let f = self
-            .sla
-            .policies
-            .get(policy)
-            .map_or(&self.sla.first_response_hours, |pol| {
-                &pol.first_response_hours
-            });
-        match p {
-            Priority::Urgent => f.urgent,
-            Priority::High => f.high,
-            Priority::Normal => f.normal,
-            Priority::Low => f.low,
-        }
-    }
-
-    pub fn first_response_hours(&self, p: Priority) -> f64 {
-        let f = &self.sla.first_response_hours;
-        match p {
-            Priority::Urgent => f.urgent,
-            Priority::High => f.high,
-            Priority::Normal => f.normal,
-            Priority::Low => f.low,
-        }
     }
 }
 
@@ -552,7 +463,8 @@ mod tests {
     fn wrong_type_and_bad_values_are_reported() {
         let err = Config::parse("[tickets]\nfirst_number = \"ten\"\n", "t.toml").unwrap_err();
         assert!(err.to_string().starts_with("t.toml:2:16:"), "{err}");
-        let err = Config::parse("[ack]\ntimezone = \"Mars/Base\"\n", "t.toml").unwrap_err();
+        let err =
+            Config::parse("[calendars.default]\ntimezone = \"Mars/Base\"\n", "t.toml").unwrap_err();
         assert!(err.to_string().contains("Mars/Base"), "{err}");
         let err = Config::parse("[tickets]\ntag = \"TB\"\n", "t.toml").unwrap_err();
         assert!(err.to_string().contains("{n}"), "{err}");

@@ -204,6 +204,12 @@ impl SmtpCfg {
 pub struct QueueCfg {
     pub address: Option<String>,
     pub name: Option<String>,
+    /// SLA policy for its tickets (else `sla.default_policy`).
+    pub sla: Option<String>,
+    /// Language of its acknowledgements when the customer's is unknown.
+    pub language: Option<String>,
+    /// Where SLA warnings and breaches for its tickets go.
+    pub escalation: Option<String>,
 }
 
 pub type Queues = BTreeMap<String, QueueCfg>;

@@ -7,18 +7,24 @@ use crate::classify::Identity;
 use crate::config::Config;
 use crate::render::{TemplateError, Templates};
 use crate::rules::{Known, RuleErrors, RuleSet};
+use crate::sla::Policy;
 use crate::subject::TagFormat;
 use crate::thread::ThreadConfig;
 use chrono_tz::Tz;
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 pub struct Engine {
     pub cfg: Config,
     pub identity: Identity,
     pub threading: ThreadConfig,
-    pub templates: Templates,
+    /// The default calendar: business hours for rules.
     pub calendar: Calendar,
+    /// The team's time zone (the default calendar's).
     pub tz: Tz,
+    /// SLA policies by name.
+    pub policies: BTreeMap<String, Policy>,
+    templates: RwLock<Arc<Templates>>,
     rules: RwLock<Arc<RuleSet>>,
 }
 
@@ -37,10 +43,15 @@ impl Engine {
     pub fn new(cfg: Config, instance_id: String) -> Result<Engine, EngineError> {
         let tags =
             TagFormat::new(&cfg.tickets.tag).map_err(|e| EngineError::Config(e.to_string()))?;
-        let tz: Tz = cfg.ack.timezone.parse().map_err(|_| {
-            EngineError::Config(format!("unknown time zone {:?}", cfg.ack.timezone))
-        })?;
+        let calendar = cfg.default_calendar();
+        let tz = calendar.tz;
         let templates = Templates::load(&cfg.templates_dir).map_err(EngineError::Templates)?;
+        let mut policies = BTreeMap::new();
+        for (name, p) in &cfg.sla.policies {
+            let policy = Policy::from_cfg(name, p, &cfg.calendars)
+                .map_err(|e| EngineError::Config(format!("sla.policies.{name}: {e}")))?;
+            policies.insert(name.clone(), policy);
+        }
         let domain = cfg
             .support
             .address
@@ -65,9 +76,10 @@ impl Engine {
                 generic_subjects: generic,
                 agents: cfg.agents.clone(),
             },
-            templates,
-            calendar: cfg.default_calendar(),
+            templates: RwLock::new(Arc::new(templates)),
+            calendar,
             tz,
+            policies,
             rules: RwLock::new(Arc::new(RuleSet::default())),
             cfg,
         };
@@ -81,7 +93,7 @@ impl Engine {
         Known {
             queues: self.cfg.known_queues(),
             agents: self.cfg.agents.iter().cloned().collect(),
-            templates: self.templates.names(),
+            templates: self.templates().names(),
             sla_policies: self.cfg.sla_policies(),
             lists: Default::default(),
         }
@@ -103,6 +115,39 @@ impl Engine {
         let n = fresh.rules.len();
         *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
         Ok(n)
+    }
+
+    /// The templates in force.
+    pub fn templates(&self) -> Arc<Templates> {
+        self.templates
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reloads the templates; on error the templates in force stay.
+    pub fn reload_templates(&self) -> Result<usize, Vec<TemplateError>> {
+        let fresh = Templates::load(&self.cfg.templates_dir)?;
+        let n = fresh.names().len();
+        *self.templates.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+        Ok(n)
+    }
+
+    /// The SLA policy called `name`, else the default one.
+    pub fn policy(&self, name: Option<&str>) -> &Policy {
+        name.and_then(|n| self.policies.get(n))
+            .or_else(|| self.policies.get(&self.cfg.sla.default_policy))
+            .or_else(|| self.policies.values().next())
+            .unwrap_or_else(|| unreachable!("config validation keeps at least the default policy"))
+    }
+
+    /// The policy a ticket in `queue` gets unless a rule picks one.
+    pub fn queue_policy(&self, queue: &str) -> &str {
+        self.cfg
+            .queues
+            .get(queue)
+            .and_then(|q| q.sla.as_deref())
+            .unwrap_or(&self.cfg.sla.default_policy)
     }
 
     /// Replaces the rule set (tests, benchmarks).

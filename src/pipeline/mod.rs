@@ -8,16 +8,17 @@
 //! never makes a second ticket or a second acknowledgement. Durability comes
 //! from the caller's [`Store::flush`] after a batch (group commit).
 
+mod apply;
 mod engine;
 mod outgoing;
 mod ticket;
+pub mod timing;
 
 pub use engine::{Engine, EngineError};
 
-use crate::ack;
 use crate::classify::{self, Class};
 use crate::intake::{RawMail, content_hash};
-use crate::model::{MessageKind, MessageRecord, Party, Status, Ticket, TicketId};
+use crate::model::{MessageKind, MessageRecord, Status, Ticket, TicketId};
 use crate::parse::{self, Envelope};
 use crate::rules::{Author, Facts, History, Kind as RuleKind};
 use crate::store::{Commit, Quarantined, Store, StoreError};
@@ -266,18 +267,11 @@ pub fn process<S: Store + ?Sized>(
         ));
     }
 
-    if let Some((mut ticket, via)) = existing {
+    if let Some((ticket, via)) = existing {
         let reason = format!("{} via {via} ({})", kind.as_str(), verdict.reason);
-        ticket::append(engine, &mut ticket, &env, kind, now);
-        ticket::apply_rules(&mut ticket, &decision);
-        ticket::index_message(&mut commit, &env, ticket.id);
-        record.ticket = Some(ticket.id);
         record.reason = reason.clone();
         let id = ticket.id;
-        commit.messages.push(record);
-        outgoing::notify(engine, &mut commit, &mut ticket, &decision, &env, now);
-        commit.ticket = Some(ticket);
-        store.commit(&commit)?;
+        apply::append(engine, store, commit, ticket, record, &env, &decision, now)?;
         return Ok(outcome(
             OutcomeKind::Appended,
             Some(&env.message_id),
@@ -306,62 +300,17 @@ pub fn process<S: Store + ?Sized>(
         ));
     }
 
-    // A new ticket.
-    let customer = author.unwrap_or_else(|| Party::new(None, "unknown@invalid"));
-    let id = store.next_ticket_id()?;
-    let mut ticket = ticket::open(
-        engine,
-        id,
-        &env,
-        customer,
-        raw.queue.as_deref(),
+    let new = apply::NewTicket {
+        env: &env,
+        verdict: &verdict,
+        is_agent,
+        author,
+        mailbox_queue: raw.queue.as_deref(),
         linked,
-        &decision,
-        now,
-    );
-    ticket.language = language;
-    ticket::index_message(&mut commit, &env, id);
-    record.ticket = Some(id);
-    commit.messages.push(record);
-
-    let reply_to = env.reply_address().cloned();
-    let recent = match &reply_to {
-        Some(p) => store.acks_to(&p.address)?,
-        None => Vec::new(),
+        language,
+        decision: &decision,
     };
-    let policy = ack::Policy {
-        enabled: engine.cfg.ack.enabled,
-        max_per_hour: engine.cfg.ack.max_per_sender_per_hour,
-        agents: &engine.cfg.agents,
-        identity: &engine.identity,
-    };
-    let no_ack_rule = (decision.ack == Some(false)).then(|| decision.fired.join(", "));
-    let refusal = if is_agent {
-        Some("the sender is an agent".to_owned())
-    } else {
-        ack::refusal(
-            &policy,
-            verdict.class,
-            &verdict.reason,
-            reply_to.as_ref(),
-            no_ack_rule.as_deref(),
-            &recent,
-            now,
-        )
-    };
-    let (acknowledged, ack_note) = match (refusal, reply_to) {
-        (Some(why), _) => (false, format!("no acknowledgement: {why}")),
-        (None, None) => (
-            false,
-            "no acknowledgement: no address to reply to".to_owned(),
-        ),
-        (None, Some(to)) => {
-            outgoing::acknowledge(engine, &mut commit, &mut ticket, &decision, &env, &to, now)
-        }
-    };
-    outgoing::notify(engine, &mut commit, &mut ticket, &decision, &env, now);
-    commit.ticket = Some(ticket);
-    store.commit(&commit)?;
+    let (id, acknowledged, ack_note) = apply::create(engine, store, commit, record, new, now)?;
     let fired = if decision.fired.is_empty() {
         String::new()
     } else {

@@ -1,16 +1,24 @@
-//! Mail a message causes: the customer's acknowledgement and notifications
-//! to the addresses rules named. Each goes into the same commit as the
-//! decision, and into the ticket's history.
+//! Mail a message causes: the customer's acknowledgement, notifications to
+//! the addresses rules named, and SLA escalation notices. Each goes into the
+//! same commit as the decision, and into the ticket's history.
 
 use super::Engine;
-use crate::ack::{self, Purpose};
+use crate::ack::{self, Personal, Purpose};
 use crate::model::{Party, Ticket};
 use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::Commit;
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// Who the mail speaks to: language and time zone.
+pub(super) struct Audience<'a> {
+    pub language: &'a str,
+    pub tz: Tz,
+}
 
 /// Queues the acknowledgement; returns whether it was queued and a note.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn acknowledge(
     engine: &Engine,
     commit: &mut Commit,
@@ -18,25 +26,28 @@ pub(super) fn acknowledge(
     decision: &Decision,
     env: &Envelope,
     to: &Party,
+    audience: &Audience<'_>,
+    personal: &Personal,
     now: DateTime<Utc>,
 ) -> (bool, String) {
     let template = decision
         .template
         .as_deref()
         .unwrap_or(&engine.cfg.ack.template);
-    match queue(
-        engine,
-        commit,
-        ticket,
-        Purpose::Acknowledgement,
+    let mail = Mail {
+        purpose: Purpose::Acknowledgement,
         template,
-        env,
         to,
-        now,
-    ) {
+        audience,
+        personal,
+    };
+    match queue(engine, commit, ticket, env, &mail, now) {
         Ok(()) => {
             commit.acked = Some((to.address.clone(), now));
-            (true, "acknowledgement queued".to_owned())
+            (
+                true,
+                format!("acknowledgement queued ({})", audience.language),
+            )
         }
         Err(e) => {
             tracing::error!(ticket = ticket.id, error = %e, "acknowledgement not built");
@@ -54,32 +65,41 @@ pub(super) fn notify(
     env: &Envelope,
     now: DateTime<Utc>,
 ) {
+    let team = Audience {
+        language: "en",
+        tz: engine.tz,
+    };
     for address in &decision.notify {
         let to = Party::new(None, address);
-        if let Err(e) = queue(
-            engine,
-            commit,
-            ticket,
-            Purpose::Notification,
-            "notify",
-            env,
-            &to,
-            now,
-        ) {
+        let mail = Mail {
+            purpose: Purpose::Notification,
+            template: "notify",
+            to: &to,
+            audience: &team,
+            personal: &Personal::default(),
+        };
+        if let Err(e) = queue(engine, commit, ticket, env, &mail, now) {
             tracing::error!(ticket = ticket.id, to = %address, error = %e, "notification not built");
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn queue(
+/// One outgoing mail's particulars.
+pub(super) struct Mail<'a> {
+    pub purpose: Purpose,
+    pub template: &'a str,
+    pub to: &'a Party,
+    pub audience: &'a Audience<'a>,
+    pub personal: &'a Personal,
+}
+
+/// Renders `mail` about `cause` and adds it to the commit and the ticket.
+pub(super) fn queue(
     engine: &Engine,
     commit: &mut Commit,
     ticket: &mut Ticket,
-    purpose: Purpose,
-    template: &str,
-    env: &Envelope,
-    to: &Party,
+    cause: &Envelope,
+    mail: &Mail<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), ack::AckError> {
     let (address, name) = engine.cfg.sender_for(&ticket.queue);
@@ -87,19 +107,21 @@ fn queue(
         identity: &engine.identity,
         address,
         name,
-        template,
-        language: &engine.cfg.ack.language,
-        tz: engine.tz,
+        template: mail.template,
+        language: mail.audience.language,
+        tz: mail.audience.tz,
     };
     let tag = engine.threading.tags.format(ticket.id);
+    let templates = engine.templates();
     let (entry, sent) = ack::build(
         &sender,
-        &engine.templates,
-        purpose,
+        &templates,
+        mail.purpose,
         ticket,
         tag,
-        env,
-        to,
+        cause,
+        mail.to,
+        mail.personal,
         now,
     )?;
     ticket.messages.push(sent.message_id.clone());

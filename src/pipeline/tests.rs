@@ -62,15 +62,19 @@ fn new_ticket_gets_sla_due_and_one_acknowledgement() {
     );
     let t = s.store.ticket(1000).unwrap().unwrap();
     assert_eq!(t.priority, Priority::Normal);
-    assert_eq!(t.response_due, Some(t0() + Duration::hours(24)));
+    // Normal priority: one business day (Mon–Fri 09:00–17:00 UTC) from
+    // Monday 09:00.
+    assert_eq!(t.response_due, Some(t0() + Duration::hours(8)));
+    assert_eq!(t.sla_policy.as_deref(), Some("standard"));
     assert_eq!(t.messages.len(), 2, "incoming + acknowledgement");
     let outbox = s.store.outbox().unwrap();
     assert_eq!(outbox.len(), 1);
-    assert!(outbox[0].raw.contains("Hello Ann,"), "{}", outbox[0].raw);
+    let ack = crate::parse::parse(outbox[0].raw.as_bytes(), "x").unwrap();
+    assert!(ack.text.contains("Hello Ann,"), "{}", ack.text);
     assert!(
-        outbox[0]
-            .raw
-            .contains("Tuesday, 24 November 2026, 09:00 UTC")
+        ack.text.contains("Monday, 23 November, 17:00"),
+        "{}",
+        ack.text
     );
     assert_eq!(s.store.next_ticket_id().unwrap(), 1001);
 }

@@ -1,16 +1,16 @@
 //! Opening a ticket and adding a message to one, with the rules' decision
 //! applied.
 
-use super::Engine;
+use super::{Engine, timing};
 use crate::model::{MessageKind, Party, Status, Ticket, TicketId};
 use crate::parse::Envelope;
 use crate::rules::Decision;
-use crate::sla;
 use crate::store::Commit;
 use crate::thread;
 use chrono::{DateTime, Utc};
 
-/// A new ticket for `env`, routed and prioritised by `decision`.
+/// A new ticket for `env`, routed and prioritised by `decision`, with its
+/// SLA due times.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn open(
     engine: &Engine,
@@ -23,7 +23,6 @@ pub(super) fn open(
     now: DateTime<Utc>,
 ) -> Ticket {
     let cfg = &engine.cfg;
-    let priority = decision.final_priority(cfg.tickets.default_priority);
     let subject = engine
         .threading
         .tags
@@ -31,41 +30,31 @@ pub(super) fn open(
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let policy = decision.sla.clone();
-    let mut t = Ticket {
-        id,
-        subject: if subject.is_empty() {
-            "(no subject)".into()
-        } else {
-            subject
-        },
-        status: Status::New,
-        queue: decision
-            .queue
-            .clone()
-            .or_else(|| mailbox_queue.map(str::to_owned))
-            .unwrap_or_else(|| cfg.tickets.default_queue.clone()),
-        priority,
-        tags: decision.add_tags.iter().cloned().collect(),
-        customer,
-        participants: Default::default(),
-        messages: vec![env.message_id.clone()],
-        created: now,
-        updated: now,
-        closed: None,
-        response_due: Some(sla::first_response_due(
-            cfg,
-            policy.as_deref().unwrap_or("default"),
-            priority,
-            now,
-        )),
-        links: linked.into_iter().collect(),
-        rules_fired: decision.fired.clone(),
-        assignee: decision.assign.clone(),
-        sla_policy: policy,
-        language: None,
-        fields: decision.fields.clone(),
+    let queue = decision
+        .queue
+        .clone()
+        .or_else(|| mailbox_queue.map(str::to_owned))
+        .unwrap_or_else(|| cfg.tickets.default_queue.clone());
+    let priority = decision.final_priority(cfg.tickets.default_priority);
+    let subject = if subject.is_empty() {
+        "(no subject)".to_owned()
+    } else {
+        subject
     };
+    let mut t = Ticket::new(id, subject, queue, priority, customer, now);
+    t.messages.push(env.message_id.clone());
+    t.tags = decision.add_tags.iter().cloned().collect();
+    t.links = linked.into_iter().collect();
+    t.rules_fired.clone_from(&decision.fired);
+    t.assignee.clone_from(&decision.assign);
+    t.fields.clone_from(&decision.fields);
+    t.sla_policy = Some(
+        decision
+            .sla
+            .clone()
+            .unwrap_or_else(|| engine.queue_policy(&t.queue).to_owned()),
+    );
+    timing::set_dues(engine, &mut t);
     add_participants(engine, &mut t, env);
     t
 }
@@ -87,12 +76,20 @@ pub(super) fn append(
     add_participants(engine, t, env);
 }
 
-/// What rules may change on an existing ticket when a message arrives.
-pub(super) fn apply_rules(t: &mut Ticket, d: &Decision) {
+/// What rules may change on an existing ticket when a message arrives; a
+/// new priority or policy moves the due times.
+pub(super) fn apply_rules(engine: &Engine, t: &mut Ticket, d: &Decision) {
     if let Some(q) = &d.queue {
         t.queue.clone_from(q);
     }
+    let (priority, policy) = (t.priority, t.sla_policy.clone());
     t.priority = d.final_priority(t.priority);
+    if d.sla.is_some() {
+        t.sla_policy.clone_from(&d.sla);
+    }
+    if t.priority != priority || t.sla_policy != policy {
+        timing::set_dues(engine, t);
+    }
     for tag in &d.add_tags {
         t.tags.insert(tag.clone());
     }

@@ -73,6 +73,8 @@ pub struct Commit {
     pub outbox: Vec<OutboxEntry>,
     /// An acknowledgement went to this address at this time (rate limit).
     pub acked: Option<(String, DateTime<Utc>)>,
+    /// Small named values written with the rest (queue statistics).
+    pub meta: Vec<(String, String)>,
     pub quarantine: Option<Quarantined>,
 }
 

@@ -341,6 +341,9 @@ impl Store for SledStore {
                     if let Some((addr, times)) = &acked {
                         senders.insert(addr.as_bytes(), times.as_slice())?;
                     }
+                    for (k, v) in &c.meta {
+                        meta.insert(k.as_bytes(), v.as_bytes())?;
+                    }
                     if let Some(q) = &quarantine {
                         quar.insert(c.raw_hash.as_bytes(), q.as_slice())?;
                     }

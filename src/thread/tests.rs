@@ -40,27 +40,16 @@ fn now() -> DateTime<Utc> {
 }
 
 fn ticket(id: TicketId, customer: &str, subject: &str) -> Ticket {
-    Ticket {
+    let mut t = Ticket::new(
         id,
-        subject: subject.into(),
-        status: Status::Open,
-        queue: "general".into(),
-        priority: Priority::Normal,
-        tags: Default::default(),
-        customer: Party::new(None, customer),
-        participants: Default::default(),
-        messages: vec![],
-        created: now() - Duration::days(1),
-        updated: now() - Duration::days(1),
-        closed: None,
-        response_due: None,
-        links: vec![],
-        rules_fired: vec![],
-        assignee: None,
-        sla_policy: None,
-        language: None,
-        fields: Default::default(),
-    }
+        subject.into(),
+        "general".into(),
+        Priority::Normal,
+        Party::new(None, customer),
+        now() - Duration::days(1),
+    );
+    t.status = Status::Open;
+    t
 }
 
 fn view() -> Map {

@@ -1,0 +1,237 @@
+//! Putting a decided message into the store: appended to its ticket (an
+//! agent's first answer stops the SLA clock) or opening a new one, with the
+//! acknowledgement in the customer's language and time zone, and honest
+//! about timing.
+
+use super::outgoing::{self, Audience};
+use super::timing::{self, QueueStats};
+use super::{Engine, ticket};
+use crate::ack::{self, Personal, TicketRef};
+use crate::classify::{Class, Verdict};
+use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Status, Ticket, TicketId};
+use crate::parse::Envelope;
+use crate::rules::Decision;
+use crate::store::{Commit, Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+/// Adds a message to its ticket and commits.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn append<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    mut commit: Commit,
+    mut t: Ticket,
+    mut record: MessageRecord,
+    env: &Envelope,
+    decision: &Decision,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    ticket::append(engine, &mut t, env, record.kind, now);
+    ticket::apply_rules(engine, &mut t, decision);
+    if record.kind == MessageKind::Agent
+        && let Some(took) = timing::first_response(engine, &mut t, now)
+    {
+        let key = QueueStats::key(&t.queue);
+        let mut stats = QueueStats::parse(store.meta(&key)?);
+        timing::record_sample(
+            &mut stats,
+            t.priority,
+            took,
+            t.queue_ahead,
+            engine.cfg.sla.estimate.window,
+        );
+        commit.meta.push((key, stats.encode()));
+    }
+    ticket::index_message(&mut commit, env, t.id);
+    record.ticket = Some(t.id);
+    commit.messages.push(record);
+    outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
+    commit.ticket = Some(t);
+    store.commit(&commit)
+}
+
+/// What opening a ticket needs to know about the message.
+pub(super) struct NewTicket<'a> {
+    pub env: &'a Envelope,
+    pub verdict: &'a Verdict,
+    pub is_agent: bool,
+    pub author: Option<Party>,
+    pub mailbox_queue: Option<&'a str>,
+    pub linked: Option<TicketId>,
+    /// Detected (or stated) language of the message.
+    pub language: Option<String>,
+    pub decision: &'a Decision,
+}
+
+/// Opens a ticket, acknowledges it, commits. Returns the ticket id, whether
+/// an acknowledgement was queued, and a note saying why (not).
+pub(super) fn create<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    mut commit: Commit,
+    mut record: MessageRecord,
+    new: NewTicket<'_>,
+    now: DateTime<Utc>,
+) -> Result<(TicketId, bool, String), StoreError> {
+    let env = new.env;
+    let customer = new
+        .author
+        .unwrap_or_else(|| Party::new(None, "unknown@invalid"));
+    let prefs: CustomerPrefs = store
+        .meta(&CustomerPrefs::key(&customer.address))?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let id = store.next_ticket_id()?;
+    let mut t = ticket::open(
+        engine,
+        id,
+        env,
+        customer.clone(),
+        new.mailbox_queue,
+        new.linked,
+        new.decision,
+        now,
+    );
+    t.language = prefs.language.clone().or(new.language.clone());
+
+    // The customer's other tickets: open ones to mention, a recently closed
+    // one this may follow up on.
+    let mut personal = Personal::default();
+    for other in store.tickets_of_customer(&customer.address)? {
+        let Some(o) = store.ticket(other)? else {
+            continue;
+        };
+        let r = TicketRef {
+            tag: engine.threading.tags.format(o.id),
+            subject: o.subject.clone(),
+        };
+        match (o.status, o.closed) {
+            (Status::Closed, Some(at))
+                if now - at <= Duration::days(i64::from(engine.cfg.ack.followup_days)) =>
+            {
+                if personal
+                    .recently_closed
+                    .as_ref()
+                    .is_none_or(|(_, prev)| at > *prev)
+                {
+                    personal.recently_closed = Some((r, at));
+                }
+            }
+            (Status::Closed, _) => {}
+            _ => personal.other_open.push(r),
+        }
+    }
+    if let Some((r, _)) = &personal.recently_closed
+        && let Some(n) = engine.threading.tags.find(&r.tag)
+        && !t.links.contains(&n)
+    {
+        t.links.push(n);
+    }
+
+    // Queue depth, for the estimate now and the statistics later.
+    let automatic = new.verdict.class != Class::Normal;
+    let key = QueueStats::key(&t.queue);
+    let mut stats = QueueStats::parse(store.meta(&key)?);
+    t.queue_ahead = u32::try_from(stats.awaiting.max(0)).unwrap_or(u32::MAX);
+    let (promise, slower) = timing::promise(engine, &t, &stats, now);
+    personal.promise = promise;
+    personal.slower_than_sla = slower;
+    if !automatic && !new.is_agent {
+        stats.awaiting += 1;
+        commit.meta.push((key, stats.encode()));
+    }
+
+    ticket::index_message(&mut commit, env, id);
+    record.ticket = Some(id);
+    commit.messages.push(record);
+
+    let reply_to = env.reply_address().cloned();
+    let recent = match &reply_to {
+        Some(p) => store.acks_to(&p.address)?,
+        None => Vec::new(),
+    };
+    let policy = ack::Policy {
+        enabled: engine.cfg.ack.enabled,
+        max_per_hour: engine.cfg.ack.max_per_sender_per_hour,
+        agents: &engine.cfg.agents,
+        identity: &engine.identity,
+    };
+    let decision = new.decision;
+    let no_ack_rule = (decision.ack == Some(false)).then(|| decision.fired.join(", "));
+    let refusal = if new.is_agent {
+        Some("the sender is an agent".to_owned())
+    } else {
+        ack::refusal(
+            &policy,
+            new.verdict.class,
+            &new.verdict.reason,
+            reply_to.as_ref(),
+            no_ack_rule.as_deref(),
+            &recent,
+            now,
+        )
+    };
+    let (acknowledged, note) = match (refusal, reply_to) {
+        (Some(why), _) => (false, format!("no acknowledgement: {why}")),
+        (None, None) => (
+            false,
+            "no acknowledgement: no address to reply to".to_owned(),
+        ),
+        (None, Some(to)) => {
+            let language = reply_language(engine, &prefs, new.language.as_deref(), &t.queue);
+            let tz = prefs
+                .timezone
+                .as_deref()
+                .and_then(|z| z.parse::<Tz>().ok())
+                .unwrap_or(engine.tz);
+            let audience = Audience {
+                language: &language,
+                tz,
+            };
+            outgoing::acknowledge(
+                engine,
+                &mut commit,
+                &mut t,
+                decision,
+                env,
+                &to,
+                &audience,
+                &personal,
+                now,
+            )
+        }
+    };
+    outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
+    commit.ticket = Some(t);
+    store.commit(&commit)?;
+    Ok((id, acknowledged, note))
+}
+
+/// The language to answer in: the customer's stated preference, else the
+/// message's language, else the queue's, else the configured default; and
+/// only a language we have templates for.
+pub fn reply_language(
+    engine: &Engine,
+    prefs: &CustomerPrefs,
+    detected: Option<&str>,
+    queue: &str,
+) -> String {
+    let templates = engine.templates();
+    let template = &engine.cfg.ack.template;
+    [
+        prefs.language.as_deref(),
+        detected,
+        engine
+            .cfg
+            .queues
+            .get(queue)
+            .and_then(|q| q.language.as_deref()),
+        Some(engine.cfg.ack.language.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|l| templates.has(template, l))
+    .unwrap_or("en")
+    .to_owned()
+}
