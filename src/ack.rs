@@ -116,6 +116,8 @@ pub enum Purpose {
     Acknowledgement,
     /// To an extra address a rule named: a ticket needs attention.
     Notification,
+    /// To a queue's escalation address: an SLA target is near or missed.
+    Escalation,
 }
 
 impl Purpose {
@@ -123,12 +125,14 @@ impl Purpose {
         match self {
             Purpose::Acknowledgement => "acknowledgement",
             Purpose::Notification => "notification",
+            Purpose::Escalation => "escalation",
         }
     }
     fn id_part(self) -> &'static str {
         match self {
             Purpose::Acknowledgement => "ack",
             Purpose::Notification => "notify",
+            Purpose::Escalation => "esc",
         }
     }
     /// RFC 3834: a reply to a message is auto-replied, anything else
@@ -136,7 +140,7 @@ impl Purpose {
     fn auto_submitted(self) -> &'static str {
         match self {
             Purpose::Acknowledgement => "auto-replied",
-            Purpose::Notification => "auto-generated",
+            Purpose::Notification | Purpose::Escalation => "auto-generated",
         }
     }
 }
@@ -146,7 +150,7 @@ impl Purpose {
 pub fn message_id(purpose: Purpose, ticket: u64, cause: &str, to: &str, domain: &str) -> String {
     match purpose {
         Purpose::Acknowledgement => ack_message_id(ticket, cause, domain),
-        Purpose::Notification => {
+        Purpose::Notification | Purpose::Escalation => {
             let h = crate::intake::content_hash(format!("{cause}\n{to}").as_bytes());
             format!("tb.{ticket}.{}.{}@{domain}", purpose.id_part(), &h[..16])
         }
@@ -235,20 +239,19 @@ struct SupportView<'a> {
     address: &'a str,
 }
 
-/// Renders the mail for `purpose` about `cause` on `ticket` to `to`, as an
-/// outbox entry and the record of the outgoing message.
+/// Renders the template for a mail about `cause` on `ticket` to `to`
+/// (subject, text, HTML) without building the message.
 #[allow(clippy::too_many_arguments)]
-pub fn build(
+pub fn render_only(
     s: &Sender<'_>,
     templates: &Templates,
-    purpose: Purpose,
     ticket: &Ticket,
     tag: String,
     cause: &Envelope,
     to: &Party,
     personal: &Personal,
     now: DateTime<Utc>,
-) -> Result<(OutboxEntry, MessageRecord), AckError> {
+) -> Result<crate::render::Rendered, AckError> {
     let sla_due = ticket.response_due.unwrap_or(now);
     let due = personal.promise.unwrap_or(sla_due).max(sla_due);
     let when = |t: DateTime<Utc>| crate::locale::format_when(s.language, t, s.tz, now);
@@ -291,13 +294,36 @@ pub fn build(
                 .collect(),
         },
     };
-    let rendered = templates.render(s.template, s.language, &view)?;
+    Ok(templates.render(s.template, s.language, &view)?)
+}
 
+/// Renders the mail for `purpose` about `cause` on `ticket` to `to`, as an
+/// outbox entry and the record of the outgoing message.
+#[allow(clippy::too_many_arguments)]
+pub fn build(
+    s: &Sender<'_>,
+    templates: &Templates,
+    purpose: Purpose,
+    ticket: &Ticket,
+    tag: String,
+    cause: &Envelope,
+    to: &Party,
+    personal: &Personal,
+    now: DateTime<Utc>,
+) -> Result<(OutboxEntry, MessageRecord), AckError> {
+    let rendered = render_only(s, templates, ticket, tag, cause, to, personal, now)?;
+
+    // An escalation is one per target and stage: part of its identity.
+    let stage = personal
+        .escalation
+        .as_ref()
+        .map(|e| format!("\n{}:{}", e.target, e.breached))
+        .unwrap_or_default();
     let id = message_id(
         purpose,
         ticket.id,
         &cause.message_id,
-        &to.address,
+        &format!("{}{stage}", to.address),
         &s.identity.message_id_domain,
     );
     let from_addr = s

@@ -8,6 +8,7 @@
 //! through the worker's committer like any other source.
 
 use crate::intake::RawMail;
+use crate::model::Status;
 use crate::pipeline::Engine;
 use crate::report;
 use crate::store::Store;
@@ -84,6 +85,17 @@ pub enum Request {
     RulesReplay {
         json: bool,
         since: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Change a ticket's status.
+    SetStatus {
+        ticket: u64,
+        status: Status,
+    },
+    /// Record a customer's language and time zone.
+    SetCustomer {
+        address: String,
+        language: Option<String>,
+        timezone: Option<String>,
     },
 }
 
@@ -172,8 +184,29 @@ impl<S: Store + 'static> Server<S> {
     }
 
     async fn answer(&self, req: Request) -> Response {
-        if let Request::Ingest { json, messages } = req {
-            return self.ingest(json, messages).await;
+        match req {
+            Request::Ingest { json, messages } => return self.ingest(json, messages).await,
+            Request::SetStatus { ticket, status } => {
+                return self
+                    .write(Box::new(move |engine, store, now| {
+                        crate::ops::set_status(engine, store, ticket, status, now)
+                            .map_err(|e| e.to_string())
+                    }))
+                    .await;
+            }
+            Request::SetCustomer {
+                address,
+                language,
+                timezone,
+            } => {
+                return self
+                    .write(Box::new(move |_, store, _| {
+                        crate::ops::set_customer(store, &address, language, timezone)
+                            .map_err(|e| e.to_string())
+                    }))
+                    .await;
+            }
+            _ => {}
         }
         let store = self.store.clone();
         let engine = self.engine.clone();
@@ -202,7 +235,9 @@ impl<S: Store + 'static> Server<S> {
                 Request::RulesReplay { json, since } => {
                     rules_replay(&engine, &*store, *since, *json, &mut out)
                 }
-                Request::Ingest { .. } => Ok(()),
+                Request::Ingest { .. }
+                | Request::SetStatus { .. }
+                | Request::SetCustomer { .. } => Ok(()),
             };
             (out, r)
         })
@@ -215,6 +250,20 @@ impl<S: Store + 'static> Server<S> {
             Err(e) => Response {
                 stdout: String::new(),
                 error: Some(format!("internal error: {e}")),
+            },
+        }
+    }
+
+    /// Runs a change on the committer thread.
+    async fn write(&self, task: crate::worker::committer::Task) -> Response {
+        match self.committer.run(task).await {
+            Ok(note) => Response {
+                stdout: note + "\n",
+                error: None,
+            },
+            Err(e) => Response {
+                stdout: String::new(),
+                error: Some(e),
             },
         }
     }

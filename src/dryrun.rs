@@ -74,7 +74,10 @@ impl DecisionView {
             .or_else(|| mailbox_queue.map(str::to_owned))
             .unwrap_or_else(|| cfg.tickets.default_queue.clone());
         DecisionView {
-            sla: d.sla.clone().unwrap_or_else(|| engine.queue_policy(&queue).to_owned()),
+            sla: d
+                .sla
+                .clone()
+                .unwrap_or_else(|| engine.queue_policy(&queue).to_owned()),
             queue,
             priority: d.final_priority(cfg.tickets.default_priority).to_string(),
             tags: d.add_tags.clone(),
@@ -263,4 +266,128 @@ pub fn replay<S: Store + ?Sized>(
         }
     }
     Ok((seen, changes))
+}
+
+/// What `ticketbox templates preview` renders from.
+pub enum PreviewSource<'a> {
+    /// A stored ticket (its first message is the cause).
+    Ticket(u64),
+    /// A message file, as if it opened a new ticket now.
+    Message(&'a [u8]),
+    /// Made-up example data.
+    Example,
+}
+
+/// Renders template `name` in `lang` the way the worker would.
+pub fn preview<S: Store + ?Sized>(
+    engine: &Engine,
+    store: Option<&S>,
+    name: &str,
+    lang: &str,
+    source: PreviewSource<'_>,
+    now: DateTime<Utc>,
+) -> Result<crate::render::Rendered, String> {
+    use crate::ack::{EscalationView, Personal};
+    use crate::model::Party;
+    let example = || crate::parse::Envelope {
+        message_id: "example@ticketbox.invalid".into(),
+        from: Some(Party::new(Some("Dana Cohen"), "dana@example.com")),
+        subject: "The printer does not work".into(),
+        text: "Hello, the printer on the third floor has not worked since this morning.".into(),
+        ..Default::default()
+    };
+    let (ticket, cause) = match source {
+        PreviewSource::Ticket(id) => {
+            let store = store.ok_or("no store to read the ticket from")?;
+            let t = store
+                .ticket(id)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no ticket {}", engine.threading.tags.format(id)))?;
+            let env = t
+                .messages
+                .first()
+                .and_then(|m| store.message(m).ok().flatten())
+                .and_then(|rec| {
+                    store
+                        .raw(&rec.raw_hash)
+                        .ok()
+                        .flatten()
+                        .map(|raw| (rec, raw))
+                })
+                .and_then(|(rec, raw)| parse::parse(&raw, &rec.raw_hash).ok())
+                .unwrap_or_else(example);
+            (t, env)
+        }
+        PreviewSource::Message(raw) => {
+            let env =
+                parse::parse(raw, &crate::intake::content_hash(raw)).map_err(|e| e.to_string())?;
+            let customer = env
+                .author()
+                .cloned()
+                .unwrap_or_else(|| Party::new(None, "customer@example.com"));
+            (preview_ticket(engine, &env.subject, customer, now), env)
+        }
+        PreviewSource::Example => {
+            let env = example();
+            let customer = env
+                .from
+                .clone()
+                .unwrap_or_else(|| Party::new(None, "dana@example.com"));
+            (preview_ticket(engine, &env.subject, customer, now), env)
+        }
+    };
+    let personal = Personal {
+        escalation: (name == "escalation").then(|| EscalationView {
+            target: "first response".into(),
+            due: crate::locale::format_when(
+                "en",
+                ticket.response_due.unwrap_or(now),
+                engine.tz,
+                now,
+            ),
+            breached: false,
+        }),
+        ..Personal::default()
+    };
+    let sender = crate::ack::Sender {
+        identity: &engine.identity,
+        address: &engine.cfg.support.address,
+        name: &engine.cfg.support.name,
+        template: name,
+        language: lang,
+        tz: engine.tz,
+    };
+    let to = cause
+        .author()
+        .cloned()
+        .unwrap_or_else(|| ticket.customer.clone());
+    crate::ack::render_only(
+        &sender,
+        &engine.templates(),
+        &ticket,
+        engine.threading.tags.format(ticket.id),
+        &cause,
+        &to,
+        &personal,
+        now,
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn preview_ticket(
+    engine: &Engine,
+    subject: &str,
+    customer: crate::model::Party,
+    now: DateTime<Utc>,
+) -> crate::model::Ticket {
+    let mut t = crate::model::Ticket::new(
+        engine.cfg.tickets.first_number,
+        subject.to_owned(),
+        engine.cfg.tickets.default_queue.clone(),
+        engine.cfg.tickets.default_priority,
+        customer,
+        now,
+    );
+    crate::pipeline::timing::set_dues(engine, &mut t);
+    t
 }

@@ -85,6 +85,47 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Change a ticket's status (pending stops the SLA clock, open restarts it).
+    Set {
+        ticket: String,
+        #[arg(long)]
+        status: String,
+    },
+    /// Record a customer's language and time zone for future mail.
+    Customer {
+        address: String,
+        /// Two-letter language code (he, pl, en).
+        #[arg(long)]
+        language: Option<String>,
+        /// IANA time zone (Asia/Jerusalem).
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    /// Look at the mail templates.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplatesCommand {
+    /// Render a template: text to the terminal, HTML to a file.
+    Preview {
+        /// Template name, e.g. `ack`.
+        name: String,
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Render for a stored ticket.
+        #[arg(long, conflicts_with = "message")]
+        ticket: Option<String>,
+        /// Render for a message file, as if it opened a ticket now.
+        #[arg(long)]
+        message: Option<PathBuf>,
+        /// Write the HTML part here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -170,6 +211,39 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::Rules {
             command: RulesCommand::Check { dir },
         } => return rules_check(cfg, dir),
+        Command::Set { ticket, status } => Request::SetStatus {
+            ticket: report::ticket_number(&ticket)
+                .with_context(|| format!("{ticket:?} is not a ticket number"))?,
+            status: status.parse().map_err(anyhow::Error::msg)?,
+        },
+        Command::Customer {
+            address,
+            language,
+            timezone,
+        } => Request::SetCustomer {
+            address,
+            language,
+            timezone,
+        },
+        Command::Templates {
+            command:
+                TemplatesCommand::Preview {
+                    name,
+                    lang,
+                    ticket,
+                    message,
+                    html,
+                },
+        } => {
+            return templates_preview(
+                cfg,
+                &name,
+                &lang,
+                ticket.as_deref(),
+                message.as_deref(),
+                html.as_deref(),
+            );
+        }
         Command::Rules {
             command:
                 RulesCommand::Test {
@@ -233,7 +307,75 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 ticketbox::dryrun::replay(&engine, &engine.rules(), &store, since)?;
             report::rules_replay(&mut out, seen, &changes, json)?
         }
+        Request::SetStatus { ticket, status } => {
+            let engine = engine(cfg, &store)?;
+            let note =
+                ticketbox::ops::set_status(&engine, &store, ticket, status, chrono::Utc::now())?;
+            store.flush()?;
+            writeln!(out, "{note}")?;
+        }
+        Request::SetCustomer {
+            address,
+            language,
+            timezone,
+        } => {
+            let note = ticketbox::ops::set_customer(&store, &address, language, timezone)?;
+            store.flush()?;
+            writeln!(out, "{note}")?;
+        }
         Request::Ingest { .. } => unreachable!("ingest is handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn templates_preview(
+    cfg: Config,
+    name: &str,
+    lang: &str,
+    ticket: Option<&str>,
+    message: Option<&Path>,
+    html: Option<&Path>,
+) -> Result<ExitCode> {
+    use ticketbox::dryrun::PreviewSource;
+    let raw;
+    let (store, source) = match (ticket, message) {
+        (Some(t), _) => {
+            let id = report::ticket_number(t)
+                .with_context(|| format!("{t:?} is not a ticket number"))?;
+            (Some(open_store(&cfg)?), PreviewSource::Ticket(id))
+        }
+        (None, Some(path)) => {
+            raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            (None, PreviewSource::Message(&raw))
+        }
+        (None, None) => (None, PreviewSource::Example),
+    };
+    let engine = match &store {
+        Some(s) => engine(cfg, s)?,
+        None => Engine::new(cfg, "preview".into()).context("loading rules and templates")?,
+    };
+    let r = ticketbox::dryrun::preview(
+        &engine,
+        store.as_ref(),
+        name,
+        lang,
+        source,
+        chrono::Utc::now(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let mut out = std::io::stdout().lock();
+    if r.language != lang {
+        writeln!(out, "(no {lang:?} template: showing {:?})", r.language)?;
+    }
+    writeln!(out, "Subject: {}\n\n{}", r.subject, r.text)?;
+    match (html, r.html) {
+        (Some(path), Some(h)) => {
+            std::fs::write(path, h).with_context(|| format!("writing {}", path.display()))?;
+            writeln!(out, "HTML part written to {}", path.display())?;
+        }
+        (Some(_), None) => writeln!(out, "(this template has no HTML part)")?,
+        (None, Some(_)) => writeln!(out, "(an HTML part exists: add --html FILE to write it)")?,
+        (None, None) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -115,7 +115,7 @@ pub fn tickets<S: Store + ?Sized>(
 }
 
 /// `1042`, `TB-1042` and `[#TB-1042]` all name ticket 1042.
-fn ticket_number(arg: &str) -> Option<u64> {
+pub fn ticket_number(arg: &str) -> Option<u64> {
     let digits: String = arg
         .chars()
         .rev()

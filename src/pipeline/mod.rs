@@ -331,6 +331,33 @@ pub fn process<S: Store + ?Sized>(
     Ok(out)
 }
 
+/// Renders and queues a mail to the team about `ticket` (escalations).
+#[allow(clippy::too_many_arguments)]
+pub fn outgoing_mail(
+    engine: &Engine,
+    commit: &mut Commit,
+    ticket: &mut Ticket,
+    cause: &Envelope,
+    purpose: crate::ack::Purpose,
+    template: &str,
+    to: &crate::model::Party,
+    personal: &crate::ack::Personal,
+    now: DateTime<Utc>,
+) -> Result<(), crate::ack::AckError> {
+    let audience = outgoing::Audience {
+        language: "en",
+        tz: engine.tz,
+    };
+    let mail = outgoing::Mail {
+        purpose,
+        template,
+        to,
+        audience: &audience,
+        personal,
+    };
+    outgoing::queue(engine, commit, ticket, cause, &mail, now)
+}
+
 /// What the rules see of a message (also used by `ticketbox rules test`).
 #[allow(clippy::too_many_arguments)]
 pub fn rule_facts<'a>(
@@ -388,3 +415,5 @@ pub fn fingerprint(env: &Envelope) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sla;

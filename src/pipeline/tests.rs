@@ -8,13 +8,13 @@ use crate::store::SledStore;
 use crate::thread::ThreadView;
 use chrono::TimeZone;
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    store: SledStore,
-    engine: Engine,
+pub(super) struct Setup {
+    pub _dir: tempfile::TempDir,
+    pub store: SledStore,
+    pub engine: Engine,
 }
 
-fn setup(tweak: impl FnOnce(&mut Config)) -> Setup {
+pub(super) fn setup(tweak: impl FnOnce(&mut Config)) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config {
         rules_dir: dir.path().join("no-rules"),
@@ -32,11 +32,11 @@ fn setup(tweak: impl FnOnce(&mut Config)) -> Setup {
     }
 }
 
-fn t0() -> DateTime<Utc> {
+pub(super) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
 }
 
-fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> RawMail {
+pub(super) fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> RawMail {
     let text = format!(
         "From: {from}\r\nTo: support@example.com\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n{extra}\r\n{body}\r\n"
     );
@@ -44,7 +44,7 @@ fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> RawMail
 }
 
 impl Setup {
-    fn process(&self, raw: &RawMail, at: DateTime<Utc>) -> Outcome {
+    pub(super) fn process(&self, raw: &RawMail, at: DateTime<Utc>) -> Outcome {
         process(&self.engine, &self.store, raw, at).unwrap()
     }
 }

@@ -69,9 +69,9 @@ pub(super) fn append(
 ) {
     t.messages.push(env.message_id.clone());
     t.updated = now;
+    // A customer's reply reopens the ticket and restarts a paused clock.
     if kind == MessageKind::Customer && matches!(t.status, Status::Closed | Status::Pending) {
-        t.status = Status::Open;
-        t.closed = None;
+        timing::set_status(engine, t, Status::Open, now);
     }
     add_participants(engine, t, env);
 }

@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::intake::RawMail;
 use crate::pipeline::{self, Engine, Outcome};
 use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -22,10 +23,20 @@ pub struct Batch {
     done: oneshot::Sender<Result<Vec<Outcome>, String>>,
 }
 
+/// Work on the store that is not incoming mail (status changes, customer
+/// preferences, escalations): run on the committer thread, then flushed.
+pub type Task =
+    Box<dyn FnOnce(&Engine, &dyn Store, DateTime<Utc>) -> Result<String, String> + Send>;
+
+enum Job {
+    Mail(Batch),
+    Task(Task, oneshot::Sender<Result<String, String>>),
+}
+
 /// A handle for submitting batches; clone one per source.
 #[derive(Clone)]
 pub struct Committer {
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::Sender<Job>,
     processed: Arc<AtomicUsize>,
 }
 
@@ -39,7 +50,7 @@ impl Committer {
         clock: Arc<dyn Clock>,
         committed: Arc<Notify>,
     ) -> (Committer, std::thread::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<Batch>(64);
+        let (tx, mut rx) = mpsc::channel::<Job>(64);
         let processed = Arc::new(AtomicUsize::new(0));
         let count = processed.clone();
         let max_group = engine.cfg.intake.batch_size.max(1) * 4;
@@ -47,21 +58,25 @@ impl Committer {
             .name("committer".into())
             .spawn(move || {
                 while let Some(first) = rx.blocking_recv() {
-                    let mut group = vec![first];
-                    let mut n = group[0].mails.len();
-                    while n < max_group {
-                        match rx.try_recv() {
-                            Ok(b) => {
+                    let mut group = Vec::new();
+                    let mut tasks = Vec::new();
+                    let mut n = 0;
+                    let mut next = Some(first);
+                    while let Some(job) = next.take() {
+                        match job {
+                            Job::Mail(b) => {
                                 n += b.mails.len();
                                 group.push(b);
                             }
-                            Err(_) => break,
+                            Job::Task(t, done) => tasks.push((t, done)),
+                        }
+                        if n < max_group {
+                            next = rx.try_recv().ok();
                         }
                     }
                     match commit_group(&engine, &*store, &*clock, &group) {
                         Ok(results) => {
                             count.fetch_add(n, Ordering::Relaxed);
-                            committed.notify_one();
                             for (b, outcomes) in group.into_iter().zip(results) {
                                 let _ = b.done.send(Ok(outcomes));
                             }
@@ -75,6 +90,12 @@ impl Committer {
                             }
                         }
                     }
+                    for (task, done) in tasks {
+                        let result = task(&engine, &*store, clock.now());
+                        let result = result.and_then(|r| store.flush().map(|_| r).map_err(|e| e.to_string()));
+                        let _ = done.send(result);
+                    }
+                    committed.notify_one();
                 }
             })
             .expect("spawning a thread at startup");
@@ -89,11 +110,22 @@ impl Committer {
     ) -> Result<Vec<Outcome>, String> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Batch {
+            .send(Job::Mail(Batch {
                 mails,
                 checkpoint,
                 done,
-            })
+            }))
+            .await
+            .map_err(|_| "the committer has stopped".to_owned())?;
+        wait.await
+            .map_err(|_| "the committer has stopped".to_owned())?
+    }
+
+    /// Runs `task` on the committer thread (the only writer) and flushes.
+    pub async fn run(&self, task: Task) -> Result<String, String> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Job::Task(task, done))
             .await
             .map_err(|_| "the committer has stopped".to_owned())?;
         wait.await

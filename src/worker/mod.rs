@@ -213,8 +213,16 @@ impl<S: Store + 'static> Worker<S> {
             Some(tokio::spawn(server.serve(shutdown.clone())))
         };
 
-        let reloader = (!once)
-            .then(|| tokio::spawn(reload::watch_rules(self.engine.clone(), shutdown.clone())));
+        let reloaders: Vec<_> = if once {
+            Vec::new()
+        } else {
+            [reload::Kind::Rules, reload::Kind::Templates]
+                .into_iter()
+                .map(|k| tokio::spawn(reload::watch(self.engine.clone(), k, shutdown.clone())))
+                .collect()
+        };
+        let escalations =
+            (!once).then(|| tokio::spawn(escalation_timer(committer.clone(), shutdown.clone())));
 
         // Mail stored but not committed by an interrupted run goes first,
         // through the committer like everything else.
@@ -277,8 +285,11 @@ impl<S: Store + 'static> Worker<S> {
         if let Some(c) = control {
             c.abort();
         }
-        if let Some(r) = reloader {
+        for r in reloaders {
             r.abort();
+        }
+        if let Some(e) = escalations {
+            e.abort();
         }
         tokio::task::spawn_blocking(move || committer_thread.join())
             .await
@@ -297,5 +308,23 @@ impl<S: Store + 'static> Worker<S> {
             "stopped: batches finished, store flushed"
         );
         Ok(stats)
+    }
+}
+
+/// Every minute, SLA escalations run on the committer thread.
+async fn escalation_timer(committer: Committer, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let task: committer::Task = Box::new(|engine, store, now| {
+            crate::escalation::run(engine, store, now).map_err(|e| e.to_string())
+        });
+        match committer.run(task).await {
+            Ok(summary) => tracing::debug!(%summary, "escalations checked"),
+            Err(e) => tracing::error!(error = %e, "escalation check failed"),
+        }
     }
 }

@@ -1,9 +1,10 @@
-//! Hot reload of the rules: the rules directory (with its `lists/`) is
-//! watched; a change is loaded and checked in full, and only a rule set
-//! without errors replaces the one in force. A bad edit is logged with every
-//! error and changes nothing.
+//! Hot reload of rules and templates: their directories are watched; a
+//! change is loaded and checked in full, and only a set without errors
+//! replaces the one in force. A bad edit is logged with every error and
+//! changes nothing.
 
 use crate::pipeline::Engine;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -12,9 +13,46 @@ use tokio::sync::{mpsc, watch};
 /// long after the last event before loading.
 const SETTLE: Duration = Duration::from_millis(150);
 
-pub async fn watch_rules(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
+/// What a watched directory holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Rules,
+    Templates,
+}
+
+impl Kind {
+    fn dir(self, engine: &Engine) -> PathBuf {
+        match self {
+            Kind::Rules => engine.cfg.rules_dir.clone(),
+            Kind::Templates => engine.cfg.templates_dir.clone(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Rules => "rules",
+            Kind::Templates => "templates",
+        }
+    }
+
+    /// Loads and installs; Ok(count) or every error as text.
+    fn reload(self, engine: &Engine) -> Result<usize, String> {
+        match self {
+            Kind::Rules => engine.reload_rules().map_err(|e| e.to_string()),
+            Kind::Templates => engine.reload_templates().map_err(|errs| {
+                errs.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }),
+        }
+    }
+}
+
+pub async fn watch(engine: Arc<Engine>, kind: Kind, mut shutdown: watch::Receiver<bool>) {
     use notify::{RecursiveMode, Watcher};
-    let dir = engine.cfg.rules_dir.clone();
+    let dir = kind.dir(&engine);
+    let what = kind.name();
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if res.as_ref().is_ok_and(|e| !e.kind.is_access()) {
@@ -24,15 +62,15 @@ pub async fn watch_rules(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool
     let mut watcher = match watcher {
         Ok(w) => w,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot watch the rules directory; rule edits need a restart");
+            tracing::warn!(error = %e, "cannot watch {what}; edits need a restart");
             return;
         }
     };
     if let Err(e) = watcher.watch(&dir, RecursiveMode::Recursive) {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the rules directory; rule edits need a restart");
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot watch {what}; edits need a restart");
         return;
     }
-    tracing::info!(dir = %dir.display(), rules = engine.rules().rules.len(), "watching rules for changes");
+    tracing::info!(dir = %dir.display(), "watching {what} for changes");
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -41,14 +79,12 @@ pub async fn watch_rules(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool
         // Let the burst settle.
         while let Ok(Some(())) = tokio::time::timeout(SETTLE, rx.recv()).await {}
         let e = engine.clone();
-        let result = tokio::task::spawn_blocking(move || e.reload_rules()).await;
-        match result {
-            Ok(Ok(n)) => tracing::info!(rules = n, "rules reloaded"),
-            Ok(Err(errors)) => tracing::error!(
-                kept = engine.rules().rules.len(),
-                "rules not reloaded, the previous rules stay in force:\n{errors}"
-            ),
-            Err(e) => tracing::error!(error = %e, "rules reload failed"),
+        match tokio::task::spawn_blocking(move || kind.reload(&e)).await {
+            Ok(Ok(n)) => tracing::info!(count = n, "{what} reloaded"),
+            Ok(Err(errors)) => {
+                tracing::error!("{what} not reloaded, the previous {what} stay in force:\n{errors}")
+            }
+            Err(e) => tracing::error!(error = %e, "{what} reload failed"),
         }
     }
 }

@@ -1,0 +1,88 @@
+//! Changes an admin or agent makes outside mail: a ticket's status, a
+//! customer's language and time zone. They run on the committer thread
+//! when a worker is running (the only writer), else directly.
+
+use crate::model::{CustomerPrefs, Status, TicketId};
+use crate::pipeline::Engine;
+use crate::pipeline::timing::{self, QueueStats};
+use crate::store::{Commit, Store, StoreError};
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Sets a ticket's status (pending stops the SLA clock when the policy
+/// says so; open restarts it; closed records when).
+pub fn set_status<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    id: TicketId,
+    status: Status,
+    now: DateTime<Utc>,
+) -> Result<String, OpError> {
+    let mut t = store
+        .ticket(id)?
+        .ok_or_else(|| OpError::Input(format!("no ticket {}", engine.threading.tags.format(id))))?;
+    let before = t.status;
+    timing::set_status(engine, &mut t, status, now);
+    let mut commit = Commit::default();
+    // A ticket closed before anyone answered no longer waits in its queue.
+    if t.first_response_at.is_none() && (before == Status::Closed) != (status == Status::Closed) {
+        let key = QueueStats::key(&t.queue);
+        let mut stats = QueueStats::parse(store.meta(&key)?);
+        stats.awaiting = (stats.awaiting + if status == Status::Closed { -1 } else { 1 }).max(0);
+        commit.meta.push((key, stats.encode()));
+    }
+    let note = format!("{} is now {status}", engine.threading.tags.format(id));
+    commit.ticket = Some(t);
+    store.commit(&commit)?;
+    Ok(note)
+}
+
+/// Records a customer's language and time zone for future mail.
+pub fn set_customer<S: Store + ?Sized>(
+    store: &S,
+    address: &str,
+    language: Option<String>,
+    timezone: Option<String>,
+) -> Result<String, OpError> {
+    let address = address.trim().to_lowercase();
+    if !address.contains('@') {
+        return Err(OpError::Input(format!(
+            "{address:?} is not an email address"
+        )));
+    }
+    let key = CustomerPrefs::key(&address);
+    let mut prefs: CustomerPrefs = store
+        .meta(&key)?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    if let Some(l) = language {
+        let l = l.trim().to_ascii_lowercase();
+        if l.len() != 2 || !l.chars().all(|c| c.is_ascii_lowercase()) {
+            return Err(OpError::Input(format!(
+                "language {l:?}: expected a two-letter code like he, pl, en"
+            )));
+        }
+        prefs.language = Some(l);
+    }
+    if let Some(z) = timezone {
+        z.parse::<chrono_tz::Tz>().map_err(|_| {
+            OpError::Input(format!(
+                "time zone {z:?} is not an IANA name like Asia/Jerusalem"
+            ))
+        })?;
+        prefs.timezone = Some(z);
+    }
+    let value = serde_json::to_string(&prefs).unwrap_or_default();
+    store.commit(&Commit {
+        meta: vec![(key, value.clone())],
+        ..Commit::default()
+    })?;
+    Ok(format!("{address}: {value}"))
+}
