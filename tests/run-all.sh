@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of ticketbox: unit tests, integration tests on the real
 # binary, tests against a real Postfix and Dovecot on 127.0.0.1 (installed
-# from Debian and started here when missing), and the shared corpus when
-# ../shared/corpus is present.
+# from Debian and started here when missing), acknowledgements rendered in
+# headless Chromium, and the shared corpus when ../shared/corpus is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export MAILSTACK_ROOT=${MAILSTACK_ROOT:-/tmp/ticketbox-mailstack}
 stack=tests/mailstack/mailstack.sh
 if [ "$(id -u)" = 0 ]; then
-  bash "$stack" install
+  bash tests/deps.sh
 else
-  sudo -n true 2>/dev/null && sudo bash "$stack" install
+  sudo -n true 2>/dev/null && sudo bash tests/deps.sh
 fi
 started=no
 if ! bash "$stack" status | grep -q "dovecot running" || ! bash "$stack" status | grep -q "postfix running"; then
@@ -23,4 +23,5 @@ trap '[ "$started" = yes ] && bash "$stack" down' EXIT
 
 export TICKETBOX_MAILSTACK=$MAILSTACK_ROOT
 export TICKETBOX_REQUIRE_MAILSTACK=1
+export TICKETBOX_REQUIRE_CHROMIUM=1
 cargo test --locked 2>&1

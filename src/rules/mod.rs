@@ -495,3 +495,5 @@ fn load_lists(dir: &Path) -> std::io::Result<BTreeMap<String, HashSet<String>>> 
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_load;

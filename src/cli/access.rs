@@ -1,0 +1,119 @@
+//! Reaching the data: a running worker through its control socket first,
+//! the store directly only when no worker answers (sled admits one process).
+
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::process::ExitCode;
+use ticketbox::config::Config;
+use ticketbox::control::{self, ControlError, Request};
+use ticketbox::intake;
+use ticketbox::pipeline::Engine;
+use ticketbox::store::{SledStore, Store, StoreError};
+
+/// Sends `req` to a worker running on this data directory. `None` when no
+/// worker answers.
+pub fn ask_worker(cfg: &Config, req: &Request) -> Result<Option<ExitCode>> {
+    if !control::socket_path(&cfg.data_dir).exists() {
+        return Ok(None);
+    }
+    let answer = current_thread()?.block_on(control::request(&cfg.data_dir, req));
+    match answer {
+        Ok(resp) => {
+            std::io::stdout()
+                .write_all(resp.stdout.as_bytes())
+                .context("writing to stdout")?;
+            match resp.error {
+                Some(e) => {
+                    eprintln!("ticketbox: {e}");
+                    Ok(Some(ExitCode::from(1)))
+                }
+                None => Ok(Some(ExitCode::SUCCESS)),
+            }
+        }
+        Err(ControlError::NotRunning { .. }) => Ok(None),
+        Err(e) => Err(e).context("asking the running worker"),
+    }
+}
+
+pub enum Reached {
+    /// A running worker answered, with this exit code.
+    Worker(ExitCode),
+    /// No worker: the store, opened here.
+    Store(SledStore),
+}
+
+/// Asks a running worker, else opens the store. A worker that is starting
+/// or stopping holds the store without answering yet: wait a little for it.
+pub fn reach(cfg: &Config, req: &Request) -> Result<Reached> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(code) = ask_worker(cfg, req)? {
+            return Ok(Reached::Worker(code));
+        }
+        match open_store(cfg) {
+            Ok(store) => return Ok(Reached::Store(store)),
+            Err(e) if std::time::Instant::now() < deadline && is_locked(&e) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub fn is_locked(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<StoreError>()
+        .is_some_and(|e| matches!(e, StoreError::Locked { .. }))
+}
+
+pub fn open_store(cfg: &Config) -> Result<SledStore> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
+    match SledStore::open(&cfg.data_dir, cfg.tickets.first_number) {
+        Ok(s) => Ok(s),
+        Err(e @ StoreError::Locked { .. }) => Err(anyhow::Error::new(e).context(format!(
+            "another ticketbox process holds the store, and no worker answers on {}",
+            control::socket_path(&cfg.data_dir).display()
+        ))),
+        Err(e) => Err(e).context("opening the store"),
+    }
+}
+
+/// The instance id from the config, else the one kept in the store, else a
+/// new one (kept for next time).
+pub fn instance_id(cfg: &Config, store: &SledStore) -> Result<String> {
+    if !cfg.instance_id.is_empty() {
+        return Ok(cfg.instance_id.clone());
+    }
+    if let Some(id) = store.meta("instance_id")? {
+        return Ok(id);
+    }
+    let seed = format!(
+        "{:?}{}{}",
+        std::time::SystemTime::now(),
+        std::process::id(),
+        cfg.data_dir.display()
+    );
+    let id = intake::content_hash(seed.as_bytes())[..16].to_owned();
+    store.set_meta("instance_id", &id)?;
+    store.flush()?;
+    Ok(id)
+}
+
+pub fn engine(cfg: Config, store: &SledStore) -> Result<Engine> {
+    let id = instance_id(&cfg, store)?;
+    Engine::new(cfg, id).context("loading rules and templates")
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn current_thread() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}

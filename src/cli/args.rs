@@ -1,0 +1,135 @@
+//! Arguments of the `ticketbox` command (clap).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "ticketbox", version, about = "Email-to-ticket mail processor")]
+pub struct Cli {
+    /// Config file; built-in defaults when it does not exist.
+    #[arg(long, global = true, default_value = "ticketbox.toml")]
+    pub config: PathBuf,
+    /// Data directory (the sled store); overrides `data_dir` in the config.
+    #[arg(long, global = true)]
+    pub data: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Read mail (IMAP mailboxes, else the Maildir), deliver acknowledgements, run until Ctrl-C.
+    Run {
+        /// Process what is there, deliver, and exit.
+        #[arg(long)]
+        once: bool,
+        /// Read this Maildir (instead of the configured mailboxes).
+        #[arg(long)]
+        maildir: Option<PathBuf>,
+    },
+    /// Ingest messages from files, directories, Maildirs, mbox files or `-` (stdin).
+    Ingest {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Queue acknowledgements without delivering them.
+        #[arg(long)]
+        no_deliver: bool,
+    },
+    /// List tickets.
+    Tickets {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket with its messages.
+    Show {
+        ticket: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List outgoing mail, pending and sent.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List quarantined messages and why.
+    Quarantine {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check and try out the rules in `rules/`.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Change a ticket's status (pending stops the SLA clock, open restarts it).
+    Set {
+        ticket: String,
+        #[arg(long)]
+        status: String,
+    },
+    /// Record a customer's language and time zone for future mail.
+    Customer {
+        address: String,
+        /// Two-letter language code (he, pl, en).
+        #[arg(long)]
+        language: Option<String>,
+        /// IANA time zone (Asia/Jerusalem).
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    /// Look at the mail templates.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TemplatesCommand {
+    /// Render a template: text to the terminal, HTML to a file.
+    Preview {
+        /// Template name, e.g. `ack`.
+        name: String,
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Render for a stored ticket.
+        #[arg(long, conflicts_with = "message")]
+        ticket: Option<String>,
+        /// Render for a message file, as if it opened a ticket now.
+        #[arg(long)]
+        message: Option<PathBuf>,
+        /// Write the HTML part here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    /// Validate the rule files; exit non-zero with every error.
+    Check {
+        /// Rules directory (default: `rules_dir` from the config).
+        dir: Option<PathBuf>,
+    },
+    /// Dry run: explain each rule on a message, or re-evaluate stored tickets.
+    Test {
+        /// The message (.eml) to evaluate.
+        #[arg(required_unless_present = "replay")]
+        message: Option<PathBuf>,
+        /// Re-evaluate stored tickets and show which decisions would change.
+        #[arg(long, conflicts_with = "message")]
+        replay: bool,
+        /// With --replay: only tickets created since this date (2026-11-01 or RFC 3339).
+        #[arg(long, requires = "replay")]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,280 @@
+//! What each command does, beyond asking the worker or printing a report.
+
+use super::access::{Reached, engine, is_locked, open_store, reach, runtime};
+use anyhow::{Context, Result, bail};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use ticketbox::clock::{Clock, SystemClock};
+use ticketbox::config::Config;
+use ticketbox::control::{Request, WireMail};
+use ticketbox::intake::{self, Item};
+use ticketbox::outbox::{FileTransport, SmtpTransport, Transport};
+use ticketbox::pipeline::{Engine, OutcomeKind};
+use ticketbox::report;
+use ticketbox::store::SledStore;
+use ticketbox::worker::{self, Source, Worker};
+
+pub fn templates_preview(
+    cfg: Config,
+    name: &str,
+    lang: &str,
+    ticket: Option<&str>,
+    message: Option<&Path>,
+    html: Option<&Path>,
+) -> Result<ExitCode> {
+    use ticketbox::dryrun::PreviewSource;
+    let raw;
+    let (store, source) = match (ticket, message) {
+        (Some(t), _) => {
+            let id = report::ticket_number(t)
+                .with_context(|| format!("{t:?} is not a ticket number"))?;
+            (Some(open_store(&cfg)?), PreviewSource::Ticket(id))
+        }
+        (None, Some(path)) => {
+            raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            (None, PreviewSource::Message(&raw))
+        }
+        (None, None) => (None, PreviewSource::Example),
+    };
+    let engine = match &store {
+        Some(s) => engine(cfg, s)?,
+        None => Engine::new(cfg, "preview".into()).context("loading rules and templates")?,
+    };
+    let r = ticketbox::dryrun::preview(
+        &engine,
+        store.as_ref(),
+        name,
+        lang,
+        source,
+        chrono::Utc::now(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let mut out = std::io::stdout().lock();
+    if r.language != lang {
+        writeln!(out, "(no {lang:?} template: showing {:?})", r.language)?;
+    }
+    writeln!(out, "Subject: {}\n\n{}", r.subject, r.text)?;
+    match (html, r.html) {
+        (Some(path), Some(h)) => {
+            std::fs::write(path, h).with_context(|| format!("writing {}", path.display()))?;
+            writeln!(out, "HTML part written to {}", path.display())?;
+        }
+        (Some(_), None) => writeln!(out, "(this template has no HTML part)")?,
+        (None, Some(_)) => writeln!(out, "(an HTML part exists: add --html FILE to write it)")?,
+        (None, None) => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `2026-11-01` (midnight UTC) or an RFC 3339 time.
+pub fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| {
+        format!("--since {s:?}: expected a date like 2026-11-01 or an RFC 3339 time")
+    })?;
+    Ok(d.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
+pub fn rules_check(mut cfg: Config, dir: Option<PathBuf>) -> Result<ExitCode> {
+    if let Some(d) = dir {
+        cfg.rules_dir = d;
+    }
+    let shown = cfg.rules_dir.display().to_string();
+    match Engine::new(cfg, "rules-check".into()) {
+        Ok(engine) => {
+            let rules = engine.rules();
+            let files: std::collections::BTreeSet<&str> =
+                rules.rules.iter().map(|r| r.file.as_str()).collect();
+            println!(
+                "{shown}: {} rules in {} files, all valid",
+                rules.rules.len(),
+                files.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ticketbox::pipeline::EngineError::Rules(errors)) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            eprintln!("{shown}: {} errors; nothing was changed", errors.0.len());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn rules_test_offline(cfg: Config, raw: &[u8], json: bool) -> Result<ExitCode> {
+    let engine = Engine::new(cfg, "rules-test".into()).context("loading rules and templates")?;
+    let r = ticketbox::dryrun::test_message::<SledStore>(
+        &engine,
+        &engine.rules(),
+        None,
+        raw,
+        chrono::Utc::now(),
+    )?;
+    report::rules_test(&mut std::io::stdout().lock(), &r, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configured transport.
+pub fn transport(cfg: &Config) -> Result<Arc<dyn Transport>> {
+    Ok(match cfg.outbox.transport.as_str() {
+        "smtp" => Arc::new(SmtpTransport::new(&cfg.smtp).context("setting up SMTP")?),
+        _ => Arc::new(FileTransport::new(&cfg.outbox.dir).with_context(|| {
+            format!("creating the outbox directory {}", cfg.outbox.dir.display())
+        })?),
+    })
+}
+
+pub fn run(cfg: Config, source: Source, once: bool) -> Result<()> {
+    if let Source::Maildir(dir) = &source
+        && !dir.is_dir()
+    {
+        bail!(
+            "the Maildir {} does not exist (configure [[mailbox]], set intake.maildir or pass --maildir)",
+            dir.display()
+        );
+    }
+    // A CLI command may hold the store for a moment: wait for it, briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let store = loop {
+        match open_store(&cfg) {
+            Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => break Arc::new(other?),
+        }
+    };
+    let rt = runtime()?;
+    // lettre's SMTP pool is built and dropped inside a runtime context.
+    let _rt_context = rt.enter();
+    let transport = transport(&cfg)?;
+    let engine = Arc::new(engine(cfg, &store)?);
+    let worker = Worker {
+        engine,
+        store,
+        clock: Arc::new(SystemClock) as Arc<dyn Clock>,
+        transport,
+    };
+    let stats = rt.block_on(async {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested");
+            let _ = tx.send(true);
+        });
+        worker.run(source, once, rx).await
+    })?;
+    tracing::info!(
+        processed = stats.processed,
+        skipped = stats.skipped,
+        unreadable = stats.unreadable,
+        "done"
+    );
+    Ok(())
+}
+
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+pub fn read_items(paths: &[PathBuf]) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    for p in paths {
+        if p == Path::new("-") {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("reading stdin")?;
+            items.extend(intake::items_from_stdin(bytes));
+        } else {
+            items.extend(
+                intake::items_for_path(p).with_context(|| format!("reading {}", p.display()))?,
+            );
+        }
+    }
+    Ok(items)
+}
+
+pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> Result<ExitCode> {
+    let items = read_items(paths)?;
+    // With a worker running, the mail goes through it.
+    let store = match open_store(&cfg) {
+        Ok(store) => store,
+        Err(e) if is_locked(&e) => {
+            let mut messages = Vec::with_capacity(items.len());
+            let mut unreadable = false;
+            for item in &items {
+                match item.clone().read() {
+                    Ok(raw) => messages.push(WireMail::new(&raw.bytes, raw.origin)),
+                    Err(e) => {
+                        eprintln!("ticketbox: {item:?}: {e}");
+                        unreadable = true;
+                    }
+                }
+            }
+            match reach(&cfg, &Request::Ingest { json, messages })? {
+                Reached::Worker(code) => {
+                    return Ok(if unreadable { ExitCode::from(2) } else { code });
+                }
+                Reached::Store(store) => store,
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let policy = ticketbox::outbox::Policy {
+        limit: usize::MAX,
+        ..cfg.delivery_policy()
+    };
+    let rt = runtime()?;
+    let _rt_context = rt.enter();
+    let transport = transport(&cfg)?;
+    let engine = engine(cfg, &store)?;
+    let clock = SystemClock;
+    let mut out = std::io::stdout().lock();
+    let mut write_err = None;
+    let stats = worker::ingest(&engine, &store, &clock, items, false, &mut |o| {
+        let line = if json {
+            report::outcome_json(o)
+        } else {
+            report::outcome_line(o, &engine.threading.tags)
+        };
+        if let Err(e) = out.write_all((line + "\n").as_bytes()) {
+            write_err.get_or_insert(e);
+        }
+        if o.outcome == OutcomeKind::Quarantined {
+            tracing::warn!(origin = %o.origin, reason = %o.reason, "quarantined");
+        }
+    })?;
+    if let Some(e) = write_err {
+        return Err(e).context("writing to stdout");
+    }
+    if !no_deliver {
+        rt.block_on(ticketbox::outbox::deliver_due(
+            &store,
+            &*transport,
+            &clock,
+            &policy,
+        ))?;
+    }
+    Ok(if stats.unreadable > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,143 @@
+//! The acknowledgement as a person sees it: the HTML part rendered by
+//! headless Chromium (Debian's package). Hebrew must run right to left,
+//! Polish left to right; the PNGs stay in target/test-artifacts/.
+
+mod common;
+
+use common::{Sandbox, fixture};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn chromium() -> Option<PathBuf> {
+    let path = PathBuf::from("/usr/bin/chromium");
+    if path.exists() {
+        return Some(path);
+    }
+    let msg = "Chromium is not installed (apt-get install chromium; tests/run-all.sh does it)";
+    if std::env::var("TICKETBOX_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
+        panic!("{msg}");
+    }
+    eprintln!("skipped: {msg}");
+    None
+}
+
+fn headless(chromium: &Path, profile: &Path) -> Command {
+    let mut c = Command::new(chromium);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=800,500",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+/// Measures the greeting line in the browser: its computed direction and
+/// where its text sits on the page.
+const PROBE: &str = r#"<script>
+const p = document.getElementById('greeting');
+const r = document.createRange(); r.selectNodeContents(p);
+const box = r.getBoundingClientRect();
+const root = document.documentElement;
+root.setAttribute('data-direction', getComputedStyle(p).direction);
+root.setAttribute('data-left', Math.round(box.left));
+root.setAttribute('data-right', Math.round(box.right));
+root.setAttribute('data-width', root.clientWidth);
+</script></body>"#;
+
+fn attr(dom: &str, name: &str) -> String {
+    let key = format!("{name}=\"");
+    let start = dom
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {dom}"))
+        + key.len();
+    dom[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Renders the acknowledgement of `message` in `lang`; returns (direction,
+/// left, right, width) of the greeting and the screenshot's path.
+fn render(
+    sb: &Sandbox,
+    chromium: &Path,
+    lang: &str,
+    message: &str,
+) -> (String, i64, i64, i64, PathBuf) {
+    let msg = sb.path(&format!("{lang}.eml"));
+    std::fs::write(&msg, fixture(message)).unwrap();
+    let html = sb.path(&format!("ack-{lang}.html"));
+    sb.run(&[
+        "templates",
+        "preview",
+        "ack",
+        "--lang",
+        lang,
+        "--message",
+        msg.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+
+    let probe = sb.path(&format!("probe-{lang}.html"));
+    std::fs::write(&probe, page.replace("</body>", PROBE)).unwrap();
+    let out = headless(chromium, &sb.path(&format!("profile-a-{lang}")))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    let num = |n: &str| attr(&dom, n).parse::<i64>().unwrap();
+
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png = artifacts.join(format!("ack-{lang}.png"));
+    let _ = std::fs::remove_file(&png);
+    let shot = headless(chromium, &sb.path(&format!("profile-b-{lang}")))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    (
+        attr(&dom, "data-direction"),
+        num("data-left"),
+        num("data-right"),
+        num("data-width"),
+        png,
+    )
+}
+
+#[test]
+fn hebrew_reads_right_to_left_and_polish_left_to_right() {
+    let Some(chromium) = chromium() else { return };
+    let sb = Sandbox::new("");
+
+    let (dir, left, right, width, png) = render(&sb, &chromium, "he", "hebrew-windows-1255.eml");
+    assert_eq!(dir, "rtl");
+    // The greeting hugs the right margin and leaves the left side empty.
+    assert!(width - right < 30, "right edge {right} of {width}");
+    assert!(
+        left > width / 2,
+        "left edge {left} of {width}: not right-aligned"
+    );
+    let size = std::fs::metadata(&png).unwrap().len();
+    assert!(size > 5_000, "{} is only {size} bytes", png.display());
+    eprintln!("Hebrew acknowledgement rendered: {}", png.display());
+
+    let (dir, left, right, width, png) = render(&sb, &chromium, "pl", "polish-iso-8859-2.eml");
+    assert_eq!(dir, "ltr");
+    assert!(left < 30, "left edge {left}");
+    assert!(right < width / 2, "right edge {right} of {width}");
+    assert!(std::fs::metadata(&png).unwrap().len() > 5_000);
+    eprintln!("Polish acknowledgement rendered: {}", png.display());
+}
