@@ -90,3 +90,72 @@ fn good_edits_apply_within_a_second_and_bad_edits_change_nothing() {
 
     assert!(worker.stop().success());
 }
+
+#[test]
+fn template_edits_reload_and_a_broken_one_keeps_the_last_good() {
+    let sb = Sandbox::new("");
+    let templates = sb.path("templates");
+    common::copy_dir(
+        &std::path::Path::new(common::REPO).join("templates"),
+        &templates,
+    );
+    let cfg = std::fs::read_to_string(sb.path("ticketbox.toml")).unwrap();
+    let old = format!(
+        "templates_dir = {:?}",
+        std::path::Path::new(common::REPO).join("templates")
+    );
+    std::fs::write(
+        sb.path("ticketbox.toml"),
+        cfg.replace(&old, &format!("templates_dir = {templates:?}")),
+    )
+    .unwrap();
+    let worker = sb.start_worker(&[]);
+    assert!(
+        wait_for(10, || sb
+            .worker_log()
+            .contains("watching templates for changes")),
+        "{}",
+        sb.worker_log()
+    );
+
+    // A good edit: a new English greeting.
+    let ack = templates.join("en/ack.txt");
+    let text = std::fs::read_to_string(&ack).unwrap();
+    std::fs::write(
+        &ack,
+        text.replace(
+            "thank you for writing to us.",
+            "thanks a lot for your mail.",
+        ),
+    )
+    .unwrap();
+    assert!(
+        wait_for(5, || sb.worker_log().contains("templates reloaded")),
+        "{}",
+        sb.worker_log()
+    );
+    sb.deliver(0, &mail(0, "First question"));
+    assert!(wait_for(10, || sb.outbox_files().len() == 1));
+    assert!(sb.outbox_files()[0].contains("thanks a lot for your mail."));
+
+    // A broken edit: reported with file and line; the good one stays.
+    std::fs::write(&ack, "Subject: {{ ticket.tag }}\n\nHello\n{% if %}\n").unwrap();
+    assert!(
+        wait_for(5, || sb.worker_log().contains("templates not reloaded")),
+        "{}",
+        sb.worker_log()
+    );
+    assert!(
+        sb.worker_log().contains("en/ack.txt:4:"),
+        "{}",
+        sb.worker_log()
+    );
+    sb.deliver(1, &mail(1, "Second question"));
+    assert!(wait_for(10, || sb.outbox_files().len() == 2));
+    assert!(
+        sb.outbox_files()
+            .iter()
+            .all(|f| f.contains("thanks a lot for your mail."))
+    );
+    assert!(worker.stop().success());
+}
