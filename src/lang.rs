@@ -50,7 +50,9 @@ pub fn detect(env: &Envelope) -> Option<String> {
             return Some(primary.to_ascii_lowercase());
         }
     }
-    let mut sample = own_words(&env.text);
+    // A few hundred characters decide it; whole mails only cost time.
+    let words = own_words(&env.text);
+    let mut sample: String = words.chars().take(600).collect();
     sample.push('\n');
     sample.push_str(&env.subject);
     detect_text(&sample)
