@@ -62,6 +62,10 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
         e.state = OutboxState::Sending;
         e.attempts += 1;
         store.put_outbox(e)?;
+        // Listings leave the message out; sending needs it.
+        if e.raw.is_empty() {
+            e.raw = store.outbox_entry(&e.id)?.map(|x| x.raw).unwrap_or_default();
+        }
     }
     store.flush()?;
 

@@ -15,6 +15,10 @@ use crate::store::{Commit, Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
+/// How many of a customer's latest tickets are looked at for the
+/// acknowledgement (other open ones, a recent follow-up).
+const RECENT_TICKETS: usize = 20;
+
 /// Adds a message to its ticket and commits.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn append<S: Store + ?Sized>(
@@ -98,7 +102,11 @@ pub(super) fn create<S: Store + ?Sized>(
     // The customer's other tickets: open ones to mention, a recently closed
     // one this may follow up on.
     let mut personal = Personal::default();
-    for other in store.tickets_of_customer(&customer.address)? {
+    // The most recent ones are enough (ids grow with time).
+    let mut theirs = store.tickets_of_customer(&customer.address)?;
+    let keep = theirs.len().saturating_sub(RECENT_TICKETS);
+    theirs.drain(..keep);
+    for other in theirs {
         let Some(o) = store.ticket(other)? else {
             continue;
         };

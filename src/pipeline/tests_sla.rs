@@ -39,6 +39,7 @@ fn ack_of(s: &Setup, id: u64) -> (Envelope, String, String) {
         .into_iter()
         .find(|e| e.ticket == id && e.purpose == "acknowledgement")
         .expect("an acknowledgement");
+    let e = s.store.outbox_entry(&e.id).unwrap().unwrap();
     let mut env = parse::parse(e.raw.as_bytes(), "x").unwrap();
     env.text = env.text.replace("\r\n", "\n");
     let html = mail_parser::MessageParser::default()

@@ -101,10 +101,11 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     /// Makes every commit so far durable.
     fn flush(&self) -> Result<()>;
 
-    /// Every outbox entry, active and done.
+    /// Every outbox entry, active and done, without their messages (`raw`).
     fn outbox(&self) -> Result<Vec<OutboxEntry>>;
-    /// Entries still to deliver (pending or sending).
+    /// Entries still to deliver (pending or sending), without `raw`.
     fn outbox_active(&self) -> Result<Vec<OutboxEntry>>;
+    /// One entry with its complete message.
     fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>>;
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
 

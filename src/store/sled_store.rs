@@ -12,6 +12,7 @@
 //! | `customers` | address, NUL, ticket id (u64 BE) → nothing |
 //! | `outbox` | Message-ID → [`OutboxEntry`] still to deliver |
 //! | `outbox_done` | Message-ID → [`OutboxEntry`] sent or failed |
+//! | `outbox_raw` | Message-ID → the complete message (written once) |
 //! | `senders` | address → acknowledgement times |
 //! | `quarantine` | content hash → [`Quarantined`] |
 //! | `meta` | name → value (schema version, next ticket id, instance id) |
@@ -47,6 +48,7 @@ pub struct SledStore {
     customers: Tree,
     outbox: Tree,
     outbox_done: Tree,
+    outbox_raw: Tree,
     senders: Tree,
     quarantine: Tree,
     meta: Tree,
@@ -85,6 +87,7 @@ impl SledStore {
             customers: t("customers")?,
             outbox: t("outbox")?,
             outbox_done: t("outbox_done")?,
+            outbox_raw: t("outbox_raw")?,
             senders: t("senders")?,
             quarantine: t("quarantine")?,
             meta: t("meta")?,
@@ -112,6 +115,14 @@ impl SledStore {
     /// Bytes on disk (sled's own estimate).
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
+    }
+}
+
+/// An outbox entry as stored in the entry trees: without its message.
+fn without_raw(e: &OutboxEntry) -> OutboxEntry {
+    OutboxEntry {
+        raw: String::new(),
+        ..e.clone()
     }
 }
 
@@ -263,10 +274,12 @@ impl Store for SledStore {
             .ticket
             .as_ref()
             .map(|t| (t.id, t.customer.address.clone(), enc(t)));
-        let outbox: Vec<(Vec<u8>, Vec<u8>)> = c
+        // The entry (small, rewritten per attempt) and the message (large,
+        // written once) go to separate trees.
+        let outbox: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = c
             .outbox
             .iter()
-            .map(|e| (e.id.as_bytes().to_vec(), enc(e)))
+            .map(|e| (e.id.as_bytes().to_vec(), enc(&without_raw(e)), e.raw.as_bytes().to_vec()))
             .collect();
         let quarantine = c.quarantine.as_ref().map(enc);
         let acked = match &c.acked {
@@ -288,6 +301,7 @@ impl Store for SledStore {
             &self.conversations,
             &self.customers,
             &self.outbox,
+            &self.outbox_raw,
             &self.senders,
             &self.quarantine,
             &self.meta,
@@ -303,6 +317,7 @@ impl Store for SledStore {
                     convs,
                     customers,
                     outbox_t,
+                    outbox_raw,
                     senders,
                     quar,
                     meta,
@@ -335,8 +350,9 @@ impl Store for SledStore {
                     {
                         convs.insert(key.as_bytes(), &id_key(*t))?;
                     }
-                    for (k, v) in &outbox {
+                    for (k, v, raw) in &outbox {
                         outbox_t.insert(k.as_slice(), v.as_slice())?;
+                        outbox_raw.insert(k.as_slice(), raw.as_slice())?;
                     }
                     if let Some((addr, times)) = &acked {
                         senders.insert(addr.as_bytes(), times.as_slice())?;
@@ -382,15 +398,25 @@ impl Store for SledStore {
     }
 
     fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>> {
-        match get(&self.outbox, "outbox", id.as_bytes())? {
-            Some(e) => Ok(Some(e)),
-            None => get(&self.outbox_done, "outbox_done", id.as_bytes()),
+        let found: Option<OutboxEntry> = match get(&self.outbox, "outbox", id.as_bytes())? {
+            Some(e) => Some(e),
+            None => get(&self.outbox_done, "outbox_done", id.as_bytes())?,
+        };
+        let Some(mut e) = found else { return Ok(None) };
+        if e.raw.is_empty()
+            && let Some(raw) = self.outbox_raw.get(id.as_bytes())?
+        {
+            e.raw = String::from_utf8_lossy(&raw).into_owned();
         }
+        Ok(Some(e))
     }
 
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
         let key = entry.id.as_bytes();
-        let value = enc(entry);
+        let value = enc(&without_raw(entry));
+        if !entry.raw.is_empty() && !self.outbox_raw.contains_key(key)? {
+            self.outbox_raw.insert(key, entry.raw.as_bytes())?;
+        }
         // Moving between trees is one transaction: an entry is never in both
         // or neither.
         (&self.outbox, &self.outbox_done)
