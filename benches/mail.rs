@@ -45,6 +45,7 @@ fn main() {
     if n > 0 {
         latency(&ms, n);
     }
+    wait_quiet(&ms);
     throughput(&ms, backlog);
 }
 
@@ -352,8 +353,26 @@ fn field<'a>(log: &'a str, key: &str) -> &'a str {
         .unwrap_or("?")
 }
 
+/// Waits (up to two minutes) until Postfix has delivered everything queued,
+/// so one measurement does not pay for the previous one's deliveries.
+fn wait_quiet(ms: &Mailstack) {
+    let end = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < end {
+        let out = Command::new("postqueue")
+            .arg("-c")
+            .arg(ms.root.join("postfix"))
+            .arg("-p")
+            .output();
+        if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("Mail queue is empty")) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// `ticketbox run --once` over the backlog; returns seconds taken.
 fn run_backlog(ms: &Mailstack, support: &str, transport: &str, backlog: usize) -> f64 {
+    wait_quiet(ms);
     let b = Bench::with_transport(ms, support, transport);
     let log = std::fs::File::create(b.log()).expect("log");
     let start = Instant::now();
@@ -428,6 +447,7 @@ fn throughput(ms: &Mailstack, backlog: usize) {
     // The ceiling: how fast this Postfix accepts mail at all, measured with
     // its own load generator under the same conditions (deliveries on).
     if Command::new("smtp-source").arg("-h").output().is_ok() {
+        wait_quiet(ms);
         let t = Instant::now();
         let ok = Command::new("smtp-source")
             .args([

@@ -395,10 +395,12 @@ impl Config {
         crate::outbox::Policy {
             max_attempts: self.outbox.max_attempts.max(1),
             retry_base_seconds: self.outbox.retry_base_seconds,
+            // Files are created one at a time: parallel creates in one
+            // directory only contend for the file system's locks.
             concurrency: if self.outbox.transport == "smtp" {
                 self.smtp.concurrency
             } else {
-                4
+                1
             },
             limit: 500,
         }

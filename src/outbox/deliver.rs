@@ -64,7 +64,10 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
         store.put_outbox(e)?;
         // Listings leave the message out; sending needs it.
         if e.raw.is_empty() {
-            e.raw = store.outbox_entry(&e.id)?.map(|x| x.raw).unwrap_or_default();
+            e.raw = store
+                .outbox_entry(&e.id)?
+                .map(|x| x.raw)
+                .unwrap_or_default();
         }
     }
     store.flush()?;

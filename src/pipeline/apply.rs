@@ -8,7 +8,7 @@ use super::timing::{self, QueueStats};
 use super::{Engine, ticket};
 use crate::ack::{self, Personal, TicketRef};
 use crate::classify::{Class, Verdict};
-use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Status, Ticket, TicketId};
+use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Ticket, TicketId};
 use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::{Commit, Store, StoreError};
@@ -102,33 +102,38 @@ pub(super) fn create<S: Store + ?Sized>(
     // The customer's other tickets: open ones to mention, a recently closed
     // one this may follow up on.
     let mut personal = Personal::default();
-    // The most recent ones are enough (ids grow with time).
-    let mut theirs = store.tickets_of_customer(&customer.address)?;
-    let keep = theirs.len().saturating_sub(RECENT_TICKETS);
-    theirs.drain(..keep);
-    for other in theirs {
-        let Some(o) = store.ticket(other)? else {
-            continue;
-        };
-        let r = TicketRef {
+    // Only the tickets worth mentioning are read in full: the latest open
+    // ones, and the most recently closed one if it closed lately.
+    let followup = Duration::days(i64::from(engine.cfg.ack.followup_days));
+    let glance = store.customer_tickets(&customer.address)?;
+    let reference = |id: TicketId| -> Result<Option<TicketRef>, StoreError> {
+        Ok(store.ticket(id)?.map(|o| TicketRef {
             tag: engine.threading.tags.format(o.id),
-            subject: o.subject.clone(),
-        };
-        match (o.status, o.closed) {
-            (Status::Closed, Some(at))
-                if now - at <= Duration::days(i64::from(engine.cfg.ack.followup_days)) =>
-            {
-                if personal
-                    .recently_closed
-                    .as_ref()
-                    .is_none_or(|(_, prev)| at > *prev)
-                {
-                    personal.recently_closed = Some((r, at));
-                }
-            }
-            (Status::Closed, _) => {}
-            _ => personal.other_open.push(r),
-        }
+            subject: o.subject,
+        }))
+    };
+    for g in glance
+        .iter()
+        .rev()
+        .filter(|g| g.open)
+        .take(RECENT_TICKETS)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        personal.other_open.extend(reference(g.id)?);
+    }
+    if let Some((g, at)) = glance
+        .iter()
+        .filter_map(|g| {
+            g.closed
+                .filter(|at| !g.open && now - *at <= followup)
+                .map(|at| (g, at))
+        })
+        .max_by_key(|(_, at)| *at)
+        && let Some(r) = reference(g.id)?
+    {
+        personal.recently_closed = Some((r, at));
     }
     if let Some((r, _)) = &personal.recently_closed
         && let Some(n) = engine.threading.tags.find(&r.tag)

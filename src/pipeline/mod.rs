@@ -391,13 +391,10 @@ pub fn rule_facts<'a>(
 
 /// The customer's tickets: when each was opened and whether it is open.
 pub fn history_of<S: Store + ?Sized>(store: &S, address: &str) -> Result<History, StoreError> {
-    let mut h = History::default();
-    for id in store.tickets_of_customer(address)? {
-        if let Some(t) = store.ticket(id)? {
-            h.tickets.push((t.created, t.status.is_open()));
-        }
-    }
-    Ok(h)
+    let tickets = store.customer_tickets(address)?;
+    Ok(History {
+        tickets: tickets.iter().map(|t| (t.created, t.open)).collect(),
+    })
 }
 
 fn reopen_expired(engine: &Engine, t: &Ticket, now: DateTime<Utc>) -> bool {

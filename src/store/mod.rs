@@ -42,6 +42,16 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A customer's ticket at a glance (kept in the customer index, so history
+/// needs no ticket to be read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerTicket {
+    pub id: TicketId,
+    pub created: DateTime<Utc>,
+    pub open: bool,
+    pub closed: Option<DateTime<Utc>>,
+}
+
 /// A message that could not be made into a ticket entry, kept with why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quarantined {
@@ -92,6 +102,8 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     fn is_quarantined(&self, hash: &str) -> Result<bool>;
     fn quarantined(&self) -> Result<Vec<Quarantined>>;
     fn tickets(&self) -> Result<Vec<Ticket>>;
+    /// The customer's tickets at a glance, oldest first.
+    fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>>;
     /// The number the next new ticket gets.
     fn next_ticket_id(&self) -> Result<TicketId>;
     /// When acknowledgements went to `address`, most recent last.

@@ -21,7 +21,7 @@
 //! benchmarks say where time goes). Ticket ids are big-endian so trees
 //! iterate in ticket order.
 
-use super::{Commit, Quarantined, Result, SCHEMA_VERSION, Store, StoreError};
+use super::{Commit, CustomerTicket, Quarantined, Result, SCHEMA_VERSION, Store, StoreError};
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::outbox::{OutboxEntry, OutboxState};
 use crate::thread::ThreadView;
@@ -116,6 +116,27 @@ impl SledStore {
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+/// A ticket's entry in the customer index: created, open, closed (seconds).
+fn summary(t: &Ticket) -> [u8; 17] {
+    let mut b = [0u8; 17];
+    b[..8].copy_from_slice(&t.created.timestamp().to_be_bytes());
+    b[8] = u8::from(t.status.is_open());
+    b[9..].copy_from_slice(&t.closed.map_or(0, |c| c.timestamp()).to_be_bytes());
+    b
+}
+
+fn from_summary(id: TicketId, b: &[u8]) -> Option<CustomerTicket> {
+    let secs = |r: std::ops::Range<usize>| Some(i64::from_be_bytes(b.get(r)?.try_into().ok()?));
+    let at = |s: i64| chrono::TimeZone::timestamp_opt(&Utc, s, 0).single();
+    let closed = secs(9..17)?;
+    Some(CustomerTicket {
+        id,
+        created: at(secs(0..8)?)?,
+        open: *b.get(8)? == 1,
+        closed: if closed == 0 { None } else { at(closed) },
+    })
 }
 
 /// An outbox entry as stored in the entry trees: without its message.
@@ -252,6 +273,33 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>> {
+        let mut prefix = address.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.customers.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let Some(id) = k.get(prefix.len()..).and_then(id_from) else {
+                continue;
+            };
+            match from_summary(id, &v) {
+                Some(glance) => out.push(glance),
+                // Written before the index held summaries: read the ticket.
+                None => {
+                    if let Some(t) = self.ticket(id)? {
+                        out.push(CustomerTicket {
+                            id,
+                            created: t.created,
+                            open: t.status.is_open(),
+                            closed: t.closed,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn next_ticket_id(&self) -> Result<TicketId> {
         Ok(self
             .meta(NEXT_TICKET)?
@@ -273,13 +321,19 @@ impl Store for SledStore {
         let ticket = c
             .ticket
             .as_ref()
-            .map(|t| (t.id, t.customer.address.clone(), enc(t)));
+            .map(|t| (t.id, t.customer.address.clone(), enc(t), summary(t)));
         // The entry (small, rewritten per attempt) and the message (large,
         // written once) go to separate trees.
         let outbox: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = c
             .outbox
             .iter()
-            .map(|e| (e.id.as_bytes().to_vec(), enc(&without_raw(e)), e.raw.as_bytes().to_vec()))
+            .map(|e| {
+                (
+                    e.id.as_bytes().to_vec(),
+                    enc(&without_raw(e)),
+                    e.raw.as_bytes().to_vec(),
+                )
+            })
             .collect();
         let quarantine = c.quarantine.as_ref().map(enc);
         let acked = match &c.acked {
@@ -329,9 +383,9 @@ impl Store for SledStore {
                     for (k, v) in &messages {
                         msgs.insert(k.as_slice(), v.as_slice())?;
                     }
-                    if let Some((id, customer, bytes)) = &ticket {
+                    if let Some((id, customer, bytes, glance)) = &ticket {
                         tickets.insert(&id_key(*id), bytes.as_slice())?;
-                        customers.insert(customer_key(customer, *id), &[] as &[u8])?;
+                        customers.insert(customer_key(customer, *id), glance.as_slice())?;
                         let next = meta
                             .get(NEXT_TICKET)?
                             .and_then(|v| std::str::from_utf8(&v).ok()?.parse::<TicketId>().ok())
