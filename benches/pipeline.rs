@@ -9,7 +9,7 @@ use std::time::Instant;
 use ticketbox::config::Config;
 use ticketbox::intake::RawMail;
 use ticketbox::pipeline::{Engine, process};
-use ticketbox::store::{SledStore, Store};
+use ticketbox::store::{SledStore, Staged, Store};
 
 fn message(i: usize) -> Vec<u8> {
     let c = i % 300;
@@ -61,10 +61,12 @@ fn main() {
     let mut per_batch = Vec::new();
     for chunk in mails.chunks(batch) {
         let t = Instant::now();
+        // As the worker does: commits held and written in chunks.
+        let staged = Staged::new(&store);
         for raw in chunk {
-            process(&engine, &store, raw, now).expect("process");
+            process(&engine, &staged, raw, now).expect("process");
         }
-        store.flush().expect("flush");
+        staged.flush().expect("flush");
         per_batch.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let secs = start.elapsed().as_secs_f64();

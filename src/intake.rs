@@ -93,12 +93,19 @@ pub fn is_maildir(dir: &Path) -> bool {
 /// The source key of a Maildir file: directory plus the unique part of the
 /// name, so a client renaming `new/x` to `cur/x:2,S` does not make it new.
 pub fn maildir_key(maildir: &Path, file: &Path) -> Option<String> {
+    key_under(&canonical(maildir), file)
+}
+
+fn canonical(dir: &Path) -> PathBuf {
+    dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// [`maildir_key`] with the directory already canonical (once per scan,
+/// not once per message).
+fn key_under(canonical_dir: &Path, file: &Path) -> Option<String> {
     let name = file.file_name()?.to_str()?;
     let unique = name.split(':').next().unwrap_or(name);
-    let dir = maildir
-        .canonicalize()
-        .unwrap_or_else(|_| maildir.to_path_buf());
-    Some(format!("maildir:{}:{unique}", dir.display()))
+    Some(format!("maildir:{}:{unique}", canonical_dir.display()))
 }
 
 /// The messages of a Maildir (`new/` and `cur/`), oldest first: Maildir
@@ -122,10 +129,11 @@ pub fn scan_maildir(dir: &Path) -> std::io::Result<Vec<Item>> {
         }
     }
     files.sort();
+    let dir = canonical(dir);
     Ok(files
         .into_iter()
         .map(|(_, path)| Item::File {
-            source_key: maildir_key(dir, &path),
+            source_key: key_under(&dir, &path),
             path,
         })
         .collect())

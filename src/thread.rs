@@ -130,6 +130,19 @@ pub fn place<V: ThreadView + ?Sized>(
         });
     }
 
+    // 2b. A reply to this very message came first (delivery out of order,
+    // or crash recovery): the reply indexed this Message-ID. Its ticket is
+    // this message's, if the sender belongs there.
+    if let Some(t) = view.ticket_for_message_id(&env.message_id)?
+        && let Some(ticket) = view.ticket(t)?
+        && (is_agent || ticket.knows(sender))
+    {
+        return Ok(Placement::Existing {
+            ticket: t,
+            via: "a reply to it arrived first".into(),
+        });
+    }
+
     // 3. Outlook conversation id.
     if let Some(key) = conversation_key(env)
         && let Some(t) = view.ticket_for_conversation(&key)?

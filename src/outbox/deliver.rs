@@ -61,7 +61,10 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
         }
         e.state = OutboxState::Sending;
         e.attempts += 1;
-        store.put_outbox(e)?;
+    }
+    store.put_outbox_all(&due)?;
+    store.flush()?;
+    for e in &mut due {
         // Listings leave the message out; sending needs it.
         if e.raw.is_empty() {
             e.raw = store
@@ -70,7 +73,6 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
                 .unwrap_or_default();
         }
     }
-    store.flush()?;
 
     let results: Vec<(OutboxEntry, Result<(), SendError>)> = futures::stream::iter(due)
         .map(|e| async move {
@@ -82,6 +84,7 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
         .buffer_unordered(policy.concurrency.max(1))
         .collect()
         .await;
+    let mut recorded = Vec::with_capacity(results.len());
     for (mut e, result) in results {
         let now = clock.now();
         match result {
@@ -115,8 +118,9 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
                 );
             }
         }
-        store.put_outbox(&e)?;
+        recorded.push(e);
     }
+    store.put_outbox_all(&recorded)?;
     store.flush()?;
     Ok(round)
 }

@@ -1,12 +1,12 @@
 //! How outgoing mail leaves: a small trait and its implementations.
 //!
-//! [`FileTransport`] writes each message as an `.eml` file (lettre's file
-//! transport), the embedded default and what tests look at.
+//! [`FileTransport`] writes each message as an `.eml` file, the embedded
+//! default and what tests look at.
 
+use lettre::Address;
 use lettre::address::Envelope;
-use lettre::{Address, AsyncFileTransport, AsyncTransport, Tokio1Executor};
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 /// Why a delivery did not happen. `permanent` failures are not retried.
@@ -54,9 +54,15 @@ pub fn envelope(from: &str, to: &[String]) -> Result<Envelope, SendError> {
     Envelope::new(from, to).map_err(|e| SendError::permanent(format!("invalid envelope: {e}")))
 }
 
-/// Writes messages as `.eml` files into a directory.
+/// Writes messages as `.eml` files into a directory, as lettre's file
+/// transport does, but each file appears whole or not at all (written under
+/// a hidden temporary name, then renamed), and is named after its content:
+/// delivering the same message again after a crash replaces the file
+/// instead of adding a second copy. Files are not fsynced one by one: this
+/// is the embedded default for trying ticketbox and for tests; SMTP is the
+/// transport whose acceptance means the mail is safe.
 pub struct FileTransport {
-    inner: AsyncFileTransport<Tokio1Executor>,
+    dir: PathBuf,
 }
 
 impl FileTransport {
@@ -64,7 +70,7 @@ impl FileTransport {
     pub fn new(dir: &Path) -> std::io::Result<FileTransport> {
         std::fs::create_dir_all(dir)?;
         Ok(FileTransport {
-            inner: AsyncFileTransport::new(dir),
+            dir: dir.to_path_buf(),
         })
     }
 }
@@ -72,12 +78,24 @@ impl FileTransport {
 impl Transport for FileTransport {
     fn send<'a>(&'a self, from: &'a str, to: &'a [String], raw: &'a [u8]) -> SendFuture<'a> {
         Box::pin(async move {
-            let env = envelope(from, to)?;
-            self.inner
-                .send_raw(&env, raw)
-                .await
-                .map(|_| ())
-                .map_err(|e| SendError::temporary(format!("writing to the outbox directory: {e}")))
+            // The same checks as a real transport: a bad address is refused.
+            envelope(from, to)?;
+            let name = format!("{}.eml", &crate::intake::content_hash(raw)[..32]);
+            let (dir, bytes) = (self.dir.clone(), raw.to_vec());
+            let written = tokio::task::spawn_blocking(move || {
+                let tmp = dir.join(format!(".{name}.tmp"));
+                std::fs::write(&tmp, &bytes)?;
+                std::fs::rename(&tmp, dir.join(&name))
+            })
+            .await;
+            match written {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(SendError::temporary(format!(
+                    "writing to the outbox directory {}: {e}",
+                    self.dir.display()
+                ))),
+                Err(e) => Err(SendError::temporary(format!("writing task failed: {e}"))),
+            }
         })
     }
 }

@@ -275,3 +275,85 @@ fn oversized_and_unreadable_mail_is_quarantined_with_its_reason() {
     assert!(s.store.raw(&big.hash).unwrap().is_some(), "raw bytes kept");
     assert_eq!(s.process(&big, t0()).outcome, OutcomeKind::Duplicate);
 }
+
+/// Held commits (the worker's way) give exactly what committing each
+/// message at once gives: replies later in a batch find tickets opened
+/// earlier in it, duplicates are recognised, numbering and acknowledgement
+/// limits carry on, across the chunk boundaries where holding writes out.
+#[test]
+fn held_commits_match_direct_commits() {
+    let mut mails: Vec<RawMail> = (0..300)
+        .map(|i| {
+            let from = format!("Customer {} <c{}@example.net>", i % 7, i % 7);
+            match i {
+                _ if i % 3 == 2 => mail(
+                    &from,
+                    &format!("m{i}@x"),
+                    "Re: Question",
+                    &format!("In-Reply-To: <m{}@x>\r\n", i - 1),
+                    "Thanks, one more thing",
+                ),
+                _ if i % 13 == 0 => mail(
+                    &from,
+                    &format!("m{i}@x"),
+                    "Out of office",
+                    "Auto-Submitted: auto-replied\r\n",
+                    "Away",
+                ),
+                _ => mail(
+                    &from,
+                    &format!("m{i}@x"),
+                    &format!("Question {i}"),
+                    "",
+                    "Help",
+                ),
+            }
+        })
+        .collect();
+    // The same message delivered again, a few messages later.
+    for i in (9..mails.len()).step_by(10) {
+        mails[i] = mails[i - 5].clone();
+    }
+    let direct = setup(|c| c.ack.max_per_sender_per_hour = 20);
+    let held = setup(|c| c.ack.max_per_sender_per_hour = 20);
+    let staged = crate::store::Staged::new(&held.store);
+    let mut outcomes = (Vec::new(), Vec::new());
+    for (i, raw) in mails.iter().enumerate() {
+        let at = t0() + Duration::seconds(i as i64);
+        let a = direct.process(raw, at);
+        let b = process(&held.engine, &staged, raw, at).unwrap();
+        outcomes.0.push((a.outcome, a.ticket, a.acknowledged));
+        outcomes.1.push((b.outcome, b.ticket, b.acknowledged));
+    }
+    staged.flush().unwrap();
+    assert_eq!(outcomes.0, outcomes.1);
+    for k in [
+        OutcomeKind::Created,
+        OutcomeKind::Appended,
+        OutcomeKind::Duplicate,
+    ] {
+        assert!(
+            outcomes.0.iter().any(|o| o.0 == k),
+            "the sequence exercises {k:?}"
+        );
+    }
+    let json = |s: &Setup| serde_json::to_string(&s.store.tickets().unwrap()).unwrap();
+    assert_eq!(json(&direct), json(&held));
+    let ids = |s: &Setup| {
+        let mut v: Vec<_> = s
+            .store
+            .outbox()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&direct), ids(&held));
+    assert_eq!(
+        direct.store.acks_to("c1@example.net").unwrap(),
+        held.store.acks_to("c1@example.net").unwrap()
+    );
+    assert!(held.store.pending().unwrap().is_empty());
+}

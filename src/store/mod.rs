@@ -8,8 +8,10 @@
 //! the same trait.
 
 mod sled_store;
+mod staged;
 
 pub use sled_store::SledStore;
+pub use staged::Staged;
 
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::outbox::OutboxEntry;
@@ -50,6 +52,17 @@ pub struct CustomerTicket {
     pub created: DateTime<Utc>,
     pub open: bool,
     pub closed: Option<DateTime<Utc>>,
+}
+
+impl From<&Ticket> for CustomerTicket {
+    fn from(t: &Ticket) -> Self {
+        CustomerTicket {
+            id: t.id,
+            created: t.created,
+            open: t.status.is_open(),
+            closed: t.closed,
+        }
+    }
 }
 
 /// A message that could not be made into a ticket entry, kept with why.
@@ -94,7 +107,8 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     // decision; `commit` clears the pending mark.
     fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()>;
     fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>>;
-    /// Raw messages stored but never committed (a crash in between).
+    /// Raw messages stored but never committed (a crash in between), in
+    /// the order they arrived.
     fn pending(&self) -> Result<Vec<(String, String)>>;
     fn source_seen(&self, key: &str) -> Result<bool>;
 
@@ -110,6 +124,11 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     fn acks_to(&self, address: &str) -> Result<Vec<DateTime<Utc>>>;
 
     fn commit(&self, c: &Commit) -> Result<()>;
+    /// Several commits, in order, as one atomic step where the backend can
+    /// (see [`Staged`]).
+    fn commit_all(&self, commits: &[Commit]) -> Result<()> {
+        commits.iter().try_for_each(|c| self.commit(c))
+    }
     /// Makes every commit so far durable.
     fn flush(&self) -> Result<()>;
 
@@ -120,6 +139,11 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     /// One entry with its complete message.
     fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>>;
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
+    /// Several entries in one step (a delivery round records its results
+    /// together).
+    fn put_outbox_all(&self, entries: &[OutboxEntry]) -> Result<()> {
+        entries.iter().try_for_each(|e| self.put_outbox(e))
+    }
 
     /// Small named values: instance id, checkpoints.
     fn meta(&self, key: &str) -> Result<Option<String>>;

@@ -219,6 +219,27 @@ fn stranger_tag_is_accepted_with_a_matching_reference_or_as_participant() {
 }
 
 #[test]
+fn a_message_whose_reply_came_first_joins_the_reply_ticket() {
+    let mut v = view();
+    // Alice's reply arrived first and indexed the message it answers.
+    v.ids.insert("first-words@customer.example".into(), 1000);
+    let mut e = fixture("gmail-reply.eml");
+    e.subject = "Printer on 3rd floor is jammed".into();
+    e.message_id = "first-words@customer.example".into();
+    e.in_reply_to.clear();
+    e.references.clear();
+    let p = place(&e, Class::Normal, &cfg(), &v, now()).unwrap();
+    assert_eq!(existing(&p), (1000, "a reply to it arrived first"));
+
+    // Someone else sending a message with that id does not get in.
+    e.from = Some(Party::new(None, "mallory@attacker.example"));
+    assert!(matches!(
+        place(&e, Class::Normal, &cfg(), &v, now()).unwrap(),
+        Placement::New { .. }
+    ));
+}
+
+#[test]
 fn agents_may_use_any_tag() {
     let mut e = fixture("stranger-with-tag.eml");
     e.from = Some(Party::new(None, "agent@example.com"));

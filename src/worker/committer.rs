@@ -8,7 +8,7 @@
 use crate::clock::Clock;
 use crate::intake::RawMail;
 use crate::pipeline::{self, Engine, Outcome};
-use crate::store::{Store, StoreError};
+use crate::store::{Staged, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -145,20 +145,22 @@ fn commit_group<S: Store + ?Sized>(
     clock: &dyn Clock,
     group: &[Batch],
 ) -> Result<Vec<Vec<Outcome>>, StoreError> {
+    // Commits are held and written a chunk at a time (see `Staged`).
+    let staged = Staged::new(store);
     let mut results = Vec::with_capacity(group.len());
     for b in group {
         let mut outcomes = Vec::with_capacity(b.mails.len());
         for raw in &b.mails {
-            let o = pipeline::process(engine, store, raw, clock.now())?;
+            let o = pipeline::process(engine, &staged, raw, clock.now())?;
             log_outcome(&o);
             outcomes.push(o);
         }
         if let Some((k, v)) = &b.checkpoint {
-            store.set_meta(k, v)?;
+            staged.set_meta(k, v)?;
         }
         results.push(outcomes);
     }
-    store.flush()?;
+    staged.flush()?;
     Ok(results)
 }
 

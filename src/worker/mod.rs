@@ -24,7 +24,7 @@ use crate::imap::MailboxReader;
 use crate::intake::{self, Item};
 use crate::outbox::{self, Transport};
 use crate::pipeline::{self, Engine, Outcome};
-use crate::store::{Store, StoreError};
+use crate::store::{Staged, Store, StoreError};
 use committer::Committer;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,6 +78,7 @@ pub fn ingest<S: Store + ?Sized>(
 ) -> Result<Stats, WorkerError> {
     let mut stats = Stats::default();
     let mut items = items.into_iter().peekable();
+    let store = &Staged::new(store);
     while items.peek().is_some() {
         let mut in_batch = 0;
         for item in items.by_ref() {
@@ -138,6 +139,7 @@ pub fn recover<S: Store + ?Sized>(
     clock: &dyn Clock,
 ) -> Result<usize, WorkerError> {
     let mails = pending_mails(engine, store)?;
+    let store = &Staged::new(store);
     for raw in &mails {
         let o = pipeline::process(engine, store, raw, clock.now())?;
         tracing::info!(origin = %o.origin, outcome = o.outcome.as_str(), "recovered");

@@ -3,7 +3,7 @@
 //! | tree | key → value |
 //! |---|---|
 //! | `raw` | content hash → raw bytes |
-//! | `pending` | content hash → origin (stored, not yet committed) |
+//! | `pending` | content hash → arrival number, origin (stored, not yet committed) |
 //! | `sources` | source item key → content hash |
 //! | `messages` | Message-ID → [`MessageRecord`] |
 //! | `tickets` | ticket id (u64 BE) → [`Ticket`] |
@@ -23,14 +23,17 @@
 
 use super::{Commit, CustomerTicket, Quarantined, Result, SCHEMA_VERSION, Store, StoreError};
 use crate::model::{MessageRecord, Ticket, TicketId};
-use crate::outbox::{OutboxEntry, OutboxState};
+use crate::outbox::OutboxEntry;
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::{Db, Tree};
 use std::path::Path;
+
+#[cfg(test)]
+mod tests;
+mod write;
 
 const NEXT_TICKET: &str = "next_ticket";
 /// How many acknowledgement times are kept per sender (rate limiting).
@@ -217,9 +220,14 @@ impl Store for SledStore {
         if !self.raw.contains_key(hash.as_bytes())? {
             self.raw.insert(hash.as_bytes(), bytes)?;
         }
-        // Pending until a commit says what became of it.
+        // Pending until a commit says what became of it. The value starts
+        // with an arrival number so that recovery keeps arrival order (a
+        // reply after the message it answers).
         if !self.is_quarantined(hash)? {
-            self.pending.insert(hash.as_bytes(), origin.as_bytes())?;
+            let mut value = vec![0u8];
+            value.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+            value.extend_from_slice(origin.as_bytes());
+            self.pending.insert(hash.as_bytes(), value)?;
         }
         Ok(())
     }
@@ -229,16 +237,25 @@ impl Store for SledStore {
     }
 
     fn pending(&self) -> Result<Vec<(String, String)>> {
-        self.pending
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                Ok((
-                    String::from_utf8_lossy(&k).into_owned(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                ))
-            })
-            .collect()
+        let mut all = Vec::new();
+        for kv in self.pending.iter() {
+            let (k, v) = kv?;
+            // NUL, arrival number, origin; or (older stores) the origin.
+            let (seq, origin) = match v.split_first() {
+                Some((0, rest)) if rest.len() >= 8 => {
+                    let (n, origin) = rest.split_at(8);
+                    (u64::from_be_bytes(n.try_into().unwrap_or_default()), origin)
+                }
+                _ => (0, &v[..]),
+            };
+            all.push((
+                seq,
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(origin).into_owned(),
+            ));
+        }
+        all.sort_by_key(|p| p.0);
+        Ok(all.into_iter().map(|(_, h, o)| (h, o)).collect())
     }
 
     fn source_seen(&self, key: &str) -> Result<bool> {
@@ -287,12 +304,7 @@ impl Store for SledStore {
                 // Written before the index held summaries: read the ticket.
                 None => {
                     if let Some(t) = self.ticket(id)? {
-                        out.push(CustomerTicket {
-                            id,
-                            created: t.created,
-                            open: t.status.is_open(),
-                            closed: t.closed,
-                        });
+                        out.push(CustomerTicket::from(&t));
                     }
                 }
             }
@@ -312,118 +324,11 @@ impl Store for SledStore {
     }
 
     fn commit(&self, c: &Commit) -> Result<()> {
-        // Encode outside the transaction: the closure may run more than once.
-        let messages: Vec<(Vec<u8>, Vec<u8>)> = c
-            .messages
-            .iter()
-            .map(|m| (m.message_id.as_bytes().to_vec(), enc(m)))
-            .collect();
-        let ticket = c
-            .ticket
-            .as_ref()
-            .map(|t| (t.id, t.customer.address.clone(), enc(t), summary(t)));
-        // The entry (small, rewritten per attempt) and the message (large,
-        // written once) go to separate trees.
-        let outbox: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = c
-            .outbox
-            .iter()
-            .map(|e| {
-                (
-                    e.id.as_bytes().to_vec(),
-                    enc(&without_raw(e)),
-                    e.raw.as_bytes().to_vec(),
-                )
-            })
-            .collect();
-        let quarantine = c.quarantine.as_ref().map(enc);
-        let acked = match &c.acked {
-            Some((addr, at)) => {
-                let mut times = self.acks_to(addr)?;
-                times.push(*at);
-                let skip = times.len().saturating_sub(ACKS_KEPT);
-                Some((addr.clone(), enc(&times[skip..].to_vec())))
-            }
-            None => None,
-        };
+        self.commit_all(std::slice::from_ref(c))
+    }
 
-        let trees = (
-            &self.pending,
-            &self.sources,
-            &self.messages,
-            &self.tickets,
-            &self.msgid,
-            &self.conversations,
-            &self.customers,
-            &self.outbox,
-            &self.outbox_raw,
-            &self.senders,
-            &self.quarantine,
-            &self.meta,
-        );
-        trees
-            .transaction(
-                |(
-                    pending,
-                    sources,
-                    msgs,
-                    tickets,
-                    msgid,
-                    convs,
-                    customers,
-                    outbox_t,
-                    outbox_raw,
-                    senders,
-                    quar,
-                    meta,
-                )| {
-                    pending.remove(c.raw_hash.as_bytes())?;
-                    if let Some(key) = &c.source_key {
-                        sources.insert(key.as_bytes(), c.raw_hash.as_bytes())?;
-                    }
-                    for (k, v) in &messages {
-                        msgs.insert(k.as_slice(), v.as_slice())?;
-                    }
-                    if let Some((id, customer, bytes, glance)) = &ticket {
-                        tickets.insert(&id_key(*id), bytes.as_slice())?;
-                        customers.insert(customer_key(customer, *id), glance.as_slice())?;
-                        let next = meta
-                            .get(NEXT_TICKET)?
-                            .and_then(|v| std::str::from_utf8(&v).ok()?.parse::<TicketId>().ok())
-                            .unwrap_or(self.first_ticket);
-                        if *id >= next {
-                            meta.insert(NEXT_TICKET, (id + 1).to_string().as_bytes())?;
-                        }
-                    }
-                    for (id, t) in &c.index {
-                        if msgid.get(id.as_bytes())?.is_none() {
-                            msgid.insert(id.as_bytes(), &id_key(*t))?;
-                        }
-                    }
-                    if let Some((key, t)) = &c.conversation
-                        && convs.get(key.as_bytes())?.is_none()
-                    {
-                        convs.insert(key.as_bytes(), &id_key(*t))?;
-                    }
-                    for (k, v, raw) in &outbox {
-                        outbox_t.insert(k.as_slice(), v.as_slice())?;
-                        outbox_raw.insert(k.as_slice(), raw.as_slice())?;
-                    }
-                    if let Some((addr, times)) = &acked {
-                        senders.insert(addr.as_bytes(), times.as_slice())?;
-                    }
-                    for (k, v) in &c.meta {
-                        meta.insert(k.as_bytes(), v.as_bytes())?;
-                    }
-                    if let Some(q) = &quarantine {
-                        quar.insert(c.raw_hash.as_bytes(), q.as_slice())?;
-                    }
-                    Ok::<(), ConflictableTransactionError<StoreError>>(())
-                },
-            )
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Sled(e),
-            })
+    fn commit_all(&self, commits: &[Commit]) -> Result<()> {
+        self.write_commits(commits)
     }
 
     fn flush(&self) -> Result<()> {
@@ -466,28 +371,11 @@ impl Store for SledStore {
     }
 
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
-        let key = entry.id.as_bytes();
-        let value = enc(&without_raw(entry));
-        if !entry.raw.is_empty() && !self.outbox_raw.contains_key(key)? {
-            self.outbox_raw.insert(key, entry.raw.as_bytes())?;
-        }
-        // Moving between trees is one transaction: an entry is never in both
-        // or neither.
-        (&self.outbox, &self.outbox_done)
-            .transaction(|(active, done)| {
-                if matches!(entry.state, OutboxState::Sent | OutboxState::Failed) {
-                    active.remove(key)?;
-                    done.insert(key, value.as_slice())?;
-                } else {
-                    done.remove(key)?;
-                    active.insert(key, value.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Sled(e),
-            })
+        self.put_outbox_all(std::slice::from_ref(entry))
+    }
+
+    fn put_outbox_all(&self, entries: &[OutboxEntry]) -> Result<()> {
+        self.write_outbox(entries)
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {

@@ -1,0 +1,196 @@
+//! Writing to the sled store: commits and outbox entries, several per
+//! transaction (each sled transaction costs two synchronous log writes,
+//! whatever its size).
+
+use super::{ACKS_KEPT, NEXT_TICKET, SledStore, customer_key, enc, id_key, summary, without_raw};
+use crate::model::TicketId;
+use crate::outbox::{OutboxEntry, OutboxState};
+use crate::store::{Commit, Result, Store, StoreError};
+use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+/// One commit's values, encoded before the transaction starts.
+struct Encoded<'a> {
+    messages: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Id, customer address, the ticket, its customer-index summary.
+    ticket: Option<(TicketId, &'a str, Vec<u8>, [u8; 17])>,
+    /// Entry key, entry without its message, the message.
+    outbox: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+    acked: Option<(&'a str, Vec<u8>)>,
+    quarantine: Option<Vec<u8>>,
+}
+
+impl<'a> Encoded<'a> {
+    fn new(c: &'a Commit, acked: Option<(&'a str, Vec<u8>)>) -> Self {
+        Encoded {
+            messages: c
+                .messages
+                .iter()
+                .map(|m| (m.message_id.as_bytes().to_vec(), enc(m)))
+                .collect(),
+            ticket: c
+                .ticket
+                .as_ref()
+                .map(|t| (t.id, t.customer.address.as_str(), enc(t), summary(t))),
+            // The entry (small, rewritten per attempt) and the message
+            // (large, written once) go to separate trees.
+            outbox: c
+                .outbox
+                .iter()
+                .map(|e| {
+                    (
+                        e.id.as_bytes().to_vec(),
+                        enc(&without_raw(e)),
+                        e.raw.as_bytes().to_vec(),
+                    )
+                })
+                .collect(),
+            acked,
+            quarantine: c.quarantine.as_ref().map(enc),
+        }
+    }
+}
+
+impl SledStore {
+    /// Every commit, in order, in one transaction.
+    pub(super) fn write_commits(&self, commits: &[Commit]) -> Result<()> {
+        // Encode outside the transaction: the closure may run more than once.
+        let mut acks: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
+        let mut encoded = Vec::with_capacity(commits.len());
+        for c in commits {
+            let acked = match &c.acked {
+                Some((addr, at)) => {
+                    let times = match acks.entry(addr.as_str()) {
+                        Entry::Occupied(o) => o.into_mut(),
+                        Entry::Vacant(v) => v.insert(self.acks_to(addr)?),
+                    };
+                    times.push(*at);
+                    let skip = times.len().saturating_sub(ACKS_KEPT);
+                    times.drain(..skip);
+                    Some((addr.as_str(), enc(&*times)))
+                }
+                None => None,
+            };
+            encoded.push(Encoded::new(c, acked));
+        }
+
+        let trees = (
+            &self.pending,
+            &self.sources,
+            &self.messages,
+            &self.tickets,
+            &self.msgid,
+            &self.conversations,
+            &self.customers,
+            &self.outbox,
+            &self.outbox_raw,
+            &self.senders,
+            &self.quarantine,
+            &self.meta,
+        );
+        trees
+            .transaction(
+                |(
+                    pending,
+                    sources,
+                    msgs,
+                    tickets,
+                    msgid,
+                    convs,
+                    customers,
+                    outbox_t,
+                    outbox_raw,
+                    senders,
+                    quar,
+                    meta,
+                )| {
+                    for (c, e) in commits.iter().zip(&encoded) {
+                        if !c.raw_hash.is_empty() {
+                            pending.remove(c.raw_hash.as_bytes())?;
+                        }
+                        if let Some(key) = &c.source_key {
+                            sources.insert(key.as_bytes(), c.raw_hash.as_bytes())?;
+                        }
+                        for (k, v) in &e.messages {
+                            msgs.insert(k.as_slice(), v.as_slice())?;
+                        }
+                        if let Some((id, customer, bytes, glance)) = &e.ticket {
+                            tickets.insert(&id_key(*id), bytes.as_slice())?;
+                            customers.insert(customer_key(customer, *id), glance.as_slice())?;
+                            let next = meta
+                                .get(NEXT_TICKET)?
+                                .and_then(|v| {
+                                    std::str::from_utf8(&v).ok()?.parse::<TicketId>().ok()
+                                })
+                                .unwrap_or(self.first_ticket);
+                            if *id >= next {
+                                meta.insert(NEXT_TICKET, (id + 1).to_string().as_bytes())?;
+                            }
+                        }
+                        for (id, t) in &c.index {
+                            if msgid.get(id.as_bytes())?.is_none() {
+                                msgid.insert(id.as_bytes(), &id_key(*t))?;
+                            }
+                        }
+                        if let Some((key, t)) = &c.conversation
+                            && convs.get(key.as_bytes())?.is_none()
+                        {
+                            convs.insert(key.as_bytes(), &id_key(*t))?;
+                        }
+                        for (k, v, raw) in &e.outbox {
+                            outbox_t.insert(k.as_slice(), v.as_slice())?;
+                            outbox_raw.insert(k.as_slice(), raw.as_slice())?;
+                        }
+                        if let Some((addr, times)) = &e.acked {
+                            senders.insert(addr.as_bytes(), times.as_slice())?;
+                        }
+                        for (k, v) in &c.meta {
+                            meta.insert(k.as_bytes(), v.as_bytes())?;
+                        }
+                        if let Some(q) = &e.quarantine {
+                            quar.insert(c.raw_hash.as_bytes(), q.as_slice())?;
+                        }
+                    }
+                    Ok::<(), ConflictableTransactionError<StoreError>>(())
+                },
+            )
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::Sled(e),
+            })
+    }
+
+    /// Outbox entries in one transaction, each in the tree its state says.
+    pub(super) fn write_outbox(&self, entries: &[OutboxEntry]) -> Result<()> {
+        let mut values = Vec::with_capacity(entries.len());
+        for e in entries {
+            let key = e.id.as_bytes();
+            if !e.raw.is_empty() && !self.outbox_raw.contains_key(key)? {
+                self.outbox_raw.insert(key, e.raw.as_bytes())?;
+            }
+            let done = matches!(e.state, OutboxState::Sent | OutboxState::Failed);
+            values.push((key, enc(&without_raw(e)), done));
+        }
+        // Moving between trees is one transaction: an entry is never in both
+        // or neither.
+        (&self.outbox, &self.outbox_done)
+            .transaction(|(active, done_t)| {
+                for (key, value, done) in &values {
+                    if *done {
+                        active.remove(*key)?;
+                        done_t.insert(*key, value.as_slice())?;
+                    } else {
+                        done_t.remove(*key)?;
+                        active.insert(*key, value.as_slice())?;
+                    }
+                }
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::Sled(e),
+            })
+    }
+}
