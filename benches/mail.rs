@@ -43,6 +43,7 @@ fn main() {
     println!("machine: {} cores, {}", num_cpus(), uname());
     println!("build: release (cargo bench); Postfix and Dovecot on 127.0.0.1, same machine\n");
     if n > 0 {
+        wait_quiet(&ms);
         latency(&ms, n);
     }
     wait_quiet(&ms);
