@@ -68,7 +68,11 @@ pub fn is_locked(e: &anyhow::Error) -> bool {
 pub fn open_store(cfg: &Config) -> Result<SledStore> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
-    match SledStore::open(&cfg.data_dir, cfg.tickets.first_number) {
+    match SledStore::open_with_cache(
+        &cfg.data_dir,
+        cfg.tickets.first_number,
+        cfg.store_cache_mib.max(1) << 20,
+    ) {
         Ok(s) => Ok(s),
         Err(e @ StoreError::Locked { .. }) => Err(anyhow::Error::new(e).context(format!(
             "another ticketbox process holds the store, and no worker answers on {}",

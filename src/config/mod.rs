@@ -41,6 +41,8 @@ pub enum ConfigError {
 pub struct Config {
     /// Where the sled store lives.
     pub data_dir: PathBuf,
+    /// Memory the store may keep as a page cache, in MiB.
+    pub store_cache_mib: u64,
     /// Identifies this installation in the loop-detection header. Empty:
     /// generated once and kept in the store.
     pub instance_id: String,
@@ -143,6 +145,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: "data".into(),
+            store_cache_mib: 64,
             instance_id: String::new(),
             support: Support::default(),
             tickets: Tickets::default(),

@@ -58,12 +58,27 @@ pub struct SledStore {
     first_ticket: TicketId,
 }
 
+/// Page cache of a store opened with [`SledStore::open`].
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
 impl SledStore {
-    /// Opens (or creates) the store in `dir`. `first_ticket` is the number
-    /// the first ticket gets in a new store.
+    /// Opens (or creates) the store in `dir` with the default cache.
+    /// `first_ticket` is the number the first ticket gets in a new store.
     pub fn open(dir: &Path, first_ticket: TicketId) -> Result<SledStore> {
+        SledStore::open_with_cache(dir, first_ticket, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the store keeping at most `cache_bytes` of pages in memory.
+    /// sled's own default (1 GiB) would let a long-lived worker grow to
+    /// the size of its whole history; ticket work touches recent pages.
+    pub fn open_with_cache(
+        dir: &Path,
+        first_ticket: TicketId,
+        cache_bytes: u64,
+    ) -> Result<SledStore> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(cache_bytes)
             // Group commit: the worker flushes once per batch itself.
             .flush_every_ms(None)
             .open()
