@@ -26,11 +26,31 @@ static SIGNATURE: LazyLock<Regex> = LazyLock::new(|| {
 /// The customer's own words: quoted lines (`>`), everything from a quote
 /// header on, and the signature removed.
 pub fn own_words(text: &str) -> String {
-    let cut = QUOTE_START.find(text).map_or(text.len(), |m| m.start());
+    let cut = quote_start(text);
     let mut body = &text[..cut];
     if let Some(m) = SIGNATURE.find(body) {
         body = &body[..m.start()];
     }
+    without_quoted_lines(body)
+}
+
+/// The text without what it quotes (a quote header and everything after
+/// it, `>` lines), signature kept: what an agent wrote for the customer.
+pub fn unquoted(text: &str) -> String {
+    without_quoted_lines(&text[..quote_start(text)])
+}
+
+/// Where quoting starts: a client's quote header, or the marker line our
+/// notifications carry above the quoted text (cut at its line's start).
+fn quote_start(text: &str) -> usize {
+    let header = QUOTE_START.find(text).map_or(text.len(), |m| m.start());
+    let marker = text.find(crate::agent::REPLY_ABOVE).map_or(text.len(), |i| {
+        text[..i].rfind('\n').map_or(0, |nl| nl + 1)
+    });
+    header.min(marker)
+}
+
+fn without_quoted_lines(body: &str) -> String {
     body.lines()
         .filter(|l| !l.trim_start().starts_with('>'))
         .collect::<Vec<_>>()

@@ -37,6 +37,7 @@
 //! - [`clock`], [`config`] and [`tls`]: time, settings, TLS, injected.
 
 pub mod ack;
+pub mod agent;
 pub mod calendar;
 pub mod classify;
 pub mod clock;

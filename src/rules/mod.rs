@@ -18,6 +18,7 @@ mod index;
 mod load;
 
 pub use facts::{Facts, History};
+pub(crate) use load::suggestion;
 
 use crate::model::Priority;
 use index::Index;

@@ -78,7 +78,7 @@ pub(super) const COND_KEYS: &[&str] = &[
 ];
 
 /// The closest of `options` to `word`, when it is a likely typo.
-pub(super) fn suggestion(word: &str, options: &[&str]) -> Option<String> {
+pub(crate) fn suggestion(word: &str, options: &[&str]) -> Option<String> {
     fn distance(a: &str, b: &str) -> usize {
         let b: Vec<char> = b.chars().collect();
         let mut prev: Vec<usize> = (0..=b.len()).collect();

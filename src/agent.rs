@@ -1,0 +1,234 @@
+//! What an agent's email means. Agents answer tickets from their own mail
+//! client by replying to a notification; the top of the reply may carry
+//! short commands, one or more per line:
+//!
+//! ```text
+//! #pending #priority high
+//! #assign me
+//! Thanks, Dana — we have sent a new charger today.
+//! ```
+//!
+//! [`read`] splits such a reply into commands and the answer meant for the
+//! customer, without the quoted notification (which holds internal details).
+//! Pure: which queues and agents exist is checked by the pipeline.
+
+use crate::model::{Priority, Status};
+
+/// The line our notifications put above the quoted text; everything from
+/// it on is never sent to a customer, whatever the agent's client does.
+pub const REPLY_ABOVE: &str = "##- Reply above this line -##";
+
+/// One command from the top of an agent's reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Status(Status),
+    Priority(Priority),
+    /// `#assign me` is [`Assignee::Me`]; `#unassign` is `None`.
+    Assign(Option<Assignee>),
+    Queue(String),
+    Tag(String),
+    Untag(String),
+    /// The message is an internal note: nothing goes to the customer.
+    Note,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignee {
+    Me,
+    Address(String),
+}
+
+/// Commands agents can write, as listed in error messages.
+pub const COMMANDS: &[&str] = &[
+    "close", "pending", "open", "priority", "assign", "unassign", "queue", "tag", "untag", "note",
+];
+
+/// An agent's reply, read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reading {
+    pub commands: Vec<Command>,
+    /// What is wrong with the commands, one line each (`#clsoe: unknown …`).
+    pub problems: Vec<String>,
+    /// The answer for the customer: the reply without command lines and
+    /// without the quoted mail, trimmed. Empty when there is none.
+    pub answer: String,
+}
+
+impl Reading {
+    pub fn is_note(&self) -> bool {
+        self.commands.contains(&Command::Note)
+    }
+}
+
+/// Reads an agent's reply text.
+pub fn read(text: &str) -> Reading {
+    let own = crate::lang::unquoted(text);
+    let mut reading = Reading::default();
+    let mut lines = own.lines().enumerate().peekable();
+    // Commands: the leading lines that start with `#` and a letter.
+    while let Some((n, line)) = lines.peek().copied() {
+        let t = line.trim();
+        if t.is_empty() {
+            lines.next();
+            continue;
+        }
+        if !is_command_line(t) {
+            break;
+        }
+        parse_line(n + 1, t, &mut reading);
+        lines.next();
+    }
+    let rest: Vec<&str> = lines.map(|(_, l)| l.trim_end_matches('\r')).collect();
+    reading.answer = rest.join("\n").trim_end().to_owned();
+    reading
+}
+
+fn is_command_line(t: &str) -> bool {
+    let mut chars = t.chars();
+    chars.next() == Some('#') && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+}
+
+fn parse_line(line: usize, text: &str, reading: &mut Reading) {
+    let mut words = text.split_whitespace().peekable();
+    while let Some(word) = words.next() {
+        let Some(name) = word.strip_prefix('#') else {
+            reading
+                .problems
+                .push(format!("line {line}: {word:?} is not a command (commands start with #)"));
+            continue;
+        };
+        let name = name.to_ascii_lowercase();
+        // Arguments run up to the next `#word`.
+        let mut args = Vec::new();
+        while let Some(a) = words.next_if(|w| !w.starts_with('#')) {
+            args.push(a);
+        }
+        match command(&name, &args) {
+            Ok(c) => reading.commands.push(c),
+            Err(why) => reading.problems.push(format!("line {line}: #{name}: {why}")),
+        }
+    }
+}
+
+fn command(name: &str, args: &[&str]) -> Result<Command, String> {
+    let none = |c: Command| {
+        if args.is_empty() {
+            Ok(c)
+        } else {
+            Err(format!("takes no argument, got {:?}", args.join(" ")))
+        }
+    };
+    let one = || match args {
+        [a] => Ok((*a).to_owned()),
+        [] => Err("needs an argument".to_owned()),
+        _ => Err(format!("takes one argument, got {:?}", args.join(" "))),
+    };
+    match name {
+        "close" | "closed" | "solved" => none(Command::Status(Status::Closed)),
+        "pending" | "wait" => none(Command::Status(Status::Pending)),
+        "open" | "reopen" => none(Command::Status(Status::Open)),
+        "note" | "internal" => none(Command::Note),
+        "unassign" => none(Command::Assign(None)),
+        "priority" => one()?.parse().map(Command::Priority),
+        "assign" => {
+            let who = one()?;
+            Ok(Command::Assign(Some(if who.eq_ignore_ascii_case("me") {
+                Assignee::Me
+            } else if who.contains('@') {
+                Assignee::Address(who.to_lowercase())
+            } else {
+                return Err(format!("{who:?} is not an address (or `me`)"));
+            })))
+        }
+        "queue" => one().map(|q| Command::Queue(q.to_lowercase())),
+        "tag" => one().map(|t| Command::Tag(t.to_lowercase())),
+        "untag" => one().map(|t| Command::Untag(t.to_lowercase())),
+        _ => Err(match crate::rules::suggestion(name, COMMANDS) {
+            Some(s) => format!("unknown command; did you mean #{s}?"),
+            None => format!("unknown command; commands are #{}", COMMANDS.join(", #")),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_on_top_and_the_answer_below() {
+        let r = read(
+            "#pending #priority HIGH\n#assign me\n\nThanks Dana,\nwe sent a new charger.\n\n-- \nOla, Support\n",
+        );
+        assert_eq!(
+            r.commands,
+            vec![
+                Command::Status(Status::Pending),
+                Command::Priority(Priority::High),
+                Command::Assign(Some(Assignee::Me)),
+            ]
+        );
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        // The agent's signature is part of the answer; only quotes go.
+        assert_eq!(r.answer, "Thanks Dana,\nwe sent a new charger.\n\n-- \nOla, Support");
+    }
+
+    #[test]
+    fn quoted_notification_never_reaches_the_answer() {
+        let text = format!(
+            "Your refund is on its way.\n\n> {REPLY_ABOVE}\n> Ticket [#TB-1] priority urgent\n> internal: VIP, angry\n"
+        );
+        assert_eq!(read(&text).answer, "Your refund is on its way.");
+        // A client that quotes without `>` and without a header line.
+        let bare = format!("Done.\n\n{REPLY_ABOVE}\nTicket [#TB-1] internal stuff\n");
+        assert_eq!(read(&bare).answer, "Done.");
+        let gmail = "Done.\n\nOn Tue, 24 Nov 2026 at 10:00, Support <s@x> wrote:\n> internal\n";
+        assert_eq!(read(gmail).answer, "Done.");
+    }
+
+    #[test]
+    fn hashes_inside_the_answer_are_text() {
+        let r = read("Order #123 shipped.\n#close\n");
+        assert!(r.commands.is_empty());
+        assert_eq!(r.answer, "Order #123 shipped.\n#close");
+        let r = read("# Heading\ntext");
+        assert!(r.commands.is_empty() && r.problems.is_empty());
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_line_and_suggestion() {
+        let r = read("#clsoe\n#priority soon #assign bob\n#tag\nHello");
+        assert_eq!(
+            r.problems,
+            vec![
+                "line 1: #clsoe: unknown command; did you mean #close?",
+                "line 2: #priority: unknown priority \"soon\": expected low, normal, high or urgent",
+                "line 2: #assign: \"bob\" is not an address (or `me`)",
+                "line 3: #tag: needs an argument",
+            ]
+        );
+        assert_eq!(r.answer, "Hello");
+        assert!(read("#close now").problems[0].contains("takes no argument"));
+        assert!(read("#frobnicate").problems[0].contains("commands are #close"));
+    }
+
+    #[test]
+    fn a_note_and_commands_only() {
+        let r = read("#note\nCustomer called, will send photos.");
+        assert!(r.is_note());
+        assert_eq!(r.answer, "Customer called, will send photos.");
+        let r = read("#close\n\n> quoted\n");
+        assert_eq!(r.commands, vec![Command::Status(Status::Closed)]);
+        assert!(r.answer.is_empty());
+        let r = read("#queue Billing #tag Refund #untag new #unassign #assign Bob@X.example");
+        assert_eq!(
+            r.commands,
+            vec![
+                Command::Queue("billing".into()),
+                Command::Tag("refund".into()),
+                Command::Untag("new".into()),
+                Command::Assign(None),
+                Command::Assign(Some(Assignee::Address("bob@x.example".into()))),
+            ]
+        );
+    }
+}
