@@ -5,15 +5,14 @@
 //! message that caused it (`tb.<ticket>.ack.<hash>@<domain>`), so processing
 //! the same message again can never produce a second, different mail.
 
-use crate::classify::{Class, Identity, LOOP_HEADER};
-use crate::model::{MessageKind, MessageRecord, Party, Ticket};
-use crate::outbox::{OutboxEntry, OutboxState};
+use crate::classify::{Class, Identity};
+pub use crate::compose::{Draft, compose};
+use crate::model::{MessageRecord, Party, Ticket};
+use crate::outbox::OutboxEntry;
 use crate::parse::Envelope;
 use crate::render::{TemplateError, Templates};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
 use serde::Serialize;
 
 /// What the ack policy needs to know besides the message.
@@ -118,6 +117,8 @@ pub enum Purpose {
     Notification,
     /// To a queue's escalation address: an SLA target is near or missed.
     Escalation,
+    /// To the customer: an agent's answer, passed on from the support address.
+    Reply,
 }
 
 impl Purpose {
@@ -126,6 +127,7 @@ impl Purpose {
             Purpose::Acknowledgement => "acknowledgement",
             Purpose::Notification => "notification",
             Purpose::Escalation => "escalation",
+            Purpose::Reply => "reply",
         }
     }
     fn id_part(self) -> &'static str {
@@ -133,14 +135,16 @@ impl Purpose {
             Purpose::Acknowledgement => "ack",
             Purpose::Notification => "notify",
             Purpose::Escalation => "esc",
+            Purpose::Reply => "reply",
         }
     }
     /// RFC 3834: a reply to a message is auto-replied, anything else
-    /// auto-generated.
-    fn auto_submitted(self) -> &'static str {
+    /// auto-generated; a person's answer is neither.
+    pub fn auto_submitted(self) -> Option<&'static str> {
         match self {
-            Purpose::Acknowledgement => "auto-replied",
-            Purpose::Notification | Purpose::Escalation => "auto-generated",
+            Purpose::Acknowledgement => Some("auto-replied"),
+            Purpose::Notification | Purpose::Escalation => Some("auto-generated"),
+            Purpose::Reply => None,
         }
     }
 }
@@ -150,7 +154,7 @@ impl Purpose {
 pub fn message_id(purpose: Purpose, ticket: u64, cause: &str, to: &str, domain: &str) -> String {
     match purpose {
         Purpose::Acknowledgement => ack_message_id(ticket, cause, domain),
-        Purpose::Notification | Purpose::Escalation => {
+        Purpose::Notification | Purpose::Escalation | Purpose::Reply => {
             let h = crate::intake::content_hash(format!("{cause}\n{to}").as_bytes());
             format!("tb.{ticket}.{}.{}@{domain}", purpose.id_part(), &h[..16])
         }
@@ -326,70 +330,21 @@ pub fn build(
         &format!("{}{stage}", to.address),
         &s.identity.message_id_domain,
     );
-    let from_addr = s
-        .address
-        .parse()
-        .map_err(|e| AckError::Address(format!("{}: {e}", s.address)))?;
-    let to_addr = to
-        .address
-        .parse()
-        .map_err(|e| AckError::Address(format!("{}: {e}", to.address)))?;
-    let mut references: Vec<String> = cause.references.iter().map(|r| format!("<{r}>")).collect();
-    references.push(format!("<{}>", cause.message_id));
-    let raw_header = |name: &'static str, value: &str| {
-        HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_owned())
-    };
-    let msg = lettre::Message::builder()
-        .from(Mailbox::new(Some(s.name.to_owned()), from_addr))
-        .to(Mailbox::new(to.name.clone(), to_addr))
-        .subject(rendered.subject.clone())
-        .message_id(Some(format!("<{id}>")))
-        .in_reply_to(format!("<{}>", cause.message_id))
-        .references(references.join(" "))
-        .date(now.into())
-        .raw_header(raw_header("Auto-Submitted", purpose.auto_submitted()))
-        .raw_header(raw_header("X-Auto-Response-Suppress", "All"))
-        .raw_header(raw_header(LOOP_HEADER, &s.identity.instance_id))
-        .raw_header(raw_header("X-Ticketbox-Ticket", &ticket.id.to_string()))
-        .raw_header(raw_header("Content-Language", &rendered.language));
-    let msg = match rendered.html {
-        Some(html) => msg.multipart(MultiPart::alternative_plain_html(rendered.text, html)),
-        None => msg.header(ContentType::TEXT_PLAIN).body(rendered.text),
-    }
-    .map_err(|e| AckError::Build(e.to_string()))?;
-    let raw = String::from_utf8(msg.formatted()).map_err(|e| AckError::Build(e.to_string()))?;
-
-    let entry = OutboxEntry {
-        id: id.clone(),
-        ticket: ticket.id,
-        purpose: purpose.as_str().into(),
-        envelope_from: s.address.to_owned(),
-        recipients: vec![to.address.clone()],
-        subject: rendered.subject.clone(),
-        raw,
-        state: OutboxState::Pending,
-        attempts: 0,
-        created: now,
-        next_attempt: now,
-        last_error: None,
-        sent: None,
-    };
-    let record = MessageRecord {
-        message_id: id,
-        raw_hash: String::new(),
-        fingerprint: String::new(),
-        ticket: Some(ticket.id),
-        kind: MessageKind::Outgoing,
-        from: Some(Party::new(Some(s.name), s.address)),
-        to: vec![to.clone()],
+    let mut references = cause.references.clone();
+    references.push(cause.message_id.clone());
+    let draft = Draft {
+        purpose,
+        id,
+        from: Party::new(Some(s.name), s.address),
+        to: to.clone(),
         cc: Vec::new(),
-        subject: rendered.subject,
-        date: Some(now),
-        received: now,
+        rendered,
+        in_reply_to: Some(cause.message_id.clone()),
+        references,
+        ticket: ticket.id,
         attachments: Vec::new(),
-        reason: purpose.as_str().into(),
     };
-    Ok((entry, record))
+    compose(draft, s.identity, now)
 }
 
 #[cfg(test)]

@@ -92,9 +92,9 @@ fn parse_line(line: usize, text: &str, reading: &mut Reading) {
     let mut words = text.split_whitespace().peekable();
     while let Some(word) = words.next() {
         let Some(name) = word.strip_prefix('#') else {
-            reading
-                .problems
-                .push(format!("line {line}: {word:?} is not a command (commands start with #)"));
+            reading.problems.push(format!(
+                "line {line}: {word:?} is not a command (commands start with #)"
+            ));
             continue;
         };
         let name = name.to_ascii_lowercase();
@@ -105,7 +105,9 @@ fn parse_line(line: usize, text: &str, reading: &mut Reading) {
         }
         match command(&name, &args) {
             Ok(c) => reading.commands.push(c),
-            Err(why) => reading.problems.push(format!("line {line}: #{name}: {why}")),
+            Err(why) => reading
+                .problems
+                .push(format!("line {line}: #{name}: {why}")),
         }
     }
 }
@@ -169,7 +171,10 @@ mod tests {
         );
         assert!(r.problems.is_empty(), "{:?}", r.problems);
         // The agent's signature is part of the answer; only quotes go.
-        assert_eq!(r.answer, "Thanks Dana,\nwe sent a new charger.\n\n-- \nOla, Support");
+        assert_eq!(
+            r.answer,
+            "Thanks Dana,\nwe sent a new charger.\n\n-- \nOla, Support"
+        );
     }
 
     #[test]

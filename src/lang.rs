@@ -44,9 +44,9 @@ pub fn unquoted(text: &str) -> String {
 /// notifications carry above the quoted text (cut at its line's start).
 fn quote_start(text: &str) -> usize {
     let header = QUOTE_START.find(text).map_or(text.len(), |m| m.start());
-    let marker = text.find(crate::agent::REPLY_ABOVE).map_or(text.len(), |i| {
-        text[..i].rfind('\n').map_or(0, |nl| nl + 1)
-    });
+    let marker = text
+        .find(crate::agent::REPLY_ABOVE)
+        .map_or(text.len(), |i| text[..i].rfind('\n').map_or(0, |nl| nl + 1));
     header.min(marker)
 }
 

@@ -41,6 +41,7 @@ pub mod agent;
 pub mod calendar;
 pub mod classify;
 pub mod clock;
+pub mod compose;
 pub mod config;
 pub mod control;
 pub mod dryrun;

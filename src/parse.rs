@@ -255,6 +255,28 @@ fn body_text(msg: &Message<'_>) -> String {
     text
 }
 
+/// An attachment with its decoded bytes, to pass it on (an agent's file to
+/// the customer).
+#[derive(Debug, Clone)]
+pub struct AttachmentData {
+    pub info: AttachmentInfo,
+    pub bytes: Vec<u8>,
+}
+
+/// The attachments of a raw message, decoded. Empty when it does not parse
+/// (it parsed before it got this far).
+pub fn attachment_data(raw: &[u8]) -> Vec<AttachmentData> {
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return Vec::new();
+    };
+    msg.attachments()
+        .map(|p| AttachmentData {
+            info: attachment_info(p),
+            bytes: p.contents().to_vec(),
+        })
+        .collect()
+}
+
 fn attachment_info(part: &MessagePart<'_>) -> AttachmentInfo {
     let content_type = part
         .content_type()

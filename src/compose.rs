@@ -1,0 +1,141 @@
+//! Building an outgoing mail from rendered parts: the headers that keep
+//! threads together and loops apart (RFC 3834 `Auto-Submitted` on automatic
+//! mail, our loop header on all of it), text and HTML alternatives,
+//! attachments; and the outbox entry and message record that go into the
+//! same commit as the decision that caused the mail.
+
+use crate::ack::{AckError, Purpose};
+use crate::classify::{Identity, LOOP_HEADER};
+use crate::model::{MessageKind, MessageRecord, Party, TicketId};
+use crate::outbox::{OutboxEntry, OutboxState};
+use crate::parse::AttachmentData;
+use crate::render::Rendered;
+use chrono::{DateTime, Utc};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+
+/// Everything about one outgoing mail but its encoding.
+pub struct Draft {
+    pub purpose: Purpose,
+    /// Message-ID without brackets (stable: derived from its cause).
+    pub id: String,
+    /// From, and the envelope sender.
+    pub from: Party,
+    pub to: Party,
+    pub cc: Vec<Party>,
+    pub rendered: Rendered,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub ticket: TicketId,
+    pub attachments: Vec<AttachmentData>,
+}
+
+fn mailbox(p: &Party) -> Result<Mailbox, AckError> {
+    let addr = p
+        .address
+        .parse()
+        .map_err(|e| AckError::Address(format!("{}: {e}", p.address)))?;
+    Ok(Mailbox::new(p.name.clone(), addr))
+}
+
+/// Encodes `d` as an outbox entry and the record of the sent message.
+pub fn compose(
+    d: Draft,
+    identity: &Identity,
+    now: DateTime<Utc>,
+) -> Result<(OutboxEntry, MessageRecord), AckError> {
+    let Draft {
+        purpose,
+        id,
+        from,
+        to,
+        cc,
+        rendered,
+        in_reply_to,
+        references,
+        ticket,
+        attachments,
+    } = d;
+    let raw_header = |name: &'static str, value: &str| {
+        HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_owned())
+    };
+    let mut msg = lettre::Message::builder()
+        .from(mailbox(&from)?)
+        .to(mailbox(&to)?)
+        .subject(rendered.subject.clone())
+        .message_id(Some(format!("<{id}>")))
+        .date(now.into());
+    for p in &cc {
+        msg = msg.cc(mailbox(p)?);
+    }
+    if let Some(parent) = &in_reply_to {
+        msg = msg.in_reply_to(format!("<{parent}>"));
+    }
+    if !references.is_empty() {
+        let refs: Vec<String> = references.iter().map(|r| format!("<{r}>")).collect();
+        msg = msg.references(refs.join(" "));
+    }
+    if let Some(auto) = purpose.auto_submitted() {
+        msg = msg
+            .raw_header(raw_header("Auto-Submitted", auto))
+            .raw_header(raw_header("X-Auto-Response-Suppress", "All"));
+    }
+    let msg = msg
+        .raw_header(raw_header(LOOP_HEADER, &identity.instance_id))
+        .raw_header(raw_header("X-Ticketbox-Ticket", &ticket.to_string()))
+        .raw_header(raw_header("Content-Language", &rendered.language));
+    let built = match (rendered.html, attachments.is_empty()) {
+        (None, true) => msg.header(ContentType::TEXT_PLAIN).body(rendered.text),
+        (Some(html), true) => msg.multipart(MultiPart::alternative_plain_html(rendered.text, html)),
+        (html, false) => {
+            let mut mixed = match html {
+                Some(html) => MultiPart::mixed()
+                    .multipart(MultiPart::alternative_plain_html(rendered.text, html)),
+                None => MultiPart::mixed().singlepart(SinglePart::plain(rendered.text)),
+            };
+            for a in attachments {
+                let ct = ContentType::parse(&a.info.content_type).unwrap_or_else(|_| {
+                    ContentType::parse("application/octet-stream").expect("a valid literal")
+                });
+                mixed = mixed.singlepart(Attachment::new(a.info.name).body(a.bytes, ct));
+            }
+            msg.multipart(mixed)
+        }
+    }
+    .map_err(|e| AckError::Build(e.to_string()))?;
+    let raw = String::from_utf8(built.formatted()).map_err(|e| AckError::Build(e.to_string()))?;
+
+    let mut recipients = vec![to.address.clone()];
+    recipients.extend(cc.iter().map(|p| p.address.clone()));
+    let entry = OutboxEntry {
+        id: id.clone(),
+        ticket,
+        purpose: purpose.as_str().into(),
+        envelope_from: from.address.clone(),
+        recipients,
+        subject: rendered.subject.clone(),
+        raw,
+        state: OutboxState::Pending,
+        attempts: 0,
+        created: now,
+        next_attempt: now,
+        last_error: None,
+        sent: None,
+    };
+    let record = MessageRecord {
+        message_id: id,
+        raw_hash: String::new(),
+        fingerprint: String::new(),
+        ticket: Some(ticket),
+        kind: MessageKind::Outgoing,
+        from: Some(from),
+        to: vec![to],
+        cc,
+        subject: rendered.subject,
+        date: Some(now),
+        received: now,
+        attachments: Vec::new(),
+        reason: purpose.as_str().into(),
+    };
+    Ok((entry, record))
+}
