@@ -190,12 +190,47 @@ pub struct Personal {
     /// A recently closed ticket this one follows up on, and when it closed.
     pub recently_closed: Option<(TicketRef, DateTime<Utc>)>,
     pub escalation: Option<EscalationView>,
+    /// An agent's answer being passed on to the customer.
+    pub answer: Option<AnswerView>,
+    /// What was wrong with an agent's commands (to tell the agent).
+    pub problems: Vec<String>,
 }
+
+/// An agent's answer, for the `reply` template.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerView {
+    /// The agent's name (or address when the From header had no name).
+    pub agent: String,
+    pub text: String,
+    /// Paragraphs of lines, for HTML: `<p>` per paragraph, `<br>` per line.
+    pub paragraphs: Vec<Vec<String>>,
+}
+
+impl AnswerView {
+    pub fn new(agent: &Party, text: &str) -> AnswerView {
+        let paragraphs = text
+            .split("\n\n")
+            .map(|p| p.lines().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|p| p.iter().any(|l| !l.trim().is_empty()))
+            .collect();
+        AnswerView {
+            agent: agent.name.clone().unwrap_or_else(|| agent.address.clone()),
+            text: text.to_owned(),
+            paragraphs,
+        }
+    }
+}
+
+/// Longest customer text a notification carries.
+const MAX_QUOTED_CHARS: usize = 20_000;
 
 #[derive(Serialize)]
 struct View<'a> {
     ticket: TicketView<'a>,
+    /// Whom the mail is to (the customer, for customer mail).
     customer: &'a Party,
+    /// The ticket's customer, whoever the mail is to.
+    requester: &'a Party,
     support: SupportView<'a>,
     response_due: String,
     response_due_iso: String,
@@ -206,6 +241,8 @@ struct View<'a> {
     other_open: &'a [TicketRef],
     recently_closed: Option<ClosedView>,
     escalation: Option<&'a EscalationView>,
+    answer: Option<&'a AnswerView>,
+    problems: &'a [String],
     /// The message that caused this mail (for notifications).
     message: MessageView<'a>,
 }
@@ -223,6 +260,8 @@ struct MessageView<'a> {
     subject: &'a str,
     /// The sender's own words, cut to a few hundred characters.
     excerpt: String,
+    /// What the sender wrote, without the mail they quoted.
+    text: String,
 }
 
 #[derive(Serialize)]
@@ -271,6 +310,7 @@ pub fn render_only(
             created: when(ticket.created),
         },
         customer: to,
+        requester: &ticket.customer,
         support: SupportView {
             name: s.name,
             address: s.address,
@@ -288,6 +328,8 @@ pub fn render_only(
             closed: when(*at),
         }),
         escalation: personal.escalation.as_ref(),
+        answer: personal.answer.as_ref(),
+        problems: &personal.problems,
         message: MessageView {
             from: cause.author().map(ToString::to_string).unwrap_or_default(),
             subject: &cause.subject,
@@ -295,6 +337,11 @@ pub fn render_only(
                 .trim()
                 .chars()
                 .take(600)
+                .collect(),
+            text: crate::lang::unquoted(&cause.text)
+                .trim()
+                .chars()
+                .take(MAX_QUOTED_CHARS)
                 .collect(),
         },
     };

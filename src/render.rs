@@ -20,6 +20,16 @@ const BUILTIN: &[(&str, &str)] = &[
     ("he/ack.html", include_str!("../templates/he/ack.html")),
     ("en/notify.txt", include_str!("../templates/en/notify.txt")),
     (
+        "en/agent-error.txt",
+        include_str!("../templates/en/agent-error.txt"),
+    ),
+    ("en/reply.txt", include_str!("../templates/en/reply.txt")),
+    ("en/reply.html", include_str!("../templates/en/reply.html")),
+    ("pl/reply.txt", include_str!("../templates/pl/reply.txt")),
+    ("pl/reply.html", include_str!("../templates/pl/reply.html")),
+    ("he/reply.txt", include_str!("../templates/he/reply.txt")),
+    ("he/reply.html", include_str!("../templates/he/reply.html")),
+    (
         "en/escalation.txt",
         include_str!("../templates/en/escalation.txt"),
     ),

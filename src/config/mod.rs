@@ -349,6 +349,16 @@ impl Config {
                     .join(", ")
             )));
         }
+        for (q, cfg) in self.queues.iter_mut() {
+            for a in &mut cfg.notify {
+                *a = a.trim().to_lowercase();
+                if !self.agents.contains(a) {
+                    return Err(bad(format!(
+                        "queues.{q}.notify: {a:?} is not in `agents`; its replies would count as a customer's"
+                    )));
+                }
+            }
+        }
         for (q, cfg) in &self.queues {
             if let Some(p) = &cfg.sla
                 && !self.sla.policies.contains_key(p)

@@ -210,6 +210,9 @@ pub struct QueueCfg {
     pub language: Option<String>,
     /// Where SLA warnings and breaches for its tickets go.
     pub escalation: Option<String>,
+    /// Agents told about its new tickets, and about customers' replies on
+    /// tickets nobody is assigned to. Their replies reach the customer.
+    pub notify: Vec<String>,
 }
 
 pub type Queues = BTreeMap<String, QueueCfg>;

@@ -5,7 +5,7 @@
 
 use super::outgoing::{self, Audience};
 use super::timing::{self, QueueStats};
-use super::{Engine, ticket};
+use super::{Engine, answer, ticket};
 use crate::ack::{self, Personal, TicketRef};
 use crate::classify::{Class, Verdict};
 use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Ticket, TicketId};
@@ -28,31 +28,30 @@ pub(super) fn append<S: Store + ?Sized>(
     mut t: Ticket,
     mut record: MessageRecord,
     env: &Envelope,
+    raw: &[u8],
     decision: &Decision,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<String, StoreError> {
     ticket::append(engine, &mut t, env, record.kind, now);
     ticket::apply_rules(engine, &mut t, decision);
-    if record.kind == MessageKind::Agent
-        && let Some(took) = timing::first_response(engine, &mut t, now)
-    {
-        let key = QueueStats::key(&t.queue);
-        let mut stats = QueueStats::parse(store.meta(&key)?);
-        timing::record_sample(
-            &mut stats,
-            t.priority,
-            took,
-            t.queue_ahead,
-            engine.cfg.sla.estimate.window,
-        );
-        commit.meta.push((key, stats.encode()));
-    }
     ticket::index_message(&mut commit, env, t.id);
     record.ticket = Some(t.id);
+    let mut note = String::new();
+    match (record.kind, record.from.clone()) {
+        (MessageKind::Agent, Some(agent)) => {
+            note = answer::handle(engine, store, &mut commit, &mut t, env, raw, &agent, now)?;
+            record.reason = format!("{}; {note}", record.reason);
+            outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
+        }
+        (MessageKind::Customer, _) => {
+            answer::notify_agents(engine, &mut commit, &mut t, decision, env, now);
+        }
+        _ => outgoing::notify(engine, &mut commit, &mut t, decision, env, now),
+    }
     commit.messages.push(record);
-    outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
     commit.ticket = Some(t);
-    store.commit(&commit)
+    store.commit(&commit)?;
+    Ok(note)
 }
 
 /// What opening a ticket needs to know about the message.
@@ -192,7 +191,12 @@ pub(super) fn create<S: Store + ?Sized>(
             "no acknowledgement: no address to reply to".to_owned(),
         ),
         (None, Some(to)) => {
-            let language = reply_language(engine, &prefs, new.language.as_deref(), &t.queue);
+            let template = decision
+                .template
+                .as_deref()
+                .unwrap_or(&engine.cfg.ack.template);
+            let language =
+                reply_language(engine, &prefs, new.language.as_deref(), &t.queue, template);
             let tz = prefs
                 .timezone
                 .as_deref()
@@ -215,7 +219,11 @@ pub(super) fn create<S: Store + ?Sized>(
             )
         }
     };
-    outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
+    if automatic || new.is_agent {
+        outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
+    } else {
+        answer::notify_agents(engine, &mut commit, &mut t, decision, env, now);
+    }
     commit.ticket = Some(t);
     store.commit(&commit)?;
     Ok((id, acknowledged, note))
@@ -223,15 +231,15 @@ pub(super) fn create<S: Store + ?Sized>(
 
 /// The language to answer in: the customer's stated preference, else the
 /// message's language, else the queue's, else the configured default; and
-/// only a language we have templates for.
+/// only a language we have `template` in.
 pub fn reply_language(
     engine: &Engine,
     prefs: &CustomerPrefs,
     detected: Option<&str>,
     queue: &str,
+    template: &str,
 ) -> String {
     let templates = engine.templates();
-    let template = &engine.cfg.ack.template;
     [
         prefs.language.as_deref(),
         detected,

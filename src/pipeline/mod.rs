@@ -8,6 +8,7 @@
 //! never makes a second ticket or a second acknowledgement. Durability comes
 //! from the caller's [`Store::flush`] after a batch (group commit).
 
+mod answer;
 mod apply;
 mod engine;
 mod outgoing;
@@ -268,10 +269,15 @@ pub fn process<S: Store + ?Sized>(
     }
 
     if let Some((ticket, via)) = existing {
-        let reason = format!("{} via {via} ({})", kind.as_str(), verdict.reason);
+        let mut reason = format!("{} via {via} ({})", kind.as_str(), verdict.reason);
         record.reason = reason.clone();
         let id = ticket.id;
-        apply::append(engine, store, commit, ticket, record, &env, &decision, now)?;
+        let note = apply::append(
+            engine, store, commit, ticket, record, &env, &raw.bytes, &decision, now,
+        )?;
+        if !note.is_empty() {
+            reason = format!("{reason}; {note}");
+        }
         return Ok(outcome(
             OutcomeKind::Appended,
             Some(&env.message_id),
@@ -412,5 +418,7 @@ pub fn fingerprint(env: &Envelope) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_agent;
 #[cfg(test)]
 mod tests_sla;

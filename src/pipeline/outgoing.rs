@@ -65,11 +65,23 @@ pub(super) fn notify(
     env: &Envelope,
     now: DateTime<Utc>,
 ) {
+    notify_each(engine, commit, ticket, &decision.notify, env, now);
+}
+
+/// Queues a notification about `env` to each of `addresses`.
+pub(super) fn notify_each(
+    engine: &Engine,
+    commit: &mut Commit,
+    ticket: &mut Ticket,
+    addresses: &[String],
+    env: &Envelope,
+    now: DateTime<Utc>,
+) {
     let team = Audience {
         language: "en",
         tz: engine.tz,
     };
-    for address in &decision.notify {
+    for address in addresses {
         let to = Party::new(None, address);
         let mail = Mail {
             purpose: Purpose::Notification,

@@ -1,0 +1,312 @@
+//! An agent's mail on a ticket. Commands at its top change the ticket; the
+//! answer goes to the customer from the queue's address, with the agent's
+//! attachments; `#note` keeps it inside. A mistake in the commands changes
+//! nothing and sends nothing to the customer: the agent gets a mail saying
+//! what was wrong, so a typo never becomes a wrong answer.
+//!
+//! Also here: telling agents about a customer's mail (the ticket's
+//! assignee, else the queue's `notify` list).
+
+use super::apply::reply_language;
+use super::outgoing::{self, Audience, Mail};
+use super::timing::{self, QueueStats};
+use super::{Engine, ticket};
+use crate::ack::{self, AnswerView, Personal, Purpose};
+use crate::agent::{self, Assignee, Command, Reading};
+use crate::compose::{Draft, compose};
+use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Status, Ticket};
+use crate::parse::Envelope;
+use crate::rules::Decision;
+use crate::store::{Commit, Store, StoreError};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// How many of the ticket's latest messages the answer's References name.
+const REFERENCES: usize = 10;
+
+/// Applies an agent's mail to `t`; returns what happened, for the record.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn handle<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    commit: &mut Commit,
+    t: &mut Ticket,
+    env: &Envelope,
+    raw: &[u8],
+    agent: &Party,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let reading = agent::read(&env.text);
+    let (changes, status, assign, problems) = resolve(engine, &reading, agent);
+    if !problems.is_empty() {
+        let personal = Personal {
+            problems: problems.clone(),
+            answer: (!reading.answer.is_empty()).then(|| AnswerView::new(agent, &reading.answer)),
+            ..Personal::default()
+        };
+        let team = team_audience(engine);
+        let mail = Mail {
+            purpose: Purpose::Notification,
+            template: "agent-error",
+            to: agent,
+            audience: &team,
+            personal: &personal,
+        };
+        if let Err(e) = outgoing::queue(engine, commit, t, env, &mail, now) {
+            tracing::error!(ticket = t.id, error = %e, "command error mail not built");
+        }
+        return Ok(format!(
+            "agent's commands refused, nothing sent: {}",
+            problems.join("; ")
+        ));
+    }
+
+    ticket::apply_rules(engine, t, &changes);
+    if let Some(who) = assign {
+        t.assignee = who;
+    }
+    let mut done = Vec::new();
+    if reading.is_note() {
+        done.push("internal note".to_owned());
+    } else if !reading.answer.is_empty() {
+        relay(
+            engine,
+            store,
+            commit,
+            t,
+            env,
+            raw,
+            agent,
+            &reading.answer,
+            now,
+        )?;
+        done.push(format!("answer sent to {}", t.customer.address));
+        if t.assignee.is_none() {
+            t.assignee = Some(agent.address.clone());
+        }
+        if t.status == Status::New {
+            timing::set_status(engine, t, Status::Open, now);
+        }
+    }
+    if let Some(s) = status {
+        timing::set_status(engine, t, s, now);
+    }
+    if !reading.commands.is_empty() {
+        done.push(format!("{} command(s) applied", reading.commands.len()));
+    }
+    if done.is_empty() {
+        done.push("nothing to send (no answer above the quote)".to_owned());
+    }
+    Ok(done.join(", "))
+}
+
+/// Commands as a rules-style change, a status, an assignment (`Some(None)`
+/// unassigns), and what is wrong with them.
+fn resolve(
+    engine: &Engine,
+    reading: &Reading,
+    agent: &Party,
+) -> (
+    Decision,
+    Option<Status>,
+    Option<Option<String>>,
+    Vec<String>,
+) {
+    let mut d = Decision::default();
+    let mut status = None;
+    let mut assign = None;
+    let mut problems = reading.problems.clone();
+    let queues = engine.cfg.known_queues();
+    for c in &reading.commands {
+        match c {
+            Command::Status(s) => status = Some(*s),
+            Command::Priority(p) => d.priority = Some(*p),
+            Command::Assign(None) => assign = Some(None),
+            Command::Assign(Some(Assignee::Me)) => assign = Some(Some(agent.address.clone())),
+            Command::Assign(Some(Assignee::Address(a))) if engine.cfg.agents.contains(a) => {
+                assign = Some(Some(a.clone()));
+            }
+            Command::Assign(Some(Assignee::Address(a))) => {
+                problems.push(format!("#assign: {a} is not one of the agents"));
+            }
+            Command::Queue(q) if queues.contains(q) => d.queue = Some(q.clone()),
+            Command::Queue(q) => problems.push(format!(
+                "#queue: no queue named {q:?} (queues: {})",
+                queues.iter().cloned().collect::<Vec<_>>().join(", ")
+            )),
+            Command::Tag(tag) => d.add_tags.push(tag.clone()),
+            Command::Untag(tag) => d.remove_tags.push(tag.clone()),
+            Command::Note => {}
+        }
+    }
+    (d, status, assign, problems)
+}
+
+/// Sends the agent's answer to the customer (and whoever the customer
+/// copied), from the queue's address, threaded under the customer's mail.
+#[allow(clippy::too_many_arguments)]
+fn relay<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    commit: &mut Commit,
+    t: &mut Ticket,
+    env: &Envelope,
+    raw: &[u8],
+    agent: &Party,
+    answer: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let prefs: CustomerPrefs = store
+        .meta(&CustomerPrefs::key(&t.customer.address))?
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default();
+    let language = reply_language(engine, &prefs, t.language.as_deref(), &t.queue, "reply");
+    let tz = prefs
+        .timezone
+        .as_deref()
+        .and_then(|z| z.parse::<Tz>().ok())
+        .unwrap_or(engine.tz);
+    let (address, name) = engine.cfg.sender_for(&t.queue);
+    let sender = ack::Sender {
+        identity: &engine.identity,
+        address,
+        name,
+        template: "reply",
+        language: &language,
+        tz,
+    };
+    let personal = Personal {
+        answer: Some(AnswerView::new(agent, answer)),
+        ..Personal::default()
+    };
+    let tag = engine.threading.tags.format(t.id);
+    let customer = t.customer.clone();
+    let rendered = match ack::render_only(
+        &sender,
+        &engine.templates(),
+        t,
+        tag,
+        env,
+        &customer,
+        &personal,
+        now,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            // The answer is stored with the ticket; nothing half-made goes out.
+            tracing::error!(ticket = t.id, error = %e, "answer not rendered");
+            return Ok(());
+        }
+    };
+    // The customer's side of the thread: their mail and what we sent them.
+    let mut seen = Vec::new();
+    for id in t.messages.iter().rev().take(4 * REFERENCES) {
+        if let Some(m) = store.message(id)?
+            && customer_saw(&m)
+        {
+            seen.push(m.message_id);
+            if seen.len() == REFERENCES {
+                break;
+            }
+        }
+    }
+    seen.reverse();
+    let id = ack::message_id(
+        Purpose::Reply,
+        t.id,
+        &env.message_id,
+        &customer.address,
+        &engine.identity.message_id_domain,
+    );
+    let cc = t
+        .participants
+        .iter()
+        .filter(|a| !engine.cfg.agents.contains(*a) && !engine.identity.is_own_address(a))
+        .map(|a| Party::new(None, a))
+        .collect();
+    let draft = Draft {
+        purpose: Purpose::Reply,
+        id,
+        from: Party::new(Some(&format!("{} ({name})", display(agent))), address),
+        to: customer,
+        cc,
+        rendered,
+        in_reply_to: seen.last().cloned(),
+        references: seen,
+        ticket: t.id,
+        attachments: crate::parse::attachment_data(raw),
+    };
+    let (entry, sent) = match compose(draft, &engine.identity, now) {
+        Ok(built) => built,
+        Err(e) => {
+            tracing::error!(ticket = t.id, error = %e, "answer not built");
+            return Ok(());
+        }
+    };
+    t.messages.push(sent.message_id.clone());
+    commit.index.push((sent.message_id.clone(), t.id));
+    commit.outbox.push(entry);
+    commit.messages.push(sent);
+
+    // The first answer a customer gets stops the first-response clock.
+    if let Some(took) = timing::first_response(engine, t, now) {
+        let key = QueueStats::key(&t.queue);
+        let mut stats = QueueStats::parse(store.meta(&key)?);
+        timing::record_sample(
+            &mut stats,
+            t.priority,
+            took,
+            t.queue_ahead,
+            engine.cfg.sla.estimate.window,
+        );
+        commit.meta.push((key, stats.encode()));
+    }
+    Ok(())
+}
+
+fn customer_saw(m: &MessageRecord) -> bool {
+    match m.kind {
+        MessageKind::Customer => true,
+        MessageKind::Outgoing => matches!(m.reason.as_str(), "acknowledgement" | "reply"),
+        _ => false,
+    }
+}
+
+fn display(p: &Party) -> String {
+    p.name
+        .clone()
+        .unwrap_or_else(|| p.address.split('@').next().unwrap_or(&p.address).to_owned())
+}
+
+fn team_audience(engine: &Engine) -> Audience<'static> {
+    Audience {
+        language: "en",
+        tz: engine.tz,
+    }
+}
+
+/// Tells the agents about a customer's mail on `t`: the assignee, else the
+/// queue's `notify` list; plus whoever the rules named. Never the author.
+pub(super) fn notify_agents(
+    engine: &Engine,
+    commit: &mut Commit,
+    t: &mut Ticket,
+    decision: &Decision,
+    env: &Envelope,
+    now: DateTime<Utc>,
+) {
+    let mut to: Vec<String> = match &t.assignee {
+        Some(a) => vec![a.clone()],
+        None => engine
+            .cfg
+            .queues
+            .get(&t.queue)
+            .map(|q| q.notify.clone())
+            .unwrap_or_default(),
+    };
+    to.extend(decision.notify.iter().cloned());
+    let author = env.author().map(|p| p.address.as_str());
+    let mut seen = std::collections::BTreeSet::new();
+    to.retain(|a| Some(a.as_str()) != author && seen.insert(a.clone()));
+    outgoing::notify_each(engine, commit, t, &to, env, now);
+}

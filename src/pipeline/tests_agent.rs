@@ -1,0 +1,341 @@
+//! Agents working by email: notified of customers' mail, their replies
+//! passed on to the customer from the support address, commands changing
+//! the ticket, mistakes changing nothing.
+
+use super::tests::{Setup, mail, setup, t0};
+use super::*;
+use crate::config::{Config, QueueCfg};
+use crate::model::Priority;
+use crate::outbox::OutboxEntry;
+use crate::thread::ThreadView;
+use mail_parser::MimeHeaders;
+
+fn team(cfg: &mut Config) {
+    cfg.agents = vec!["ola@example.com".into(), "ben@example.com".into()];
+    cfg.queues.insert(
+        "general".into(),
+        QueueCfg {
+            notify: vec!["ola@example.com".into(), "ben@example.com".into()],
+            ..Default::default()
+        },
+    );
+}
+
+/// Outbox entries (with their raw mail) for `purpose`, oldest first.
+fn sent(s: &Setup, purpose: &str) -> Vec<OutboxEntry> {
+    let mut v: Vec<OutboxEntry> = s
+        .store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.purpose == purpose)
+        .map(|e| s.store.outbox_entry(&e.id).unwrap().unwrap())
+        .collect();
+    v.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+    v
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let head = raw.split("\r\n\r\n").next()?;
+    head.lines()
+        .find(|l| {
+            l.split_once(':')
+                .is_some_and(|(n, _)| n.eq_ignore_ascii_case(name))
+        })
+        .map(|l| l.split_once(':').map_or("", |(_, v)| v.trim()))
+}
+
+/// Ann opens ticket 1000 in Polish; returns the notification Ola got.
+fn opened(s: &Setup) -> OutboxEntry {
+    let o = s.process(
+        &mail(
+            "Anna Nowak <anna@c.example>",
+            "a1@c",
+            "Ładowarka nie działa",
+            "",
+            "Dzień dobry, ładowarka przestała działać po tygodniu. Proszę o wymianę.",
+        ),
+        t0(),
+    );
+    assert_eq!(o.ticket, Some(1000));
+    let notes = sent(s, "notification");
+    let mut told: Vec<String> = notes.iter().map(|e| e.recipients.join(",")).collect();
+    told.sort();
+    assert_eq!(
+        told,
+        ["ben@example.com", "ola@example.com"],
+        "the queue's agents are told, each once"
+    );
+    notes
+        .into_iter()
+        .find(|e| e.recipients == ["ola@example.com"])
+        .unwrap()
+}
+
+/// Ola's reply to `note`: `top` above a quote of the notification.
+fn reply_to(note: &OutboxEntry, id: &str, top: &str, extra_parts: Option<&str>) -> RawMail {
+    let parent = header(&note.raw, "Message-ID").unwrap();
+    let quoted: String = parse::parse(note.raw.as_bytes(), "n")
+        .unwrap()
+        .text
+        .lines()
+        .map(|l| format!("> {l}\r\n"))
+        .collect();
+    let text = format!(
+        "{top}\r\n\r\nOn Mon, 23 Nov 2026 at 10:00, Support <support@example.com> wrote:\r\n{quoted}"
+    );
+    let (ctype, body) = match extra_parts {
+        None => ("text/plain; charset=utf-8".to_owned(), text),
+        Some(attachment) => (
+            "multipart/mixed; boundary=\"b1\"".to_owned(),
+            format!(
+                "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n--b1\r\n\
+                 Content-Type: text/plain; name=\"label.txt\"\r\n\
+                 Content-Disposition: attachment; filename=\"label.txt\"\r\n\r\n{attachment}\r\n--b1--\r\n"
+            ),
+        ),
+    };
+    let raw = format!(
+        "From: Ola Kowalska <ola@example.com>\r\nTo: support@example.com\r\n\
+         Subject: Re: {}\r\nMessage-ID: <{id}>\r\nIn-Reply-To: {parent}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: {ctype}\r\n\r\n{body}",
+        note.subject
+    );
+    RawMail::new(raw.into_bytes(), format!("test:{id}"), None)
+}
+
+#[test]
+fn an_agents_answer_reaches_the_customer_from_the_support_address() {
+    let s = setup(team);
+    let note = opened(&s);
+    assert_eq!(
+        header(&note.raw, "From"),
+        Some("\"Example Support\" <support@example.com>")
+    );
+    let text = parse::parse(note.raw.as_bytes(), "n").unwrap().text;
+    assert!(
+        text.contains("przestała działać"),
+        "the customer's words: {text}"
+    );
+    assert!(text.contains(crate::agent::REPLY_ABOVE));
+
+    let o = s.process(
+        &reply_to(
+            &note,
+            "r1@example.com",
+            "#pending\r\nDzień dobry Pani Anno,\r\nwysłaliśmy nową ładowarkę.\r\n\r\nOla",
+            Some("DHL 123456"),
+        ),
+        t0() + Duration::hours(1),
+    );
+    assert_eq!((o.outcome, o.ticket), (OutcomeKind::Appended, Some(1000)));
+    assert!(
+        o.reason.contains("answer sent to anna@c.example"),
+        "{}",
+        o.reason
+    );
+
+    let replies = sent(&s, "reply");
+    assert_eq!(replies.len(), 1);
+    let r = &replies[0];
+    assert_eq!(r.recipients, ["anna@c.example"], "only the customer");
+    assert_eq!(r.envelope_from, "support@example.com");
+    let from = parse::parse(r.raw.as_bytes(), "r").unwrap().from.unwrap();
+    assert_eq!(
+        from.to_string(),
+        "Ola Kowalska (Example Support) <support@example.com>"
+    );
+    assert_eq!(header(&r.raw, "Auto-Submitted"), None, "a person's answer");
+    assert_eq!(header(&r.raw, "Content-Language"), Some("pl"));
+    let ack_id = sent(&s, "acknowledgement")[0].id.clone();
+    assert_eq!(
+        header(&r.raw, "In-Reply-To"),
+        Some(format!("<{ack_id}>").as_str())
+    );
+    let refs = header(&r.raw, "References").unwrap();
+    assert!(
+        refs.contains("<a1@c>") && !refs.contains("r1@example.com") && !refs.contains(".notify."),
+        "{refs}"
+    );
+
+    let msg = mail_parser::MessageParser::default()
+        .parse(r.raw.as_bytes())
+        .unwrap();
+    let body = msg.body_text(0).unwrap().replace("\r\n", "\n");
+    assert!(
+        body.starts_with("Dzień dobry Pani Anno,\nwysłaliśmy nową ładowarkę.\n\nOla"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("#pending") && !body.contains("przestała") && !body.contains("priority"),
+        "no command, no quote: {body}"
+    );
+    let html = msg.body_html(0).unwrap();
+    assert!(
+        html.contains("<p>Dzień dobry Pani Anno,<br>wysłaliśmy nową ładowarkę.</p>"),
+        "{html}"
+    );
+    let files: Vec<_> = msg
+        .attachments()
+        .map(|a| {
+            (
+                a.attachment_name().unwrap_or_default().to_owned(),
+                a.contents().to_vec(),
+            )
+        })
+        .collect();
+    assert_eq!(files, [("label.txt".to_owned(), b"DHL 123456".to_vec())]);
+
+    let t = s.store.ticket(1000).unwrap().unwrap();
+    assert_eq!(t.status, Status::Pending);
+    assert_eq!(
+        t.assignee.as_deref(),
+        Some("ola@example.com"),
+        "who answers, owns"
+    );
+    assert_eq!(t.first_response_at, Some(t0() + Duration::hours(1)));
+    // Processing the same reply again sends nothing more.
+    let again = s.process(
+        &reply_to(
+            &note,
+            "r1@example.com",
+            "#pending\r\nDzień dobry Pani Anno,\r\nwysłaliśmy nową ładowarkę.\r\n\r\nOla",
+            Some("DHL 123456"),
+        ),
+        t0() + Duration::hours(2),
+    );
+    assert_eq!(again.outcome, OutcomeKind::Duplicate);
+    assert_eq!(sent(&s, "reply").len(), 1);
+
+    // The customer answers: the ticket reopens and only the assignee hears.
+    let before = sent(&s, "notification").len();
+    s.process(
+        &mail(
+            "anna@c.example",
+            "a2@c",
+            "Re: [#TB-1000] Ładowarka",
+            &format!("In-Reply-To: <{}>\r\n", r.id),
+            "Dziękuję, dotarła.",
+        ),
+        t0() + Duration::hours(3),
+    );
+    let notes = sent(&s, "notification");
+    assert_eq!(notes.len(), before + 1);
+    assert_eq!(notes.last().unwrap().recipients, ["ola@example.com"]);
+    assert_eq!(s.store.ticket(1000).unwrap().unwrap().status, Status::Open);
+}
+
+#[test]
+fn commands_alone_change_the_ticket_and_send_nothing() {
+    let s = setup(team);
+    let note = opened(&s);
+    s.process(
+        &reply_to(
+            &note,
+            "r1@example.com",
+            "#priority urgent #tag refund\r\n#assign ben@example.com",
+            None,
+        ),
+        t0() + Duration::minutes(5),
+    );
+    let t = s.store.ticket(1000).unwrap().unwrap();
+    assert_eq!(t.priority, Priority::Urgent);
+    assert_eq!(
+        t.response_due,
+        Some(t0() + Duration::hours(1)),
+        "urgent: one business hour"
+    );
+    assert!(t.tags.contains("refund"));
+    assert_eq!(t.assignee.as_deref(), Some("ben@example.com"));
+    assert_eq!(
+        t.first_response_at, None,
+        "the customer has not heard from us"
+    );
+    assert!(sent(&s, "reply").is_empty());
+
+    s.process(
+        &reply_to(&note, "r2@example.com", "#close", None),
+        t0() + Duration::minutes(9),
+    );
+    let t = s.store.ticket(1000).unwrap().unwrap();
+    assert_eq!(
+        (t.status, t.closed),
+        (Status::Closed, Some(t0() + Duration::minutes(9)))
+    );
+    assert!(sent(&s, "reply").is_empty());
+}
+
+#[test]
+fn a_note_stays_inside() {
+    let s = setup(team);
+    let note = opened(&s);
+    let o = s.process(
+        &reply_to(
+            &note,
+            "r1@example.com",
+            "#note\r\nCalled her, a courier is on the way.",
+            None,
+        ),
+        t0() + Duration::minutes(5),
+    );
+    assert!(o.reason.contains("internal note"), "{}", o.reason);
+    assert!(sent(&s, "reply").is_empty());
+    let t = s.store.ticket(1000).unwrap().unwrap();
+    assert_eq!(t.first_response_at, None);
+    assert!(
+        t.messages.contains(&"r1@example.com".to_owned()),
+        "kept with the ticket"
+    );
+}
+
+#[test]
+fn a_mistyped_command_changes_nothing_and_tells_the_agent() {
+    let s = setup(team);
+    let note = opened(&s);
+    let before = s.store.ticket(1000).unwrap().unwrap();
+    let o = s.process(
+        &reply_to(
+            &note,
+            "r1@example.com",
+            "#clsoe #queue sales\r\nWe refunded you.",
+            None,
+        ),
+        t0() + Duration::minutes(5),
+    );
+    assert!(o.reason.contains("refused"), "{}", o.reason);
+    assert!(sent(&s, "reply").is_empty(), "nothing reaches the customer");
+    let after = s.store.ticket(1000).unwrap().unwrap();
+    assert_eq!(
+        (after.status, &after.queue, after.first_response_at),
+        (before.status, &before.queue, None)
+    );
+    let errors = sent(&s, "notification")
+        .into_iter()
+        .filter(|e| e.recipients == ["ola@example.com"] && e.subject.contains("not sent"))
+        .collect::<Vec<_>>();
+    assert_eq!(errors.len(), 1);
+    let text = parse::parse(errors[0].raw.as_bytes(), "e").unwrap().text;
+    assert!(
+        text.contains("line 1: #clsoe: unknown command; did you mean #close?"),
+        "{text}"
+    );
+    assert!(text.contains("#queue: no queue named \"sales\""), "{text}");
+    assert!(
+        text.contains("We refunded you."),
+        "their answer is given back: {text}"
+    );
+}
+
+#[test]
+fn queue_notify_must_name_agents() {
+    let err = Config::parse(
+        "agents = [\"ola@example.com\"]\n[queues.general]\nnotify = [\"boss@example.com\"]\n",
+        "t.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("queues.general.notify: \"boss@example.com\" is not in `agents`"),
+        "{err}"
+    );
+}
