@@ -21,7 +21,9 @@
 //! - [`thread`]: which ticket a message belongs to.
 //! - [`rules`]: routing and priority rules from `rules/*.toml`.
 //! - [`sla`]: first-response due times.
-//! - [`render`] and [`ack`]: the acknowledgement, from `templates/`.
+//! - [`render`] and [`ack`]: the acknowledgement, from `templates/`;
+//!   [`compose`] turns rendered parts into a mail.
+//! - [`agent`]: an agent's reply read as commands and an answer.
 //! - [`model`]: tickets and message records.
 //!
 //! The edges:
@@ -29,7 +31,8 @@
 //! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects).
 //! - [`store`]: the [`store::Store`] trait and its sled implementation.
 //! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP).
-//! - [`pipeline`]: one message through the core into one commit.
+//! - [`pipeline`]: one message through the core into one commit (an agent's
+//!   message: commands applied, answer passed on to the customer).
 //! - [`worker`]: the long-running job: sources, the single committer,
 //!   group commit, the outbox sender.
 //! - [`control`]: the unix socket the CLI uses while a worker runs.

@@ -60,6 +60,9 @@ fn ticket_json(t: &Ticket) -> Value {
         "created": t.created.to_rfc3339_opts(SecondsFormat::Secs, true),
         "updated": t.updated.to_rfc3339_opts(SecondsFormat::Secs, true),
         "response_due": t.response_due.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        "first_response_at": t.first_response_at.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        "first_response_met": t.first_response_met,
+        "assignee": t.assignee,
         "tags": t.tags,
         "links": t.links,
         "participants": t.participants,
@@ -173,12 +176,26 @@ pub fn show<S: Store + ?Sized>(
         t.status, t.queue, t.priority
     )?;
     writeln!(out, "  customer {}", t.customer)?;
-    if let Some(d) = t.response_due {
-        writeln!(
+    if let Some(a) = &t.assignee {
+        writeln!(out, "  assigned to {a}")?;
+    }
+    match (t.first_response_at, t.response_due) {
+        (Some(at), _) => writeln!(
+            out,
+            "  first response {} ({})",
+            at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            if t.first_response_met == Some(false) {
+                "late"
+            } else {
+                "in time"
+            }
+        )?,
+        (None, Some(d)) => writeln!(
             out,
             "  first response due {}",
             d.to_rfc3339_opts(SecondsFormat::Secs, true)
-        )?;
+        )?,
+        (None, None) => {}
     }
     if !t.tags.is_empty() {
         writeln!(

@@ -10,37 +10,8 @@ use common::mailstack::{
 use common::{Sandbox, header};
 use serde_json::Value;
 
-/// Config for a worker reading `support` over plain IMAP on loopback and
-/// sending through Postfix with STARTTLS.
 fn config(ms: &Mailstack, support: &str, extra: &str) -> String {
-    format!(
-        r#"
-[support]
-address = "{support}"
-name = "Test Support"
-
-[outbox]
-transport = "smtp"
-retry_base_seconds = 1
-
-[smtp]
-host = "127.0.0.1"
-port = 2525
-tls = "starttls"
-ca_file = {ca:?}
-
-[[mailbox]]
-name = "support"
-host = "127.0.0.1"
-port = {IMAP_PORT}
-tls = "plain"
-allow_plaintext = true
-user = "{support}"
-password_env = "TB_TEST_PASSWORD"
-{extra}
-"#,
-        ca = ms.ca_file()
-    )
+    ms.worker_config(support, extra)
 }
 
 fn customer_mail(

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::mailstack::{self, IMAP_PORT, Mailstack, fresh_address, wait_for};
+use common::mailstack::{self, Mailstack, fresh_address, wait_for};
 use common::{Sandbox, header};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -15,35 +15,9 @@ use ticketbox::store::{SledStore, Store};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn config(ms: &Mailstack, support: &str) -> String {
-    format!(
-        r#"
-[support]
-address = "{support}"
-
-[ack]
-max_per_sender_per_hour = 10000
-
-[outbox]
-transport = "smtp"
-retry_base_seconds = 1
-
-[smtp]
-host = "127.0.0.1"
-port = 2525
-tls = "starttls"
-ca_file = {ca:?}
-
-[[mailbox]]
-name = "support"
-host = "127.0.0.1"
-port = {IMAP_PORT}
-tls = "plain"
-allow_plaintext = true
-user = "{support}"
-password_env = "TB_TEST_PASSWORD"
-fetch_batch = 50
-"#,
-        ca = ms.ca_file()
+    ms.worker_config(
+        support,
+        "fetch_batch = 50\n\n[ack]\nmax_per_sender_per_hour = 10000",
     )
 }
 

@@ -145,8 +145,8 @@ fn spam_is_quarantined_and_notify_sends_a_notice() {
         .collect();
     assert_eq!(
         kinds,
-        ["customer", "outgoing", "outgoing"],
-        "ack and notification: {t:#}"
+        ["customer", "outgoing", "outgoing", "outgoing"],
+        "ack, notification to the lead and to the assignee: {t:#}"
     );
     let notice = sb
         .outbox_files()

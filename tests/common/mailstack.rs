@@ -54,6 +54,40 @@ impl Mailstack {
         self.root.join("tls/cert.pem")
     }
 
+    /// Config for a worker reading `support` over plain IMAP on loopback
+    /// and sending through Postfix with STARTTLS. `extra` lands in the
+    /// `[[mailbox]]` table; tables may follow it.
+    pub fn worker_config(&self, support: &str, extra: &str) -> String {
+        format!(
+            r#"
+[support]
+address = "{support}"
+name = "Test Support"
+
+[outbox]
+transport = "smtp"
+retry_base_seconds = 1
+
+[smtp]
+host = "127.0.0.1"
+port = {SMTP_PORT}
+tls = "starttls"
+ca_file = {ca:?}
+
+[[mailbox]]
+name = "support"
+host = "127.0.0.1"
+port = {IMAP_PORT}
+tls = "plain"
+allow_plaintext = true
+user = "{support}"
+password_env = "TB_TEST_PASSWORD"
+{extra}
+"#,
+            ca = self.ca_file()
+        )
+    }
+
     /// The Maildir Dovecot keeps for `address`.
     pub fn maildir(&self, address: &str) -> PathBuf {
         let (local, domain) = address.split_once('@').expect("address");
