@@ -56,6 +56,11 @@ pub struct Config {
     /// Agents' addresses: their mail is never acknowledged and may write
     /// into any ticket.
     pub agents: Vec<String>,
+    /// The authserv-id of our receiving mail server. When set, mail from an
+    /// agent's address counts as the agent's only when that server's
+    /// Authentication-Results shows DKIM, SPF or DMARC passing; otherwise
+    /// it is quarantined (a forged From must not speak to customers).
+    pub agents_authserv_id: String,
     pub rules_dir: PathBuf,
     pub templates_dir: PathBuf,
     /// IMAP mailboxes to read (`[[mailbox]]`); when there are none, `run`
@@ -155,6 +160,7 @@ impl Default for Config {
             intake: Intake::default(),
             outbox: Outbox::default(),
             agents: Vec::new(),
+            agents_authserv_id: String::new(),
             rules_dir: "rules".into(),
             templates_dir: "templates".into(),
             mailbox: Vec::new(),

@@ -104,14 +104,7 @@ pub fn process<S: Store + ?Sized>(
     let mut env = match parsed {
         Ok(env) => env,
         Err(reason) => {
-            commit.quarantine = Some(Quarantined {
-                raw_hash: raw.hash.clone(),
-                reason: reason.clone(),
-                received: now,
-                origin: raw.origin.clone(),
-                size: raw.bytes.len(),
-                spam_rule: None,
-            });
+            commit.quarantine = Some(quarantined(raw, &reason, now, None));
             store.commit(&commit)?;
             tracing::warn!(origin = %raw.origin, %reason, "quarantined");
             return Ok(outcome(OutcomeKind::Quarantined, None, None, reason));
@@ -153,6 +146,22 @@ pub fn process<S: Store + ?Sized>(
         .map(|p| p.address.clone())
         .unwrap_or_default();
     let is_agent = engine.cfg.agents.contains(&author_addr);
+    let authserv = &engine.cfg.agents_authserv_id;
+    if is_agent
+        && !authserv.is_empty()
+        && let Err(why) = crate::agent::authenticated(&env.headers, authserv, &author_addr)
+    {
+        let reason = format!("from agent address {author_addr} but not authenticated: {why}");
+        tracing::warn!(origin = %raw.origin, %reason, "quarantined");
+        commit.quarantine = Some(quarantined(raw, &reason, now, None));
+        store.commit(&commit)?;
+        return Ok(outcome(
+            OutcomeKind::Quarantined,
+            Some(&env.message_id),
+            None,
+            reason,
+        ));
+    }
     let kind = match verdict.class {
         Class::Normal if is_agent => MessageKind::Agent,
         Class::Normal => MessageKind::Customer,
@@ -237,14 +246,7 @@ pub fn process<S: Store + ?Sized>(
 
     if let Some(rule) = &decision.spam {
         let reason = format!("spam (rule {rule:?})");
-        commit.quarantine = Some(Quarantined {
-            raw_hash: raw.hash.clone(),
-            reason: reason.clone(),
-            received: now,
-            origin: raw.origin.clone(),
-            size: raw.bytes.len(),
-            spam_rule: Some(rule.clone()),
-        });
+        commit.quarantine = Some(quarantined(raw, &reason, now, Some(rule)));
         store.commit(&commit)?;
         return Ok(outcome(
             OutcomeKind::Quarantined,
@@ -406,6 +408,22 @@ pub fn history_of<S: Store + ?Sized>(store: &S, address: &str) -> Result<History
 fn reopen_expired(engine: &Engine, t: &Ticket, now: DateTime<Utc>) -> bool {
     let days = Duration::days(i64::from(engine.cfg.tickets.reopen_days));
     t.closed.is_some_and(|c| now - c > days)
+}
+
+fn quarantined(
+    raw: &RawMail,
+    reason: &str,
+    now: DateTime<Utc>,
+    spam_rule: Option<&String>,
+) -> Quarantined {
+    Quarantined {
+        raw_hash: raw.hash.clone(),
+        reason: reason.to_owned(),
+        received: now,
+        origin: raw.origin.clone(),
+        size: raw.bytes.len(),
+        spam_rule: spam_rule.cloned(),
+    }
 }
 
 /// Content fingerprint: author, subject, date and text.

@@ -339,3 +339,44 @@ fn queue_notify_must_name_agents() {
         "{err}"
     );
 }
+
+#[test]
+fn a_forged_agent_address_is_quarantined_when_authentication_is_required() {
+    let s = setup(|c| {
+        team(c);
+        c.agents_authserv_id = "mx.example.com".into();
+    });
+    let note = opened(&s);
+    let forged = reply_to(
+        &note,
+        "r1@evil.example",
+        "#close\r\nYour account is closed.",
+        None,
+    );
+    let o = s.process(&forged, t0() + Duration::minutes(5));
+    assert_eq!(o.outcome, OutcomeKind::Quarantined);
+    assert!(
+        o.reason.contains("from agent address ola@example.com but not authenticated: no Authentication-Results from mx.example.com"),
+        "{}",
+        o.reason
+    );
+    assert!(sent(&s, "reply").is_empty());
+    assert_eq!(s.store.ticket(1000).unwrap().unwrap().status, Status::New);
+
+    // The same reply as our mail server vouched for it goes through.
+    let real = reply_to(
+        &note,
+        "r2@example.com",
+        "Hello, a courier is on the way.",
+        None,
+    );
+    let mut bytes =
+        b"Authentication-Results: mx.example.com; dkim=pass (ok) header.d=example.com\r\n".to_vec();
+    bytes.extend_from_slice(&real.bytes);
+    let o = s.process(
+        &RawMail::new(bytes, "test:r2".into(), None),
+        t0() + Duration::minutes(6),
+    );
+    assert_eq!(o.outcome, OutcomeKind::Appended, "{}", o.reason);
+    assert_eq!(sent(&s, "reply").len(), 1);
+}
