@@ -97,6 +97,11 @@ pub enum Request {
         language: Option<String>,
         timezone: Option<String>,
     },
+    /// Process a quarantined message after all.
+    Release {
+        hash: String,
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -194,6 +199,15 @@ impl<S: Store + 'static> Server<S> {
                     }))
                     .await;
             }
+            Request::Release { hash, json } => {
+                return self
+                    .write(Box::new(move |engine, store, now| {
+                        crate::ops::release(engine, store, &hash, now)
+                            .map(|o| crate::report::released(&o, &engine.threading.tags, json))
+                            .map_err(|e| e.to_string())
+                    }))
+                    .await;
+            }
             Request::SetCustomer {
                 address,
                 language,
@@ -237,7 +251,8 @@ impl<S: Store + 'static> Server<S> {
                 }
                 Request::Ingest { .. }
                 | Request::SetStatus { .. }
-                | Request::SetCustomer { .. } => Ok(()),
+                | Request::SetCustomer { .. }
+                | Request::Release { .. } => Ok(()),
             };
             (out, r)
         })

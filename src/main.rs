@@ -77,6 +77,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::Show { ticket, json } => Request::Show { ticket, json },
         Command::Outbox { json } => Request::Outbox { json },
         Command::Quarantine { json } => Request::Quarantine { json },
+        Command::Release { hash, json } => Request::Release { hash, json },
         Command::Rules {
             command: RulesCommand::Check { dir },
         } => return rules_check(cfg, dir),
@@ -175,6 +176,12 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             let (seen, changes) =
                 ticketbox::dryrun::replay(&engine, &engine.rules(), &store, since)?;
             report::rules_replay(&mut out, seen, &changes, json)?
+        }
+        Request::Release { hash, json } => {
+            let engine = engine(cfg, &store)?;
+            let o = ticketbox::ops::release(&engine, &store, &hash, chrono::Utc::now())?;
+            store.flush()?;
+            writeln!(out, "{}", report::released(&o, &tags, json))?;
         }
         Request::SetStatus { ticket, status } => {
             let engine = engine(cfg, &store)?;

@@ -1,7 +1,8 @@
 //! Changes an admin or agent makes outside mail: a ticket's status, a
-//! customer's language and time zone. They run on the committer thread
+//! customer's language and time zone, releasing a quarantined message. They run on the committer thread
 //! when a worker is running (the only writer), else directly.
 
+use crate::intake::RawMail;
 use crate::model::{CustomerPrefs, Status, TicketId};
 use crate::pipeline::Engine;
 use crate::pipeline::timing::{self, QueueStats};
@@ -85,4 +86,40 @@ pub fn set_customer<S: Store + ?Sized>(
         ..Commit::default()
     })?;
     Ok(format!("{address}: {value}"))
+}
+/// Releases the quarantined message whose hash starts with `prefix`: it is
+/// processed again as if it had just arrived, except that spam rules and
+/// the agent authentication check let it through.
+pub fn release<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<crate::pipeline::Outcome, OpError> {
+    let prefix = prefix.trim().to_ascii_lowercase();
+    if prefix.len() < 6 {
+        return Err(OpError::Input(format!(
+            "{prefix:?}: give at least 6 characters of the hash `ticketbox quarantine` shows"
+        )));
+    }
+    let found: Vec<_> = store
+        .quarantined()?
+        .into_iter()
+        .filter(|q| q.raw_hash.starts_with(&prefix))
+        .collect();
+    let q = match found.as_slice() {
+        [q] => q,
+        [] => return Err(OpError::Input(format!("no quarantined message {prefix}"))),
+        many => {
+            return Err(OpError::Input(format!(
+                "{prefix} matches {} quarantined messages; give more of the hash",
+                many.len()
+            )));
+        }
+    };
+    let bytes = store.raw(&q.raw_hash)?.ok_or_else(|| {
+        OpError::Input(format!("the bytes of {} are not in the store", q.raw_hash))
+    })?;
+    let raw = RawMail::new(bytes, format!("released:{}", q.origin), None);
+    Ok(crate::pipeline::release(engine, store, &raw, now)?)
 }

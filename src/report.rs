@@ -289,6 +289,15 @@ pub fn quarantine<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool)
     Ok(())
 }
 
+/// What became of a released message: the outcome line, or JSON.
+pub fn released(o: &Outcome, tags: &TagFormat, json: bool) -> String {
+    if json {
+        serde_json::to_string(o).unwrap_or_default()
+    } else {
+        outcome_line(o, tags)
+    }
+}
+
 /// `ticketbox rules test MESSAGE`: each rule, matched or why not, then the
 /// decision.
 pub fn rules_test(out: &mut dyn Write, r: &crate::dryrun::TestReport, json: bool) -> Result<()> {

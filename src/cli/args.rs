@@ -63,6 +63,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Process a quarantined message after all (spam rules and the agent
+    /// authentication check let it through).
+    Release {
+        /// The hash `ticketbox quarantine` shows (at least 6 characters).
+        hash: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Check and try out the rules in `rules/`.
     Rules {
         #[command(subcommand)]

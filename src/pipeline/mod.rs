@@ -68,10 +68,33 @@ pub fn process<S: Store + ?Sized>(
     raw: &RawMail,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
+    run(engine, store, raw, now, false)
+}
+
+/// Processes a quarantined message an admin released: the spam rules and
+/// the agent authentication check no longer hold it back (a person looked
+/// at it); a message that still cannot be read stays quarantined.
+pub fn release<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    raw: &RawMail,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    run(engine, store, raw, now, true)
+}
+
+fn run<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    raw: &RawMail,
+    now: DateTime<Utc>,
+    released: bool,
+) -> Result<Outcome, StoreError> {
     store.put_raw(&raw.hash, &raw.bytes, &raw.origin)?;
     let mut commit = Commit {
         raw_hash: raw.hash.clone(),
         source_key: raw.source_key.clone(),
+        released,
         ..Commit::default()
     };
     let outcome = |kind, message_id: Option<&str>, ticket, reason: String| Outcome {
@@ -83,7 +106,7 @@ pub fn process<S: Store + ?Sized>(
         origin: raw.origin.clone(),
     };
 
-    if store.is_quarantined(&raw.hash)? {
+    if !released && store.is_quarantined(&raw.hash)? {
         store.commit(&commit)?;
         return Ok(outcome(
             OutcomeKind::Duplicate,
@@ -148,6 +171,7 @@ pub fn process<S: Store + ?Sized>(
     let is_agent = engine.cfg.agents.contains(&author_addr);
     let authserv = &engine.cfg.agents_authserv_id;
     if is_agent
+        && !released
         && !authserv.is_empty()
         && let Err(why) = crate::agent::authenticated(&env.headers, authserv, &author_addr)
     {
@@ -244,7 +268,9 @@ pub fn process<S: Store + ?Sized>(
     );
     let decision = rules.evaluate(&facts);
 
-    if let Some(rule) = &decision.spam {
+    if let Some(rule) = &decision.spam
+        && !released
+    {
         let reason = format!("spam (rule {rule:?})");
         commit.quarantine = Some(quarantined(raw, &reason, now, Some(rule)));
         store.commit(&commit)?;

@@ -380,3 +380,88 @@ fn a_forged_agent_address_is_quarantined_when_authentication_is_required() {
     assert_eq!(o.outcome, OutcomeKind::Appended, "{}", o.reason);
     assert_eq!(sent(&s, "reply").len(), 1);
 }
+
+#[test]
+fn an_admin_releases_quarantined_mail() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("spam.toml"),
+        "[[rule]]\nname = \"casino\"\nwhen = { subject = \"casino\" }\nthen = { spam = true }\n",
+    )
+    .unwrap();
+    let s = setup(|c| {
+        team(c);
+        c.rules_dir = rules.path().to_owned();
+        c.agents_authserv_id = "mx.example.com".into();
+    });
+    let staged = crate::store::Staged::new(&s.store);
+    let casino = mail(
+        "Kim <kim@c.example>",
+        "k1@c",
+        "Casino night for our team",
+        "",
+        "Can we book the hall?",
+    );
+    let o = process(&s.engine, &staged, &casino, t0()).unwrap();
+    assert_eq!(o.outcome, OutcomeKind::Quarantined);
+    let unreadable = RawMail::new(b"no header block at all".to_vec(), "test:bad".into(), None);
+    assert_eq!(
+        process(&s.engine, &staged, &unreadable, t0())
+            .unwrap()
+            .outcome,
+        OutcomeKind::Quarantined
+    );
+
+    // Released from the held batch and from the store alike.
+    let o = crate::ops::release(&s.engine, &staged, &casino.hash[..8], t0()).unwrap();
+    assert_eq!(
+        (o.outcome, o.ticket, o.acknowledged),
+        (OutcomeKind::Created, Some(1000), true),
+        "{}",
+        o.reason
+    );
+    assert!(!staged.is_quarantined(&casino.hash).unwrap());
+    staged.write_out().unwrap();
+    assert!(!s.store.is_quarantined(&casino.hash).unwrap());
+    assert_eq!(
+        s.store.quarantined().unwrap().len(),
+        1,
+        "the unreadable one stays"
+    );
+    let again = crate::ops::release(&s.engine, &s.store, &casino.hash[..8], t0()).unwrap_err();
+    assert!(
+        again.to_string().starts_with("no quarantined message"),
+        "{again}"
+    );
+
+    // Mail that still cannot be read stays quarantined, with its reason.
+    let o = crate::ops::release(&s.engine, &s.store, &unreadable.hash, t0()).unwrap();
+    assert_eq!(o.outcome, OutcomeKind::Quarantined);
+    assert!(s.store.is_quarantined(&unreadable.hash).unwrap());
+    assert!(
+        crate::ops::release(&s.engine, &s.store, "abc", t0()).is_err(),
+        "too short a prefix"
+    );
+
+    // An agent's mail the mail server did not vouch for, released by an
+    // admin who checked it, is acted on.
+    let note = sent(&s, "notification")
+        .into_iter()
+        .find(|e| e.recipients == ["ola@example.com"])
+        .unwrap();
+    let unsigned = reply_to(
+        &note,
+        "r1@example.com",
+        "We have booked the hall for you.",
+        None,
+    );
+    assert_eq!(s.process(&unsigned, t0()).outcome, OutcomeKind::Quarantined);
+    let o = crate::ops::release(&s.engine, &s.store, &unsigned.hash[..10], t0()).unwrap();
+    assert_eq!(
+        (o.outcome, o.ticket),
+        (OutcomeKind::Appended, Some(1000)),
+        "{}",
+        o.reason
+    );
+    assert_eq!(sent(&s, "reply").len(), 1);
+}

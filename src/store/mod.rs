@@ -98,6 +98,9 @@ pub struct Commit {
     pub acked: Option<(String, DateTime<Utc>)>,
     /// Small named values written with the rest (queue statistics).
     pub meta: Vec<(String, String)>,
+    /// The raw message leaves quarantine (an admin released it); applied
+    /// before `quarantine`, so a message quarantined again stays there.
+    pub released: bool,
     pub quarantine: Option<Quarantined>,
 }
 

@@ -33,7 +33,8 @@ struct Overlay {
     conversations: HashMap<String, TicketId>,
     messages: HashMap<String, MessageRecord>,
     sources: HashSet<String>,
-    quarantine: HashMap<String, Quarantined>,
+    /// `None`: released from quarantine by a held commit.
+    quarantine: HashMap<String, Option<Quarantined>>,
     acks: HashMap<String, Vec<DateTime<Utc>>>,
     meta: HashMap<String, String>,
     outbox: HashMap<String, OutboxEntry>,
@@ -138,14 +139,17 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
     }
 
     fn is_quarantined(&self, hash: &str) -> Result<bool> {
-        Ok(self.lock().quarantine.contains_key(hash) || self.inner.is_quarantined(hash)?)
+        match self.lock().quarantine.get(hash) {
+            Some(held) => Ok(held.is_some()),
+            None => self.inner.is_quarantined(hash),
+        }
     }
 
     fn quarantined(&self) -> Result<Vec<Quarantined>> {
         let held = self.lock();
         let mut all = self.inner.quarantined()?;
         all.retain(|q| !held.quarantine.contains_key(&q.raw_hash));
-        all.extend(held.quarantine.values().cloned());
+        all.extend(held.quarantine.values().flatten().cloned());
         Ok(all)
     }
 
@@ -234,8 +238,11 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
             for (k, v) in &c.meta {
                 held.meta.insert(k.clone(), v.clone());
             }
+            if c.released {
+                held.quarantine.insert(c.raw_hash.clone(), None);
+            }
             if let Some(q) = &c.quarantine {
-                held.quarantine.insert(q.raw_hash.clone(), q.clone());
+                held.quarantine.insert(q.raw_hash.clone(), Some(q.clone()));
             }
             held.commits.push(c.clone());
             held.commits.len() >= CHUNK

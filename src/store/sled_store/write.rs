@@ -149,6 +149,9 @@ impl SledStore {
                         for (k, v) in &c.meta {
                             meta.insert(k.as_bytes(), v.as_bytes())?;
                         }
+                        if c.released {
+                            quar.remove(c.raw_hash.as_bytes())?;
+                        }
                         if let Some(q) = &e.quarantine {
                             quar.insert(c.raw_hash.as_bytes(), q.as_slice())?;
                         }
