@@ -347,6 +347,23 @@ pub fn preview<S: Store + ?Sized>(
             ),
             breached: false,
         }),
+        // `reply`: the message's text read as an agent's answer, else a
+        // stand-in, so the admin sees where the answer goes.
+        answer: (name == "reply").then(|| {
+            let read = crate::agent::read(&cause.text);
+            let text = if read.answer.is_empty() {
+                "(the agent's answer goes here)".to_owned()
+            } else {
+                read.answer
+            };
+            let agent = Party::new(Some("Ola Agent"), "agent@example.com");
+            crate::ack::AnswerView::new(&agent, &text)
+        }),
+        problems: if name == "agent-error" {
+            vec!["line 1: #clsoe: unknown command; did you mean #close?".to_owned()]
+        } else {
+            Vec::new()
+        },
         ..Personal::default()
     };
     let sender = crate::ack::Sender {
