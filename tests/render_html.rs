@@ -38,10 +38,10 @@ fn headless(chromium: &Path, profile: &Path) -> Command {
     c
 }
 
-/// Measures the greeting line in the browser: its computed direction and
-/// where its text sits on the page.
+/// Measures an element (`SELECTOR`) in the browser: its computed direction
+/// and where its text sits on the page.
 const PROBE: &str = r#"<script>
-const p = document.getElementById('greeting');
+const p = document.querySelector('SELECTOR');
 const r = document.createRange(); r.selectNodeContents(p);
 const box = r.getBoundingClientRect();
 const root = document.documentElement;
@@ -60,21 +60,23 @@ fn attr(dom: &str, name: &str) -> String {
     dom[start..].split('"').next().unwrap().to_owned()
 }
 
-/// Renders the acknowledgement of `message` in `lang`; returns (direction,
-/// left, right, width) of the greeting and the screenshot's path.
+/// Renders `template` for `message` in `lang`; returns (direction, left,
+/// right, width) of the element `selector` and the screenshot's path.
 fn render(
     sb: &Sandbox,
     chromium: &Path,
+    (template, selector): (&str, &str),
     lang: &str,
-    message: &str,
+    message: &[u8],
 ) -> (String, i64, i64, i64, PathBuf) {
-    let msg = sb.path(&format!("{lang}.eml"));
-    std::fs::write(&msg, fixture(message)).unwrap();
-    let html = sb.path(&format!("ack-{lang}.html"));
+    let name = format!("{template}-{lang}-{}", message.len());
+    let msg = sb.path(&format!("{name}.eml"));
+    std::fs::write(&msg, message).unwrap();
+    let html = sb.path(&format!("{name}.html"));
     sb.run(&[
         "templates",
         "preview",
-        "ack",
+        template,
         "--lang",
         lang,
         "--message",
@@ -84,9 +86,10 @@ fn render(
     ]);
     let page = std::fs::read_to_string(&html).unwrap();
 
-    let probe = sb.path(&format!("probe-{lang}.html"));
-    std::fs::write(&probe, page.replace("</body>", PROBE)).unwrap();
-    let out = headless(chromium, &sb.path(&format!("profile-a-{lang}")))
+    let probe = sb.path(&format!("probe-{name}.html"));
+    let script = PROBE.replace("SELECTOR", selector);
+    std::fs::write(&probe, page.replace("</body>", &script)).unwrap();
+    let out = headless(chromium, &sb.path(&format!("profile-a-{name}")))
         .arg("--dump-dom")
         .arg(format!("file://{}", probe.display()))
         .output()
@@ -96,9 +99,9 @@ fn render(
 
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
-    let png = artifacts.join(format!("ack-{lang}.png"));
+    let png = artifacts.join(format!("{template}-{lang}.png"));
     let _ = std::fs::remove_file(&png);
-    let shot = headless(chromium, &sb.path(&format!("profile-b-{lang}")))
+    let shot = headless(chromium, &sb.path(&format!("profile-b-{name}")))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", html.display()))
         .output()
@@ -122,7 +125,14 @@ fn hebrew_reads_right_to_left_and_polish_left_to_right() {
     let Some(chromium) = chromium() else { return };
     let sb = Sandbox::new("");
 
-    let (dir, left, right, width, png) = render(&sb, &chromium, "he", "hebrew-windows-1255.eml");
+    let ack = ("ack", "#greeting");
+    let (dir, left, right, width, png) = render(
+        &sb,
+        &chromium,
+        ack,
+        "he",
+        &fixture("hebrew-windows-1255.eml"),
+    );
     assert_eq!(dir, "rtl");
     // The greeting hugs the right margin and leaves the left side empty.
     assert!(width - right < 30, "right edge {right} of {width}");
@@ -134,10 +144,43 @@ fn hebrew_reads_right_to_left_and_polish_left_to_right() {
     assert!(size > 5_000, "{} is only {size} bytes", png.display());
     eprintln!("Hebrew acknowledgement rendered: {}", png.display());
 
-    let (dir, left, right, width, png) = render(&sb, &chromium, "pl", "polish-iso-8859-2.eml");
+    let (dir, left, right, width, png) =
+        render(&sb, &chromium, ack, "pl", &fixture("polish-iso-8859-2.eml"));
     assert_eq!(dir, "ltr");
     assert!(left < 30, "left edge {left}");
     assert!(right < width / 2, "right edge {right} of {width}");
     assert!(std::fs::metadata(&png).unwrap().len() > 5_000);
     eprintln!("Polish acknowledgement rendered: {}", png.display());
+}
+
+#[test]
+fn an_agents_answer_keeps_its_own_direction_inside_a_hebrew_mail() {
+    let Some(chromium) = chromium() else { return };
+    let sb = Sandbox::new("");
+    let reply = ("reply", "#answer p");
+
+    // A Hebrew answer in the Hebrew reply: right to left, on the right.
+    let (dir, left, right, width, _) = render(
+        &sb,
+        &chromium,
+        reply,
+        "he",
+        &fixture("hebrew-windows-1255.eml"),
+    );
+    assert_eq!(dir, "rtl");
+    assert!(
+        width - right < 30,
+        "{left}..{right} of {width}: not on the right"
+    );
+
+    // An agent who answers in English: the paragraph runs left to right
+    // even though the mail around it is Hebrew.
+    let english = b"From: Ola <ola@example.com>\r\nSubject: Re: charger\r\nMessage-ID: <e1@x>\r\n\r\nYour new charger was sent today by courier.\r\n";
+    let (dir, left, right, width, png) = render(&sb, &chromium, reply, "he", english);
+    assert_eq!(dir, "ltr");
+    assert!(
+        left < 30 && right < width * 3 / 4,
+        "{left}..{right} of {width}: not on the left"
+    );
+    eprintln!("Hebrew reply with an English answer: {}", png.display());
 }
