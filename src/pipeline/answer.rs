@@ -69,18 +69,39 @@ pub(super) fn handle<S: Store + ?Sized>(
     if reading.is_note() {
         done.push("internal note".to_owned());
     } else if !reading.answer.is_empty() {
-        relay(
-            engine,
-            store,
-            commit,
-            t,
-            env,
-            raw,
-            agent,
-            &reading.answer,
-            now,
-        )?;
-        done.push(format!("answer sent to {}", t.customer.address));
+        // An agent who wrote to the customer directly (reply-all to mail
+        // that copied them) already reached them: passing it on again
+        // would send the customer the same answer twice.
+        let direct = env
+            .to
+            .iter()
+            .chain(&env.cc)
+            .any(|p| p.address == t.customer.address);
+        let reached = if direct {
+            done.push(format!("answered {} directly", t.customer.address));
+            true
+        } else {
+            let ok = relay(
+                engine,
+                store,
+                commit,
+                t,
+                env,
+                raw,
+                agent,
+                &reading.answer,
+                now,
+            )?;
+            done.push(if ok {
+                format!("answer sent to {}", t.customer.address)
+            } else {
+                "answer NOT sent: it could not be built (see the log)".to_owned()
+            });
+            ok
+        };
+        if reached {
+            answered(engine, store, commit, t, now)?;
+        }
         if t.assignee.is_none() {
             t.assignee = Some(agent.address.clone());
         }
@@ -144,6 +165,7 @@ fn resolve(
 
 /// Sends the agent's answer to the customer (and whoever the customer
 /// copied), from the queue's address, threaded under the customer's mail.
+/// Returns whether it was queued.
 #[allow(clippy::too_many_arguments)]
 fn relay<S: Store + ?Sized>(
     engine: &Engine,
@@ -155,7 +177,7 @@ fn relay<S: Store + ?Sized>(
     agent: &Party,
     answer: &str,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let prefs: CustomerPrefs = store
         .meta(&CustomerPrefs::key(&t.customer.address))?
         .and_then(|v| serde_json::from_str(&v).ok())
@@ -195,7 +217,7 @@ fn relay<S: Store + ?Sized>(
         Err(e) => {
             // The answer is stored with the ticket; nothing half-made goes out.
             tracing::error!(ticket = t.id, error = %e, "answer not rendered");
-            return Ok(());
+            return Ok(false);
         }
     };
     // The customer's side of the thread: their mail and what we sent them.
@@ -240,15 +262,24 @@ fn relay<S: Store + ?Sized>(
         Ok(built) => built,
         Err(e) => {
             tracing::error!(ticket = t.id, error = %e, "answer not built");
-            return Ok(());
+            return Ok(false);
         }
     };
     t.messages.push(sent.message_id.clone());
     commit.index.push((sent.message_id.clone(), t.id));
     commit.outbox.push(entry);
     commit.messages.push(sent);
+    Ok(true)
+}
 
-    // The first answer a customer gets stops the first-response clock.
+/// The first answer a customer gets stops the first-response clock.
+fn answered<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    commit: &mut Commit,
+    t: &mut Ticket,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     if let Some(took) = timing::first_response(engine, t, now) {
         let key = QueueStats::key(&t.queue);
         let mut stats = QueueStats::parse(store.meta(&key)?);

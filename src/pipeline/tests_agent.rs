@@ -465,3 +465,32 @@ fn an_admin_releases_quarantined_mail() {
     );
     assert_eq!(sent(&s, "reply").len(), 1);
 }
+
+#[test]
+fn an_agent_who_wrote_to_the_customer_directly_is_not_passed_on_twice() {
+    let s = setup(team);
+    let note = opened(&s);
+    // Reply-all: the customer in To, support in Cc.
+    let mut raw = String::from_utf8(
+        reply_to(&note, "r1@example.com", "A courier comes tomorrow.", None).bytes,
+    )
+    .unwrap();
+    raw = raw.replacen(
+        "To: support@example.com",
+        "To: anna@c.example\r\nCc: support@example.com",
+        1,
+    );
+    let o = s.process(
+        &RawMail::new(raw.into_bytes(), "test:r1".into(), None),
+        t0() + Duration::hours(1),
+    );
+    assert!(
+        o.reason.contains("answered anna@c.example directly"),
+        "{}",
+        o.reason
+    );
+    assert!(sent(&s, "reply").is_empty(), "the customer has it already");
+    let t = s.store.ticket(1000).unwrap().unwrap();
+    assert_eq!(t.first_response_at, Some(t0() + Duration::hours(1)));
+    assert_eq!(t.assignee.as_deref(), Some("ola@example.com"));
+}
