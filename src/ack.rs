@@ -330,22 +330,24 @@ pub fn render_only(
         escalation: personal.escalation.as_ref(),
         answer: personal.answer.as_ref(),
         problems: &personal.problems,
-        message: MessageView {
-            from: cause.author().map(ToString::to_string).unwrap_or_default(),
-            subject: &cause.subject,
-            excerpt: crate::lang::own_words(&cause.text)
-                .trim()
-                .chars()
-                .take(600)
-                .collect(),
-            text: crate::lang::unquoted(&cause.text)
-                .trim()
-                .chars()
-                .take(MAX_QUOTED_CHARS)
-                .collect(),
-        },
+        message: message_view(cause),
     };
     Ok(templates.render(s.template, s.language, &view)?)
+}
+
+/// The message behind a mail: the quote is found once for both views of it.
+fn message_view(cause: &Envelope) -> MessageView<'_> {
+    let unquoted = crate::lang::unquoted(&cause.text);
+    MessageView {
+        from: cause.author().map(ToString::to_string).unwrap_or_default(),
+        subject: &cause.subject,
+        excerpt: crate::lang::without_signature(&unquoted)
+            .trim()
+            .chars()
+            .take(600)
+            .collect(),
+        text: unquoted.trim().chars().take(MAX_QUOTED_CHARS).collect(),
+    }
 }
 
 /// Renders the mail for `purpose` about `cause` on `ticket` to `to`, as an

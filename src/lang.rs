@@ -34,6 +34,11 @@ pub fn own_words(text: &str) -> String {
     without_quoted_lines(body)
 }
 
+/// `text` up to its signature (what [`own_words`] keeps of [`unquoted`]).
+pub fn without_signature(text: &str) -> &str {
+    SIGNATURE.find(text).map_or(text, |m| &text[..m.start()])
+}
+
 /// The text without what it quotes (a quote header and everything after
 /// it, `>` lines), signature kept: what an agent wrote for the customer.
 pub fn unquoted(text: &str) -> String {

@@ -146,7 +146,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
     // A running worker first; the store directly only when none answers.
     let store = match reach(&cfg, &read_only)? {
         Reached::Worker(code) => return Ok(code),
-        Reached::Store(store) => store,
+        Reached::Store(store) => *store,
     };
     let tags = ticketbox::subject::TagFormat::new(&cfg.tickets.tag)?;
     let mut out = std::io::stdout().lock();

@@ -263,3 +263,43 @@ fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
+
+#[test]
+fn big_mail_is_fetched_in_parts_within_fetch_mib() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let support = fresh_address("support");
+    let customer = fresh_address("customer");
+    // Five messages of about 600 KB under a 1 MiB budget: fetched in parts.
+    let sb = Sandbox::new(&ms.worker_config(&support, "fetch_mib = 1"));
+    let line = "The attached log shows the failure again and again.\r\n";
+    for i in 0..5 {
+        let mut m = mail(
+            &customer,
+            &support,
+            &format!("big{i}.{customer}"),
+            &format!("Log {i}"),
+        );
+        m.extend(line.repeat(600_000 / line.len()).into_bytes());
+        ms.deliver_direct(&support, i, &m);
+    }
+    let out = sb
+        .command(&["run", "--once"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("large mail: fetching in parts") && log.contains("parts=5"),
+        "{log}"
+    );
+    let tickets = sb.json(&["tickets", "--json"]);
+    assert_eq!(tickets.as_array().unwrap().len(), 5, "{tickets:#}");
+    let store_dir = sb.path("data");
+    let store = SledStore::open(&store_dir, 1000).unwrap();
+    let (_, last) =
+        ticketbox::imap::parse_checkpoint(&store.meta("imap:support").unwrap().unwrap()).unwrap();
+    assert_eq!(last, 5, "checkpoint at the last message");
+}

@@ -39,7 +39,7 @@ pub enum Reached {
     /// A running worker answered, with this exit code.
     Worker(ExitCode),
     /// No worker: the store, opened here.
-    Store(SledStore),
+    Store(Box<SledStore>),
 }
 
 /// Asks a running worker, else opens the store. A worker that is starting
@@ -51,7 +51,7 @@ pub fn reach(cfg: &Config, req: &Request) -> Result<Reached> {
             return Ok(Reached::Worker(code));
         }
         match open_store(cfg) {
-            Ok(store) => return Ok(Reached::Store(store)),
+            Ok(store) => return Ok(Reached::Store(Box::new(store))),
             Err(e) if std::time::Instant::now() < deadline && is_locked(&e) => {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }

@@ -232,7 +232,7 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
                 Reached::Worker(code) => {
                     return Ok(if unreadable { ExitCode::from(2) } else { code });
                 }
-                Reached::Store(store) => store,
+                Reached::Store(store) => *store,
             }
         }
         Err(e) => return Err(e),

@@ -99,6 +99,11 @@ pub struct MailboxCfg {
     /// Messages fetched per round trip when catching up on a backlog.
     #[serde(default = "default_fetch_batch")]
     pub fetch_batch: usize,
+    /// At most this many MiB of mail fetched at once (a message larger than
+    /// that is fetched alone), so a backlog of big attachments stays within
+    /// memory.
+    #[serde(default = "default_fetch_mib")]
+    pub fetch_mib: u64,
 }
 
 fn default_folder() -> String {
@@ -112,6 +117,9 @@ fn default_poll() -> u64 {
 }
 fn default_fetch_batch() -> usize {
     200
+}
+fn default_fetch_mib() -> u64 {
+    16
 }
 
 /// What to do with a message on the IMAP server after it is stored.
@@ -252,9 +260,9 @@ pub fn check(mailboxes: &[MailboxCfg], smtp: &SmtpCfg, smtp_used: bool) -> Vec<S
         if !m.secret().is_set() {
             errors.push(format!("{at}: set password_env or password_file"));
         }
-        if m.fetch_batch == 0 || m.poll_seconds == 0 {
+        if m.fetch_batch == 0 || m.poll_seconds == 0 || m.fetch_mib == 0 {
             errors.push(format!(
-                "{at}: fetch_batch and poll_seconds must be at least 1"
+                "{at}: fetch_batch, fetch_mib and poll_seconds must be at least 1"
             ));
         }
     }

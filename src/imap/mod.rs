@@ -231,46 +231,11 @@ impl<S: Store + 'static> MailboxReader<S> {
             let total = uids.len();
             let mut done = 0;
             for chunk in uids.chunks(cfg.fetch_batch) {
-                let set = chunk
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
-                // BODY.PEEK: fetching must not set \Seen by itself.
-                let fetched: Vec<_> = session
-                    .uid_fetch(&set, "(UID BODY.PEEK[])")
-                    .await?
-                    .try_collect()
-                    .await?;
-                let mut mails = Vec::with_capacity(fetched.len());
-                let mut stored_uids = Vec::with_capacity(fetched.len());
-                for f in &fetched {
-                    let (Some(uid), Some(body)) = (f.uid, f.body()) else {
-                        continue;
-                    };
-                    if uid <= last {
-                        continue;
-                    }
-                    stored_uids.push(uid);
-                    mails.push(
-                        RawMail::new(
-                            body.to_vec(),
-                            format!("imap:{}/{uid}", cfg.name),
-                            Some(format!("imap:{}:{validity}:{uid}", cfg.name)),
-                        )
-                        .with_queue(cfg.queue.clone()),
-                    );
+                for group in self.by_size(session, chunk).await? {
+                    last = self
+                        .fetch_and_store(session, validity, last, &group, has_move, has_uidplus)
+                        .await?;
                 }
-                // UIDs that vanished between SEARCH and FETCH are simply gone.
-                let high = chunk.iter().copied().max().unwrap_or(last);
-                let checkpoint = (checkpoint_key(&cfg.name), format!("{validity}:{high}"));
-                self.committer
-                    .submit(mails, Some(checkpoint))
-                    .await
-                    .map_err(ImapError::Commit)?;
-                last = high;
-                // Only now, with the mail flushed, may the server know.
-                after_store(session, cfg, &stored_uids, has_move, has_uidplus).await?;
                 done += chunk.len();
                 if total > cfg.fetch_batch {
                     tracing::info!(mailbox = %cfg.name, done, total, "catching up");
@@ -278,6 +243,112 @@ impl<S: Store + 'static> MailboxReader<S> {
             }
         }
     }
+
+    /// Splits `uids` into groups of at most `fetch_mib` of mail (by the
+    /// server's RFC822.SIZE), so big attachments are not all in memory at
+    /// once. One message needs no question.
+    async fn by_size(
+        &self,
+        session: &mut ImapSession,
+        uids: &[u32],
+    ) -> Result<Vec<Vec<u32>>, ImapError> {
+        if uids.len() < 2 {
+            return Ok(vec![uids.to_vec()]);
+        }
+        let sizes: std::collections::HashMap<u32, u64> = session
+            .uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await?
+            .iter()
+            .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
+            .collect();
+        let budget = self.cfg.fetch_mib.saturating_mul(1 << 20);
+        let groups = budgeted(uids, |u| sizes.get(&u).copied().unwrap_or(0), budget);
+        if groups.len() > 1 {
+            let bytes: u64 = sizes.values().sum();
+            tracing::info!(mailbox = %self.cfg.name, messages = uids.len(), bytes, parts = groups.len(), "large mail: fetching in parts of at most fetch_mib");
+        }
+        Ok(groups)
+    }
+
+    /// Fetches `uids`, hands them to the committer (stored and flushed),
+    /// then flags or moves them; returns the new last UID.
+    async fn fetch_and_store(
+        &self,
+        session: &mut ImapSession,
+        validity: u32,
+        last: u32,
+        uids: &[u32],
+        has_move: bool,
+        has_uidplus: bool,
+    ) -> Result<u32, ImapError> {
+        let cfg = &self.cfg;
+        // BODY.PEEK: fetching must not set \Seen by itself.
+        let fetched: Vec<_> = session
+            .uid_fetch(uid_set(uids), "(UID BODY.PEEK[])")
+            .await?
+            .try_collect()
+            .await?;
+        let mut mails = Vec::with_capacity(fetched.len());
+        let mut stored_uids = Vec::with_capacity(fetched.len());
+        for f in &fetched {
+            let (Some(uid), Some(body)) = (f.uid, f.body()) else {
+                continue;
+            };
+            if uid <= last {
+                continue;
+            }
+            stored_uids.push(uid);
+            mails.push(
+                RawMail::new(
+                    body.to_vec(),
+                    format!("imap:{}/{uid}", cfg.name),
+                    Some(format!("imap:{}:{validity}:{uid}", cfg.name)),
+                )
+                .with_queue(cfg.queue.clone()),
+            );
+        }
+        drop(fetched);
+        // UIDs that vanished between SEARCH and FETCH are simply gone.
+        let high = uids.iter().copied().max().unwrap_or(last).max(last);
+        let checkpoint = (checkpoint_key(&cfg.name), format!("{validity}:{high}"));
+        self.committer
+            .submit(mails, Some(checkpoint))
+            .await
+            .map_err(ImapError::Commit)?;
+        // Only now, with the mail flushed, may the server know.
+        after_store(session, cfg, &stored_uids, has_move, has_uidplus).await?;
+        Ok(high)
+    }
+}
+
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Consecutive groups of `uids` whose sizes add up to at most `budget`;
+/// a message larger than the budget is a group of its own.
+fn budgeted(uids: &[u32], size: impl Fn(u32) -> u64, budget: u64) -> Vec<Vec<u32>> {
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0u64;
+    for &u in uids {
+        let s = size(u);
+        if !current.is_empty() && bytes.saturating_add(s) > budget {
+            groups.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        current.push(u);
+        bytes = bytes.saturating_add(s);
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
 }
 
 /// Flags or moves stored messages, as configured.
@@ -346,5 +417,22 @@ mod tests {
         );
         b.reset();
         assert_eq!(b.next_delay(0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn fetches_are_cut_by_size() {
+        let mib = 1u64 << 20;
+        let sizes = |u: u32| match u {
+            3 => 100 * mib, // bigger than the budget: alone
+            _ => 20 * mib,
+        };
+        let uids = [1, 2, 3, 4, 5, 6, 7];
+        assert_eq!(
+            budgeted(&uids, sizes, 64 * mib),
+            vec![vec![1, 2], vec![3], vec![4, 5, 6], vec![7]]
+        );
+        // Small mail: one group, as many as the count limit allows.
+        assert_eq!(budgeted(&uids, |_| 2_000, 64 * mib), vec![uids.to_vec()]);
+        assert!(budgeted(&[], |_| 1, 1).is_empty());
     }
 }

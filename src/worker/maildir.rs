@@ -13,6 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
+/// A batch is cut once it holds this much mail, so big attachments do not
+/// pile up in memory.
+const BATCH_BYTES: usize = 16 << 20;
+
 const RESCAN: Duration = Duration::from_secs(30);
 
 pub struct MaildirSource<S: Store + 'static> {
@@ -70,10 +74,12 @@ impl<S: Store + 'static> MaildirSource<S> {
         self.submit(items).await
     }
 
-    /// Reads unseen items and submits them in batches.
+    /// Reads unseen items and submits them in batches of at most
+    /// `batch_size` messages or [`BATCH_BYTES`], whichever comes first.
     async fn submit(&self, items: Vec<Item>) -> Result<Stats, WorkerError> {
         let mut stats = Stats::default();
         let mut batch = Vec::new();
+        let mut bytes = 0;
         for item in items {
             if let Some(key) = item.source_key()
                 && self.store.source_seen(key)?
@@ -82,14 +88,18 @@ impl<S: Store + 'static> MaildirSource<S> {
                 continue;
             }
             match item.clone().read() {
-                Ok(raw) => batch.push(raw),
+                Ok(raw) => {
+                    bytes += raw.bytes.len();
+                    batch.push(raw);
+                }
                 Err(e) => {
                     // Gone already (a client moved it) or unreadable.
                     tracing::warn!(item = ?item, error = %e, "cannot read message file");
                     stats.unreadable += 1;
                 }
             }
-            if batch.len() >= self.batch_size {
+            if batch.len() >= self.batch_size || bytes >= BATCH_BYTES {
+                bytes = 0;
                 self.committer
                     .submit(std::mem::take(&mut batch), None)
                     .await

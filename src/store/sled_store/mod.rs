@@ -2,7 +2,8 @@
 //!
 //! | tree | key → value |
 //! |---|---|
-//! | `raw` | content hash → raw bytes |
+//! | `raw` | content hash → raw bytes (up to [`raw_files::INLINE_MAX`]) |
+//! | `raw_big` | content hash → length of a raw message kept as a file (see [`raw_files`]) |
 //! | `pending` | content hash → arrival number, origin (stored, not yet committed) |
 //! | `sources` | source item key → content hash |
 //! | `messages` | Message-ID → [`MessageRecord`] |
@@ -31,9 +32,12 @@ use serde::de::DeserializeOwned;
 use sled::{Db, Tree};
 use std::path::Path;
 
+pub mod raw_files;
 #[cfg(test)]
 mod tests;
 mod write;
+
+use raw_files::{INLINE_MAX, RawFiles};
 
 const NEXT_TICKET: &str = "next_ticket";
 /// How many acknowledgement times are kept per sender (rate limiting).
@@ -42,6 +46,8 @@ const ACKS_KEPT: usize = 20;
 pub struct SledStore {
     db: Db,
     raw: Tree,
+    raw_big: Tree,
+    files: RawFiles,
     pending: Tree,
     sources: Tree,
     messages: Tree,
@@ -96,6 +102,8 @@ impl SledStore {
         let t = |name: &str| db.open_tree(name);
         let store = SledStore {
             raw: t("raw")?,
+            raw_big: t("raw_big")?,
+            files: RawFiles::new(dir),
             pending: t("pending")?,
             sources: t("sources")?,
             messages: t("messages")?,
@@ -165,6 +173,10 @@ fn without_raw(e: &OutboxEntry) -> OutboxEntry {
     }
 }
 
+fn io(e: std::io::Error) -> StoreError {
+    StoreError::Other(format!("raw message file: {e}"))
+}
+
 fn enc<T: Serialize>(v: &T) -> Vec<u8> {
     // Serializing our own plain structs to JSON cannot fail (no maps with
     // non-string keys, no failing Serialize impls).
@@ -232,7 +244,15 @@ impl ThreadView for SledStore {
 
 impl Store for SledStore {
     fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
-        if !self.raw.contains_key(hash.as_bytes())? {
+        if bytes.len() > INLINE_MAX {
+            // The file may be missing or short after a power failure even
+            // when sled remembers it: look at the file itself.
+            if !self.files.has(hash, bytes.len()).map_err(io)? {
+                self.files.write(hash, bytes).map_err(io)?;
+            }
+            self.raw_big
+                .insert(hash.as_bytes(), &(bytes.len() as u64).to_be_bytes())?;
+        } else if !self.raw.contains_key(hash.as_bytes())? {
             self.raw.insert(hash.as_bytes(), bytes)?;
         }
         // Pending until a commit says what became of it. The value starts
@@ -248,7 +268,13 @@ impl Store for SledStore {
     }
 
     fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.raw.get(hash.as_bytes())?.map(|v| v.to_vec()))
+        if let Some(v) = self.raw.get(hash.as_bytes())? {
+            return Ok(Some(v.to_vec()));
+        }
+        if self.raw_big.contains_key(hash.as_bytes())? {
+            return self.files.read(hash).map_err(io);
+        }
+        Ok(None)
     }
 
     fn pending(&self) -> Result<Vec<(String, String)>> {
@@ -347,6 +373,8 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<()> {
+        // Files first: a flushed store must never name a file not on disk.
+        self.files.sync().map_err(io)?;
         self.db.flush()?;
         Ok(())
     }
