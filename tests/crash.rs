@@ -14,12 +14,22 @@ use ticketbox::thread::ThreadView;
 const NEW: usize = 2000;
 const REPLIES: usize = 1000;
 
+/// Every 50th new message is big (kept as a file, not inside sled).
+fn is_big(i: usize) -> bool {
+    i % 50 == 7
+}
+
 fn new_message(i: usize) -> String {
+    let attachment = if is_big(i) {
+        "Log line from the failing device, repeated.\r\n".repeat(7_000)
+    } else {
+        String::new()
+    };
     format!(
         "From: Customer {c} <customer{c}@load.example>\r\nTo: support@example.com\r\n\
          Subject: Order {i} has a problem\r\nMessage-ID: <new-{i}@load.example>\r\n\
          Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
-         Hello, order {i} arrived damaged. Zamówienie uszkodzone. ההזמנה הגיעה פגומה.\r\n",
+         Hello, order {i} arrived damaged. Zamówienie uszkodzone. ההזמנה הגיעה פגומה.\r\n{attachment}",
         c = i % 500
     )
 }
@@ -120,10 +130,16 @@ fn sigkill_during_ingest_loses_nothing_and_duplicates_nothing() {
         }
     }
     for i in 0..NEW {
-        assert!(
-            home.contains_key(&format!("new-{i}@load.example")),
-            "new-{i} lost"
-        );
+        let id = format!("new-{i}@load.example");
+        assert!(home.contains_key(&id), "new-{i} lost");
+        if is_big(i) {
+            let rec = store.message(&id).unwrap().unwrap();
+            let raw = store
+                .raw(&rec.raw_hash)
+                .unwrap()
+                .expect("big raw message kept");
+            assert_eq!(raw, new_message(i).into_bytes(), "new-{i} stored whole");
+        }
     }
     for (reply, parent) in &parent_of {
         assert_eq!(
