@@ -90,7 +90,7 @@ pub fn run<S: Store + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
     let mut sent = 0;
-    for mut t in store.tickets()? {
+    for mut t in store.open_tickets()? {
         let dues = pending_notices(engine, &t, now);
         if dues.is_empty() {
             continue;

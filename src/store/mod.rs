@@ -119,6 +119,13 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     fn is_quarantined(&self, hash: &str) -> Result<bool>;
     fn quarantined(&self) -> Result<Vec<Quarantined>>;
     fn tickets(&self) -> Result<Vec<Ticket>>;
+    /// Tickets not closed, in id order (the escalation timer's work list:
+    /// it must not grow with the store's history).
+    fn open_tickets(&self) -> Result<Vec<Ticket>> {
+        let mut all = self.tickets()?;
+        all.retain(|t| t.status.is_open());
+        Ok(all)
+    }
     /// The customer's tickets at a glance, oldest first.
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>>;
     /// The number the next new ticket gets.

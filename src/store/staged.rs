@@ -162,6 +162,20 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         Ok(all)
     }
 
+    fn open_tickets(&self) -> Result<Vec<Ticket>> {
+        let held = self.lock();
+        let mut open = self.inner.open_tickets()?;
+        open.retain(|t| !held.tickets.contains_key(&t.id));
+        open.extend(
+            held.tickets
+                .values()
+                .filter(|t| t.status.is_open())
+                .cloned(),
+        );
+        open.sort_by_key(|t| t.id);
+        Ok(open)
+    }
+
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>> {
         let held = self.lock();
         let mut all = self.inner.customer_tickets(address)?;

@@ -10,7 +10,8 @@
 //! | `tickets` | ticket id (u64 BE) → [`Ticket`] |
 //! | `msgid` | Message-ID (seen, sent or referenced) → ticket id |
 //! | `conversations` | Outlook conversation id → ticket id |
-//! | `customers` | address, NUL, ticket id (u64 BE) → nothing |
+//! | `customers` | address, NUL, ticket id (u64 BE) → ticket summary |
+//! | `open` | ticket id (u64 BE) of a ticket not closed → nothing |
 //! | `outbox` | Message-ID → [`OutboxEntry`] still to deliver |
 //! | `outbox_done` | Message-ID → [`OutboxEntry`] sent or failed |
 //! | `outbox_raw` | Message-ID → the complete message (written once) |
@@ -40,6 +41,8 @@ mod write;
 use raw_files::{INLINE_MAX, RawFiles};
 
 const NEXT_TICKET: &str = "next_ticket";
+/// Set once the `open` tree indexes every open ticket.
+const OPEN_INDEX: &str = "open_index";
 /// How many acknowledgement times are kept per sender (rate limiting).
 const ACKS_KEPT: usize = 20;
 
@@ -52,6 +55,7 @@ pub struct SledStore {
     sources: Tree,
     messages: Tree,
     tickets: Tree,
+    open: Tree,
     msgid: Tree,
     conversations: Tree,
     customers: Tree,
@@ -108,6 +112,7 @@ impl SledStore {
             sources: t("sources")?,
             messages: t("messages")?,
             tickets: t("tickets")?,
+            open: t("open")?,
             msgid: t("msgid")?,
             conversations: t("conversations")?,
             customers: t("customers")?,
@@ -134,6 +139,16 @@ impl SledStore {
                 }
                 // Older versions migrate here, one step at a time.
             }
+        }
+        if store.meta(OPEN_INDEX)?.is_none() {
+            // Stores from before the open-ticket index: build it once.
+            for t in store.tickets()? {
+                if t.status.is_open() {
+                    store.open.insert(id_key(t.id), &[])?;
+                }
+            }
+            store.set_meta(OPEN_INDEX, "1")?;
+            store.db.flush()?;
         }
         Ok(store)
     }
@@ -329,6 +344,17 @@ impl Store for SledStore {
                 dec("tickets", &k, &v)
             })
             .collect()
+    }
+
+    fn open_tickets(&self) -> Result<Vec<Ticket>> {
+        let mut out = Vec::new();
+        for kv in self.open.iter() {
+            let (k, _) = kv?;
+            if let Some(v) = self.tickets.get(&k)? {
+                out.push(dec("tickets", &k, &v)?);
+            }
+        }
+        Ok(out)
     }
 
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>> {

@@ -87,3 +87,57 @@ fn big_messages_live_in_files_and_come_back() {
     // Not a hash, not a path.
     assert!(store.files.read("../../etc/passwd").is_err());
 }
+
+#[test]
+fn the_open_index_follows_status_and_is_built_for_old_stores() {
+    use crate::model::{Party, Priority, Status, Ticket};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ticket = |id, status| {
+        let mut t = Ticket::new(
+            id,
+            format!("t{id}"),
+            "general".into(),
+            Priority::Normal,
+            Party::new(None, "c@x.example"),
+            chrono::Utc::now(),
+        );
+        t.status = status;
+        t
+    };
+    let ids =
+        |s: &SledStore| -> Vec<u64> { s.open_tickets().unwrap().iter().map(|t| t.id).collect() };
+    {
+        let store = SledStore::open(&data, 1000).unwrap();
+        let held = crate::store::Staged::new(&store);
+        for (id, status) in [
+            (1000, Status::New),
+            (1001, Status::Closed),
+            (1002, Status::Pending),
+        ] {
+            held.commit(&Commit {
+                ticket: Some(ticket(id, status)),
+                ..Commit::default()
+            })
+            .unwrap();
+        }
+        // Held commits are seen before they are written.
+        let held_ids: Vec<u64> = held.open_tickets().unwrap().iter().map(|t| t.id).collect();
+        assert_eq!(held_ids, [1000, 1002]);
+        held.flush().unwrap();
+        assert_eq!(ids(&store), [1000, 1002]);
+        store
+            .commit(&Commit {
+                ticket: Some(ticket(1000, Status::Closed)),
+                ..Commit::default()
+            })
+            .unwrap();
+        assert_eq!(ids(&store), [1002]);
+        // As a store from before the index would be.
+        store.open.clear().unwrap();
+        store.meta.remove(OPEN_INDEX).unwrap();
+        store.flush().unwrap();
+    }
+    let store = SledStore::open(&data, 1000).unwrap();
+    assert_eq!(ids(&store), [1002], "rebuilt when opened");
+}

@@ -14,8 +14,8 @@ use std::collections::hash_map::Entry;
 /// One commit's values, encoded before the transaction starts.
 struct Encoded<'a> {
     messages: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Id, customer address, the ticket, its customer-index summary.
-    ticket: Option<(TicketId, &'a str, Vec<u8>, [u8; 17])>,
+    /// Id, customer address, the ticket, its customer-index summary, open.
+    ticket: Option<(TicketId, &'a str, Vec<u8>, [u8; 17], bool)>,
     /// Entry key, entry without its message, the message.
     outbox: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
     acked: Option<(&'a str, Vec<u8>)>,
@@ -30,10 +30,10 @@ impl<'a> Encoded<'a> {
                 .iter()
                 .map(|m| (m.message_id.as_bytes().to_vec(), enc(m)))
                 .collect(),
-            ticket: c
-                .ticket
-                .as_ref()
-                .map(|t| (t.id, t.customer.address.as_str(), enc(t), summary(t))),
+            ticket: c.ticket.as_ref().map(|t| {
+                let open = t.status.is_open();
+                (t.id, t.customer.address.as_str(), enc(t), summary(t), open)
+            }),
             // The entry (small, rewritten per attempt) and the message
             // (large, written once) go to separate trees.
             outbox: c
@@ -81,6 +81,7 @@ impl SledStore {
             &self.sources,
             &self.messages,
             &self.tickets,
+            &self.open,
             &self.msgid,
             &self.conversations,
             &self.customers,
@@ -97,6 +98,7 @@ impl SledStore {
                     sources,
                     msgs,
                     tickets,
+                    open,
                     msgid,
                     convs,
                     customers,
@@ -116,8 +118,13 @@ impl SledStore {
                         for (k, v) in &e.messages {
                             msgs.insert(k.as_slice(), v.as_slice())?;
                         }
-                        if let Some((id, customer, bytes, glance)) = &e.ticket {
+                        if let Some((id, customer, bytes, glance, is_open)) = &e.ticket {
                             tickets.insert(&id_key(*id), bytes.as_slice())?;
+                            if *is_open {
+                                open.insert(&id_key(*id), &[])?;
+                            } else {
+                                open.remove(&id_key(*id))?;
+                            }
                             customers.insert(customer_key(customer, *id), glance.as_slice())?;
                             let next = meta
                                 .get(NEXT_TICKET)?
