@@ -41,6 +41,8 @@ mod write;
 use raw_files::{INLINE_MAX, RawFiles};
 
 const NEXT_TICKET: &str = "next_ticket";
+/// Attempts, 20 ms apart, to open a store that is still locked.
+const LOCK_RETRIES: u32 = 50;
 /// Set once the `open` tree indexes every open ticket.
 const OPEN_INDEX: &str = "open_index";
 /// How many acknowledgement times are kept per sender (rate limiting).
@@ -86,23 +88,37 @@ impl SledStore {
         first_ticket: TicketId,
         cache_bytes: u64,
     ) -> Result<SledStore> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            // Group commit: the worker flushes once per batch itself.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    StoreError::Locked {
-                        path: dir.display().to_string(),
+        let open = || {
+            sled::Config::new()
+                .path(dir)
+                .cache_capacity(cache_bytes)
+                // Group commit: the worker flushes once per batch itself.
+                .flush_every_ms(None)
+                .open()
+                .map_err(|e| match e {
+                    sled::Error::Io(io)
+                        if io.kind() == std::io::ErrorKind::WouldBlock
+                            || io.to_string().contains("lock") =>
+                    {
+                        StoreError::Locked {
+                            path: dir.display().to_string(),
+                        }
                     }
+                    other => StoreError::Sled(other),
+                })
+        };
+        // A process that just closed the store (a restart) may hold the
+        // lock a moment longer while sled's threads wind down.
+        let mut tries = 0;
+        let db = loop {
+            match open() {
+                Err(StoreError::Locked { .. }) if tries < LOCK_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                sled::Error::Io(io) if io.to_string().contains("lock") => StoreError::Locked {
-                    path: dir.display().to_string(),
-                },
-                other => StoreError::Sled(other),
-            })?;
+                other => break other?,
+            }
+        };
         let t = |name: &str| db.open_tree(name);
         let store = SledStore {
             raw: t("raw")?,

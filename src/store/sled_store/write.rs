@@ -14,12 +14,20 @@ use std::collections::hash_map::Entry;
 /// One commit's values, encoded before the transaction starts.
 struct Encoded<'a> {
     messages: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Id, customer address, the ticket, its customer-index summary, open.
-    ticket: Option<(TicketId, &'a str, Vec<u8>, [u8; 17], bool)>,
+    ticket: Option<EncodedTicket<'a>>,
     /// Entry key, entry without its message, the message.
     outbox: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
     acked: Option<(&'a str, Vec<u8>)>,
     quarantine: Option<Vec<u8>>,
+}
+
+struct EncodedTicket<'a> {
+    id: TicketId,
+    customer: &'a str,
+    bytes: Vec<u8>,
+    /// Its entry in the customer index.
+    glance: [u8; 17],
+    open: bool,
 }
 
 impl<'a> Encoded<'a> {
@@ -30,9 +38,12 @@ impl<'a> Encoded<'a> {
                 .iter()
                 .map(|m| (m.message_id.as_bytes().to_vec(), enc(m)))
                 .collect(),
-            ticket: c.ticket.as_ref().map(|t| {
-                let open = t.status.is_open();
-                (t.id, t.customer.address.as_str(), enc(t), summary(t), open)
+            ticket: c.ticket.as_ref().map(|t| EncodedTicket {
+                id: t.id,
+                customer: t.customer.address.as_str(),
+                bytes: enc(t),
+                glance: summary(t),
+                open: t.status.is_open(),
             }),
             // The entry (small, rewritten per attempt) and the message
             // (large, written once) go to separate trees.
@@ -118,7 +129,14 @@ impl SledStore {
                         for (k, v) in &e.messages {
                             msgs.insert(k.as_slice(), v.as_slice())?;
                         }
-                        if let Some((id, customer, bytes, glance, is_open)) = &e.ticket {
+                        if let Some(EncodedTicket {
+                            id,
+                            customer,
+                            bytes,
+                            glance,
+                            open: is_open,
+                        }) = &e.ticket
+                        {
                             tickets.insert(&id_key(*id), bytes.as_slice())?;
                             if *is_open {
                                 open.insert(&id_key(*id), &[])?;
