@@ -119,6 +119,8 @@ pub enum Purpose {
     Escalation,
     /// To the customer: an agent's answer, passed on from the support address.
     Reply,
+    /// To the customer: their pending ticket was closed for want of an answer.
+    Closed,
 }
 
 impl Purpose {
@@ -128,6 +130,7 @@ impl Purpose {
             Purpose::Notification => "notification",
             Purpose::Escalation => "escalation",
             Purpose::Reply => "reply",
+            Purpose::Closed => "closed",
         }
     }
     fn id_part(self) -> &'static str {
@@ -136,6 +139,7 @@ impl Purpose {
             Purpose::Notification => "notify",
             Purpose::Escalation => "esc",
             Purpose::Reply => "reply",
+            Purpose::Closed => "closed",
         }
     }
     /// RFC 3834: a reply to a message is auto-replied, anything else
@@ -143,7 +147,7 @@ impl Purpose {
     pub fn auto_submitted(self) -> Option<&'static str> {
         match self {
             Purpose::Acknowledgement => Some("auto-replied"),
-            Purpose::Notification | Purpose::Escalation => Some("auto-generated"),
+            Purpose::Notification | Purpose::Escalation | Purpose::Closed => Some("auto-generated"),
             Purpose::Reply => None,
         }
     }
@@ -154,7 +158,7 @@ impl Purpose {
 pub fn message_id(purpose: Purpose, ticket: u64, cause: &str, to: &str, domain: &str) -> String {
     match purpose {
         Purpose::Acknowledgement => ack_message_id(ticket, cause, domain),
-        Purpose::Notification | Purpose::Escalation | Purpose::Reply => {
+        Purpose::Notification | Purpose::Escalation | Purpose::Reply | Purpose::Closed => {
             let h = crate::intake::content_hash(format!("{cause}\n{to}").as_bytes());
             format!("tb.{ticket}.{}.{}@{domain}", purpose.id_part(), &h[..16])
         }

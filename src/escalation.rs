@@ -137,6 +137,7 @@ pub fn run<S: Store + ?Sized>(
                     "escalation",
                     &to,
                     &personal,
+                    None,
                     now,
                 ) {
                     tracing::error!(ticket = t.id, error = %e, "escalation notice not built");

@@ -37,10 +37,13 @@
 //!   group commit, the outbox sender.
 //! - [`control`]: the unix socket the CLI uses while a worker runs.
 //! - [`report`]: listings for the CLI and the control socket.
+//! - [`escalation`] and [`autoclose`]: what the worker's minute timer does
+//!   (SLA notices; closing tickets that waited on the customer too long).
 //! - [`clock`], [`config`] and [`tls`]: time, settings, TLS, injected.
 
 pub mod ack;
 pub mod agent;
+pub mod autoclose;
 pub mod calendar;
 pub mod classify;
 pub mod clock;

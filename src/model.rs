@@ -246,6 +246,9 @@ pub struct Ticket {
     /// Waiting on the customer since (the SLA clock may be paused).
     #[serde(default)]
     pub pending_since: Option<DateTime<Utc>>,
+    /// When the status last changed.
+    #[serde(default)]
+    pub status_since: Option<DateTime<Utc>>,
     /// Business seconds spent paused so far.
     #[serde(default)]
     pub paused_secs: i64,
@@ -303,6 +306,7 @@ impl Ticket {
             first_response_at: None,
             first_response_met: None,
             pending_since: None,
+            status_since: None,
             paused_secs: 0,
             escalations: Vec::new(),
             queue_ahead: 0,

@@ -23,6 +23,21 @@ const BUILTIN: &[(&str, &str)] = &[
         "en/agent-error.txt",
         include_str!("../templates/en/agent-error.txt"),
     ),
+    ("en/closed.txt", include_str!("../templates/en/closed.txt")),
+    (
+        "en/closed.html",
+        include_str!("../templates/en/closed.html"),
+    ),
+    ("pl/closed.txt", include_str!("../templates/pl/closed.txt")),
+    (
+        "pl/closed.html",
+        include_str!("../templates/pl/closed.html"),
+    ),
+    ("he/closed.txt", include_str!("../templates/he/closed.txt")),
+    (
+        "he/closed.html",
+        include_str!("../templates/he/closed.html"),
+    ),
     ("en/reply.txt", include_str!("../templates/en/reply.txt")),
     ("en/reply.html", include_str!("../templates/en/reply.html")),
     ("pl/reply.txt", include_str!("../templates/pl/reply.txt")),

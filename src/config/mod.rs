@@ -98,6 +98,9 @@ pub struct Tickets {
     /// A customer's reply to a ticket closed less than this many days ago
     /// reopens it; later replies open a new ticket linked to the old one.
     pub reopen_days: u32,
+    /// A ticket waiting on the customer (pending) this many days without a
+    /// word from them is closed, and they are told; 0 keeps it pending.
+    pub close_pending_after_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +195,7 @@ impl Default for Tickets {
             default_queue: "general".into(),
             default_priority: Priority::Normal,
             reopen_days: 30,
+            close_pending_after_days: 0,
         }
     }
 }

@@ -7,19 +7,17 @@
 //! Also here: telling agents about a customer's mail (the ticket's
 //! assignee, else the queue's `notify` list).
 
-use super::apply::reply_language;
 use super::outgoing::{self, Audience, Mail};
 use super::timing::{self, QueueStats};
 use super::{Engine, ticket};
 use crate::ack::{self, AnswerView, Personal, Purpose};
 use crate::agent::{self, Assignee, Command, Reading};
 use crate::compose::{Draft, compose};
-use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Status, Ticket};
+use crate::model::{MessageKind, MessageRecord, Party, Status, Ticket};
 use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::{Commit, Store, StoreError};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 
 /// How many of the ticket's latest messages the answer's References name.
 const REFERENCES: usize = 10;
@@ -178,16 +176,7 @@ fn relay<S: Store + ?Sized>(
     answer: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let prefs: CustomerPrefs = store
-        .meta(&CustomerPrefs::key(&t.customer.address))?
-        .and_then(|v| serde_json::from_str(&v).ok())
-        .unwrap_or_default();
-    let language = reply_language(engine, &prefs, t.language.as_deref(), &t.queue, "reply");
-    let tz = prefs
-        .timezone
-        .as_deref()
-        .and_then(|z| z.parse::<Tz>().ok())
-        .unwrap_or(engine.tz);
+    let (language, tz) = super::customer_audience(engine, store, t, "reply")?;
     let (address, name) = engine.cfg.sender_for(&t.queue);
     let sender = ack::Sender {
         identity: &engine.identity,

@@ -365,7 +365,9 @@ fn run<S: Store + ?Sized>(
     Ok(out)
 }
 
-/// Renders and queues a mail to the team about `ticket` (escalations).
+/// Renders and queues a mail about `ticket` to the team (escalations, in
+/// English and the team's zone) or, with `customer`, to its customer in
+/// their language and zone (`(language, zone)`, see [`customer_audience`]).
 #[allow(clippy::too_many_arguments)]
 pub fn outgoing_mail(
     engine: &Engine,
@@ -376,12 +378,11 @@ pub fn outgoing_mail(
     template: &str,
     to: &crate::model::Party,
     personal: &crate::ack::Personal,
+    customer: Option<(&str, chrono_tz::Tz)>,
     now: DateTime<Utc>,
 ) -> Result<(), crate::ack::AckError> {
-    let audience = outgoing::Audience {
-        language: "en",
-        tz: engine.tz,
-    };
+    let (language, tz) = customer.unwrap_or(("en", engine.tz));
+    let audience = outgoing::Audience { language, tz };
     let mail = outgoing::Mail {
         purpose,
         template,
@@ -390,6 +391,27 @@ pub fn outgoing_mail(
         personal,
     };
     outgoing::queue(engine, commit, ticket, cause, &mail, now)
+}
+
+/// The language (one `template` exists in) and time zone for mail to the
+/// customer of `t`: their stored preferences, else the ticket's language.
+pub fn customer_audience<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    t: &Ticket,
+    template: &str,
+) -> Result<(String, chrono_tz::Tz), StoreError> {
+    let prefs: crate::model::CustomerPrefs = store
+        .meta(&crate::model::CustomerPrefs::key(&t.customer.address))?
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default();
+    let language = apply::reply_language(engine, &prefs, t.language.as_deref(), &t.queue, template);
+    let tz = prefs
+        .timezone
+        .as_deref()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(engine.tz);
+    Ok((language, tz))
 }
 
 /// What the rules see of a message (also used by `ticketbox rules test`).
@@ -464,5 +486,7 @@ pub fn fingerprint(env: &Envelope) -> String {
 mod tests;
 #[cfg(test)]
 mod tests_agent;
+#[cfg(test)]
+mod tests_autoclose;
 #[cfg(test)]
 mod tests_sla;

@@ -10,7 +10,7 @@ use crate::outbox::OutboxEntry;
 use crate::thread::ThreadView;
 use mail_parser::MimeHeaders;
 
-fn team(cfg: &mut Config) {
+pub(super) fn team(cfg: &mut Config) {
     cfg.agents = vec!["ola@example.com".into(), "ben@example.com".into()];
     cfg.queues.insert(
         "general".into(),
@@ -22,7 +22,7 @@ fn team(cfg: &mut Config) {
 }
 
 /// Outbox entries (with their raw mail) for `purpose`, oldest first.
-fn sent(s: &Setup, purpose: &str) -> Vec<OutboxEntry> {
+pub(super) fn sent(s: &Setup, purpose: &str) -> Vec<OutboxEntry> {
     let mut v: Vec<OutboxEntry> = s
         .store
         .outbox()
@@ -46,7 +46,7 @@ fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Ann opens ticket 1000 in Polish; returns the notification Ola got.
-fn opened(s: &Setup) -> OutboxEntry {
+pub(super) fn opened(s: &Setup) -> OutboxEntry {
     let o = s.process(
         &mail(
             "Anna Nowak <anna@c.example>",
@@ -73,7 +73,12 @@ fn opened(s: &Setup) -> OutboxEntry {
 }
 
 /// Ola's reply to `note`: `top` above a quote of the notification.
-fn reply_to(note: &OutboxEntry, id: &str, top: &str, extra_parts: Option<&str>) -> RawMail {
+pub(super) fn reply_to(
+    note: &OutboxEntry,
+    id: &str,
+    top: &str,
+    extra_parts: Option<&str>,
+) -> RawMail {
     let parent = header(&note.raw, "Message-ID").unwrap();
     let quoted: String = parse::parse(note.raw.as_bytes(), "n")
         .unwrap()

@@ -75,6 +75,7 @@ pub fn set_status(engine: &Engine, t: &mut Ticket, status: Status, now: DateTime
     }
     t.closed = (status == Status::Closed).then_some(now);
     t.status = status;
+    t.status_since = Some(now);
     t.updated = now;
 }
 

@@ -313,7 +313,8 @@ impl<S: Store + 'static> Worker<S> {
     }
 }
 
-/// Every minute, SLA escalations run on the committer thread.
+/// Every minute, SLA escalations and auto-closing run on the committer
+/// thread.
 async fn escalation_timer(committer: Committer, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
@@ -322,7 +323,10 @@ async fn escalation_timer(committer: Committer, mut shutdown: watch::Receiver<bo
             _ = shutdown.changed() => return,
         }
         let task: committer::Task = Box::new(|engine, store, now| {
-            crate::escalation::run(engine, store, now).map_err(|e| e.to_string())
+            let escalated =
+                crate::escalation::run(engine, store, now).map_err(|e| e.to_string())?;
+            let closed = crate::autoclose::run(engine, store, now).map_err(|e| e.to_string())?;
+            Ok(format!("{escalated}; {closed}"))
         });
         match committer.run(task).await {
             Ok(summary) => tracing::debug!(%summary, "escalations checked"),

@@ -1,0 +1,104 @@
+//! Closing tickets that wait on the customer for too long. A ticket an
+//! agent set to pending, with no word from the customer for
+//! `tickets.close_pending_after_days`, is closed by the worker's timer and
+//! the customer is told, in their language, that a reply opens it again.
+
+use crate::ack::{Personal, Purpose};
+use crate::model::{Status, Ticket};
+use crate::parse::Envelope;
+use crate::pipeline::{Engine, customer_audience, outgoing_mail, timing};
+use crate::store::{Commit, Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+
+/// Whether `t` has waited on its customer long enough to close. Pure.
+pub fn due(t: &Ticket, days: u32, now: DateTime<Utc>) -> bool {
+    if days == 0 || t.status != Status::Pending {
+        return false;
+    }
+    let since = t.status_since.unwrap_or(t.updated);
+    now - since >= Duration::days(i64::from(days))
+}
+
+/// Closes the tickets that are due and queues the customer's notice;
+/// returns a summary.
+pub fn run<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let days = engine.cfg.tickets.close_pending_after_days;
+    if days == 0 {
+        return Ok("auto-close off".into());
+    }
+    let mut closed = 0;
+    for mut t in store.open_tickets()? {
+        if !due(&t, days, now) {
+            continue;
+        }
+        let since = t.status_since.unwrap_or(t.updated);
+        let mut commit = Commit::default();
+        // One notice per closing: the time it started waiting is part of
+        // what the notice is about (its Message-ID derives from it).
+        let cause = Envelope {
+            message_id: format!(
+                "{}#pending-{}",
+                t.messages.first().map_or("ticket", String::as_str),
+                since.timestamp()
+            ),
+            subject: t.subject.clone(),
+            from: Some(t.customer.clone()),
+            ..Envelope::default()
+        };
+        timing::set_status(engine, &mut t, Status::Closed, now);
+        let (language, tz) = customer_audience(engine, store, &t, "closed")?;
+        let to = t.customer.clone();
+        if let Err(e) = outgoing_mail(
+            engine,
+            &mut commit,
+            &mut t,
+            &cause,
+            Purpose::Closed,
+            "closed",
+            &to,
+            &Personal::default(),
+            Some((&language, tz)),
+            now,
+        ) {
+            tracing::error!(ticket = t.id, error = %e, "closing notice not built");
+        }
+        tracing::info!(ticket = t.id, days, "closed after waiting on the customer");
+        commit.ticket = Some(t);
+        store.commit(&commit)?;
+        closed += 1;
+    }
+    Ok(format!("{closed} pending tickets closed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Party, Priority};
+    use chrono::TimeZone;
+
+    #[test]
+    fn only_long_pending_tickets_are_due() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let mut t = Ticket::new(
+            1,
+            "s".into(),
+            "general".into(),
+            Priority::Normal,
+            Party::new(None, "c@x"),
+            t0,
+        );
+        assert!(!due(&t, 7, t0 + Duration::days(30)), "new, not pending");
+        t.status = Status::Pending;
+        t.status_since = Some(t0 + Duration::days(1));
+        assert!(!due(&t, 7, t0 + Duration::days(7)));
+        assert!(due(&t, 7, t0 + Duration::days(8)));
+        assert!(!due(&t, 0, t0 + Duration::days(80)), "0 turns it off");
+        // Older tickets without status_since count from their last update.
+        t.status_since = None;
+        assert!(due(&t, 7, t0 + Duration::days(7)));
+    }
+}
