@@ -16,6 +16,7 @@ mod ticket;
 pub mod timing;
 
 pub use engine::{Engine, EngineError};
+pub use outgoing::{customer_audience, outgoing_mail};
 
 use crate::classify::{self, Class};
 use crate::intake::{RawMail, content_hash};
@@ -363,55 +364,6 @@ fn run<S: Store + ?Sized>(
     );
     out.acknowledged = acknowledged;
     Ok(out)
-}
-
-/// Renders and queues a mail about `ticket` to the team (escalations, in
-/// English and the team's zone) or, with `customer`, to its customer in
-/// their language and zone (`(language, zone)`, see [`customer_audience`]).
-#[allow(clippy::too_many_arguments)]
-pub fn outgoing_mail(
-    engine: &Engine,
-    commit: &mut Commit,
-    ticket: &mut Ticket,
-    cause: &Envelope,
-    purpose: crate::ack::Purpose,
-    template: &str,
-    to: &crate::model::Party,
-    personal: &crate::ack::Personal,
-    customer: Option<(&str, chrono_tz::Tz)>,
-    now: DateTime<Utc>,
-) -> Result<(), crate::ack::AckError> {
-    let (language, tz) = customer.unwrap_or(("en", engine.tz));
-    let audience = outgoing::Audience { language, tz };
-    let mail = outgoing::Mail {
-        purpose,
-        template,
-        to,
-        audience: &audience,
-        personal,
-    };
-    outgoing::queue(engine, commit, ticket, cause, &mail, now)
-}
-
-/// The language (one `template` exists in) and time zone for mail to the
-/// customer of `t`: their stored preferences, else the ticket's language.
-pub fn customer_audience<S: Store + ?Sized>(
-    engine: &Engine,
-    store: &S,
-    t: &Ticket,
-    template: &str,
-) -> Result<(String, chrono_tz::Tz), StoreError> {
-    let prefs: crate::model::CustomerPrefs = store
-        .meta(&crate::model::CustomerPrefs::key(&t.customer.address))?
-        .and_then(|v| serde_json::from_str(&v).ok())
-        .unwrap_or_default();
-    let language = apply::reply_language(engine, &prefs, t.language.as_deref(), &t.queue, template);
-    let tz = prefs
-        .timezone
-        .as_deref()
-        .and_then(|z| z.parse().ok())
-        .unwrap_or(engine.tz);
-    Ok((language, tz))
 }
 
 /// What the rules see of a message (also used by `ticketbox rules test`).

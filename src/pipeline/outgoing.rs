@@ -1,13 +1,14 @@
-//! Mail a message causes: the customer's acknowledgement, notifications to
-//! the addresses rules named, and SLA escalation notices. Each goes into the
-//! same commit as the decision, and into the ticket's history.
+//! Mail a message or a timer causes: the customer's acknowledgement,
+//! notifications to agents and to the addresses rules named, SLA escalation
+//! notices, closing notices. Each goes into the same commit as the decision,
+//! and into the ticket's history.
 
 use super::Engine;
 use crate::ack::{self, Personal, Purpose};
 use crate::model::{Party, Ticket};
 use crate::parse::Envelope;
 use crate::rules::Decision;
-use crate::store::Commit;
+use crate::store::{Commit, Store, StoreError};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -141,4 +142,54 @@ pub(super) fn queue(
     commit.outbox.push(entry);
     commit.messages.push(sent);
     Ok(())
+}
+
+/// Renders and queues a mail about `ticket` to the team (escalations, in
+/// English and the team's zone) or, with `customer`, to its customer in
+/// their language and zone (`(language, zone)`, see [`customer_audience`]).
+#[allow(clippy::too_many_arguments)]
+pub fn outgoing_mail(
+    engine: &Engine,
+    commit: &mut Commit,
+    ticket: &mut Ticket,
+    cause: &Envelope,
+    purpose: crate::ack::Purpose,
+    template: &str,
+    to: &crate::model::Party,
+    personal: &crate::ack::Personal,
+    customer: Option<(&str, chrono_tz::Tz)>,
+    now: DateTime<Utc>,
+) -> Result<(), crate::ack::AckError> {
+    let (language, tz) = customer.unwrap_or(("en", engine.tz));
+    let audience = Audience { language, tz };
+    let mail = Mail {
+        purpose,
+        template,
+        to,
+        audience: &audience,
+        personal,
+    };
+    queue(engine, commit, ticket, cause, &mail, now)
+}
+
+/// The language (one `template` exists in) and time zone for mail to the
+/// customer of `t`: their stored preferences, else the ticket's language.
+pub fn customer_audience<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    t: &Ticket,
+    template: &str,
+) -> Result<(String, chrono_tz::Tz), StoreError> {
+    let prefs: crate::model::CustomerPrefs = store
+        .meta(&crate::model::CustomerPrefs::key(&t.customer.address))?
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default();
+    let language =
+        super::apply::reply_language(engine, &prefs, t.language.as_deref(), &t.queue, template);
+    let tz = prefs
+        .timezone
+        .as_deref()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(engine.tz);
+    Ok((language, tz))
 }
