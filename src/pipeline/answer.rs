@@ -238,7 +238,7 @@ fn relay<S: Store + ?Sized>(
     let draft = Draft {
         purpose: Purpose::Reply,
         id,
-        from: Party::new(Some(&format!("{} ({name})", display(agent))), address),
+        from: Party::new(Some(&sender_name(agent, name)), address),
         to: customer,
         cc,
         rendered,
@@ -292,10 +292,21 @@ fn customer_saw(m: &MessageRecord) -> bool {
     }
 }
 
-fn display(p: &Party) -> String {
-    p.name
-        .clone()
-        .unwrap_or_else(|| p.address.split('@').next().unwrap_or(&p.address).to_owned())
+/// "Ola Kowalska (Example Support)": the person, and who they answer for.
+fn sender_name(agent: &Party, support: &str) -> String {
+    let person = agent.name.clone().unwrap_or_else(|| {
+        agent
+            .address
+            .split('@')
+            .next()
+            .unwrap_or(&agent.address)
+            .to_owned()
+    });
+    if support.trim().is_empty() {
+        person
+    } else {
+        format!("{person} ({support})")
+    }
 }
 
 fn team_audience(engine: &Engine) -> Audience<'static> {
@@ -329,4 +340,24 @@ pub(super) fn notify_agents(
     let mut seen = std::collections::BTreeSet::new();
     to.retain(|a| Some(a.as_str()) != author && seen.insert(a.clone()));
     outgoing::notify_each(engine, commit, t, &to, env, now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_comes_from_the_person_for_the_team() {
+        let ola = Party::new(Some("Ola Kowalska"), "ola@example.com");
+        assert_eq!(
+            sender_name(&ola, "Example Support"),
+            "Ola Kowalska (Example Support)"
+        );
+        let bare = Party::new(None, "ben@example.com");
+        assert_eq!(
+            sender_name(&bare, "Example Support"),
+            "ben (Example Support)"
+        );
+        assert_eq!(sender_name(&bare, " "), "ben");
+    }
 }
