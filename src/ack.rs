@@ -198,6 +198,35 @@ pub struct Personal {
     pub answer: Option<AnswerView>,
     /// What was wrong with an agent's commands (to tell the agent).
     pub problems: Vec<String>,
+    /// The cause's attachments, as listed in the mail.
+    pub files: Vec<FileView>,
+    /// Attachments sent along with the mail.
+    pub forward: Vec<crate::parse::AttachmentData>,
+}
+
+/// An attachment named in a mail (to agents: the customer's files).
+#[derive(Debug, Clone, Serialize)]
+pub struct FileView {
+    pub name: String,
+    /// Written out: `120 KB`, `3.4 MB`.
+    pub size: String,
+    /// Sent along (too big ones are only named).
+    pub attached: bool,
+}
+
+impl FileView {
+    pub fn new(name: &str, bytes: usize, attached: bool) -> FileView {
+        let size = match bytes {
+            b if b < 1024 => format!("{b} bytes"),
+            b if b < 1024 * 1024 => format!("{} KB", b.div_ceil(1024)),
+            b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+        };
+        FileView {
+            name: name.to_owned(),
+            size,
+            attached,
+        }
+    }
 }
 
 /// An agent's answer, for the `reply` template.
@@ -247,6 +276,7 @@ struct View<'a> {
     escalation: Option<&'a EscalationView>,
     answer: Option<&'a AnswerView>,
     problems: &'a [String],
+    files: &'a [FileView],
     /// The message that caused this mail (for notifications).
     message: MessageView<'a>,
 }
@@ -334,6 +364,7 @@ pub fn render_only(
         escalation: personal.escalation.as_ref(),
         answer: personal.answer.as_ref(),
         problems: &personal.problems,
+        files: &personal.files,
         message: message_view(cause),
     };
     Ok(templates.render(s.template, s.language, &view)?)
@@ -395,7 +426,7 @@ pub fn build(
         in_reply_to: Some(cause.message_id.clone()),
         references,
         ticket: ticket.id,
-        attachments: Vec::new(),
+        attachments: personal.forward.clone(),
     };
     compose(draft, s.identity, now)
 }

@@ -324,6 +324,7 @@ pub(super) fn notify_agents(
     t: &mut Ticket,
     decision: &Decision,
     env: &Envelope,
+    raw: &[u8],
     now: DateTime<Utc>,
 ) {
     let mut to: Vec<String> = match &t.assignee {
@@ -339,7 +340,35 @@ pub(super) fn notify_agents(
     let author = env.author().map(|p| p.address.as_str());
     let mut seen = std::collections::BTreeSet::new();
     to.retain(|a| Some(a.as_str()) != author && seen.insert(a.clone()));
-    outgoing::notify_each(engine, commit, t, &to, env, now);
+    if to.is_empty() {
+        return;
+    }
+    let files = customer_files(env, raw);
+    outgoing::notify_each(engine, commit, t, &to, env, &files, now);
+}
+
+/// Most bytes of a customer's attachments sent along to agents; bigger
+/// files are named in the notification, not attached.
+const FORWARD_MAX: usize = 10 << 20;
+
+/// The customer's attachments for a notification: agents working by mail
+/// must see the screenshot, not just hear of it.
+pub(super) fn customer_files(env: &Envelope, raw: &[u8]) -> Personal {
+    let mut p = Personal::default();
+    if env.attachments.is_empty() {
+        return p;
+    }
+    let mut total = 0;
+    for a in crate::parse::attachment_data(raw) {
+        let fits = total + a.bytes.len() <= FORWARD_MAX;
+        p.files
+            .push(ack::FileView::new(&a.info.name, a.bytes.len(), fits));
+        if fits {
+            total += a.bytes.len();
+            p.forward.push(a);
+        }
+    }
+    p
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ pub(super) fn append<S: Store + ?Sized>(
             outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
         }
         (MessageKind::Customer, _) => {
-            answer::notify_agents(engine, &mut commit, &mut t, decision, env, now);
+            answer::notify_agents(engine, &mut commit, &mut t, decision, env, raw, now);
         }
         _ => outgoing::notify(engine, &mut commit, &mut t, decision, env, now),
     }
@@ -65,6 +65,8 @@ pub(super) struct NewTicket<'a> {
     /// Detected (or stated) language of the message.
     pub language: Option<String>,
     pub decision: &'a Decision,
+    /// The message as received (attachments for the agents' notification).
+    pub raw: &'a [u8],
 }
 
 /// Opens a ticket, acknowledges it, commits. Returns the ticket id, whether
@@ -222,7 +224,7 @@ pub(super) fn create<S: Store + ?Sized>(
     if automatic || new.is_agent {
         outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
     } else {
-        answer::notify_agents(engine, &mut commit, &mut t, decision, env, now);
+        answer::notify_agents(engine, &mut commit, &mut t, decision, env, new.raw, now);
     }
     commit.ticket = Some(t);
     store.commit(&commit)?;

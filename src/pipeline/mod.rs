@@ -344,6 +344,7 @@ fn run<S: Store + ?Sized>(
         linked,
         language,
         decision: &decision,
+        raw: &raw.bytes,
     };
     let (id, acknowledged, ack_note) = apply::create(engine, store, commit, record, new, now)?;
     let fired = if decision.fired.is_empty() {
@@ -440,5 +441,7 @@ mod tests;
 mod tests_agent;
 #[cfg(test)]
 mod tests_autoclose;
+#[cfg(test)]
+mod tests_files;
 #[cfg(test)]
 mod tests_sla;

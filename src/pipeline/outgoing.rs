@@ -66,7 +66,8 @@ pub(super) fn notify(
     env: &Envelope,
     now: DateTime<Utc>,
 ) {
-    notify_each(engine, commit, ticket, &decision.notify, env, now);
+    let nothing = Personal::default();
+    notify_each(engine, commit, ticket, &decision.notify, env, &nothing, now);
 }
 
 /// Queues a notification about `env` to each of `addresses`.
@@ -76,6 +77,7 @@ pub(super) fn notify_each(
     ticket: &mut Ticket,
     addresses: &[String],
     env: &Envelope,
+    personal: &Personal,
     now: DateTime<Utc>,
 ) {
     let team = Audience {
@@ -89,7 +91,7 @@ pub(super) fn notify_each(
             template: "notify",
             to: &to,
             audience: &team,
-            personal: &Personal::default(),
+            personal,
         };
         if let Err(e) = queue(engine, commit, ticket, env, &mail, now) {
             tracing::error!(ticket = ticket.id, to = %address, error = %e, "notification not built");

@@ -35,6 +35,18 @@ pub(super) fn sent(s: &Setup, purpose: &str) -> Vec<OutboxEntry> {
     v
 }
 
+/// The attachments of a parsed mail: (file name, bytes).
+pub(super) fn attached(msg: &mail_parser::Message<'_>) -> Vec<(String, Vec<u8>)> {
+    msg.attachments()
+        .map(|a| {
+            (
+                a.attachment_name().unwrap_or_default().to_owned(),
+                a.contents().to_vec(),
+            )
+        })
+        .collect()
+}
+
 fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     let head = raw.split("\r\n\r\n").next()?;
     head.lines()
@@ -180,15 +192,7 @@ fn an_agents_answer_reaches_the_customer_from_the_support_address() {
         html.contains("<p>Dzień dobry Pani Anno,<br>wysłaliśmy nową ładowarkę.</p>"),
         "{html}"
     );
-    let files: Vec<_> = msg
-        .attachments()
-        .map(|a| {
-            (
-                a.attachment_name().unwrap_or_default().to_owned(),
-                a.contents().to_vec(),
-            )
-        })
-        .collect();
+    let files = attached(&msg);
     assert_eq!(files, [("label.txt".to_owned(), b"DHL 123456".to_vec())]);
 
     let t = s.store.ticket(1000).unwrap().unwrap();
