@@ -46,8 +46,17 @@ fn main() {
         wait_quiet(&ms);
         latency(&ms, n);
     }
-    wait_quiet(&ms);
-    throughput(&ms, backlog);
+    if backlog > 0 {
+        wait_quiet(&ms);
+        throughput(&ms, backlog);
+    }
+    let big: usize = std::env::var("TB_BENCH_BIG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    if big > 0 {
+        big_mail(&ms, big);
+    }
 }
 
 fn num_cpus() -> usize {
@@ -475,4 +484,37 @@ fn throughput(ms: &Mailstack, backlog: usize) {
             );
         }
     }
+}
+
+/// Peak memory with big attachments: `n` messages of about 5 MB each.
+fn big_mail(ms: &Mailstack, n: usize) {
+    println!("\nbig mail, {n} messages of about 5 MB each already in the IMAP mailbox:");
+    let support = fresh_address("support");
+    let md = prepare_maildir(ms, &support);
+    // Base64 lines of varied bytes, as an attachment would be.
+    let line: String = (0..76u8)
+        .map(|i| {
+            char::from(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                    [usize::from(i) % 64],
+            )
+        })
+        .collect();
+    let blob = format!("{line}\r\n").repeat(5 * 1024 * 1024 / 78);
+    for i in 0..n {
+        let c = fresh_address("customer");
+        let m = format!(
+            "From: Customer {i} <{c}>\r\nTo: <{support}>\r\nSubject: Logs {i}\r\nMessage-ID: <big{i}.{c}>\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+             Content-Type: text/plain\r\n\r\nLogs attached.\r\n--b\r\n\
+             Content-Type: application/octet-stream; name=log.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+             {blob}--b--\r\n"
+        );
+        let name = format!("{}.M{i}P1.big", 1_795_800_000 + i);
+        std::fs::write(md.join("tmp").join(&name), m).expect("write");
+        std::fs::rename(md.join("tmp").join(&name), md.join("new").join(&name)).expect("rename");
+    }
+    chown(&md);
+    imap_select(&support);
+    run_backlog(ms, &support, "file", n);
 }
