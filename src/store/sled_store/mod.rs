@@ -14,7 +14,7 @@
 //! | `open` | ticket id (u64 BE) of a ticket not closed → nothing |
 //! | `outbox` | Message-ID → [`OutboxEntry`] still to deliver |
 //! | `outbox_done` | Message-ID → [`OutboxEntry`] sent or failed |
-//! | `outbox_raw` | Message-ID → the complete message (written once) |
+//! | `outbox_raw` | Message-ID → the complete message (written once; empty when it is big and a file, see [`raw_files`]) |
 //! | `senders` | address → acknowledgement times |
 //! | `quarantine` | content hash → [`Quarantined`] |
 //! | `meta` | name → value (schema version, next ticket id, instance id) |
@@ -202,6 +202,11 @@ fn without_raw(e: &OutboxEntry) -> OutboxEntry {
         raw: String::new(),
         ..e.clone()
     }
+}
+
+/// The file name of a big outgoing message: Message-IDs are not file names.
+fn outbox_file_key(id: &str) -> String {
+    crate::intake::content_hash(format!("outbox\n{id}").as_bytes())
 }
 
 fn io(e: std::io::Error) -> StoreError {
@@ -450,6 +455,14 @@ impl Store for SledStore {
         if e.raw.is_empty()
             && let Some(raw) = self.outbox_raw.get(id.as_bytes())?
         {
+            let raw = if raw.is_empty() {
+                self.files
+                    .read(&outbox_file_key(id))
+                    .map_err(io)?
+                    .unwrap_or_default()
+            } else {
+                raw.to_vec()
+            };
             e.raw = String::from_utf8_lossy(&raw).into_owned();
         }
         Ok(Some(e))

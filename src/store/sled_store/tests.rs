@@ -141,3 +141,55 @@ fn the_open_index_follows_status_and_is_built_for_old_stores() {
     let store = SledStore::open(&data, 1000).unwrap();
     assert_eq!(ids(&store), [1002], "rebuilt when opened");
 }
+
+#[test]
+fn big_outgoing_mail_lives_in_a_file_too() {
+    use crate::outbox::{OutboxEntry, OutboxState};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let now = chrono::Utc::now();
+    let raw = format!("Subject: logs\r\n\r\n{}", "x".repeat(raw_files::INLINE_MAX));
+    let entry = |id: &str, raw: &str| OutboxEntry {
+        id: id.into(),
+        ticket: 1000,
+        purpose: "notification".into(),
+        envelope_from: "support@example.com".into(),
+        recipients: vec!["ola@example.com".into()],
+        subject: "logs".into(),
+        raw: raw.into(),
+        state: OutboxState::Pending,
+        attempts: 0,
+        created: now,
+        next_attempt: now,
+        last_error: None,
+        sent: None,
+    };
+    {
+        let store = SledStore::open(&data, 1000).unwrap();
+        store
+            .commit(&Commit {
+                outbox: vec![
+                    entry("big@x", &raw),
+                    entry("small@x", "Subject: hi\r\n\r\nhi"),
+                ],
+                ..Commit::default()
+            })
+            .unwrap();
+        store.flush().unwrap();
+        // A delivery round rewrites the entry (without its message).
+        let mut sent = entry("big@x", "");
+        sent.state = OutboxState::Sent;
+        store.put_outbox(&sent).unwrap();
+        store.flush().unwrap();
+    }
+    let store = SledStore::open(&data, 1000).unwrap();
+    let big = store.outbox_entry("big@x").unwrap().unwrap();
+    assert_eq!((big.state, big.raw.len()), (OutboxState::Sent, raw.len()));
+    assert_eq!(big.raw, raw);
+    assert_eq!(
+        store.outbox_entry("small@x").unwrap().unwrap().raw,
+        "Subject: hi\r\n\r\nhi"
+    );
+    let in_sled = store.outbox_raw.get("big@x").unwrap().unwrap();
+    assert!(in_sled.is_empty(), "the big message is not inside sled");
+}

@@ -2,7 +2,11 @@
 //! transaction (each sled transaction costs two synchronous log writes,
 //! whatever its size).
 
-use super::{ACKS_KEPT, NEXT_TICKET, SledStore, customer_key, enc, id_key, summary, without_raw};
+use super::raw_files::INLINE_MAX;
+use super::{
+    ACKS_KEPT, NEXT_TICKET, SledStore, customer_key, enc, id_key, io, outbox_file_key, summary,
+    without_raw,
+};
 use crate::model::TicketId;
 use crate::outbox::{OutboxEntry, OutboxState};
 use crate::store::{Commit, Result, Store, StoreError};
@@ -54,7 +58,7 @@ impl<'a> Encoded<'a> {
                     (
                         e.id.as_bytes().to_vec(),
                         enc(&without_raw(e)),
-                        e.raw.as_bytes().to_vec(),
+                        inline_outbox_raw(e),
                     )
                 })
                 .collect(),
@@ -64,9 +68,32 @@ impl<'a> Encoded<'a> {
     }
 }
 
+/// What `outbox_raw` holds for an entry: its message, or nothing when the
+/// message is big and lives in a file (see [`SledStore::outbox_files`]).
+fn inline_outbox_raw(e: &OutboxEntry) -> Vec<u8> {
+    if e.raw.len() > INLINE_MAX {
+        Vec::new()
+    } else {
+        e.raw.as_bytes().to_vec()
+    }
+}
+
 impl SledStore {
+    /// Writes the big messages of `entries` as files, before the entries
+    /// name them (same reason as for raw mail: sled would hold them in RAM).
+    fn outbox_files<'e>(&self, entries: impl Iterator<Item = &'e OutboxEntry>) -> Result<()> {
+        for e in entries.filter(|e| e.raw.len() > INLINE_MAX) {
+            let key = outbox_file_key(&e.id);
+            if !self.files.has(&key, e.raw.len()).map_err(io)? {
+                self.files.write(&key, e.raw.as_bytes()).map_err(io)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every commit, in order, in one transaction.
     pub(super) fn write_commits(&self, commits: &[Commit]) -> Result<()> {
+        self.outbox_files(commits.iter().flat_map(|c| &c.outbox))?;
         // Encode outside the transaction: the closure may run more than once.
         let mut acks: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
         let mut encoded = Vec::with_capacity(commits.len());
@@ -192,11 +219,12 @@ impl SledStore {
 
     /// Outbox entries in one transaction, each in the tree its state says.
     pub(super) fn write_outbox(&self, entries: &[OutboxEntry]) -> Result<()> {
+        self.outbox_files(entries.iter())?;
         let mut values = Vec::with_capacity(entries.len());
         for e in entries {
             let key = e.id.as_bytes();
             if !e.raw.is_empty() && !self.outbox_raw.contains_key(key)? {
-                self.outbox_raw.insert(key, e.raw.as_bytes())?;
+                self.outbox_raw.insert(key, inline_outbox_raw(e))?;
             }
             let done = matches!(e.state, OutboxState::Sent | OutboxState::Failed);
             values.push((key, enc(&without_raw(e)), done));
