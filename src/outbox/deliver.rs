@@ -64,20 +64,30 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
     }
     store.put_outbox_all(&due)?;
     store.flush()?;
-    for e in &mut due {
-        // Listings leave the message out; sending needs it.
-        if e.raw.is_empty() {
-            e.raw = store
-                .outbox_entry(&e.id)?
-                .map(|x| x.raw)
-                .unwrap_or_default();
-        }
-    }
 
     let results: Vec<(OutboxEntry, Result<(), SendError>)> = futures::stream::iter(due)
-        .map(|e| async move {
+        .map(|mut e| async move {
+            // Listings leave the message out; it is read only while being
+            // sent, so a round holds `concurrency` messages, not all of them.
+            let raw = if e.raw.is_empty() {
+                match store.outbox_entry(&e.id) {
+                    Ok(found) => found.map(|x| x.raw).unwrap_or_default(),
+                    Err(err) => {
+                        let message = format!("reading the message from the store: {err}");
+                        return (
+                            e,
+                            Err(SendError {
+                                permanent: false,
+                                message,
+                            }),
+                        );
+                    }
+                }
+            } else {
+                std::mem::take(&mut e.raw)
+            };
             let r = transport
-                .send(&e.envelope_from, &e.recipients, e.raw.as_bytes())
+                .send(&e.envelope_from, &e.recipients, raw.as_bytes())
                 .await;
             (e, r)
         })
