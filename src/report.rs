@@ -3,7 +3,7 @@
 //! to a `Write`, so the same code answers on the terminal and, through the
 //! control socket, from inside a running worker.
 
-use crate::model::{Status, Ticket};
+use crate::model::{MessageKind, MessageRecord, Status, Ticket};
 use crate::pipeline::Outcome;
 use crate::store::{Store, StoreError};
 use crate::subject::TagFormat;
@@ -158,6 +158,8 @@ pub fn show<S: Store + ?Sized>(
                 "received": m.received.to_rfc3339_opts(SecondsFormat::Secs, true),
                 "subject": m.subject,
                 "kind": m.kind.as_str(),
+                "label": label(&m),
+                "to": m.to.iter().chain(&m.cc).map(|p| p.address.clone()).collect::<Vec<_>>(),
                 "attachments": m.attachments,
                 "reason": m.reason,
             }),
@@ -209,16 +211,42 @@ pub fn show<S: Store + ?Sized>(
         writeln!(out, "  linked {}", links.join(", "))?;
     }
     for m in &messages {
+        // Mail we sent is shown by whom it went to; the rest by its author.
+        let who = match m["kind"].as_str() {
+            Some("outgoing") => format!(
+                "→ {}",
+                m["to"]
+                    .as_array()
+                    .map(|a| a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
+            ),
+            _ => m["from"].as_str().unwrap_or("-").to_owned(),
+        };
         writeln!(
             out,
-            "  - {}  {:<10}  {}  {}",
+            "  - {}  {:<15}  {}  {}",
             m["received"].as_str().unwrap_or("-"),
-            m["kind"].as_str().unwrap_or("-"),
-            m["from"].as_str().unwrap_or("-"),
+            m["label"].as_str().or(m["kind"].as_str()).unwrap_or("-"),
+            who,
             m["subject"].as_str().unwrap_or("")
         )?;
     }
     Ok(())
+}
+
+/// What a message is, for people: mail we sent by its purpose, an agent's
+/// internal note apart from answers.
+fn label(m: &MessageRecord) -> String {
+    match m.kind {
+        MessageKind::Outgoing => m.reason.clone(),
+        MessageKind::Agent if m.reason.contains("internal note") => "agent note".into(),
+        MessageKind::Agent if m.reason.contains("refused") => "agent (refused)".into(),
+        k => k.as_str().replace('_', " "),
+    }
 }
 
 pub fn outbox<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool) -> Result<()> {
