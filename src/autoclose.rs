@@ -4,7 +4,7 @@
 //! the customer is told, in their language, that a reply opens it again.
 
 use crate::ack::{Personal, Purpose};
-use crate::model::{Status, Ticket};
+use crate::model::{Status, Ticket, TicketId};
 use crate::parse::Envelope;
 use crate::pipeline::{Engine, customer_audience, outgoing_mail, timing};
 use crate::store::{Commit, Store, StoreError};
@@ -19,6 +19,15 @@ pub fn due(t: &Ticket, days: u32, now: DateTime<Utc>) -> bool {
     now - since >= Duration::days(i64::from(days))
 }
 
+/// The tickets among `tickets` (a snapshot) due to close at `now`. Pure.
+pub fn candidates(tickets: &[Ticket], days: u32, now: DateTime<Utc>) -> Vec<TicketId> {
+    tickets
+        .iter()
+        .filter(|t| due(t, days, now))
+        .map(|t| t.id)
+        .collect()
+}
+
 /// Closes the tickets that are due and queues the customer's notice;
 /// returns a summary.
 pub fn run<S: Store + ?Sized>(
@@ -30,8 +39,24 @@ pub fn run<S: Store + ?Sized>(
     if days == 0 {
         return Ok("auto-close off".into());
     }
+    let ids = candidates(&store.open_tickets()?, days, now);
+    run_for(engine, store, &ids, now)
+}
+
+/// Closes the tickets `ids` that are still due when read again (the
+/// customer may have answered since the snapshot).
+pub fn run_for<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    ids: &[TicketId],
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let days = engine.cfg.tickets.close_pending_after_days;
     let mut closed = 0;
-    for mut t in store.open_tickets()? {
+    for id in ids {
+        let Some(mut t) = store.ticket(*id)? else {
+            continue;
+        };
         if !due(&t, days, now) {
             continue;
         }

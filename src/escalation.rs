@@ -5,7 +5,7 @@
 //! are skipped while their clock is paused.
 
 use crate::ack::{EscalationView, Personal, Purpose};
-use crate::model::{Party, Priority, Status, Ticket};
+use crate::model::{Party, Priority, Status, Ticket, TicketId};
 use crate::parse::Envelope;
 use crate::pipeline::{Engine, outgoing_mail};
 use crate::rules::raise;
@@ -83,14 +83,40 @@ pub fn pending_notices(engine: &Engine, t: &Ticket, now: DateTime<Utc>) -> Vec<D
     out
 }
 
+/// The tickets among `tickets` (a snapshot, perhaps a moment old) that
+/// have notices due at `now`. Pure.
+pub fn candidates(engine: &Engine, tickets: &[Ticket], now: DateTime<Utc>) -> Vec<TicketId> {
+    tickets
+        .iter()
+        .filter(|t| !pending_notices(engine, t, now).is_empty())
+        .map(|t| t.id)
+        .collect()
+}
+
 /// Sends the notices due at `now` and records them; returns a summary.
 pub fn run<S: Store + ?Sized>(
     engine: &Engine,
     store: &S,
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
+    let ids = candidates(engine, &store.open_tickets()?, now);
+    run_for(engine, store, &ids, now)
+}
+
+/// Sends the notices due at `now` for the tickets `ids`, each read again
+/// first: the snapshot they were picked from may be behind (an answer that
+/// arrived since means no notice).
+pub fn run_for<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    ids: &[TicketId],
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
     let mut sent = 0;
-    for mut t in store.open_tickets()? {
+    for id in ids {
+        let Some(mut t) = store.ticket(*id)? else {
+            continue;
+        };
         let dues = pending_notices(engine, &t, now);
         if dues.is_empty() {
             continue;

@@ -355,5 +355,38 @@ fn escalations_warn_then_breach_once_each() {
     );
 }
 
+#[test]
+fn a_ticket_answered_after_the_scan_gets_no_notice() {
+    let s = setup(|c| {
+        warsaw(c);
+        c.agents = vec!["agent@example.com".into()];
+    });
+    s.process(
+        &mail("Ann <ann@c.example>", "a1@c", "Printer", "", "x"),
+        t0(),
+    );
+    let due = s.store.ticket(1000).unwrap().unwrap().response_due.unwrap();
+    // The timer's scan, off the committer, finds it overdue …
+    let snapshot = s.store.open_tickets().unwrap();
+    let ids = crate::escalation::candidates(&s.engine, &snapshot, due);
+    assert_eq!(ids, [1000]);
+    // … the agent's answer is committed before the committer gets to it …
+    s.process(
+        &mail(
+            "agent@example.com",
+            "r1@x",
+            "Re: [#TB-1000] Printer",
+            "",
+            "On it",
+        ),
+        due - Duration::minutes(1),
+    );
+    // … so reading it again, nothing is sent.
+    assert_eq!(
+        crate::escalation::run_for(&s.engine, &s.store, &ids, due).unwrap(),
+        "0 escalation notices"
+    );
+}
+
 #[allow(dead_code)]
 fn _uses(_: &SledStore) {}

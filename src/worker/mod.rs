@@ -223,8 +223,15 @@ impl<S: Store + 'static> Worker<S> {
                 .map(|k| tokio::spawn(reload::watch(self.engine.clone(), k, shutdown.clone())))
                 .collect()
         };
-        let escalations =
-            (!once).then(|| tokio::spawn(escalation_timer(committer.clone(), shutdown.clone())));
+        let escalations = (!once).then(|| {
+            tokio::spawn(escalation_timer(
+                committer.clone(),
+                self.engine.clone(),
+                self.store.clone(),
+                self.clock.clone(),
+                shutdown.clone(),
+            ))
+        });
 
         // Mail stored but not committed by an interrupted run goes first,
         // through the committer like everything else.
@@ -313,19 +320,52 @@ impl<S: Store + 'static> Worker<S> {
     }
 }
 
-/// Every minute, SLA escalations and auto-closing run on the committer
-/// thread.
-async fn escalation_timer(committer: Committer, mut shutdown: watch::Receiver<bool>) {
+/// Every minute: SLA escalations and auto-closing. Finding the tickets
+/// that need either reads every open ticket, so it happens here, off the
+/// committer thread, on a snapshot; only those tickets go to the committer,
+/// which reads each again before acting. Mail never waits for the scan.
+async fn escalation_timer<S: Store + 'static>(
+    committer: Committer,
+    engine: Arc<Engine>,
+    store: Arc<S>,
+    clock: Arc<dyn Clock>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let task: committer::Task = Box::new(|engine, store, now| {
-            let escalated =
-                crate::escalation::run(engine, store, now).map_err(|e| e.to_string())?;
-            let closed = crate::autoclose::run(engine, store, now).map_err(|e| e.to_string())?;
+        let (e, s, now) = (engine.clone(), store.clone(), clock.now());
+        let found = tokio::task::spawn_blocking(move || {
+            let open = s.open_tickets()?;
+            let days = e.cfg.tickets.close_pending_after_days;
+            Ok::<_, crate::store::StoreError>((
+                crate::escalation::candidates(&e, &open, now),
+                crate::autoclose::candidates(&open, days, now),
+            ))
+        })
+        .await;
+        let (escalate, close) = match found {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reading open tickets for escalations failed");
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "escalation scan failed");
+                continue;
+            }
+        };
+        if escalate.is_empty() && close.is_empty() {
+            continue;
+        }
+        let task: committer::Task = Box::new(move |engine, store, now| {
+            let escalated = crate::escalation::run_for(engine, store, &escalate, now)
+                .map_err(|e| e.to_string())?;
+            let closed =
+                crate::autoclose::run_for(engine, store, &close, now).map_err(|e| e.to_string())?;
             Ok(format!("{escalated}; {closed}"))
         });
         match committer.run(task).await {
