@@ -85,7 +85,36 @@ pub fn read(text: &str) -> Reading {
 
 fn is_command_line(t: &str) -> bool {
     let mut chars = t.chars();
-    chars.next() == Some('#') && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+    // Letters of any script: Polish and Hebrew teams write their own words.
+    chars.next() == Some('#') && chars.next().is_some_and(char::is_alphabetic)
+}
+
+/// Polish and Hebrew words for the commands, as the English name.
+fn english(name: &str) -> &str {
+    match name {
+        "zamknij" | "סגור" => "close",
+        "czeka" | "oczekuje" | "ממתין" => "pending",
+        "otwórz" | "otworz" | "פתח" => "open",
+        "notatka" | "הערה" => "note",
+        "priorytet" | "עדיפות" => "priority",
+        "przypisz" | "הקצה" => "assign",
+        "kolejka" | "תור" => "queue",
+        "etykieta" | "תגית" => "tag",
+        other => other,
+    }
+}
+
+/// A priority in English, Polish or Hebrew.
+fn priority(word: &str) -> Result<Priority, String> {
+    let english = match word.to_lowercase().as_str() {
+        "pilny" | "pilne" | "דחוף" => "urgent",
+        "wysoki" | "גבוה" => "high",
+        "normalny" | "רגיל" => "normal",
+        "niski" | "נמוך" => "low",
+        _ => word,
+    }
+    .to_owned();
+    english.parse()
 }
 
 fn parse_line(line: usize, text: &str, reading: &mut Reading) {
@@ -97,7 +126,7 @@ fn parse_line(line: usize, text: &str, reading: &mut Reading) {
             ));
             continue;
         };
-        let name = name.to_ascii_lowercase();
+        let name = name.to_lowercase();
         // Arguments run up to the next `#word`.
         let mut args = Vec::new();
         while let Some(a) = words.next_if(|w| !w.starts_with('#')) {
@@ -125,22 +154,25 @@ fn command(name: &str, args: &[&str]) -> Result<Command, String> {
         [] => Err("needs an argument".to_owned()),
         _ => Err(format!("takes one argument, got {:?}", args.join(" "))),
     };
-    match name {
+    match english(name) {
         "close" | "closed" | "solved" => none(Command::Status(Status::Closed)),
         "pending" | "wait" => none(Command::Status(Status::Pending)),
         "open" | "reopen" => none(Command::Status(Status::Open)),
         "note" | "internal" => none(Command::Note),
         "unassign" => none(Command::Assign(None)),
-        "priority" => one()?.parse().map(Command::Priority),
+        "priority" => priority(&one()?).map(Command::Priority),
         "assign" => {
             let who = one()?;
-            Ok(Command::Assign(Some(if who.eq_ignore_ascii_case("me") {
-                Assignee::Me
-            } else if who.contains('@') {
-                Assignee::Address(who.to_lowercase())
-            } else {
-                return Err(format!("{who:?} is not an address (or `me`)"));
-            })))
+            let me = ["me", "mnie", "ja", "אני", "לי"];
+            Ok(Command::Assign(Some(
+                if me.iter().any(|m| who.to_lowercase() == *m) {
+                    Assignee::Me
+                } else if who.contains('@') {
+                    Assignee::Address(who.to_lowercase())
+                } else {
+                    return Err(format!("{who:?} is not an address (or `me`)"));
+                },
+            )))
         }
         "queue" => one().map(|q| Command::Queue(q.to_lowercase())),
         "tag" => one().map(|t| Command::Tag(t.to_lowercase())),
@@ -312,6 +344,31 @@ mod tests {
         assert_eq!(r.answer, "Hello");
         assert!(read("#close now").problems[0].contains("takes no argument"));
         assert!(read("#frobnicate").problems[0].contains("commands are #close"));
+    }
+
+    #[test]
+    fn polish_and_hebrew_teams_use_their_own_words() {
+        let r = read("#oczekuje #priorytet pilny\n#przypisz mnie\nDzień dobry");
+        assert_eq!(
+            r.commands,
+            vec![
+                Command::Status(Status::Pending),
+                Command::Priority(Priority::Urgent),
+                Command::Assign(Some(Assignee::Me)),
+            ]
+        );
+        assert_eq!(r.answer, "Dzień dobry");
+        let r = read("#סגור #עדיפות נמוך\n#הערה\nהלקוחה עודכנה בטלפון");
+        assert_eq!(
+            r.commands,
+            vec![
+                Command::Status(Status::Closed),
+                Command::Priority(Priority::Low),
+                Command::Note,
+            ]
+        );
+        assert!(r.is_note());
+        assert!(read("#זמני").problems[0].contains("unknown command"));
     }
 
     #[test]
