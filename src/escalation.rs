@@ -148,7 +148,12 @@ pub fn run_for<S: Store + ?Sized>(
                 let personal = Personal {
                     escalation: Some(EscalationView {
                         target: d.target.replace('_', " "),
-                        due: crate::locale::format_when("en", d.due, engine.tz, now),
+                        due: crate::locale::format_when(
+                            &engine.cfg.support.team_language,
+                            d.due,
+                            engine.tz,
+                            now,
+                        ),
                         breached: d.breached,
                     }),
                     ..Personal::default()

@@ -23,6 +23,24 @@ const BUILTIN: &[(&str, &str)] = &[
         "en/agent-error.txt",
         include_str!("../templates/en/agent-error.txt"),
     ),
+    ("pl/notify.txt", include_str!("../templates/pl/notify.txt")),
+    ("he/notify.txt", include_str!("../templates/he/notify.txt")),
+    (
+        "pl/escalation.txt",
+        include_str!("../templates/pl/escalation.txt"),
+    ),
+    (
+        "he/escalation.txt",
+        include_str!("../templates/he/escalation.txt"),
+    ),
+    (
+        "pl/agent-error.txt",
+        include_str!("../templates/pl/agent-error.txt"),
+    ),
+    (
+        "he/agent-error.txt",
+        include_str!("../templates/he/agent-error.txt"),
+    ),
     ("en/closed.txt", include_str!("../templates/en/closed.txt")),
     (
         "en/closed.html",

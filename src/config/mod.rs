@@ -84,6 +84,9 @@ pub struct Support {
     pub name: String,
     /// Other addresses that are ours (aliases, other queues' addresses).
     pub aliases: Vec<String>,
+    /// Language of mail to agents and escalation addresses (notifications,
+    /// escalations, command errors), e.g. `he` for a team in Israel.
+    pub team_language: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,6 +186,7 @@ impl Default for Support {
             address: "support@example.com".into(),
             name: "Example Support".into(),
             aliases: Vec::new(),
+            team_language: "en".into(),
         }
     }
 }

@@ -309,9 +309,9 @@ fn sender_name(agent: &Party, support: &str) -> String {
     }
 }
 
-fn team_audience(engine: &Engine) -> Audience<'static> {
+fn team_audience(engine: &Engine) -> Audience<'_> {
     Audience {
-        language: "en",
+        language: &engine.cfg.support.team_language,
         tz: engine.tz,
     }
 }

@@ -442,6 +442,6 @@ mod tests_agent;
 #[cfg(test)]
 mod tests_autoclose;
 #[cfg(test)]
-mod tests_files;
+mod tests_notify;
 #[cfg(test)]
 mod tests_sla;

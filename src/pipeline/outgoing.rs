@@ -81,7 +81,7 @@ pub(super) fn notify_each(
     now: DateTime<Utc>,
 ) {
     let team = Audience {
-        language: "en",
+        language: &engine.cfg.support.team_language,
         tz: engine.tz,
     };
     for address in addresses {
@@ -162,7 +162,7 @@ pub fn outgoing_mail(
     customer: Option<(&str, chrono_tz::Tz)>,
     now: DateTime<Utc>,
 ) -> Result<(), crate::ack::AckError> {
-    let (language, tz) = customer.unwrap_or(("en", engine.tz));
+    let (language, tz) = customer.unwrap_or((&engine.cfg.support.team_language, engine.tz));
     let audience = Audience { language, tz };
     let mail = Mail {
         purpose,

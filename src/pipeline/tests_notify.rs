@@ -1,6 +1,6 @@
-//! Agents working by mail see what the customer attached.
+//! Notifications to agents: the customer's files travel along, in the team's language.
 
-use super::tests::setup;
+use super::tests::{mail, setup};
 use super::tests_agent::{attached, sent, team};
 use super::*;
 
@@ -66,4 +66,35 @@ fn files_too_big_to_forward_are_only_named() {
         "{:?}",
         p.files
     );
+}
+
+#[test]
+fn a_hebrew_speaking_team_gets_its_mail_in_hebrew() {
+    let s = setup(|c| {
+        team(c);
+        c.support.team_language = "he".into();
+    });
+    s.process(
+        &mail(
+            "Anna <anna@c.example>",
+            "h1@c",
+            "Broken screen",
+            "",
+            "The screen cracked.",
+        ),
+        super::tests::t0(),
+    );
+    let note = &sent(&s, "notification")[0];
+    assert!(note.raw.contains("Content-Language: he"), "{}", note.raw);
+    let text = parse::parse(note.raw.as_bytes(), "n").unwrap().text;
+    assert!(text.contains("כתב/ה בפנייה [#TB-1000]"), "{text}");
+    assert!(
+        text.contains("יום שני, 23 בנובמבר, 17:00"),
+        "due in Hebrew: {text}"
+    );
+    // The marker that keeps the quote away from customers is the same.
+    assert!(text.contains(crate::agent::REPLY_ABOVE), "{text}");
+    // The customer's acknowledgement stays in the customer's language.
+    let ack = &sent(&s, "acknowledgement")[0];
+    assert!(ack.raw.contains("Content-Language: en"));
 }
