@@ -12,6 +12,10 @@
 //!            store.flush once per batch (group commit) ──► source told "done" ──► outbox sender
 //! ```
 //!
+//! An agent's mail takes the same road; after threading, [`agent`] reads it
+//! as commands and an answer, and the answer is passed on to the customer
+//! instead of an acknowledgement. A customer's mail notifies the agents.
+//!
 //! # Modules
 //!
 //! The pure core (no I/O; data in, data out):
@@ -20,7 +24,10 @@
 //! - [`subject`]: the ticket tag and reply prefixes.
 //! - [`thread`]: which ticket a message belongs to.
 //! - [`rules`]: routing and priority rules from `rules/*.toml`.
-//! - [`sla`]: first-response due times.
+//! - [`sla`] and [`calendar`]: due times in business time, working hours,
+//!   holidays.
+//! - [`lang`] and [`locale`]: the language a customer wrote in (their own
+//!   words, quotes removed); dates written the way each language writes them.
 //! - [`render`] and [`ack`]: the acknowledgement, from `templates/`;
 //!   [`compose`] turns rendered parts into a mail.
 //! - [`agent`]: an agent's reply read as commands and an answer.
@@ -37,6 +44,8 @@
 //!   group commit, the outbox sender.
 //! - [`control`]: the unix socket the CLI uses while a worker runs.
 //! - [`report`]: listings for the CLI and the control socket.
+//! - [`dryrun`] and [`ops`]: trying rules and templates; changes made
+//!   outside mail (status, customer preferences, releasing quarantine).
 //! - [`escalation`] and [`autoclose`]: what the worker's minute timer does
 //!   (SLA notices; closing tickets that waited on the customer too long).
 //! - [`clock`], [`config`] and [`tls`]: time, settings, TLS, injected.
