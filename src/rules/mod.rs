@@ -10,7 +10,7 @@
 //! `RegexSet` for regexes, each field scanned once per message, bodies cut
 //! at [`BODY_LIMIT`]), so a thousand rules cost microseconds and no rule can
 //! hang the worker. Loading checks everything and reports every mistake with
-//! file:line:column ([`load`]); a failed load never replaces a working set.
+//! file:line:column (the `load` module); a failed load never replaces a working set.
 
 mod facts;
 pub mod fold;
