@@ -102,6 +102,10 @@ pub enum Request {
         hash: String,
         json: bool,
     },
+    /// A stored message's bytes, base64 in the answer.
+    Raw {
+        message_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -249,6 +253,8 @@ impl<S: Store + 'static> Server<S> {
                 Request::RulesReplay { json, since } => {
                     rules_replay(&engine, &*store, *since, *json, &mut out)
                 }
+                Request::Raw { message_id } => report::raw_message(&*store, message_id)
+                    .map(|bytes| out.extend_from_slice(B64.encode(bytes).as_bytes())),
                 Request::Ingest { .. }
                 | Request::SetStatus { .. }
                 | Request::SetCustomer { .. }

@@ -78,6 +78,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::Outbox { json } => Request::Outbox { json },
         Command::Quarantine { json } => Request::Quarantine { json },
         Command::Release { hash, json } => Request::Release { hash, json },
+        Command::Raw { message_id } => Request::Raw { message_id },
         Command::Rules {
             command: RulesCommand::Check { dir },
         } => return rules_check(cfg, dir),
@@ -176,6 +177,10 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             let (seen, changes) =
                 ticketbox::dryrun::replay(&engine, &engine.rules(), &store, since)?;
             report::rules_replay(&mut out, seen, &changes, json)?
+        }
+        Request::Raw { message_id } => {
+            let bytes = report::raw_message(&store, &message_id)?;
+            out.write_all(&bytes)?;
         }
         Request::Release { hash, json } => {
             let engine = engine(cfg, &store)?;

@@ -317,6 +317,23 @@ pub fn quarantine<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool)
     Ok(())
 }
 
+/// A stored message as received (or, for mail we sent, as sent), by
+/// Message-ID (angle brackets optional) or content hash: attachments too big
+/// to forward are in it.
+pub fn raw_message<S: Store + ?Sized>(store: &S, id: &str) -> Result<Vec<u8>> {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    let found = match store.message(id)? {
+        Some(m) if m.raw_hash.is_empty() => store.outbox_entry(id)?.map(|e| e.raw.into_bytes()),
+        Some(m) => store.raw(&m.raw_hash)?,
+        None => store.raw(id)?,
+    };
+    found.ok_or_else(|| {
+        ReportError::Input(format!(
+            "no stored message {id:?} (give a Message-ID from `show` or a hash from `quarantine`)"
+        ))
+    })
+}
+
 /// What became of a released message: the outcome line, or JSON.
 pub fn released(o: &Outcome, tags: &TagFormat, json: bool) -> String {
     if json {

@@ -304,3 +304,42 @@ fn run_watches_the_maildir_and_stops_cleanly_on_sigterm() {
     assert_eq!(tickets.as_array().unwrap().len(), 2);
     assert_eq!(tickets[0]["messages"], 3, "mail, ack, reply: {tickets:#}");
 }
+
+#[test]
+fn raw_gives_back_the_exact_bytes_with_or_without_a_worker() {
+    let sb = Sandbox::new("");
+    // windows-1255 bytes: not UTF-8, must come back untouched.
+    let original = fixture("hebrew-windows-1255.eml");
+    assert!(std::str::from_utf8(&original).is_err());
+    let path = sb.path("he.eml");
+    std::fs::write(&path, &original).unwrap();
+    sb.run(&["ingest", path.to_str().unwrap()]);
+
+    let direct = sb.run(&["raw", "<he-1255-001@mail.example.co.il>"]).stdout;
+    assert_eq!(direct, original, "from the store");
+    // What we sent is there too, as sent.
+    let t = sb.json(&["show", "1000", "--json"]);
+    let ack_id = t["messages"][1]["message_id"].as_str().unwrap().to_owned();
+    let ack = sb.run(&["raw", &ack_id]).stdout;
+    assert!(String::from_utf8_lossy(&ack).contains("Auto-Submitted: auto-replied"));
+
+    let mut worker = sb
+        .command(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(10, || sb.path("data/control.sock").exists()),
+        "worker did not start"
+    );
+    let via_worker = sb.run(&["raw", "he-1255-001@mail.example.co.il"]).stdout;
+    assert_eq!(via_worker, original, "through the running worker");
+    let missing = sb.command(&["raw", "nope@x"]).output().unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no stored message"));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status();
+    let _ = worker.wait();
+}

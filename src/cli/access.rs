@@ -19,8 +19,18 @@ pub fn ask_worker(cfg: &Config, req: &Request) -> Result<Option<ExitCode>> {
     let answer = current_thread()?.block_on(control::request(&cfg.data_dir, req));
     match answer {
         Ok(resp) => {
+            // Raw mail travels base64 (it need not be UTF-8); the rest is text.
+            let bytes = match req {
+                Request::Raw { .. } if resp.error.is_none() => {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD
+                        .decode(resp.stdout.trim())
+                        .context("decoding the worker's answer")?
+                }
+                _ => resp.stdout.into_bytes(),
+            };
             std::io::stdout()
-                .write_all(resp.stdout.as_bytes())
+                .write_all(&bytes)
                 .context("writing to stdout")?;
             match resp.error {
                 Some(e) => {

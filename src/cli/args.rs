@@ -63,6 +63,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a stored message to stdout as received (as sent, for ours), by
+    /// Message-ID or content hash: e.g. for attachments too big to forward.
+    Raw { message_id: String },
     /// Process a quarantined message after all (spam rules and the agent
     /// authentication check let it through).
     Release {
