@@ -59,10 +59,7 @@ pub fn set_customer<S: Store + ?Sized>(
         )));
     }
     let key = CustomerPrefs::key(&address);
-    let mut prefs: CustomerPrefs = store
-        .meta(&key)?
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let mut prefs = store.customer_prefs(&address)?;
     if let Some(l) = language {
         let l = l.trim().to_ascii_lowercase();
         if l.len() != 2 || !l.chars().all(|c| c.is_ascii_lowercase()) {

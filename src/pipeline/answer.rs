@@ -35,7 +35,12 @@ pub(super) fn handle<S: Store + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
     let reading = agent::read(&env.text);
-    let (changes, status, assign, problems) = resolve(engine, &reading, agent);
+    let Changes {
+        ticket: changes,
+        status,
+        assign,
+        problems,
+    } = resolve(engine, &reading, agent);
     if !problems.is_empty() {
         let personal = Personal {
             problems: problems.clone(),
@@ -119,46 +124,48 @@ pub(super) fn handle<S: Store + ?Sized>(
     Ok(done.join(", "))
 }
 
-/// Commands as a rules-style change, a status, an assignment (`Some(None)`
-/// unassigns), and what is wrong with them.
-fn resolve(
-    engine: &Engine,
-    reading: &Reading,
-    agent: &Party,
-) -> (
-    Decision,
-    Option<Status>,
-    Option<Option<String>>,
-    Vec<String>,
-) {
-    let mut d = Decision::default();
-    let mut status = None;
-    let mut assign = None;
-    let mut problems = reading.problems.clone();
+/// What an agent's commands ask for, checked against the configuration.
+#[derive(Default)]
+struct Changes {
+    /// Queue, priority and tags, as a rule would set them.
+    ticket: Decision,
+    status: Option<Status>,
+    /// `Some(None)` unassigns.
+    assign: Option<Option<String>>,
+    /// What is wrong, one line each; non-empty means nothing is done.
+    problems: Vec<String>,
+}
+
+fn resolve(engine: &Engine, reading: &Reading, agent: &Party) -> Changes {
+    let mut out = Changes {
+        problems: reading.problems.clone(),
+        ..Changes::default()
+    };
     let queues = engine.cfg.known_queues();
     for c in &reading.commands {
         match c {
-            Command::Status(s) => status = Some(*s),
-            Command::Priority(p) => d.priority = Some(*p),
-            Command::Assign(None) => assign = Some(None),
-            Command::Assign(Some(Assignee::Me)) => assign = Some(Some(agent.address.clone())),
+            Command::Status(s) => out.status = Some(*s),
+            Command::Priority(p) => out.ticket.priority = Some(*p),
+            Command::Assign(None) => out.assign = Some(None),
+            Command::Assign(Some(Assignee::Me)) => out.assign = Some(Some(agent.address.clone())),
             Command::Assign(Some(Assignee::Address(a))) if engine.cfg.agents.contains(a) => {
-                assign = Some(Some(a.clone()));
+                out.assign = Some(Some(a.clone()));
             }
             Command::Assign(Some(Assignee::Address(a))) => {
-                problems.push(format!("#assign: {a} is not one of the agents"));
+                out.problems
+                    .push(format!("#assign: {a} is not one of the agents"));
             }
-            Command::Queue(q) if queues.contains(q) => d.queue = Some(q.clone()),
-            Command::Queue(q) => problems.push(format!(
+            Command::Queue(q) if queues.contains(q) => out.ticket.queue = Some(q.clone()),
+            Command::Queue(q) => out.problems.push(format!(
                 "#queue: no queue named {q:?} (queues: {})",
                 queues.iter().cloned().collect::<Vec<_>>().join(", ")
             )),
-            Command::Tag(tag) => d.add_tags.push(tag.clone()),
-            Command::Untag(tag) => d.remove_tags.push(tag.clone()),
+            Command::Tag(tag) => out.ticket.add_tags.push(tag.clone()),
+            Command::Untag(tag) => out.ticket.remove_tags.push(tag.clone()),
             Command::Note => {}
         }
     }
-    (d, status, assign, problems)
+    out
 }
 
 /// Sends the agent's answer to the customer (and whoever the customer
@@ -245,7 +252,12 @@ fn relay<S: Store + ?Sized>(
         in_reply_to: seen.last().cloned(),
         references: seen,
         ticket: t.id,
-        attachments: crate::parse::attachment_data(raw),
+        // Parsing again only pays when there is something to carry.
+        attachments: if env.attachments.is_empty() {
+            Vec::new()
+        } else {
+            crate::parse::attachment_data(raw)
+        },
     };
     let (entry, sent) = match compose(draft, &engine.identity, now) {
         Ok(built) => built,

@@ -83,10 +83,7 @@ pub(super) fn create<S: Store + ?Sized>(
     let customer = new
         .author
         .unwrap_or_else(|| Party::new(None, "unknown@invalid"));
-    let prefs: CustomerPrefs = store
-        .meta(&CustomerPrefs::key(&customer.address))?
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let prefs = store.customer_prefs(&customer.address)?;
     let id = store.next_ticket_id()?;
     let mut t = ticket::open(
         engine,
@@ -197,13 +194,8 @@ pub(super) fn create<S: Store + ?Sized>(
                 .template
                 .as_deref()
                 .unwrap_or(&engine.cfg.ack.template);
-            let language =
-                reply_language(engine, &prefs, new.language.as_deref(), &t.queue, template);
-            let tz = prefs
-                .timezone
-                .as_deref()
-                .and_then(|z| z.parse::<Tz>().ok())
-                .unwrap_or(engine.tz);
+            let (language, tz) =
+                reply_audience(engine, &prefs, new.language.as_deref(), &t.queue, template);
             let audience = Audience {
                 language: &language,
                 tz,
@@ -229,6 +221,24 @@ pub(super) fn create<S: Store + ?Sized>(
     commit.ticket = Some(t);
     store.commit(&commit)?;
     Ok((id, acknowledged, note))
+}
+
+/// The language ([`reply_language`]) and time zone (the customer's, else
+/// the team's) of mail to a customer.
+pub fn reply_audience(
+    engine: &Engine,
+    prefs: &CustomerPrefs,
+    detected: Option<&str>,
+    queue: &str,
+    template: &str,
+) -> (String, Tz) {
+    let language = reply_language(engine, prefs, detected, queue, template);
+    let tz = prefs
+        .timezone
+        .as_deref()
+        .and_then(|z| z.parse::<Tz>().ok())
+        .unwrap_or(engine.tz);
+    (language, tz)
 }
 
 /// The language to answer in: the customer's stated preference, else the

@@ -106,15 +106,20 @@ fn run<S: Store + ?Sized>(
         acknowledged: false,
         origin: raw.origin.clone(),
     };
+    // An early end: what the commit holds so far is the whole outcome.
+    let finish = |commit: &Commit, kind, message_id: Option<&str>, ticket, reason: String| {
+        store.commit(commit)?;
+        Ok(outcome(kind, message_id, ticket, reason))
+    };
 
     if !released && store.is_quarantined(&raw.hash)? {
-        store.commit(&commit)?;
-        return Ok(outcome(
+        return finish(
+            &commit,
             OutcomeKind::Duplicate,
             None,
             None,
             "already quarantined".into(),
-        ));
+        );
     }
     let parsed = if raw.bytes.len() > engine.cfg.intake.max_message_bytes {
         Err(format!(
@@ -129,9 +134,8 @@ fn run<S: Store + ?Sized>(
         Ok(env) => env,
         Err(reason) => {
             commit.quarantine = Some(quarantined(raw, &reason, now, None));
-            store.commit(&commit)?;
             tracing::warn!(origin = %raw.origin, %reason, "quarantined");
-            return Ok(outcome(OutcomeKind::Quarantined, None, None, reason));
+            return finish(&commit, OutcomeKind::Quarantined, None, None, reason);
         }
     };
 
@@ -141,25 +145,25 @@ fn run<S: Store + ?Sized>(
     let fp = fingerprint(&env);
     if let Some(existing) = store.message(&env.message_id)? {
         if existing.raw_hash == raw.hash || existing.fingerprint == fp {
-            store.commit(&commit)?;
             let why = format!("already stored (Message-ID <{}>)", env.message_id);
-            return Ok(outcome(
+            return finish(
+                &commit,
                 OutcomeKind::Duplicate,
                 Some(&env.message_id),
                 existing.ticket,
                 why,
-            ));
+            );
         }
         env.message_id = format!("{}#{}", env.message_id, &raw.hash[..12]);
         if let Some(again) = store.message(&env.message_id)? {
-            store.commit(&commit)?;
             let why = "already stored (reused Message-ID, same content)".to_owned();
-            return Ok(outcome(
+            return finish(
+                &commit,
                 OutcomeKind::Duplicate,
                 Some(&env.message_id),
                 again.ticket,
                 why,
-            ));
+            );
         }
     }
 
@@ -179,13 +183,13 @@ fn run<S: Store + ?Sized>(
         let reason = format!("from agent address {author_addr} but not authenticated: {why}");
         tracing::warn!(origin = %raw.origin, %reason, "quarantined");
         commit.quarantine = Some(quarantined(raw, &reason, now, None));
-        store.commit(&commit)?;
-        return Ok(outcome(
+        return finish(
+            &commit,
             OutcomeKind::Quarantined,
             Some(&env.message_id),
             None,
             reason,
-        ));
+        );
     }
     let kind = match verdict.class {
         Class::Normal if is_agent => MessageKind::Agent,
@@ -213,13 +217,13 @@ fn run<S: Store + ?Sized>(
     if verdict.class == Class::Loop {
         let why = format!("our own mail: {}", verdict.reason);
         commit.messages.push(record);
-        store.commit(&commit)?;
-        return Ok(outcome(
+        return finish(
+            &commit,
             OutcomeKind::Ignored,
             Some(&env.message_id),
             None,
             why,
-        ));
+        );
     }
 
     let mut placement = thread::place(&env, verdict.class, &engine.threading, store, now)?;
@@ -274,13 +278,13 @@ fn run<S: Store + ?Sized>(
     {
         let reason = format!("spam (rule {rule:?})");
         commit.quarantine = Some(quarantined(raw, &reason, now, Some(rule)));
-        store.commit(&commit)?;
-        return Ok(outcome(
+        return finish(
+            &commit,
             OutcomeKind::Quarantined,
             Some(&env.message_id),
             None,
             reason,
-        ));
+        );
     }
     if let Some(rule) = &decision.drop
         && verdict.class != Class::Normal
@@ -288,13 +292,13 @@ fn run<S: Store + ?Sized>(
         let why = format!("dropped by rule {rule:?} ({})", verdict.reason);
         record.reason = why.clone();
         commit.messages.push(record);
-        store.commit(&commit)?;
-        return Ok(outcome(
+        return finish(
+            &commit,
             OutcomeKind::Ignored,
             Some(&env.message_id),
             None,
             why,
-        ));
+        );
     }
 
     if let Some((ticket, via)) = existing {
@@ -326,13 +330,13 @@ fn run<S: Store + ?Sized>(
         let why = format!("bounce for no known ticket ({})", verdict.reason);
         record.reason = why.clone();
         commit.messages.push(record);
-        store.commit(&commit)?;
-        return Ok(outcome(
+        return finish(
+            &commit,
             OutcomeKind::Ignored,
             Some(&env.message_id),
             None,
             why,
-        ));
+        );
     }
 
     let new = apply::NewTicket {

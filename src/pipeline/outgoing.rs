@@ -182,16 +182,12 @@ pub fn customer_audience<S: Store + ?Sized>(
     t: &Ticket,
     template: &str,
 ) -> Result<(String, chrono_tz::Tz), StoreError> {
-    let prefs: crate::model::CustomerPrefs = store
-        .meta(&crate::model::CustomerPrefs::key(&t.customer.address))?
-        .and_then(|v| serde_json::from_str(&v).ok())
-        .unwrap_or_default();
-    let language =
-        super::apply::reply_language(engine, &prefs, t.language.as_deref(), &t.queue, template);
-    let tz = prefs
-        .timezone
-        .as_deref()
-        .and_then(|z| z.parse().ok())
-        .unwrap_or(engine.tz);
-    Ok((language, tz))
+    let prefs = store.customer_prefs(&t.customer.address)?;
+    Ok(super::apply::reply_audience(
+        engine,
+        &prefs,
+        t.language.as_deref(),
+        &t.queue,
+        template,
+    ))
 }

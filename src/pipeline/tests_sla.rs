@@ -5,7 +5,6 @@ use super::tests::{Setup, mail, setup, t0};
 use super::*;
 use crate::calendar::CalendarCfg;
 use crate::config::Config;
-use crate::store::SledStore;
 use crate::thread::ThreadView;
 
 fn warsaw(cfg: &mut Config) {
@@ -388,5 +387,3 @@ fn a_ticket_answered_after_the_scan_gets_no_notice() {
     );
 }
 
-#[allow(dead_code)]
-fn _uses(_: &SledStore) {}

@@ -13,7 +13,7 @@ mod staged;
 pub use sled_store::SledStore;
 pub use staged::Staged;
 
-use crate::model::{MessageRecord, Ticket, TicketId};
+use crate::model::{CustomerPrefs, MessageRecord, Ticket, TicketId};
 use crate::outbox::OutboxEntry;
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
@@ -158,4 +158,12 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     /// Small named values: instance id, checkpoints.
     fn meta(&self, key: &str) -> Result<Option<String>>;
     fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+
+    /// What a customer told us about themselves (nothing, when unreadable).
+    fn customer_prefs(&self, address: &str) -> Result<CustomerPrefs> {
+        Ok(self
+            .meta(&CustomerPrefs::key(address))?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default())
+    }
 }
