@@ -121,6 +121,8 @@ pub enum Purpose {
     Reply,
     /// To the customer: their pending ticket was closed for want of an answer.
     Closed,
+    /// To an agent: their answer did not reach everyone it was meant for.
+    Notice,
 }
 
 impl Purpose {
@@ -131,6 +133,7 @@ impl Purpose {
             Purpose::Escalation => "escalation",
             Purpose::Reply => "reply",
             Purpose::Closed => "closed",
+            Purpose::Notice => "notice",
         }
     }
     fn id_part(self) -> &'static str {
@@ -140,6 +143,7 @@ impl Purpose {
             Purpose::Escalation => "esc",
             Purpose::Reply => "reply",
             Purpose::Closed => "closed",
+            Purpose::Notice => "notice",
         }
     }
     /// RFC 3834: a reply to a message is auto-replied, anything else
@@ -147,7 +151,9 @@ impl Purpose {
     pub fn auto_submitted(self) -> Option<&'static str> {
         match self {
             Purpose::Acknowledgement => Some("auto-replied"),
-            Purpose::Notification | Purpose::Escalation | Purpose::Closed => Some("auto-generated"),
+            Purpose::Notification | Purpose::Escalation | Purpose::Closed | Purpose::Notice => {
+                Some("auto-generated")
+            }
             Purpose::Reply => None,
         }
     }
@@ -158,7 +164,11 @@ impl Purpose {
 pub fn message_id(purpose: Purpose, ticket: u64, cause: &str, to: &str, domain: &str) -> String {
     match purpose {
         Purpose::Acknowledgement => ack_message_id(ticket, cause, domain),
-        Purpose::Notification | Purpose::Escalation | Purpose::Reply | Purpose::Closed => {
+        Purpose::Notification
+        | Purpose::Escalation
+        | Purpose::Reply
+        | Purpose::Closed
+        | Purpose::Notice => {
             let h = crate::intake::content_hash(format!("{cause}\n{to}").as_bytes());
             format!("tb.{ticket}.{}.{}@{domain}", purpose.id_part(), &h[..16])
         }
@@ -202,6 +212,27 @@ pub struct Personal {
     pub files: Vec<FileView>,
     /// Attachments sent along with the mail.
     pub forward: Vec<crate::parse::AttachmentData>,
+    /// Who an agent's answer did and did not reach (to tell the agent).
+    pub notice: Option<NoticeView>,
+}
+
+/// Who an agent's answer reached, for the `agent-notice` template.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NoticeView {
+    /// Addresses it went to (or that accepted it).
+    pub delivered: Vec<String>,
+    /// Addresses the mail server refused, with its reason.
+    pub refused: Vec<RefusedView>,
+    /// Copied addresses left out by `limits.max_answer_recipients`.
+    pub left_out: usize,
+    pub limit: usize,
+}
+
+/// One refused recipient.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedView {
+    pub address: String,
+    pub reason: String,
 }
 
 /// An attachment named in a mail (to agents: the customer's files).
@@ -277,6 +308,7 @@ struct View<'a> {
     answer: Option<&'a AnswerView>,
     problems: &'a [String],
     files: &'a [FileView],
+    notice: Option<&'a NoticeView>,
     /// The message that caused this mail (for notifications).
     message: MessageView<'a>,
 }
@@ -365,6 +397,7 @@ pub fn render_only(
         answer: personal.answer.as_ref(),
         problems: &personal.problems,
         files: &personal.files,
+        notice: personal.notice.as_ref(),
         message: message_view(cause),
     };
     Ok(templates.render(s.template, s.language, &view)?)

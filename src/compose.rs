@@ -10,9 +10,10 @@ use crate::model::{MessageKind, MessageRecord, Party, TicketId};
 use crate::outbox::{OutboxEntry, OutboxState};
 use crate::parse::AttachmentData;
 use crate::render::Rendered;
+use crate::text;
 use chrono::{DateTime, Utc};
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 
 /// Everything about one outgoing mail but its encoding.
 pub struct Draft {
@@ -30,12 +31,31 @@ pub struct Draft {
     pub attachments: Vec<AttachmentData>,
 }
 
+/// Longest subject written (a template could make one longer than a
+/// header line may be; subjects from mail are cut far below this already).
+const MAX_SUBJECT_CHARS: usize = 900;
+
+/// A party as a header mailbox. The name is cleaned again here, whatever
+/// its origin (a record stored by an older version, a template, a config
+/// value): this is the last point before bytes go out.
 fn mailbox(p: &Party) -> Result<Mailbox, AckError> {
     let addr = p
         .address
         .parse()
-        .map_err(|e| AckError::Address(format!("{}: {e}", p.address)))?;
-    Ok(Mailbox::new(p.name.clone(), addr))
+        .map_err(|e| AckError::Address(format!("{:?}: {e}", p.address)))?;
+    let name = p
+        .name
+        .as_deref()
+        .map(|n| text::one_line(n, text::MAX_NAME_CHARS))
+        .filter(|n| !n.is_empty());
+    Ok(Mailbox::new(name, addr))
+}
+
+/// Message-IDs fit to repeat in a header (ids from mail are checked when
+/// parsed; this keeps a stored oddity from ever reaching a header).
+fn header_id(id: &str) -> Option<String> {
+    (!id.is_empty() && text::is_header_safe(id) && !id.contains(['<', '>', ' ']))
+        .then(|| format!("<{id}>"))
 }
 
 /// Encodes `d` as an outbox entry and the record of the sent message.
@@ -59,20 +79,27 @@ pub fn compose(
     let raw_header = |name: &'static str, value: &str| {
         HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_owned())
     };
+    let subject = text::one_line(&rendered.subject, MAX_SUBJECT_CHARS);
     let mut msg = lettre::Message::builder()
         .from(mailbox(&from)?)
         .to(mailbox(&to)?)
-        .subject(rendered.subject.clone())
+        .subject(subject.clone())
         .message_id(Some(format!("<{id}>")))
         .date(now.into());
-    for p in &cc {
-        msg = msg.cc(mailbox(p)?);
+    if !cc.is_empty() {
+        // One header built once: adding mailboxes one by one re-encodes
+        // the whole list each time (quadratic in the number of copies).
+        let mut all = Mailboxes::new();
+        for p in &cc {
+            all.push(mailbox(p)?);
+        }
+        msg = msg.mailbox(header::Cc::from(all));
     }
-    if let Some(parent) = &in_reply_to {
-        msg = msg.in_reply_to(format!("<{parent}>"));
+    if let Some(parent) = in_reply_to.as_deref().and_then(header_id) {
+        msg = msg.in_reply_to(parent);
     }
-    if !references.is_empty() {
-        let refs: Vec<String> = references.iter().map(|r| format!("<{r}>")).collect();
+    let refs: Vec<String> = references.iter().filter_map(|r| header_id(r)).collect();
+    if !refs.is_empty() {
         msg = msg.references(refs.join(" "));
     }
     if let Some(auto) = purpose.auto_submitted() {
@@ -83,7 +110,10 @@ pub fn compose(
     let msg = msg
         .raw_header(raw_header(LOOP_HEADER, &identity.instance_id))
         .raw_header(raw_header("X-Ticketbox-Ticket", &ticket.to_string()))
-        .raw_header(raw_header("Content-Language", &rendered.language));
+        .raw_header(raw_header(
+            "Content-Language",
+            &text::one_line(&rendered.language, 35),
+        ));
     let built = match (rendered.html, attachments.is_empty()) {
         (None, true) => msg.header(ContentType::TEXT_PLAIN).body(rendered.text),
         (Some(html), true) => msg.multipart(MultiPart::alternative_plain_html(rendered.text, html)),
@@ -97,7 +127,8 @@ pub fn compose(
                 let ct = ContentType::parse(&a.info.content_type).unwrap_or_else(|_| {
                     ContentType::parse("application/octet-stream").expect("a valid literal")
                 });
-                mixed = mixed.singlepart(Attachment::new(a.info.name).body(a.bytes, ct));
+                let name = text::one_line(&a.info.name, text::MAX_FILE_NAME_CHARS);
+                mixed = mixed.singlepart(Attachment::new(name).body(a.bytes, ct));
             }
             msg.multipart(mixed)
         }
@@ -113,7 +144,7 @@ pub fn compose(
         purpose: purpose.as_str().into(),
         envelope_from: from.address.clone(),
         recipients,
-        subject: rendered.subject.clone(),
+        subject: subject.clone(),
         raw,
         state: OutboxState::Pending,
         attempts: 0,
@@ -131,7 +162,7 @@ pub fn compose(
         from: Some(from),
         to: vec![to],
         cc,
-        subject: rendered.subject,
+        subject,
         date: Some(now),
         received: now,
         attachments: Vec::new(),

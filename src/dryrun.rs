@@ -113,7 +113,7 @@ pub fn test_message<S: Store + ?Sized>(
     raw: &[u8],
     now: DateTime<Utc>,
 ) -> Result<TestReport, DryRunError> {
-    let env = parse::parse(raw, &crate::intake::content_hash(raw))?;
+    let env = parse::parse_limited(raw, &crate::intake::content_hash(raw), &engine.cfg.limits)?;
     let verdict = classify::classify(&env, &engine.identity);
     let mut notes = Vec::new();
     let author = env.author().map(|p| p.address.clone()).unwrap_or_default();
@@ -192,7 +192,7 @@ pub fn replay<S: Store + ?Sized>(
         let Some(raw) = store.raw(&rec.raw_hash)? else {
             continue;
         };
-        let Ok(env) = parse::parse(&raw, &rec.raw_hash) else {
+        let Ok(env) = parse::parse_limited(&raw, &rec.raw_hash, &engine.cfg.limits) else {
             continue;
         };
         seen += 1;
@@ -314,13 +314,16 @@ pub fn preview<S: Store + ?Sized>(
                         .flatten()
                         .map(|raw| (rec, raw))
                 })
-                .and_then(|(rec, raw)| parse::parse(&raw, &rec.raw_hash).ok())
+                .and_then(|(rec, raw)| {
+                    parse::parse_limited(&raw, &rec.raw_hash, &engine.cfg.limits).ok()
+                })
                 .unwrap_or_else(example);
             (t, env)
         }
         PreviewSource::Message(raw) => {
             let env =
-                parse::parse(raw, &crate::intake::content_hash(raw)).map_err(|e| e.to_string())?;
+                parse::parse_limited(raw, &crate::intake::content_hash(raw), &engine.cfg.limits)
+                    .map_err(|e| e.to_string())?;
             let customer = env
                 .author()
                 .cloned()

@@ -105,10 +105,10 @@ pub struct Party {
 
 impl Party {
     pub fn new(name: Option<&str>, address: &str) -> Party {
+        // Names come from mail: one clean line, never a header injection.
         let name = name
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned);
+            .map(|n| crate::text::one_line(n, crate::text::MAX_NAME_CHARS))
+            .filter(|n| !n.is_empty());
         Party {
             name,
             address: address.trim().to_lowercase(),

@@ -7,7 +7,9 @@
 //! what cannot be made sense of is a [`ParseError`] with the reason, and the
 //! caller quarantines the message.
 
+use crate::limits::{Limits, ends_of_chain};
 use crate::model::{AttachmentInfo, Party};
+use crate::text;
 use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::{
     Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
@@ -88,6 +90,16 @@ impl Envelope {
 pub enum ParseError {
     #[error("empty message (0 bytes)")]
     Empty,
+    #[error("no content: {0} bytes of white space only")]
+    Blank(usize),
+    #[error("header block of {bytes} bytes is over limits.max_header_bytes ({limit})")]
+    HeadersTooBig { bytes: usize, limit: usize },
+    #[error("{count} header fields, over limits.max_headers ({limit})")]
+    TooManyHeaders { count: usize, limit: usize },
+    #[error("{count} MIME parts, over limits.max_mime_parts ({limit})")]
+    TooManyParts { count: usize, limit: usize },
+    #[error("MIME parts nested {depth} deep, over limits.max_mime_depth ({limit})")]
+    TooDeep { depth: usize, limit: usize },
     #[error("not an email: no header block found")]
     NoHeaders,
     #[error("the MIME parser could not read the message")]
@@ -100,11 +112,24 @@ static HEADER_MESSAGE_ID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?im)^[ \t>]*Message-ID:[ \t]*<([^>\s]+)>").expect("static regex")
 });
 
-/// Parses raw bytes whose content hash is `raw_hash`.
+/// Parses raw bytes whose content hash is `raw_hash`, with the default
+/// [`Limits`].
 pub fn parse(raw: &[u8], raw_hash: &str) -> Result<Envelope, ParseError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
+    parse_limited(raw, raw_hash, &Limits::default())
+}
+
+/// Parses raw bytes whose content hash is `raw_hash`. What is over
+/// `limits` in structure (headers, MIME parts) is an error before the MIME
+/// parser spends anything on it; long chains of ids and long subjects are
+/// cut.
+pub fn parse_limited(raw: &[u8], raw_hash: &str, limits: &Limits) -> Result<Envelope, ParseError> {
+    if raw.is_empty() {
         return Err(ParseError::Empty);
     }
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::Blank(raw.len()));
+    }
+    check_structure(raw, limits)?;
     let msg = MessageParser::default().parse(raw).ok_or_else(|| {
         if looks_like_headers(raw) {
             ParseError::Unreadable
@@ -115,6 +140,7 @@ pub fn parse(raw: &[u8], raw_hash: &str) -> Result<Envelope, ParseError> {
     if msg.headers().is_empty() {
         return Err(ParseError::NoHeaders);
     }
+    check_parts(&msg, limits)?;
 
     let mut env = Envelope {
         raw_hash: raw_hash.to_owned(),
@@ -127,14 +153,17 @@ pub fn parse(raw: &[u8], raw_hash: &str) -> Result<Envelope, ParseError> {
             env.message_id_synthesized = true;
         }
     }
-    env.in_reply_to = ids(msg.in_reply_to());
-    env.references = ids(msg.references());
+    env.in_reply_to = ends_of_chain(ids(msg.in_reply_to()), limits.max_references);
+    env.references = ends_of_chain(ids(msg.references()), limits.max_references);
     env.from = first_party(msg.from());
     env.sender = first_party(msg.sender());
     env.reply_to = first_party(msg.reply_to());
     env.to = all_parties(msg.to());
     env.cc = all_parties(msg.cc());
-    env.subject = msg.subject().map(one_line).unwrap_or_default();
+    env.subject = msg
+        .subject()
+        .map(|s| text::one_line(s, limits.max_subject_chars))
+        .unwrap_or_default();
     env.date = msg
         .date()
         .filter(|d| d.is_valid())
@@ -210,10 +239,110 @@ fn ids(value: &HeaderValue<'_>) -> Vec<String> {
         HeaderValue::TextList(list) => list.iter().map(|t| t.as_ref()).collect(),
         _ => Vec::new(),
     };
+    // An id that could not be written back into a header (control
+    // characters, absurd length) is not one we will ever see again.
     raw.into_iter()
         .map(clean_id)
-        .filter(|id| !id.is_empty())
+        .filter(|id| !id.is_empty() && id.len() <= MAX_ID_BYTES && text::is_header_safe(id))
         .collect()
+}
+
+/// Longest Message-ID kept (RFC 5322 puts no number on it; real ids are
+/// under 100 bytes, and a header line must stay under 998).
+const MAX_ID_BYTES: usize = 500;
+
+/// The header block's size and field count, and how many multipart or
+/// message parts the whole message declares, from the raw bytes in one
+/// pass: bounds checked before the MIME parser builds anything (nesting a
+/// hundred thousand messages deep would otherwise exhaust the stack when
+/// the parsed message is dropped).
+fn check_structure(raw: &[u8], limits: &Limits) -> Result<(), ParseError> {
+    let mut in_headers = true;
+    let (mut header_bytes, mut fields, mut containers) = (0usize, 0usize, 0usize);
+    let mut offset = 0;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        offset += line.len();
+        if in_headers {
+            if line == b"\n" || line == b"\r\n" {
+                in_headers = false;
+                header_bytes = offset;
+            } else if !matches!(line.first(), Some(b' ' | b'\t')) {
+                fields += 1;
+            }
+        }
+        if is_container_type(line) {
+            containers += 1;
+            if containers > limits.max_mime_parts {
+                return Err(ParseError::TooManyParts {
+                    count: containers,
+                    limit: limits.max_mime_parts,
+                });
+            }
+        }
+    }
+    if in_headers {
+        header_bytes = raw.len();
+    }
+    if header_bytes > limits.max_header_bytes {
+        return Err(ParseError::HeadersTooBig {
+            bytes: header_bytes,
+            limit: limits.max_header_bytes,
+        });
+    }
+    if fields > limits.max_headers {
+        return Err(ParseError::TooManyHeaders {
+            count: fields,
+            limit: limits.max_headers,
+        });
+    }
+    Ok(())
+}
+
+/// Whether a line is `Content-Type: multipart/…` or `message/…` (any case).
+fn is_container_type(line: &[u8]) -> bool {
+    const NAME: &[u8] = b"content-type:";
+    if line.len() < NAME.len() || !line[..NAME.len()].eq_ignore_ascii_case(NAME) {
+        return false;
+    }
+    let value = &line[NAME.len()..];
+    let start = value
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(value.len());
+    let value = &value[start..];
+    let starts = |p: &[u8]| value.len() >= p.len() && value[..p.len()].eq_ignore_ascii_case(p);
+    starts(b"multipart/") || starts(b"message/")
+}
+
+/// Counts every part (nested messages included) and the deepest nesting,
+/// without recursion.
+fn check_parts(msg: &Message<'_>, limits: &Limits) -> Result<(), ParseError> {
+    let mut count = 0usize;
+    // (message, part index, depth)
+    let mut stack: Vec<(&Message<'_>, u32, usize)> = vec![(msg, 0, 1)];
+    while let Some((m, index, depth)) = stack.pop() {
+        if depth > limits.max_mime_depth {
+            return Err(ParseError::TooDeep {
+                depth,
+                limit: limits.max_mime_depth,
+            });
+        }
+        count += 1;
+        if count > limits.max_mime_parts {
+            return Err(ParseError::TooManyParts {
+                count,
+                limit: limits.max_mime_parts,
+            });
+        }
+        match m.parts.get(index as usize).map(|p| &p.body) {
+            Some(PartType::Multipart(children)) => {
+                stack.extend(children.iter().map(|&c| (m, c, depth + 1)));
+            }
+            Some(PartType::Message(inner)) => stack.push((inner, 0, depth + 1)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn first_party(addr: Option<&Address<'_>>) -> Option<Party> {

@@ -66,6 +66,18 @@ const BUILTIN: &[(&str, &str)] = &[
         "en/escalation.txt",
         include_str!("../templates/en/escalation.txt"),
     ),
+    (
+        "en/agent-notice.txt",
+        include_str!("../templates/en/agent-notice.txt"),
+    ),
+    (
+        "pl/agent-notice.txt",
+        include_str!("../templates/pl/agent-notice.txt"),
+    ),
+    (
+        "he/agent-notice.txt",
+        include_str!("../templates/he/agent-notice.txt"),
+    ),
 ];
 
 /// Bounds the work one render may do (instructions, roughly).

@@ -52,6 +52,8 @@ pub struct Config {
     pub ack: Ack,
     pub sla: Sla,
     pub intake: Intake,
+    /// Bounds on the work one message can cause.
+    pub limits: crate::limits::Limits,
     pub outbox: Outbox,
     /// Agents' addresses: their mail is never acknowledged and may write
     /// into any ticket.
@@ -164,6 +166,7 @@ impl Default for Config {
             ack: Ack::default(),
             sla: Sla::default(),
             intake: Intake::default(),
+            limits: crate::limits::Limits::default(),
             outbox: Outbox::default(),
             agents: Vec::new(),
             agents_authserv_id: String::new(),
@@ -324,6 +327,10 @@ impl Config {
         }
         crate::subject::TagFormat::new(&self.tickets.tag)
             .map_err(|e| bad(format!("tickets.tag: {e}")))?;
+        let problems = self.limits.check();
+        if !problems.is_empty() {
+            return Err(bad(problems.join("; ")));
+        }
         if self.intake.batch_size == 0 {
             return Err(bad("intake.batch_size must be at least 1".into()));
         }

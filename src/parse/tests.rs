@@ -116,7 +116,7 @@ fn dsn_carries_the_bounced_message_id() {
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
     assert_eq!(parse(b"", "h"), Err(ParseError::Empty));
-    assert_eq!(parse(b"  \r\n", "h"), Err(ParseError::Empty));
+    assert_eq!(parse(b"  \r\n", "h"), Err(ParseError::Blank(4)));
     let raw = std::fs::read(format!(
         "{}/tests/fixtures/not-mail.eml",
         env!("CARGO_MANIFEST_DIR")

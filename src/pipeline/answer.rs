@@ -47,17 +47,8 @@ pub(super) fn handle<S: Store + ?Sized>(
             answer: (!reading.answer.is_empty()).then(|| AnswerView::new(agent, &reading.answer)),
             ..Personal::default()
         };
-        let team = team_audience(engine);
-        let mail = Mail {
-            purpose: Purpose::Notification,
-            template: "agent-error",
-            to: agent,
-            audience: &team,
-            personal: &personal,
-        };
-        if let Err(e) = outgoing::queue(engine, commit, t, env, &mail, now) {
-            tracing::error!(ticket = t.id, error = %e, "command error mail not built");
-        }
+        let why = (Purpose::Notification, "agent-error");
+        tell_agent(engine, commit, t, env, agent, why, &personal, now);
         return Ok(format!(
             "agent's commands refused, nothing sent: {}",
             problems.join("; ")
@@ -84,7 +75,7 @@ pub(super) fn handle<S: Store + ?Sized>(
             done.push(format!("answered {} directly", t.customer.address));
             true
         } else {
-            let ok = relay(
+            let relayed = relay(
                 engine,
                 store,
                 commit,
@@ -95,12 +86,32 @@ pub(super) fn handle<S: Store + ?Sized>(
                 &reading.answer,
                 now,
             )?;
-            done.push(if ok {
-                format!("answer sent to {}", t.customer.address)
-            } else {
-                "answer NOT sent: it could not be built (see the log)".to_owned()
-            });
-            ok
+            match &relayed {
+                Some(r) if r.left_out > 0 => {
+                    done.push(format!(
+                        "answer sent to {} and {} copied; {} copied left out (limits.max_answer_recipients), agent told",
+                        t.customer.address,
+                        r.recipients.len() - 1,
+                        r.left_out
+                    ));
+                    let personal = Personal {
+                        notice: Some(ack::NoticeView {
+                            delivered: r.recipients.clone(),
+                            refused: Vec::new(),
+                            left_out: r.left_out,
+                            limit: engine.cfg.limits.max_answer_recipients,
+                        }),
+                        ..Personal::default()
+                    };
+                    let why = (Purpose::Notice, "agent-notice");
+                    tell_agent(engine, commit, t, env, agent, why, &personal, now);
+                }
+                Some(_) => done.push(format!("answer sent to {}", t.customer.address)),
+                None => {
+                    done.push("answer NOT sent: it could not be built (see the log)".to_owned())
+                }
+            }
+            relayed.is_some()
         };
         if reached {
             answered(engine, store, commit, t, now)?;
@@ -168,9 +179,43 @@ fn resolve(engine: &Engine, reading: &Reading, agent: &Party) -> Changes {
     out
 }
 
+/// Mails an agent about their own mail (`why`: purpose and template): what
+/// was wrong with their commands, or who their answer did not reach.
+#[allow(clippy::too_many_arguments)]
+fn tell_agent(
+    engine: &Engine,
+    commit: &mut Commit,
+    t: &mut Ticket,
+    cause: &Envelope,
+    agent: &Party,
+    why: (Purpose, &str),
+    personal: &Personal,
+    now: DateTime<Utc>,
+) {
+    let team = team_audience(engine);
+    let mail = Mail {
+        purpose: why.0,
+        template: why.1,
+        to: agent,
+        audience: &team,
+        personal,
+    };
+    if let Err(e) = outgoing::queue(engine, commit, t, cause, &mail, now) {
+        tracing::error!(ticket = t.id, template = why.1, error = %e, "mail to the agent not built");
+    }
+}
+
+/// An answer queued for the customer: who it goes to, and how many
+/// copied addresses the recipient limit left out.
+struct Relayed {
+    recipients: Vec<String>,
+    left_out: usize,
+}
+
 /// Sends the agent's answer to the customer (and whoever the customer
-/// copied), from the queue's address, threaded under the customer's mail.
-/// Returns whether it was queued.
+/// copied, up to `limits.max_answer_recipients` in all), from the queue's
+/// address, threaded under the customer's mail. `None` when it could not be
+/// built.
 #[allow(clippy::too_many_arguments)]
 fn relay<S: Store + ?Sized>(
     engine: &Engine,
@@ -182,7 +227,7 @@ fn relay<S: Store + ?Sized>(
     agent: &Party,
     answer: &str,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Relayed>, StoreError> {
     let (language, tz) = super::customer_audience(engine, store, t, "reply")?;
     let (address, name) = engine.cfg.sender_for(&t.queue);
     let sender = ack::Sender {
@@ -213,7 +258,7 @@ fn relay<S: Store + ?Sized>(
         Err(e) => {
             // The answer is stored with the ticket; nothing half-made goes out.
             tracing::error!(ticket = t.id, error = %e, "answer not rendered");
-            return Ok(false);
+            return Ok(None);
         }
     };
     // The customer's side of the thread: their mail and what we sent them.
@@ -236,12 +281,15 @@ fn relay<S: Store + ?Sized>(
         &customer.address,
         &engine.identity.message_id_domain,
     );
-    let cc = t
+    let mut cc: Vec<Party> = t
         .participants
         .iter()
         .filter(|a| !engine.cfg.agents.contains(*a) && !engine.identity.is_own_address(a))
         .map(|a| Party::new(None, a))
         .collect();
+    let room = engine.cfg.limits.max_answer_recipients.saturating_sub(1);
+    let left_out = cc.len().saturating_sub(room);
+    cc.truncate(room);
     let draft = Draft {
         purpose: Purpose::Reply,
         id,
@@ -263,14 +311,18 @@ fn relay<S: Store + ?Sized>(
         Ok(built) => built,
         Err(e) => {
             tracing::error!(ticket = t.id, error = %e, "answer not built");
-            return Ok(false);
+            return Ok(None);
         }
     };
+    let recipients = entry.recipients.clone();
     t.messages.push(sent.message_id.clone());
     commit.index.push((sent.message_id.clone(), t.id));
     commit.outbox.push(entry);
     commit.messages.push(sent);
-    Ok(true)
+    Ok(Some(Relayed {
+        recipients,
+        left_out,
+    }))
 }
 
 /// The first answer a customer gets stops the first-response clock.

@@ -128,7 +128,7 @@ fn run<S: Store + ?Sized>(
             engine.cfg.intake.max_message_bytes
         ))
     } else {
-        parse::parse(&raw.bytes, &raw.hash).map_err(|e| e.to_string())
+        parse::parse_limited(&raw.bytes, &raw.hash, &engine.cfg.limits).map_err(|e| e.to_string())
     };
     let mut env = match parsed {
         Ok(env) => env,
@@ -445,6 +445,8 @@ mod tests;
 mod tests_agent;
 #[cfg(test)]
 mod tests_autoclose;
+#[cfg(test)]
+mod tests_hostile;
 #[cfg(test)]
 mod tests_notify;
 #[cfg(test)]

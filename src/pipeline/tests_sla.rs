@@ -386,4 +386,3 @@ fn a_ticket_answered_after_the_scan_gets_no_notice() {
         "0 escalation notices"
     );
 }
-

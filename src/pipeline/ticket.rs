@@ -109,9 +109,15 @@ pub(super) fn apply_rules(engine: &Engine, t: &mut Ticket, d: &Decision) {
     }
 }
 
-/// To/Cc addresses that are neither ours, an agent's, nor the customer's.
+/// To/Cc addresses that are neither ours, an agent's, nor the customer's,
+/// up to `limits.max_participants` (a mail copied to twenty thousand
+/// addresses must not make every answer go to all of them).
 fn add_participants(engine: &Engine, t: &mut Ticket, env: &Envelope) {
+    let max = engine.cfg.limits.max_participants;
     for p in env.to.iter().chain(&env.cc) {
+        if t.participants.len() >= max {
+            break;
+        }
         let a = &p.address;
         if !engine.identity.is_own_address(a)
             && !engine.cfg.agents.contains(a)
