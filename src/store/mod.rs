@@ -42,6 +42,15 @@ pub enum StoreError {
     Other(String),
 }
 
+impl StoreError {
+    /// Whether the store as a whole failed (I/O, a full disk, a lock), as
+    /// opposed to one record that does not read: the first is no message's
+    /// fault, so the message is offered again later rather than set aside.
+    pub fn is_systemic(&self) -> bool {
+        !matches!(self, StoreError::Corrupt { .. })
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A customer's ticket at a glance (kept in the customer index, so history
@@ -63,6 +72,27 @@ impl From<&Ticket> for CustomerTicket {
             closed: t.closed,
         }
     }
+}
+
+/// A raw message stored but not yet committed, and how often processing it
+/// began (counted durably before each try: a message that takes the whole
+/// process down, by panic, abort or the kernel's OOM killer, shows up here
+/// with its tries, so it can be set aside instead of tried forever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMail {
+    pub hash: String,
+    pub origin: String,
+    pub attempts: Attempts,
+}
+
+/// Tries at processing one pending message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attempts {
+    /// Every try, in a batch or alone.
+    pub total: u32,
+    /// Tries in which it was the only message being processed: when such a
+    /// try never finished, this message was the cause.
+    pub alone: u32,
 }
 
 /// A message that could not be made into a ticket entry, kept with why.
@@ -112,7 +142,14 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>>;
     /// Raw messages stored but never committed (a crash in between), in
     /// the order they arrived.
-    fn pending(&self) -> Result<Vec<(String, String)>>;
+    fn pending(&self) -> Result<Vec<PendingMail>>;
+    /// Tries at processing a pending message so far (none when it is not
+    /// pending).
+    fn attempts(&self, hash: &str) -> Result<Attempts>;
+    /// Counts a try at processing each of `hashes` (pending messages),
+    /// `alone` when the try is for one message by itself. Durable with the
+    /// next flush, which must come before the try.
+    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()>;
     fn source_seen(&self, key: &str) -> Result<bool>;
 
     fn message(&self, message_id: &str) -> Result<Option<MessageRecord>>;

@@ -12,7 +12,7 @@
 //! flush anyway, and the raw messages are stored (and marked pending) directly,
 //! so a crash before the flush reprocesses them as before.
 
-use super::{Commit, CustomerTicket, Quarantined, Result, Store};
+use super::{Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store};
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::outbox::OutboxEntry;
 use crate::thread::ThreadView;
@@ -120,11 +120,23 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         self.inner.raw(hash)
     }
 
-    fn pending(&self) -> Result<Vec<(String, String)>> {
+    fn pending(&self) -> Result<Vec<PendingMail>> {
         let mut pending = self.inner.pending()?;
         let held = self.lock();
-        pending.retain(|(hash, _)| !held.commits.iter().any(|c| &c.raw_hash == hash));
+        pending.retain(|p| !held.commits.iter().any(|c| c.raw_hash == p.hash));
         Ok(pending)
+    }
+
+    fn attempts(&self, hash: &str) -> Result<Attempts> {
+        if self.lock().commits.iter().any(|c| c.raw_hash == hash) {
+            return Ok(Attempts::default());
+        }
+        self.inner.attempts(hash)
+    }
+
+    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
+        // Straight through, like the raw message: never held back.
+        self.inner.count_attempts(hashes, alone)
     }
 
     fn source_seen(&self, key: &str) -> Result<bool> {

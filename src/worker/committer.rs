@@ -5,9 +5,10 @@
 //! flushes the store once (group commit) and only then answers each source,
 //! which may then tell its server the mail is safe.
 
+use super::isolate;
 use crate::clock::Clock;
 use crate::intake::RawMail;
-use crate::pipeline::{self, Engine, Outcome};
+use crate::pipeline::{Engine, Outcome};
 use crate::store::{Staged, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -147,18 +148,16 @@ fn commit_group<S: Store + ?Sized>(
 ) -> Result<Vec<Vec<Outcome>>, StoreError> {
     // Commits are held and written a chunk at a time (see `Staged`).
     let staged = Staged::new(store);
+    let mails: Vec<&RawMail> = group.iter().flat_map(|b| &b.mails).collect();
+    let mut outcomes = isolate::process_all(engine, &staged, clock, &mails)?.into_iter();
     let mut results = Vec::with_capacity(group.len());
     for b in group {
-        let mut outcomes = Vec::with_capacity(b.mails.len());
-        for raw in &b.mails {
-            let o = pipeline::process(engine, &staged, raw, clock.now())?;
-            log_outcome(&o);
-            outcomes.push(o);
-        }
+        let batch: Vec<Outcome> = outcomes.by_ref().take(b.mails.len()).collect();
+        batch.iter().for_each(log_outcome);
         if let Some((k, v)) = &b.checkpoint {
             staged.set_meta(k, v)?;
         }
-        results.push(outcomes);
+        results.push(batch);
     }
     staged.flush()?;
     Ok(results)

@@ -14,6 +14,7 @@
 //! is due, IMAP sessions log out.
 
 pub mod committer;
+pub mod isolate;
 mod maildir;
 mod reload;
 
@@ -23,7 +24,7 @@ use crate::control;
 use crate::imap::MailboxReader;
 use crate::intake::{self, Item};
 use crate::outbox::{self, Transport};
-use crate::pipeline::{self, Engine, Outcome};
+use crate::pipeline::{Engine, Outcome};
 use crate::store::{Staged, Store, StoreError};
 use committer::Committer;
 use std::path::PathBuf;
@@ -80,7 +81,8 @@ pub fn ingest<S: Store + ?Sized>(
     let mut items = items.into_iter().peekable();
     let store = &Staged::new(store);
     while items.peek().is_some() {
-        let mut in_batch = 0;
+        let mut batch = Vec::new();
+        let mut bytes = 0;
         for item in items.by_ref() {
             if skip_seen
                 && let Some(key) = item.source_key()
@@ -89,35 +91,44 @@ pub fn ingest<S: Store + ?Sized>(
                 stats.skipped += 1;
                 continue;
             }
-            let raw = match item.clone().read() {
-                Ok(raw) => raw,
+            match item.clone().read() {
+                Ok(raw) => {
+                    bytes += raw.bytes.len();
+                    batch.push(raw);
+                }
                 Err(e) => {
                     tracing::error!(item = ?item, error = %e, "cannot read message");
                     stats.unreadable += 1;
                     continue;
                 }
-            };
-            let outcome = pipeline::process(engine, store, &raw, clock.now())?;
-            report(&outcome);
-            stats.processed += 1;
-            in_batch += 1;
-            if in_batch >= engine.cfg.intake.batch_size {
+            }
+            if batch.len() >= engine.cfg.intake.batch_size || bytes >= BATCH_BYTES {
                 break;
             }
+        }
+        let mails: Vec<&intake::RawMail> = batch.iter().collect();
+        for outcome in isolate::process_all(engine, store, clock, &mails)? {
+            report(&outcome);
+            stats.processed += 1;
         }
         store.flush()?;
     }
     Ok(stats)
 }
 
+/// Mail read for one batch stops at this many bytes (big attachments are
+/// not all held at once).
+const BATCH_BYTES: usize = 16 << 20;
+
 /// Raw messages stored but never committed (a crash between the two):
-/// they were durable, so they are processed again, not lost.
+/// they were durable, so they are processed again, not lost. Their tries
+/// are on record in the store; [`isolate`] decides how.
 pub fn pending_mails<S: Store + ?Sized>(
     engine: &Engine,
     store: &S,
 ) -> Result<Vec<intake::RawMail>, WorkerError> {
     let mut mails = Vec::new();
-    for (hash, origin) in store.pending()? {
+    for crate::store::PendingMail { hash, origin, .. } in store.pending()? {
         let Some(bytes) = store.raw(&hash)? else {
             continue;
         };
@@ -140,8 +151,8 @@ pub fn recover<S: Store + ?Sized>(
 ) -> Result<usize, WorkerError> {
     let mails = pending_mails(engine, store)?;
     let store = &Staged::new(store);
-    for raw in &mails {
-        let o = pipeline::process(engine, store, raw, clock.now())?;
+    let all: Vec<&intake::RawMail> = mails.iter().collect();
+    for o in isolate::process_all(engine, store, clock, &all)? {
         tracing::info!(origin = %o.origin, outcome = o.outcome.as_str(), "recovered");
     }
     store.flush()?;

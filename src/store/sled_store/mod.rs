@@ -23,7 +23,10 @@
 //! benchmarks say where time goes). Ticket ids are big-endian so trees
 //! iterate in ticket order.
 
-use super::{Commit, CustomerTicket, Quarantined, Result, SCHEMA_VERSION, Store, StoreError};
+use super::{
+    Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, SCHEMA_VERSION, Store,
+    StoreError,
+};
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::outbox::OutboxEntry;
 use crate::thread::ThreadView;
@@ -47,6 +50,56 @@ const LOCK_RETRIES: u32 = 50;
 const OPEN_INDEX: &str = "open_index";
 /// How many acknowledgement times are kept per sender (rate limiting).
 const ACKS_KEPT: usize = 20;
+
+/// The value of a `pending` entry: arrival number (recovery keeps arrival
+/// order: a reply after the message it answers), tries so far, origin.
+struct PendingMark {
+    seq: u64,
+    attempts: Attempts,
+    origin: String,
+}
+
+impl PendingMark {
+    /// Version 1: `1`, seq (u64 BE), tries (u32 BE), tries alone (u32 BE),
+    /// origin.
+    fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(17 + self.origin.len());
+        v.push(1u8);
+        v.extend_from_slice(&self.seq.to_be_bytes());
+        v.extend_from_slice(&self.attempts.total.to_be_bytes());
+        v.extend_from_slice(&self.attempts.alone.to_be_bytes());
+        v.extend_from_slice(self.origin.as_bytes());
+        v
+    }
+
+    /// Reads every version: 1 above; 0 is `0`, seq, origin; older stores
+    /// kept the origin alone.
+    fn decode(v: &[u8]) -> PendingMark {
+        let u64_at = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap_or_default());
+        let u32_at = |b: &[u8]| u32::from_be_bytes(b.try_into().unwrap_or_default());
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match v.split_first() {
+            Some((1, rest)) if rest.len() >= 16 => PendingMark {
+                seq: u64_at(&rest[..8]),
+                attempts: Attempts {
+                    total: u32_at(&rest[8..12]),
+                    alone: u32_at(&rest[12..16]),
+                },
+                origin: text(&rest[16..]),
+            },
+            Some((0, rest)) if rest.len() >= 8 => PendingMark {
+                seq: u64_at(&rest[..8]),
+                attempts: Attempts::default(),
+                origin: text(&rest[8..]),
+            },
+            _ => PendingMark {
+                seq: 0,
+                attempts: Attempts::default(),
+                origin: text(v),
+            },
+        }
+    }
+}
 
 pub struct SledStore {
     db: Db,
@@ -291,14 +344,15 @@ impl Store for SledStore {
         } else if !self.raw.contains_key(hash.as_bytes())? {
             self.raw.insert(hash.as_bytes(), bytes)?;
         }
-        // Pending until a commit says what became of it. The value starts
-        // with an arrival number so that recovery keeps arrival order (a
-        // reply after the message it answers).
-        if !self.is_quarantined(hash)? {
-            let mut value = vec![0u8];
-            value.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
-            value.extend_from_slice(origin.as_bytes());
-            self.pending.insert(hash.as_bytes(), value)?;
+        // Pending until a commit says what became of it. A mark already
+        // there stays: it holds the arrival order and the tries so far.
+        if !self.pending.contains_key(hash.as_bytes())? && !self.is_quarantined(hash)? {
+            let mark = PendingMark {
+                seq: self.db.generate_id()?,
+                attempts: Attempts::default(),
+                origin: origin.to_owned(),
+            };
+            self.pending.insert(hash.as_bytes(), mark.encode())?;
         }
         Ok(())
     }
@@ -313,26 +367,45 @@ impl Store for SledStore {
         Ok(None)
     }
 
-    fn pending(&self) -> Result<Vec<(String, String)>> {
+    fn pending(&self) -> Result<Vec<PendingMail>> {
         let mut all = Vec::new();
         for kv in self.pending.iter() {
             let (k, v) = kv?;
-            // NUL, arrival number, origin; or (older stores) the origin.
-            let (seq, origin) = match v.split_first() {
-                Some((0, rest)) if rest.len() >= 8 => {
-                    let (n, origin) = rest.split_at(8);
-                    (u64::from_be_bytes(n.try_into().unwrap_or_default()), origin)
-                }
-                _ => (0, &v[..]),
-            };
+            let mark = PendingMark::decode(&v);
             all.push((
-                seq,
-                String::from_utf8_lossy(&k).into_owned(),
-                String::from_utf8_lossy(origin).into_owned(),
+                mark.seq,
+                PendingMail {
+                    hash: String::from_utf8_lossy(&k).into_owned(),
+                    origin: mark.origin,
+                    attempts: mark.attempts,
+                },
             ));
         }
         all.sort_by_key(|p| p.0);
-        Ok(all.into_iter().map(|(_, h, o)| (h, o)).collect())
+        Ok(all.into_iter().map(|(_, p)| p).collect())
+    }
+
+    fn attempts(&self, hash: &str) -> Result<Attempts> {
+        Ok(self
+            .pending
+            .get(hash.as_bytes())?
+            .map(|v| PendingMark::decode(&v).attempts)
+            .unwrap_or_default())
+    }
+
+    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for hash in hashes {
+            if let Some(v) = self.pending.get(hash.as_bytes())? {
+                let mut mark = PendingMark::decode(&v);
+                mark.attempts.total = mark.attempts.total.saturating_add(1);
+                if alone {
+                    mark.attempts.alone = mark.attempts.alone.saturating_add(1);
+                }
+                batch.insert(hash.as_bytes(), mark.encode());
+            }
+        }
+        Ok(self.pending.apply_batch(batch)?)
     }
 
     fn source_seen(&self, key: &str) -> Result<bool> {

@@ -16,7 +16,12 @@ fn pending_comes_back_in_arrival_order() {
     for (i, hash) in ["ff", "cc", "99", "33", "00"].iter().enumerate() {
         store.put_raw(hash, b"x", &format!("origin-{i}")).unwrap();
     }
-    let origins: Vec<String> = store.pending().unwrap().into_iter().map(|p| p.1).collect();
+    let origins: Vec<String> = store
+        .pending()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.origin)
+        .collect();
     assert_eq!(
         origins,
         ["origin-0", "origin-1", "origin-2", "origin-3", "origin-4"]
@@ -35,14 +40,44 @@ fn pending_comes_back_in_arrival_order() {
 fn pending_written_by_older_versions_is_still_read() {
     let (_dir, store) = open();
     store.pending.insert("aa", "maildir:/old/origin").unwrap();
+    // Version 0: NUL, arrival number, origin.
+    let mut v0 = vec![0u8];
+    v0.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    v0.extend_from_slice(b"imap:support/7");
+    store.pending.insert("cc", v0).unwrap();
     store.put_raw("bb", b"x", "new-origin").unwrap();
-    assert_eq!(
-        store.pending().unwrap(),
-        [
-            ("aa".to_owned(), "maildir:/old/origin".to_owned()),
-            ("bb".to_owned(), "new-origin".to_owned())
-        ]
-    );
+    store.count_attempts(&["bb", "cc"], false).unwrap();
+    let got: Vec<(String, String, u32)> = store
+        .pending()
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.hash, p.origin, p.attempts.total))
+        .collect();
+    let want = [
+        ("aa", "maildir:/old/origin", 0),
+        ("bb", "new-origin", 1),
+        ("cc", "imap:support/7", 1),
+    ];
+    assert_eq!(got, want.map(|(h, o, n)| (h.to_owned(), o.to_owned(), n)));
+}
+
+#[test]
+fn tries_are_counted_and_a_second_put_keeps_them() {
+    let (_dir, store) = open();
+    store.put_raw("aa", b"x", "first").unwrap();
+    store.count_attempts(&["aa"], false).unwrap();
+    store.count_attempts(&["aa"], true).unwrap();
+    // The same mail fetched again (a restart) keeps its mark and tries.
+    store.put_raw("aa", b"x", "again").unwrap();
+    let p = store.pending().unwrap();
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].origin, "first");
+    assert_eq!(p[0].attempts, Attempts { total: 2, alone: 1 });
+    assert_eq!(store.attempts("aa").unwrap(), p[0].attempts);
+    // Not pending: no tries, and counting does not make it pending.
+    store.count_attempts(&["zz"], true).unwrap();
+    assert_eq!(store.attempts("zz").unwrap(), Attempts::default());
+    assert_eq!(store.pending().unwrap().len(), 1);
 }
 
 #[test]

@@ -1,0 +1,369 @@
+//! One message's failure stays that message's.
+//!
+//! Mail is processed in batches for speed (one flush for many messages), so
+//! without care one bad message would take its whole batch, and the worker,
+//! down with it, and do so again after every restart: its raw bytes are
+//! stored and pending, so recovery tries it first. Three defences:
+//!
+//! - **Panics** are caught around each message: that message is quarantined
+//!   with the panic's text as its reason, and the batch goes on.
+//! - **Crashes** that cannot be caught (an abort, a stack overflow, the
+//!   kernel's OOM killer, SIGKILL) are counted: before a batch is processed
+//!   each of its messages has its try counted durably. After a crash those
+//!   messages come back with tries on record; each is then processed alone,
+//!   with its own count and flush, so the one that brings the process down
+//!   again is known. A message whose tries alone never finished
+//!   [`MAX_CRASHES_ALONE`] times is set aside in quarantine at once.
+//! - **Errors** from the store that concern one message (a record that no
+//!   longer reads) quarantine that message; errors of the store as a whole
+//!   (I/O, disk full) fail the batch, which the sources keep and offer
+//!   again: that is not the message's fault.
+//!
+//! Quarantined mail is kept, listed by `ticketbox quarantine`, and
+//! `ticketbox release HASH` tries it again after a fix.
+
+use crate::clock::Clock;
+use crate::intake::RawMail;
+use crate::pipeline::{self, Engine, Outcome, OutcomeKind};
+use crate::store::{Attempts, Commit, Quarantined, Store, StoreError};
+use chrono::{DateTime, Utc};
+
+/// Tries alone that never finished before a message is set aside. Two, not
+/// one: a SIGKILL or power cut during an innocent message's single try must
+/// not quarantine it.
+pub const MAX_CRASHES_ALONE: u32 = 2;
+
+/// Processes `mails` (each with [`pipeline::process`]) and returns their
+/// outcomes in the same order. Messages with tries on record go first, one
+/// at a time; the rest follow together. Commits are made but the last of
+/// them is not flushed: the caller flushes, after its checkpoints.
+pub fn process_all<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    clock: &dyn Clock,
+    mails: &[&RawMail],
+) -> Result<Vec<Outcome>, StoreError> {
+    process_all_with(engine, store, clock, mails, &pipeline::process::<S>)
+}
+
+/// The processing step, as a parameter so tests can make it fail.
+pub type Step<'a, S> =
+    dyn Fn(&Engine, &S, &RawMail, DateTime<Utc>) -> Result<Outcome, StoreError> + 'a;
+
+/// [`process_all`] with the step that processes one message given.
+pub fn process_all_with<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    clock: &dyn Clock,
+    mails: &[&RawMail],
+    step: &Step<'_, S>,
+) -> Result<Vec<Outcome>, StoreError> {
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; mails.len()];
+    let mut fresh = Vec::with_capacity(mails.len());
+    for (i, raw) in mails.iter().enumerate() {
+        let tries = store.attempts(&raw.hash)?;
+        if tries.alone >= MAX_CRASHES_ALONE {
+            outcomes[i] = Some(set_aside(store, raw, tries, clock.now())?);
+        } else if tries.total > 0 {
+            // Was in a batch that never finished: alone this time.
+            take_in(store, &[raw])?;
+            outcomes[i] = Some(process_one(engine, store, raw, clock.now(), step)?);
+            store.flush()?;
+        } else {
+            fresh.push(i);
+        }
+    }
+    if !fresh.is_empty() {
+        let batch: Vec<&RawMail> = fresh.iter().map(|&i| mails[i]).collect();
+        take_in(store, &batch)?;
+        for i in fresh {
+            outcomes[i] = Some(process_one(engine, store, mails[i], clock.now(), step)?);
+        }
+    }
+    Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// Stores the raw messages (pending) and counts a try at each, durably,
+/// before anything is decided about them.
+fn take_in<S: Store + ?Sized>(store: &S, mails: &[&RawMail]) -> Result<(), StoreError> {
+    for raw in mails {
+        store.put_raw(&raw.hash, &raw.bytes, &raw.origin)?;
+    }
+    let hashes: Vec<&str> = mails.iter().map(|m| m.hash.as_str()).collect();
+    store.count_attempts(&hashes, mails.len() == 1)?;
+    store.flush()
+}
+
+/// One message; a panic or an error of its own quarantines it.
+fn process_one<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    raw: &RawMail,
+    now: DateTime<Utc>,
+    step: &Step<'_, S>,
+) -> Result<Outcome, StoreError> {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // The fault stands for a crash in processing proper, which mail
+        // already quarantined never reaches.
+        #[cfg(debug_assertions)]
+        if !store.is_quarantined(&raw.hash).unwrap_or(false) {
+            fault::inject(raw);
+        }
+        step(engine, store, raw, now)
+    }));
+    let reason = match result {
+        Ok(Ok(outcome)) => return Ok(outcome),
+        Ok(Err(e)) if e.is_systemic() => return Err(e),
+        Ok(Err(e)) => format!("the store could not take this message: {e}"),
+        Err(panic) => format!(
+            "internal error while processing (a bug in ticketbox): {}; \
+             `ticketbox release` tries it again after an upgrade",
+            panic_text(&*panic)
+        ),
+    };
+    tracing::error!(origin = %raw.origin, hash = %raw.hash, %reason, "quarantined");
+    quarantine(store, raw, reason, now)
+}
+
+/// Quarantines a message whose tries alone never finished.
+fn set_aside<S: Store + ?Sized>(
+    store: &S,
+    raw: &RawMail,
+    tries: Attempts,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let reason = format!(
+        "processing it stopped the worker {} times (a crash, abort or out of memory while \
+         handling this message alone); set aside so later mail flows: \
+         `ticketbox release` tries it again",
+        tries.alone
+    );
+    tracing::error!(origin = %raw.origin, hash = %raw.hash, %reason, "quarantined");
+    quarantine(store, raw, reason, now)
+}
+
+fn quarantine<S: Store + ?Sized>(
+    store: &S,
+    raw: &RawMail,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    store.commit(&Commit {
+        raw_hash: raw.hash.clone(),
+        source_key: raw.source_key.clone(),
+        quarantine: Some(Quarantined {
+            raw_hash: raw.hash.clone(),
+            reason: reason.clone(),
+            received: now,
+            origin: raw.origin.clone(),
+            size: raw.bytes.len(),
+            spam_rule: None,
+        }),
+        ..Commit::default()
+    })?;
+    Ok(Outcome {
+        message_id: None,
+        ticket: None,
+        outcome: OutcomeKind::Quarantined,
+        reason,
+        acknowledged: false,
+        origin: raw.origin.clone(),
+    })
+}
+
+/// The text a panic was raised with.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+/// Faults on demand for the tests of this module's promises, in debug
+/// builds only (a release binary has no such switch):
+/// `TICKETBOX_TEST_FAULT=abort:MARKER` aborts the process, `panic:MARKER`
+/// panics, while processing a message whose bytes contain MARKER.
+#[cfg(debug_assertions)]
+mod fault {
+    use crate::intake::RawMail;
+    use std::sync::LazyLock;
+
+    static FAULT: LazyLock<Option<(String, String)>> = LazyLock::new(|| {
+        let v = std::env::var("TICKETBOX_TEST_FAULT").ok()?;
+        let (kind, marker) = v.split_once(':')?;
+        Some((kind.to_owned(), marker.to_owned()))
+    });
+
+    pub fn inject(raw: &RawMail) {
+        let Some((kind, marker)) = FAULT.as_ref() else {
+            return;
+        };
+        let hit = !marker.is_empty()
+            && raw
+                .bytes
+                .windows(marker.len())
+                .any(|w| w == marker.as_bytes());
+        if !hit {
+            return;
+        }
+        match kind.as_str() {
+            "abort" => {
+                eprintln!("TICKETBOX_TEST_FAULT: aborting on {}", raw.origin);
+                std::process::abort();
+            }
+            "panic" => panic!("TICKETBOX_TEST_FAULT: panic on {}", raw.origin),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::config::Config;
+    use crate::store::SledStore;
+    use chrono::TimeZone;
+    use std::sync::Mutex;
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        store: SledStore,
+        engine: Engine,
+        clock: FixedClock,
+    }
+
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            rules_dir: dir.path().join("no-rules"),
+            templates_dir: dir.path().join("no-templates"),
+            ..Config::default()
+        };
+        Setup {
+            store: SledStore::open(&dir.path().join("data"), 1000).unwrap(),
+            engine: Engine::new(cfg, "test-instance".into()).unwrap(),
+            clock: FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()),
+            _dir: dir,
+        }
+    }
+
+    fn mail(n: usize, body: &str) -> RawMail {
+        let text = format!(
+            "From: c{n}@c.example\r\nTo: support@example.com\r\nSubject: Help {n}\r\n\
+             Message-ID: <m{n}@c.example>\r\n\r\n{body}\r\n"
+        );
+        RawMail::new(text.into_bytes(), format!("test:{n}"), None)
+    }
+
+    /// The real step, except that a message saying "POISON" panics; every
+    /// call is noted with the tries on record at that moment.
+    fn step_noting<'a>(
+        calls: &'a Mutex<Vec<(String, Attempts)>>,
+    ) -> impl Fn(&Engine, &SledStore, &RawMail, DateTime<Utc>) -> Result<Outcome, StoreError> + 'a
+    {
+        move |engine, store, raw, now| {
+            calls
+                .lock()
+                .unwrap()
+                .push((raw.origin.clone(), store.attempts(&raw.hash).unwrap()));
+            if String::from_utf8_lossy(&raw.bytes).contains("POISON") {
+                panic!("cannot handle {}", raw.origin);
+            }
+            pipeline::process(engine, store, raw, now)
+        }
+    }
+
+    #[test]
+    fn a_panic_quarantines_its_message_and_the_batch_goes_on() {
+        let s = setup();
+        let mails = [mail(1, "fine"), mail(2, "POISON"), mail(3, "fine")];
+        let refs: Vec<&RawMail> = mails.iter().collect();
+        let calls = Mutex::new(Vec::new());
+        let out =
+            process_all_with(&s.engine, &s.store, &s.clock, &refs, &step_noting(&calls)).unwrap();
+        s.store.flush().unwrap();
+        let kinds: Vec<OutcomeKind> = out.iter().map(|o| o.outcome).collect();
+        assert_eq!(
+            kinds,
+            [
+                OutcomeKind::Created,
+                OutcomeKind::Quarantined,
+                OutcomeKind::Created
+            ]
+        );
+        assert!(
+            out[1].reason.contains("cannot handle test:2"),
+            "{}",
+            out[1].reason
+        );
+        let q = s.store.quarantined().unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].raw_hash, mails[1].hash);
+        assert!(q[0].reason.starts_with("internal error while processing"));
+        assert!(s.store.pending().unwrap().is_empty());
+        // Each try was counted, durably, before the step ran.
+        for (_, tries) in calls.lock().unwrap().iter() {
+            assert_eq!(*tries, Attempts { total: 1, alone: 0 });
+        }
+    }
+
+    #[test]
+    fn after_a_crash_each_message_is_tried_alone_and_a_repeat_offender_set_aside() {
+        let s = setup();
+        let mails: Vec<RawMail> = (1..=4).map(|n| mail(n, "fine")).collect();
+        let refs: Vec<&RawMail> = mails.iter().collect();
+        // A batch began (tries counted, flushed) and the process died.
+        take_in(&s.store, &refs).unwrap();
+        // Message 3 then took the process down twice more, alone.
+        s.store.count_attempts(&[&mails[2].hash], true).unwrap();
+        s.store.count_attempts(&[&mails[2].hash], true).unwrap();
+        s.store.flush().unwrap();
+
+        let pending = s.store.pending().unwrap();
+        assert_eq!(pending.len(), 4);
+        assert_eq!(pending[2].attempts, Attempts { total: 3, alone: 2 });
+
+        let calls = Mutex::new(Vec::new());
+        let out =
+            process_all_with(&s.engine, &s.store, &s.clock, &refs, &step_noting(&calls)).unwrap();
+        s.store.flush().unwrap();
+        assert_eq!(out[2].outcome, OutcomeKind::Quarantined);
+        assert!(
+            out[2].reason.contains("stopped the worker 2 times"),
+            "{}",
+            out[2].reason
+        );
+        for i in [0, 1, 3] {
+            assert_eq!(out[i].outcome, OutcomeKind::Created, "{:?}", out[i]);
+        }
+        // The three others were tried alone (their second try); the set
+        // aside one never reached the step.
+        let calls = calls.lock().unwrap();
+        let seen: Vec<&str> = calls.iter().map(|(o, _)| o.as_str()).collect();
+        assert_eq!(seen, ["test:1", "test:2", "test:4"]);
+        for (_, tries) in calls.iter() {
+            assert_eq!(*tries, Attempts { total: 2, alone: 1 });
+        }
+        assert!(s.store.pending().unwrap().is_empty());
+        assert_eq!(s.store.quarantined().unwrap().len(), 1);
+        // The same bytes arriving again stay where they are.
+        let again = process_all(&s.engine, &s.store, &s.clock, &[&mails[2]]).unwrap();
+        assert_eq!(again[0].outcome, OutcomeKind::Duplicate);
+    }
+
+    #[test]
+    fn one_try_alone_that_never_finished_is_not_enough_to_set_a_message_aside() {
+        // A SIGKILL or power cut during an innocent message's try alone.
+        let s = setup();
+        let m = mail(1, "fine");
+        take_in(&s.store, &[&m]).unwrap();
+        assert_eq!(
+            s.store.attempts(&m.hash).unwrap(),
+            Attempts { total: 1, alone: 1 }
+        );
+        let out = process_all(&s.engine, &s.store, &s.clock, &[&m]).unwrap();
+        assert_eq!(out[0].outcome, OutcomeKind::Created);
+    }
+}
