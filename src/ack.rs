@@ -18,7 +18,6 @@ use serde::Serialize;
 /// What the ack policy needs to know besides the message.
 pub struct Policy<'a> {
     pub enabled: bool,
-    pub max_per_hour: u32,
     pub agents: &'a [String],
     pub identity: &'a Identity,
 }
@@ -30,8 +29,6 @@ pub fn refusal(
     class_reason: &str,
     to: Option<&Party>,
     rules_no_ack: Option<&str>,
-    recent_acks: &[DateTime<Utc>],
-    now: DateTime<Utc>,
 ) -> Option<String> {
     if !policy.enabled {
         return Some("acknowledgements are disabled".into());
@@ -53,14 +50,6 @@ pub fn refusal(
     }
     if let Some(rule) = rules_no_ack {
         return Some(format!("rule {rule:?} asked for no acknowledgement"));
-    }
-    let hour_ago = now - chrono::Duration::hours(1);
-    let recent = recent_acks.iter().filter(|t| **t > hour_ago).count();
-    if recent >= policy.max_per_hour as usize {
-        return Some(format!(
-            "rate limit: {recent} acknowledgements to {} in the last hour",
-            to.address
-        ));
     }
     None
 }
@@ -467,7 +456,6 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     fn identity() -> Identity {
         Identity {
@@ -483,51 +471,22 @@ mod tests {
         let agents = vec!["agent@example.com".to_string()];
         let p = Policy {
             enabled: true,
-            max_per_hour: 2,
             agents: &agents,
             identity: &id,
         };
-        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
         let alice = Party::new(None, "alice@c.example");
-        assert_eq!(
-            refusal(&p, Class::Normal, "", Some(&alice), None, &[], now),
-            None
-        );
+        assert_eq!(refusal(&p, Class::Normal, "", Some(&alice), None), None);
         assert!(
-            refusal(
-                &p,
-                Class::AutoReply,
-                "Precedence: bulk",
-                Some(&alice),
-                None,
-                &[],
-                now
-            )
-            .unwrap()
-            .contains("Precedence: bulk")
+            refusal(&p, Class::AutoReply, "Precedence: bulk", Some(&alice), None)
+                .unwrap()
+                .contains("Precedence: bulk")
         );
         let agent = Party::new(None, "agent@example.com");
-        assert!(refusal(&p, Class::Normal, "", Some(&agent), None, &[], now).is_some());
+        assert!(refusal(&p, Class::Normal, "", Some(&agent), None).is_some());
         let noreply = Party::new(None, "no-reply@shop.example");
-        assert!(refusal(&p, Class::Normal, "", Some(&noreply), None, &[], now).is_some());
-        assert!(refusal(&p, Class::Normal, "", Some(&alice), Some("spam"), &[], now).is_some());
-        let recent = [
-            now - chrono::Duration::minutes(10),
-            now - chrono::Duration::minutes(5),
-        ];
-        assert!(
-            refusal(&p, Class::Normal, "", Some(&alice), None, &recent, now)
-                .unwrap()
-                .starts_with("rate limit")
-        );
-        let old = [
-            now - chrono::Duration::hours(2),
-            now - chrono::Duration::minutes(5),
-        ];
-        assert_eq!(
-            refusal(&p, Class::Normal, "", Some(&alice), None, &old, now),
-            None
-        );
+        assert!(refusal(&p, Class::Normal, "", Some(&noreply), None).is_some());
+        assert!(refusal(&p, Class::Normal, "", Some(&alice), Some("spam")).is_some());
+        assert!(refusal(&p, Class::Normal, "", None, None).is_some());
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub mod locale;
 pub mod model;
 pub mod ops;
 pub mod outbox;
+pub mod pacing;
 pub mod parse;
 pub mod pipeline;
 pub mod render;

@@ -126,6 +126,16 @@ pub struct Ack {
     pub language: String,
     /// At most this many acknowledgements per sender per hour.
     pub max_per_sender_per_hour: u32,
+    /// … and per day.
+    pub max_per_sender_per_day: u32,
+    /// At most this many per domain per day (robots changing their address).
+    pub max_per_domain_per_day: u32,
+    /// Domains of shared mail providers: many different people, so no
+    /// per-domain bound.
+    pub shared_domains: Vec<String>,
+    /// The same text from the same domain is acknowledged once in this
+    /// many days (a robot answering our acknowledgements); 0 turns it off.
+    pub same_text_days: u32,
     /// A new ticket from a customer whose previous ticket was closed this
     /// recently is linked to it and the acknowledgement says so.
     pub followup_days: u32,
@@ -246,6 +256,39 @@ impl Default for Ack {
             template: "ack".into(),
             language: "en".into(),
             max_per_sender_per_hour: 5,
+            max_per_sender_per_day: 10,
+            max_per_domain_per_day: 20,
+            shared_domains: [
+                "gmail.com",
+                "googlemail.com",
+                "outlook.com",
+                "hotmail.com",
+                "live.com",
+                "msn.com",
+                "yahoo.com",
+                "icloud.com",
+                "me.com",
+                "aol.com",
+                "proton.me",
+                "protonmail.com",
+                "gmx.de",
+                "gmx.net",
+                "web.de",
+                "wp.pl",
+                "o2.pl",
+                "onet.pl",
+                "interia.pl",
+                "op.pl",
+                "gazeta.pl",
+                "walla.co.il",
+                "walla.com",
+                "bezeqint.net",
+                "012.net.il",
+                "netvision.net.il",
+            ]
+            .map(String::from)
+            .to_vec(),
+            same_text_days: 30,
             followup_days: 14,
         }
     }
@@ -327,6 +370,16 @@ impl Config {
         }
         crate::subject::TagFormat::new(&self.tickets.tag)
             .map_err(|e| bad(format!("tickets.tag: {e}")))?;
+        if self.ack.max_per_domain_per_day as usize > crate::store::ACKS_KEPT {
+            return Err(bad(format!(
+                "ack.max_per_domain_per_day = {} is over {}, the acknowledgement times kept",
+                self.ack.max_per_domain_per_day,
+                crate::store::ACKS_KEPT
+            )));
+        }
+        for d in &mut self.ack.shared_domains {
+            *d = d.trim().to_lowercase();
+        }
         let problems = self.limits.check();
         if !problems.is_empty() {
             return Err(bad(problems.join("; ")));

@@ -9,6 +9,7 @@ use super::{Engine, answer, ticket};
 use crate::ack::{self, Personal, TicketRef};
 use crate::classify::{Class, Verdict};
 use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Ticket, TicketId};
+use crate::pacing;
 use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::{Commit, Store, StoreError};
@@ -158,30 +159,37 @@ pub(super) fn create<S: Store + ?Sized>(
     commit.messages.push(record);
 
     let reply_to = env.reply_address().cloned();
-    let recent = match &reply_to {
-        Some(p) => store.acks_to(&p.address)?,
-        None => Vec::new(),
-    };
     let policy = ack::Policy {
         enabled: engine.cfg.ack.enabled,
-        max_per_hour: engine.cfg.ack.max_per_sender_per_hour,
         agents: &engine.cfg.agents,
         identity: &engine.identity,
     };
     let decision = new.decision;
     let no_ack_rule = (decision.ack == Some(false)).then(|| decision.fired.join(", "));
+    let mut paced = None;
     let refusal = if new.is_agent {
         Some("the sender is an agent".to_owned())
     } else {
-        ack::refusal(
+        match ack::refusal(
             &policy,
             new.verdict.class,
             &new.verdict.reason,
             reply_to.as_ref(),
             no_ack_rule.as_deref(),
-            &recent,
-            now,
-        )
+        ) {
+            Some(why) => Some(why),
+            None => match &reply_to {
+                Some(to) => {
+                    let own_words = crate::lang::unquoted(&env.text);
+                    let keys = pacing::keys(&engine.cfg.ack, to, &own_words);
+                    let history = pacing::History::read(&keys, |k| store.acks_to(k))?;
+                    let why = pacing::refusal(&engine.cfg.ack, &keys, &history, now);
+                    paced = Some(keys);
+                    why
+                }
+                None => None,
+            },
+        }
     };
     let (acknowledged, note) = match (refusal, reply_to) {
         (Some(why), _) => (false, format!("no acknowledgement: {why}")),
@@ -200,7 +208,7 @@ pub(super) fn create<S: Store + ?Sized>(
                 language: &language,
                 tz,
             };
-            outgoing::acknowledge(
+            let (queued, note) = outgoing::acknowledge(
                 engine,
                 &mut commit,
                 &mut t,
@@ -210,7 +218,11 @@ pub(super) fn create<S: Store + ?Sized>(
                 &audience,
                 &personal,
                 now,
-            )
+            );
+            if queued && let Some(keys) = &paced {
+                commit.acked.extend(keys.all().map(|k| (k.to_owned(), now)));
+            }
+            (queued, note)
         }
     };
     if automatic || new.is_agent {

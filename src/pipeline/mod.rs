@@ -450,4 +450,6 @@ mod tests_hostile;
 #[cfg(test)]
 mod tests_notify;
 #[cfg(test)]
+mod tests_robots;
+#[cfg(test)]
 mod tests_sla;

@@ -43,13 +43,10 @@ pub(super) fn acknowledge(
         personal,
     };
     match queue(engine, commit, ticket, env, &mail, now) {
-        Ok(()) => {
-            commit.acked = Some((to.address.clone(), now));
-            (
-                true,
-                format!("acknowledgement queued ({})", audience.language),
-            )
-        }
+        Ok(()) => (
+            true,
+            format!("acknowledgement queued ({})", audience.language),
+        ),
         Err(e) => {
             tracing::error!(ticket = ticket.id, error = %e, "acknowledgement not built");
             (false, format!("no acknowledgement: {e}"))

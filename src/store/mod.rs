@@ -19,6 +19,10 @@ use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Acknowledgement times kept per key: enough for every pacing limit
+/// (`ack.max_per_domain_per_day` may not exceed it).
+pub const ACKS_KEPT: usize = 100;
+
 /// Bumped when the stored layout changes; opening a newer store fails.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -124,8 +128,9 @@ pub struct Commit {
     /// Outlook conversation id → ticket (kept if already present).
     pub conversation: Option<(String, TicketId)>,
     pub outbox: Vec<OutboxEntry>,
-    /// An acknowledgement went to this address at this time (rate limit).
-    pub acked: Option<(String, DateTime<Utc>)>,
+    /// An acknowledgement went out at this time, counted under each of
+    /// these keys (its address, its domain, its text: see `pacing`).
+    pub acked: Vec<(String, DateTime<Utc>)>,
     /// Small named values written with the rest (queue statistics).
     pub meta: Vec<(String, String)>,
     /// The raw message leaves quarantine (an admin released it); applied
@@ -167,8 +172,10 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>>;
     /// The number the next new ticket gets.
     fn next_ticket_id(&self) -> Result<TicketId>;
-    /// When acknowledgements went to `address`, most recent last.
-    fn acks_to(&self, address: &str) -> Result<Vec<DateTime<Utc>>>;
+    /// When acknowledgements were counted under `key` (an address, a
+    /// domain, a text: see `pacing`), most recent last; the latest
+    /// [`ACKS_KEPT`] are kept.
+    fn acks_to(&self, key: &str) -> Result<Vec<DateTime<Utc>>>;
 
     fn commit(&self, c: &Commit) -> Result<()>;
     /// Several commits, in order, as one atomic step where the backend can

@@ -208,23 +208,23 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         Ok(held.map_or(stored, |h| h.max(stored)))
     }
 
-    fn acks_to(&self, address: &str) -> Result<Vec<DateTime<Utc>>> {
-        if let Some(times) = self.lock().acks.get(address) {
+    fn acks_to(&self, key: &str) -> Result<Vec<DateTime<Utc>>> {
+        if let Some(times) = self.lock().acks.get(key) {
             return Ok(times.clone());
         }
-        self.inner.acks_to(address)
+        self.inner.acks_to(key)
     }
 
     fn commit(&self, c: &Commit) -> Result<()> {
         let full = {
-            let acked = match &c.acked {
-                Some((addr, at)) => {
-                    let mut times = self.acks_to(addr)?;
-                    times.push(*at);
-                    Some((addr.clone(), times))
-                }
-                None => None,
-            };
+            let mut acked = Vec::with_capacity(c.acked.len());
+            for (key, at) in &c.acked {
+                let mut times = self.acks_to(key)?;
+                times.push(*at);
+                let skip = times.len().saturating_sub(super::ACKS_KEPT);
+                times.drain(..skip);
+                acked.push((key.clone(), times));
+            }
             let inner_has = |id: &str| self.inner.ticket_for_message_id(id);
             let mut new_ids = Vec::new();
             for (id, t) in &c.index {
@@ -240,8 +240,8 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
             };
 
             let mut held = self.lock();
-            if let Some((addr, times)) = acked {
-                held.acks.insert(addr, times);
+            for (key, times) in acked {
+                held.acks.insert(key, times);
             }
             for (id, t) in new_ids {
                 held.msgid.entry(id).or_insert(t);

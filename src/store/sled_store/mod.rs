@@ -24,8 +24,8 @@
 //! iterate in ticket order.
 
 use super::{
-    Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, SCHEMA_VERSION, Store,
-    StoreError,
+    ACKS_KEPT, Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, SCHEMA_VERSION,
+    Store, StoreError,
 };
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::outbox::OutboxEntry;
@@ -48,8 +48,6 @@ const NEXT_TICKET: &str = "next_ticket";
 const LOCK_RETRIES: u32 = 50;
 /// Set once the `open` tree indexes every open ticket.
 const OPEN_INDEX: &str = "open_index";
-/// How many acknowledgement times are kept per sender (rate limiting).
-const ACKS_KEPT: usize = 20;
 
 /// The value of a `pending` entry: arrival number (recovery keeps arrival
 /// order: a reply after the message it answers), tries so far, origin.

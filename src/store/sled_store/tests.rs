@@ -85,7 +85,7 @@ fn commits_written_together_keep_every_acknowledgement_time() {
     let (_dir, store) = open();
     let at = |m| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 9, m, 0).unwrap();
     let ack = |m| Commit {
-        acked: Some(("ann@example.net".into(), at(m))),
+        acked: vec![("ann@example.net".into(), at(m))],
         ..Commit::default()
     };
     store.commit(&ack(0)).unwrap();

@@ -21,7 +21,7 @@ struct Encoded<'a> {
     ticket: Option<EncodedTicket<'a>>,
     /// Entry key, entry without its message, the message.
     outbox: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
-    acked: Option<(&'a str, Vec<u8>)>,
+    acked: Vec<(&'a str, Vec<u8>)>,
     quarantine: Option<Vec<u8>>,
 }
 
@@ -35,7 +35,7 @@ struct EncodedTicket<'a> {
 }
 
 impl<'a> Encoded<'a> {
-    fn new(c: &'a Commit, acked: Option<(&'a str, Vec<u8>)>) -> Self {
+    fn new(c: &'a Commit, acked: Vec<(&'a str, Vec<u8>)>) -> Self {
         Encoded {
             messages: c
                 .messages
@@ -98,19 +98,17 @@ impl SledStore {
         let mut acks: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
         let mut encoded = Vec::with_capacity(commits.len());
         for c in commits {
-            let acked = match &c.acked {
-                Some((addr, at)) => {
-                    let times = match acks.entry(addr.as_str()) {
-                        Entry::Occupied(o) => o.into_mut(),
-                        Entry::Vacant(v) => v.insert(self.acks_to(addr)?),
-                    };
-                    times.push(*at);
-                    let skip = times.len().saturating_sub(ACKS_KEPT);
-                    times.drain(..skip);
-                    Some((addr.as_str(), enc(&*times)))
-                }
-                None => None,
-            };
+            let mut acked = Vec::with_capacity(c.acked.len());
+            for (key, at) in &c.acked {
+                let times = match acks.entry(key.as_str()) {
+                    Entry::Occupied(o) => o.into_mut(),
+                    Entry::Vacant(v) => v.insert(self.acks_to(key)?),
+                };
+                times.push(*at);
+                let skip = times.len().saturating_sub(ACKS_KEPT);
+                times.drain(..skip);
+                acked.push((key.as_str(), enc(&*times)));
+            }
             encoded.push(Encoded::new(c, acked));
         }
 
@@ -195,8 +193,8 @@ impl SledStore {
                             outbox_t.insert(k.as_slice(), v.as_slice())?;
                             outbox_raw.insert(k.as_slice(), raw.as_slice())?;
                         }
-                        if let Some((addr, times)) = &e.acked {
-                            senders.insert(addr.as_bytes(), times.as_slice())?;
+                        for (key, times) in &e.acked {
+                            senders.insert(key.as_bytes(), times.as_slice())?;
                         }
                         for (k, v) in &c.meta {
                             meta.insert(k.as_bytes(), v.as_bytes())?;
