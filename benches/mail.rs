@@ -94,6 +94,9 @@ address = "{support}"
 
 [ack]
 max_per_sender_per_hour = 100000
+max_per_sender_per_day = 100000
+shared_domains = ["example.test"]
+same_text_days = 0
 
 [outbox]
 transport = "{transport}"

@@ -152,6 +152,9 @@ pub fn compose(
         next_attempt: now,
         last_error: None,
         sent: None,
+        delivered: Vec::new(),
+        refused: Vec::new(),
+        notify: None,
     };
     let record = MessageRecord {
         message_id: id,

@@ -72,6 +72,7 @@ pub mod outbox;
 pub mod pacing;
 pub mod parse;
 pub mod pipeline;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod rules;

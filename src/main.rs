@@ -57,8 +57,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 None if !cfg.mailbox.is_empty() => Source::Imap(cfg.mailbox.clone()),
                 None => Source::Maildir(cfg.intake.maildir.clone()),
             };
-            run(cfg, source, once)?;
-            return Ok(ExitCode::SUCCESS);
+            return run(cfg, source, once);
         }
         Command::Ingest {
             paths,

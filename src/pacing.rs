@@ -214,7 +214,7 @@ pub fn refusal(cfg: &Ack, keys: &Keys, h: &History, now: DateTime<Utc>) -> Optio
             ));
         }
     }
-    if !keys.text.is_empty() {
+    if cfg.same_text_days > 0 && !keys.text.is_empty() {
         let window = Duration::days(i64::from(cfg.same_text_days));
         if let Some(last) = h.text.iter().filter(|t| **t > now - window).max() {
             return Some(format!(
@@ -334,7 +334,7 @@ mod tests {
         assert!(why.contains("in the last day"), "{why}");
         assert_eq!(refusal(&c, &k, &daily, t(44)), None, "a day later");
         let domain = History {
-            domain: (0..20).map(|m| t(0) + Duration::minutes(m)).collect(),
+            domain: (0..100).map(|m| t(0) + Duration::minutes(m)).collect(),
             ..History::default()
         };
         let why = refusal(&c, &k, &domain, t(2)).unwrap();

@@ -149,8 +149,21 @@ pub fn show<S: Store + ?Sized>(
     let mut messages = Vec::new();
     for mid in &t.messages {
         let m = store.message(mid)?;
+        // Mail we sent: who has it, who refused it, who it still waits for.
+        let delivery = match &m {
+            Some(m) if m.kind == MessageKind::Outgoing => store.outbox_entry(mid)?.map(|e| {
+                json!({
+                    "state": e.state.as_str(),
+                    "delivered": e.delivered,
+                    "refused": e.refused,
+                    "waiting": if e.state.is_done() { Vec::new() } else { e.recipients.clone() },
+                })
+            }),
+            _ => None,
+        };
         messages.push(match m {
             Some(m) => json!({
+                "delivery": delivery,
                 "message_id": m.message_id,
                 "from": m.from.as_ref().map(|p| p.address.clone()),
                 "from_name": m.from.as_ref().and_then(|p| p.name.clone()),
@@ -234,6 +247,24 @@ pub fn show<S: Store + ?Sized>(
             who,
             m["subject"].as_str().unwrap_or("")
         )?;
+        let d = &m["delivery"];
+        for r in d["refused"].as_array().into_iter().flatten() {
+            writeln!(
+                out,
+                "      refused {}: {}",
+                r["address"].as_str().unwrap_or("-"),
+                r["reason"].as_str().unwrap_or("")
+            )?;
+        }
+        let waiting: Vec<&str> = d["waiting"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if !waiting.is_empty() {
+            writeln!(out, "      waiting for {}", waiting.join(", "))?;
+        }
     }
     Ok(())
 }
@@ -259,7 +290,10 @@ pub fn outbox<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool) -> 
                     "id": e.id,
                     "ticket": e.ticket,
                     "purpose": e.purpose,
-                    "to": e.recipients,
+                    "to": e.addressed(),
+                    "waiting": e.recipients,
+                    "delivered": e.delivered,
+                    "refused": e.refused,
                     "subject": e.subject,
                     "state": e.state.as_str(),
                     "attempts": e.attempts,
@@ -284,7 +318,7 @@ pub fn outbox<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool) -> 
             e.state.as_str(),
             e.ticket,
             e.attempts,
-            e.recipients.join(","),
+            e.addressed().join(","),
             e.subject,
             e.last_error
                 .as_ref()

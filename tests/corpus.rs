@@ -51,7 +51,7 @@ fn every_corpus_message_gets_an_outcome_with_a_reason() {
         files.len()
     );
 
-    let sb = Sandbox::new("[ack]\nmax_per_sender_per_hour = 1000\n");
+    let sb = Sandbox::new("[ack]\nmax_per_sender_per_hour = 1000\nmax_per_sender_per_day = 1000\n");
     let mut lines: Vec<Value> = Vec::new();
     for chunk in files.chunks(150) {
         let mut args = vec!["ingest", "--json", "--no-deliver"];

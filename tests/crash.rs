@@ -47,7 +47,11 @@ fn reply_message(j: usize, parent: usize) -> String {
 
 #[test]
 fn sigkill_during_ingest_loses_nothing_and_duplicates_nothing() {
-    let sb = Sandbox::new("[ack]\nmax_per_sender_per_hour = 100000\n");
+    // Many customers of one domain writing alike: no robot bounds here.
+    let sb = Sandbox::new(
+        "[ack]\nmax_per_sender_per_hour = 100000\nmax_per_sender_per_day = 100000\n\
+         shared_domains = [\"load.example\"]\nsame_text_days = 0\n",
+    );
     // New tickets, each followed later by replies to every second one.
     let mut n = 0;
     let mut parent_of = HashMap::new();

@@ -331,7 +331,7 @@ fn fifty_mailboxes_are_watched_at_once() {
     let boxes: Vec<String> = (0..N).map(|i| fresh_address(&format!("box{i}"))).collect();
     // One customer writes to all: lift the per-sender acknowledgement limit.
     let mut extra = String::from(
-        "\n[ack]\nmax_per_sender_per_hour = 1000\n[queues.billing]\n[queues.technical]\n",
+        "\n[ack]\nmax_per_sender_per_hour = 1000\nmax_per_sender_per_day = 1000\n[queues.billing]\n[queues.technical]\n",
     );
     for (i, b) in boxes.iter().enumerate() {
         extra.push_str(&format!(

@@ -17,7 +17,8 @@ static SERIAL: Mutex<()> = Mutex::new(());
 fn config(ms: &Mailstack, support: &str) -> String {
     ms.worker_config(
         support,
-        "fetch_batch = 50\n\n[ack]\nmax_per_sender_per_hour = 10000",
+        "fetch_batch = 50\n\n[ack]\nmax_per_sender_per_hour = 10000\nmax_per_sender_per_day = 10000\n\
+         shared_domains = [\"example.test\"]\nsame_text_days = 0",
     )
 }
 

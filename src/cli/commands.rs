@@ -130,7 +130,11 @@ pub fn transport(cfg: &Config) -> Result<Arc<dyn Transport>> {
     })
 }
 
-pub fn run(cfg: Config, source: Source, once: bool) -> Result<()> {
+/// Exit status of `run` when outgoing mail failed for now and still waits
+/// (EX_TEMPFAIL): a `run --once` in a script must not look like success.
+const UNDELIVERED: u8 = 75;
+
+pub fn run(cfg: Config, source: Source, once: bool) -> Result<ExitCode> {
     if let Source::Maildir(dir) = &source
         && !dir.is_dir()
     {
@@ -173,9 +177,18 @@ pub fn run(cfg: Config, source: Source, once: bool) -> Result<()> {
         processed = stats.processed,
         skipped = stats.skipped,
         unreadable = stats.unreadable,
+        undelivered = stats.undelivered,
         "done"
     );
-    Ok(())
+    if stats.undelivered > 0 {
+        eprintln!(
+            "ticketbox: {} outgoing message(s) could not be delivered yet and wait in the outbox \
+             (see `ticketbox outbox`)",
+            stats.undelivered
+        );
+        return Ok(ExitCode::from(UNDELIVERED));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn shutdown_signal() {
@@ -264,16 +277,35 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
     if let Some(e) = write_err {
         return Err(e).context("writing to stdout");
     }
+    let mut undelivered = 0;
     if !no_deliver {
-        rt.block_on(ticketbox::outbox::deliver_due(
+        let round = rt.block_on(ticketbox::outbox::deliver_due(
             &store,
             &*transport,
             &clock,
             &policy,
         ))?;
+        for e in &round.to_tell {
+            ticketbox::pipeline::tell_refused(&engine, &store, e, clock.now())?;
+        }
+        if !round.to_tell.is_empty() {
+            ticketbox::store::Store::flush(&store)?;
+            rt.block_on(ticketbox::outbox::deliver_due(
+                &store,
+                &*transport,
+                &clock,
+                &policy,
+            ))?;
+        }
+        undelivered = round.retrying;
     }
     Ok(if stats.unreadable > 0 {
         ExitCode::from(2)
+    } else if undelivered > 0 {
+        eprintln!(
+            "ticketbox: {undelivered} outgoing message(s) could not be delivered yet and wait in the outbox"
+        );
+        ExitCode::from(UNDELIVERED)
     } else {
         ExitCode::SUCCESS
     })

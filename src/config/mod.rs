@@ -257,7 +257,7 @@ impl Default for Ack {
             language: "en".into(),
             max_per_sender_per_hour: 5,
             max_per_sender_per_day: 10,
-            max_per_domain_per_day: 20,
+            max_per_domain_per_day: 100,
             shared_domains: [
                 "gmail.com",
                 "googlemail.com",

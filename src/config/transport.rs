@@ -168,7 +168,15 @@ pub struct SmtpCfg {
     pub envelope_from: String,
     /// Messages in flight at once.
     pub concurrency: usize,
+    /// Connecting: TCP and TLS.
     pub timeout_seconds: u64,
+    /// Each command's reply: greeting, EHLO, AUTH, MAIL, RCPT, DATA
+    /// (RFC 5321 §4.5.3.2 asks for five minutes).
+    pub command_timeout_seconds: u64,
+    /// Sending the message and the reply to its final dot (RFC 5321: ten
+    /// minutes; a server may check the whole message before it answers,
+    /// and a client that gives up early sends the mail twice).
+    pub data_timeout_seconds: u64,
 }
 
 impl Default for SmtpCfg {
@@ -185,6 +193,8 @@ impl Default for SmtpCfg {
             envelope_from: String::new(),
             concurrency: 8,
             timeout_seconds: 30,
+            command_timeout_seconds: 300,
+            data_timeout_seconds: 600,
         }
     }
 }

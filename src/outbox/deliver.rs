@@ -1,52 +1,54 @@
 //! Draining the outbox: what is due goes to the transport, several at a
-//! time, and each result is recorded.
+//! time, and each result is recorded as it comes.
 
-use super::{OutboxEntry, OutboxState, Policy, SendError, Transport, backoff};
+use super::{
+    OutboxEntry, OutboxState, Policy, RefusedRecipient, SendError, Sent, Transport, backoff,
+};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+use futures::FutureExt;
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 /// What one delivery round did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Round {
     pub sent: usize,
     pub retrying: usize,
     pub failed: usize,
     /// When the earliest pending entry is due next.
     pub next_due: Option<DateTime<Utc>>,
+    /// Entries with recipients refused for good in this round whose
+    /// `notify` address should hear of it (as recorded).
+    pub to_tell: Vec<OutboxEntry>,
 }
 
-/// Delivers every entry that is due, up to `limit`, and records results.
-/// Two flushes per round, not per entry: one after marking the round's
-/// entries `sending`, one after recording their outcomes.
-/// Up to `policy.concurrency` messages are in flight at once.
+/// Delivers every entry that is due, up to `limit`, `policy.concurrency`
+/// at a time, and records each result as soon as it is known: one flush per
+/// batch of results that came in together, never one at the end of the
+/// round, so a crash repeats at most `concurrency` sends. Entries are marked
+/// `sending` (flushed) before their send begins.
 pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
     store: &S,
     transport: &T,
     clock: &dyn Clock,
     policy: &Policy,
 ) -> Result<Round, StoreError> {
-    let (max_attempts, limit) = (policy.max_attempts, policy.limit);
     let now = clock.now();
     let mut round = Round::default();
     let mut due = Vec::new();
     for e in store.outbox_active()? {
         match e.state {
             OutboxState::Pending | OutboxState::Sending
-                if e.next_attempt <= now && due.len() < limit =>
+                if e.next_attempt <= now && due.len() < policy.limit =>
             {
                 due.push(e)
             }
             OutboxState::Pending | OutboxState::Sending => {
-                round.next_due = Some(
-                    round
-                        .next_due
-                        .map_or(e.next_attempt, |d| d.min(e.next_attempt)),
-                );
+                round.next_due = earliest(round.next_due, e.next_attempt);
             }
             _ => {}
         }
@@ -55,88 +57,183 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
         return Ok(round);
     }
     due.sort_by_key(|e| e.created);
-    for e in &mut due {
-        if e.state == OutboxState::Sending {
-            tracing::warn!(id = %e.id, "delivering again after an interrupted attempt: the recipient may get it twice");
+    let mut waiting = due.into_iter();
+    let mut in_flight = FuturesUnordered::new();
+    let mut finished: Vec<(OutboxEntry, Result<Sent, SendError>)> = Vec::new();
+    loop {
+        // Record what came back and mark what starts next, in one write.
+        let mut writes = Vec::new();
+        for (e, result) in finished.drain(..) {
+            writes.push(record(e, result, clock.now(), policy, &mut round));
         }
-        e.state = OutboxState::Sending;
-        e.attempts += 1;
-    }
-    store.put_outbox_all(&due)?;
-    store.flush()?;
-
-    let results: Vec<(OutboxEntry, Result<(), SendError>)> = futures::stream::iter(due)
-        .map(|mut e| async move {
-            // Listings leave the message out; it is read only while being
-            // sent, so a round holds `concurrency` messages, not all of them.
-            let raw = if e.raw.is_empty() {
-                match store.outbox_entry(&e.id) {
-                    Ok(found) => found.map(|x| x.raw).unwrap_or_default(),
-                    Err(err) => {
-                        let message = format!("reading the message from the store: {err}");
-                        return (
-                            e,
-                            Err(SendError {
-                                permanent: false,
-                                message,
-                            }),
-                        );
-                    }
-                }
-            } else {
-                std::mem::take(&mut e.raw)
-            };
-            let r = transport
-                .send(&e.envelope_from, &e.recipients, raw.as_bytes())
-                .await;
-            (e, r)
-        })
-        .buffer_unordered(policy.concurrency.max(1))
-        .collect()
-        .await;
-    let mut recorded = Vec::with_capacity(results.len());
-    for (mut e, result) in results {
-        let now = clock.now();
-        match result {
-            Ok(()) => {
-                e.state = OutboxState::Sent;
-                e.sent = Some(now);
-                e.last_error = None;
-                round.sent += 1;
-                tracing::info!(id = %e.id, ticket = e.ticket, to = ?e.recipients, "sent");
+        let mut starting = Vec::new();
+        while in_flight.len() + starting.len() < policy.concurrency.max(1) {
+            let Some(mut e) = waiting.next() else { break };
+            if e.state == OutboxState::Sending {
+                tracing::warn!(id = %e.id, "delivering again after an interrupted attempt: the recipient may get it twice");
             }
-            Err(err) if err.permanent || e.attempts >= max_attempts => {
-                e.state = OutboxState::Failed;
-                e.last_error = Some(if err.permanent {
-                    err.message
-                } else {
-                    format!("gave up after {} attempts: {}", e.attempts, err.message)
-                });
-                round.failed += 1;
-                tracing::error!(id = %e.id, ticket = e.ticket, error = ?e.last_error, "delivery failed for good");
-            }
-            Err(err) => {
-                e.state = OutboxState::Pending;
-                e.next_attempt = now + backoff(e.attempts, &e.id, policy.retry_base_seconds);
-                tracing::warn!(id = %e.id, attempt = e.attempts, retry_at = %e.next_attempt, error = %err.message, "delivery failed, will retry");
-                e.last_error = Some(err.message);
-                round.retrying += 1;
-                round.next_due = Some(
-                    round
-                        .next_due
-                        .map_or(e.next_attempt, |d| d.min(e.next_attempt)),
-                );
-            }
+            e.state = OutboxState::Sending;
+            e.attempts += 1;
+            writes.push(e.clone());
+            starting.push(e);
         }
-        recorded.push(e);
+        if !writes.is_empty() {
+            store.put_outbox_all(&writes)?;
+            store.flush()?;
+        }
+        // Only now, marked and flushed, do the sends begin.
+        for e in starting {
+            in_flight.push(send_one(store, transport, e));
+        }
+        let Some(first) = in_flight.next().await else {
+            break;
+        };
+        finished.push(first);
+        while let Some(Some(more)) = in_flight.next().now_or_never() {
+            finished.push(more);
+        }
     }
-    store.put_outbox_all(&recorded)?;
-    store.flush()?;
     Ok(round)
 }
 
+/// Sends one entry (its message read from the store only now, so a round
+/// holds `concurrency` messages, not all of them).
+async fn send_one<S: Store + ?Sized, T: Transport + ?Sized>(
+    store: &S,
+    transport: &T,
+    mut e: OutboxEntry,
+) -> (OutboxEntry, Result<Sent, SendError>) {
+    let raw = if e.raw.is_empty() {
+        match store.outbox_entry(&e.id) {
+            Ok(found) => found.map(|x| x.raw).unwrap_or_default(),
+            Err(err) => {
+                let message = format!("reading the message from the store: {err}");
+                return (e, Err(SendError::temporary(message)));
+            }
+        }
+    } else {
+        std::mem::take(&mut e.raw)
+    };
+    let r = transport
+        .send(&e.envelope_from, &e.recipients, raw.as_bytes())
+        .await;
+    (e, r)
+}
+
+/// The entry after its send: recipients who took it move to `delivered`,
+/// those refused for good to `refused`, those refused for now stay for a
+/// retry.
+fn record(
+    mut e: OutboxEntry,
+    result: Result<Sent, SendError>,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    round: &mut Round,
+) -> OutboxEntry {
+    match result {
+        Ok(sent) => {
+            let mut later = Vec::new();
+            let mut newly_refused = false;
+            let mut retry_after = None;
+            let mut notes = Vec::new();
+            for r in &sent.refused {
+                notes.push(format!("{}: {}", r.address, r.reason));
+                if r.permanent {
+                    newly_refused = true;
+                    e.refused.push(RefusedRecipient {
+                        address: r.address.clone(),
+                        reason: r.reason.clone(),
+                    });
+                } else {
+                    later.push(r.address.clone());
+                    retry_after = retry_after.max(r.retry_after);
+                }
+            }
+            let took: Vec<String> = e
+                .recipients
+                .iter()
+                .filter(|a| !sent.refused.iter().any(|r| &r.address == *a))
+                .cloned()
+                .collect();
+            tracing::info!(id = %e.id, ticket = e.ticket, to = ?took, "sent");
+            e.delivered.extend(took);
+            e.recipients = later;
+            e.last_error = (!notes.is_empty()).then(|| format!("refused {}", notes.join("; ")));
+            if e.recipients.is_empty() {
+                e.state = OutboxState::Sent;
+                e.sent = Some(now);
+                round.sent += 1;
+            } else {
+                retry(&mut e, now, retry_after, policy, round);
+            }
+            if newly_refused {
+                tracing::warn!(id = %e.id, ticket = e.ticket, refused = ?e.refused, "recipients refused");
+                if e.notify.is_some() {
+                    round.to_tell.push(e.clone());
+                }
+            }
+        }
+        Err(err) if err.permanent || e.attempts >= policy.max_attempts => {
+            e.state = OutboxState::Failed;
+            let why = if err.permanent {
+                err.message
+            } else {
+                format!("gave up after {} attempts: {}", e.attempts, err.message)
+            };
+            for a in std::mem::take(&mut e.recipients) {
+                e.refused.push(RefusedRecipient {
+                    address: a,
+                    reason: why.clone(),
+                });
+            }
+            e.last_error = Some(why);
+            round.failed += 1;
+            tracing::error!(id = %e.id, ticket = e.ticket, error = ?e.last_error, "delivery failed for good");
+            if e.notify.is_some() {
+                round.to_tell.push(e.clone());
+            }
+        }
+        Err(err) => {
+            tracing::warn!(id = %e.id, attempt = e.attempts, error = %err.message, "delivery failed, will retry");
+            e.last_error = Some(err.message);
+            retry(&mut e, now, err.retry_after, policy, round);
+        }
+    }
+    e
+}
+
+/// Back to pending, due after the backoff, or just after the server's own
+/// `retry_after` when it named one (greylisting: before its minimum a
+/// retry is refused again, and long after it the mail is late for no
+/// reason).
+fn retry(
+    e: &mut OutboxEntry,
+    now: DateTime<Utc>,
+    retry_after: Option<std::time::Duration>,
+    policy: &Policy,
+    round: &mut Round,
+) {
+    let wait = match retry_after.and_then(|d| Duration::from_std(d).ok()) {
+        Some(server) => server + Duration::seconds(2),
+        None => backoff(e.attempts, &e.id, policy.retry_base_seconds),
+    };
+    e.state = OutboxState::Pending;
+    e.next_attempt = now + wait;
+    round.retrying += 1;
+    round.next_due = earliest(round.next_due, e.next_attempt);
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+/// Called with the entries whose `notify` address should hear that
+/// recipients refused them (the worker queues a notice to the agent).
+pub type OnRefused = Arc<dyn Fn(Vec<OutboxEntry>) + Send + Sync>;
+
 /// Delivers due entries whenever woken (after each commit) or when a retry
-/// falls due; after `stop` turns true, finishes what is due and returns.
+/// falls due; after `stop` turns true, finishes what is due and returns
+/// how many entries were still waiting on a temporary failure.
 pub async fn send_loop<S: Store + ?Sized>(
     store: Arc<S>,
     transport: Arc<dyn Transport>,
@@ -144,13 +241,21 @@ pub async fn send_loop<S: Store + ?Sized>(
     policy: Policy,
     wake: Arc<Notify>,
     stop: watch::Receiver<bool>,
-) -> Result<(), StoreError> {
+    on_refused: Option<OnRefused>,
+) -> Result<usize, StoreError> {
     loop {
-        let round = deliver_due(&*store, &*transport, &*clock, &policy).await?;
+        let mut round = deliver_due(&*store, &*transport, &*clock, &policy).await?;
+        if let Some(tell) = &on_refused
+            && !round.to_tell.is_empty()
+        {
+            tell(std::mem::take(&mut round.to_tell));
+        }
         let worked = round.sent + round.retrying + round.failed > 0;
         if *stop.borrow() {
-            if !worked {
-                return Ok(());
+            // Entries that failed for now in this last round (or are due
+            // now and did not go) are what a caller reports.
+            if round.retrying > 0 || !worked {
+                return Ok(round.retrying);
             }
             continue;
         }
@@ -161,7 +266,7 @@ pub async fn send_loop<S: Store + ?Sized>(
         let sleep = round
             .next_due
             .and_then(|d| (d - clock.now()).to_std().ok())
-            .unwrap_or(Duration::from_secs(60));
+            .unwrap_or(std::time::Duration::from_secs(60));
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(sleep) => {}
@@ -193,7 +298,7 @@ mod tests {
                 if result.is_ok() {
                     self.sent.lock().unwrap().push(to.join(","));
                 }
-                result
+                result.map(|()| Sent::default())
             })
         }
     }
@@ -213,6 +318,9 @@ mod tests {
             next_attempt: at,
             last_error: None,
             sent: None,
+            delivered: Vec::new(),
+            refused: Vec::new(),
+            notify: None,
         }
     }
 
@@ -327,5 +435,172 @@ mod tests {
             .unwrap();
         assert_eq!(r.sent, 1);
         assert_eq!(store.outbox_entry("a").unwrap().unwrap().attempts, 2);
+    }
+
+    /// Answers from a fixed table: per recipient address, refuse for good
+    /// (`5`) or for now (`4`); a message whose recipients are all refused
+    /// is an error, as with a real server.
+    struct PerRecipient {
+        refuse: Vec<(&'static str, bool)>,
+        got: Mutex<Vec<Vec<String>>>,
+    }
+
+    impl Transport for PerRecipient {
+        fn send<'a>(&'a self, _from: &'a str, to: &'a [String], _raw: &'a [u8]) -> SendFuture<'a> {
+            Box::pin(async move {
+                let refused: Vec<crate::outbox::Refusal> = to
+                    .iter()
+                    .filter_map(|a| {
+                        self.refuse
+                            .iter()
+                            .find(|(r, _)| r == a)
+                            .map(|(_, permanent)| crate::outbox::Refusal {
+                                address: a.clone(),
+                                permanent: *permanent,
+                                reason: if *permanent {
+                                    "550 5.1.1 user unknown".into()
+                                } else {
+                                    "450 4.7.1 greylisted, try again in 120 seconds".into()
+                                },
+                                retry_after: (!permanent)
+                                    .then(|| std::time::Duration::from_secs(120)),
+                            })
+                    })
+                    .collect();
+                if refused.len() == to.len() {
+                    return Err(SendError::permanent("every recipient refused"));
+                }
+                self.got.lock().unwrap().push(
+                    to.iter()
+                        .filter(|a| !refused.iter().any(|r| &r.address == *a))
+                        .cloned()
+                        .collect(),
+                );
+                Ok(Sent { refused })
+            })
+        }
+    }
+
+    #[test]
+    fn each_recipient_has_its_own_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 1000).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let clock = FixedClock::new(t0);
+        let mut e = entry("answer", t0);
+        e.recipients = vec![
+            "ann@c.example".into(),
+            "gone@c.example".into(),
+            "grey@d.example".into(),
+        ];
+        e.notify = Some("ola@example.com".into());
+        store.put_outbox(&e).unwrap();
+        let transport = PerRecipient {
+            refuse: vec![("gone@c.example", true), ("grey@d.example", false)],
+            got: Mutex::default(),
+        };
+        let r = rt()
+            .block_on(deliver_due(&store, &transport, &clock, &policy(5)))
+            .unwrap();
+        let a = store.outbox_entry("answer").unwrap().unwrap();
+        assert_eq!(a.delivered, ["ann@c.example"]);
+        assert_eq!(a.refused.len(), 1);
+        assert_eq!(a.refused[0].address, "gone@c.example");
+        assert!(a.refused[0].reason.starts_with("550 5.1.1"));
+        // Greylisted: waiting, alone, until just after the server's wait.
+        assert_eq!(a.state, OutboxState::Pending);
+        assert_eq!(a.recipients, ["grey@d.example"]);
+        assert!(a.next_attempt >= t0 + chrono::Duration::seconds(120));
+        assert!(a.next_attempt <= t0 + chrono::Duration::seconds(125));
+        // The agent is to hear of the refusal.
+        assert_eq!(r.to_tell.len(), 1);
+        assert_eq!(r.to_tell[0].refused, a.refused);
+
+        clock.set(a.next_attempt);
+        let transport2 = PerRecipient {
+            refuse: Vec::new(),
+            got: Mutex::default(),
+        };
+        let r = rt()
+            .block_on(deliver_due(&store, &transport2, &clock, &policy(5)))
+            .unwrap();
+        assert_eq!(
+            *transport2.got.lock().unwrap(),
+            vec![vec!["grey@d.example".to_owned()]]
+        );
+        assert!(r.to_tell.is_empty(), "nothing new to tell");
+        let a = store.outbox_entry("answer").unwrap().unwrap();
+        assert_eq!(a.state, OutboxState::Sent);
+        assert_eq!(a.delivered, ["ann@c.example", "grey@d.example"]);
+    }
+
+    /// Holds one message's send until released; the others go at once.
+    struct Holding {
+        hold: &'static str,
+        release: tokio::sync::Notify,
+        done: Mutex<Vec<String>>,
+    }
+
+    impl Transport for Holding {
+        fn send<'a>(&'a self, _from: &'a str, to: &'a [String], _raw: &'a [u8]) -> SendFuture<'a> {
+            Box::pin(async move {
+                if to[0].starts_with(self.hold) {
+                    self.release.notified().await;
+                }
+                self.done.lock().unwrap().push(to[0].clone());
+                Ok(Sent::default())
+            })
+        }
+    }
+
+    #[test]
+    fn results_are_recorded_as_they_come_not_at_the_end_of_the_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SledStore::open(dir.path(), 1000).unwrap());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        for (i, id) in ["a", "b", "slow", "c", "d", "e"].iter().enumerate() {
+            store
+                .put_outbox(&entry(id, t0 + chrono::Duration::seconds(i as i64)))
+                .unwrap();
+        }
+        let transport = std::sync::Arc::new(Holding {
+            hold: "slow",
+            release: tokio::sync::Notify::new(),
+            done: Mutex::default(),
+        });
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let policy = Policy {
+            concurrency: 2,
+            ..policy(5)
+        };
+        let round = {
+            let (store, transport) = (store.clone(), transport.clone());
+            rt.spawn(async move {
+                let clock = FixedClock::new(t0 + chrono::Duration::seconds(10));
+                deliver_due(&*store, &*transport, &clock, &policy).await
+            })
+        };
+        // Wait until everything but the held message went through.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while transport.done.lock().unwrap().len() < 5 {
+            assert!(std::time::Instant::now() < deadline, "sends stalled");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // The round is not over, yet each finished send is already on disk:
+        // a crash now would repeat only the one still in flight.
+        let state = |id: &str| store.outbox_entry(id).unwrap().unwrap().state;
+        for id in ["a", "b", "c", "d", "e"] {
+            assert_eq!(state(id), OutboxState::Sent, "{id}");
+        }
+        assert_eq!(state("slow"), OutboxState::Sending);
+        transport.release.notify_one();
+        let r = rt.block_on(round).unwrap().unwrap();
+        assert_eq!(r.sent, 6);
+        assert_eq!(state("slow"), OutboxState::Sent);
     }
 }

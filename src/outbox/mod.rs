@@ -5,19 +5,25 @@
 //! bytes under the same Message-ID. Delivery goes through a [`Transport`].
 //!
 //! Crash window, stated honestly: an entry is marked `sending` (and flushed)
-//! before the transport is called, and `sent` after it returns. A crash
-//! between the transport accepting the mail and the `sent` mark leaves it
-//! `sending`; on restart such entries are delivered again (at-least-once)
-//! and a warning is logged. Nothing is ever lost; a duplicate is possible
-//! only in that window.
+//! before the transport is called, and its result is recorded (and flushed)
+//! as soon as it returns, not at the end of a round; no new send starts
+//! while results wait to be recorded. A crash between the transport
+//! accepting a mail and that record leaves it `sending`; on restart such
+//! entries are delivered again (at-least-once) and a warning is logged. So a
+//! kill repeats at most `concurrency` sends. Nothing is ever lost.
+//!
+//! Results are per recipient: what was taken is delivered and recorded;
+//! a recipient refused for good is recorded with the server's reason (and
+//! the entry's `notify` address, the agent whose answer it is, is told); a
+//! recipient refused for now is tried again alone, later.
 
 mod deliver;
 mod smtp;
 mod transport;
 
-pub use deliver::{Round, deliver_due, send_loop};
+pub use deliver::{OnRefused, Round, deliver_due, send_loop};
 pub use smtp::{SmtpSetupError, SmtpTransport};
-pub use transport::{FileTransport, SendError, SendFuture, Transport};
+pub use transport::{FileTransport, Refusal, SendError, SendFuture, Sent, Transport};
 
 use crate::model::TicketId;
 use chrono::{DateTime, Duration, Utc};
@@ -37,6 +43,11 @@ pub enum OutboxState {
 }
 
 impl OutboxState {
+    /// Sent or failed: nothing more will be tried.
+    pub fn is_done(self) -> bool {
+        matches!(self, OutboxState::Sent | OutboxState::Failed)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxState::Pending => "pending",
@@ -56,6 +67,7 @@ pub struct OutboxEntry {
     /// What it is for, e.g. `acknowledgement`.
     pub purpose: String,
     pub envelope_from: String,
+    /// Recipients still to deliver to (all of them until the first send).
     pub recipients: Vec<String>,
     pub subject: String,
     /// The complete RFC 5322 message. Stored apart from the entry (written
@@ -71,6 +83,36 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     #[serde(default)]
     pub sent: Option<DateTime<Utc>>,
+    /// Recipients who have it (taken out of `recipients` as they take it:
+    /// a retry goes only to those still waiting).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivered: Vec<String>,
+    /// Recipients refused for good, with the server's reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedRecipient>,
+    /// Who to tell when recipients are refused (the agent whose answer
+    /// this is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
+}
+
+impl OutboxEntry {
+    /// Everyone the mail was addressed to: delivered, refused, waiting.
+    pub fn addressed(&self) -> Vec<String> {
+        self.delivered
+            .iter()
+            .chain(self.refused.iter().map(|r| &r.address))
+            .chain(&self.recipients)
+            .cloned()
+            .collect()
+    }
+}
+
+/// A recipient refused for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedRecipient {
+    pub address: String,
+    pub reason: String,
 }
 
 /// How the outbox retries.

@@ -8,13 +8,17 @@ use lettre::address::Envelope;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::time::Duration;
 
-/// Why a delivery did not happen. `permanent` failures are not retried.
+/// Why a delivery did not happen, to any recipient. `permanent` failures
+/// are not retried; `retry_after` is the server's own word on when to try
+/// again (greylisting), when it gave one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SendError {
     pub permanent: bool,
     pub message: String,
+    pub retry_after: Option<Duration>,
 }
 
 impl SendError {
@@ -22,19 +26,40 @@ impl SendError {
         SendError {
             permanent: false,
             message: message.into(),
+            retry_after: None,
         }
     }
     pub fn permanent(message: impl Into<String>) -> SendError {
         SendError {
             permanent: true,
             message: message.into(),
+            retry_after: None,
         }
     }
 }
 
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+/// A recipient the server would not take while it took the message for
+/// others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub address: String,
+    pub permanent: bool,
+    /// The server's reply, e.g. `550 5.1.1 <x@y>: user unknown`.
+    pub reason: String,
+    pub retry_after: Option<Duration>,
+}
 
-/// Delivers one complete message to its recipients.
+/// A message taken for at least one recipient; every recipient not in
+/// `refused` has it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub refused: Vec<Refusal>,
+}
+
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Sent, SendError>> + Send + 'a>>;
+
+/// Delivers one complete message to its recipients: `Ok` when at least
+/// one took it (with those that did not), `Err` when none did.
 pub trait Transport: Send + Sync {
     fn send<'a>(&'a self, from: &'a str, to: &'a [String], raw: &'a [u8]) -> SendFuture<'a>;
 }
@@ -89,7 +114,7 @@ impl Transport for FileTransport {
             })
             .await;
             match written {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(())) => Ok(Sent::default()),
                 Ok(Err(e)) => Err(SendError::temporary(format!(
                     "writing to the outbox directory {}: {e}",
                     self.dir.display()

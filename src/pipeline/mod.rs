@@ -15,6 +15,7 @@ mod outgoing;
 mod ticket;
 pub mod timing;
 
+pub use answer::tell_refused;
 pub use engine::{Engine, EngineError};
 pub use outgoing::{customer_audience, outgoing_mail};
 

@@ -116,10 +116,10 @@ fn a_robot_with_new_words_each_time_is_bounded_per_sender_and_domain() {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    for (verp, bound) in [(false, 10), (true, 20)] {
+    for (verp, bound) in [(false, 10), (true, 100)] {
         let s = setup(|_| {});
         let mut now = t0();
-        for round in 0..60 {
+        for round in 0..120 {
             now += Duration::minutes(10);
             let from = if verp {
                 format!("r{round}-4711@bot.example")
@@ -138,7 +138,7 @@ fn a_robot_with_new_words_each_time_is_bounded_per_sender_and_domain() {
             );
         }
         let sent = acks(&s).len();
-        assert_eq!(s.store.tickets().unwrap().len(), 60);
+        assert_eq!(s.store.tickets().unwrap().len(), 120);
         assert_eq!(sent, bound, "verp {verp}: one day's bound");
         // A day later the bound opens again, once.
         now += Duration::days(1);
@@ -148,7 +148,7 @@ fn a_robot_with_new_words_each_time_is_bounded_per_sender_and_domain() {
                 "late@bot",
                 "Your message",
                 "",
-                &novel(99),
+                &novel(1000),
             ),
             now,
         );

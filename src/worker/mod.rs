@@ -56,6 +56,60 @@ pub struct Stats {
     pub processed: usize,
     pub skipped: usize,
     pub unreadable: usize,
+    /// Outgoing mail whose last attempt failed for now and that is still
+    /// waiting (a full disk under the file outbox, a server down).
+    pub undelivered: usize,
+}
+
+/// Outbox entries whose refused recipients an agent must hear of, between
+/// the sender (which finds them) and the committer (which writes the
+/// notices: it is the one writer of tickets).
+#[derive(Clone, Default)]
+struct Refusals {
+    queue: Arc<std::sync::Mutex<Vec<outbox::OutboxEntry>>>,
+    wake: Arc<Notify>,
+}
+
+impl Refusals {
+    fn handler(&self) -> outbox::OnRefused {
+        let me = self.clone();
+        Arc::new(move |entries| {
+            me.queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(entries);
+            me.wake.notify_one();
+        })
+    }
+
+    fn take(&self) -> Vec<outbox::OutboxEntry> {
+        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Runs until aborted: each batch of refusals becomes notices, written
+    /// by the committer.
+    async fn tell(self, committer: Committer) {
+        loop {
+            self.wake.notified().await;
+            let batch = self.take();
+            if batch.is_empty() {
+                continue;
+            }
+            let task: committer::Task = Box::new(move |engine, store, now| {
+                let mut told = 0;
+                for e in &batch {
+                    told += usize::from(
+                        crate::pipeline::tell_refused(engine, store, e, now)
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+                Ok(format!("{told} notice(s) of refused recipients"))
+            });
+            if let Err(e) = committer.run(task).await {
+                tracing::error!(error = %e, "telling agents of refused recipients failed");
+            }
+        }
+    }
 }
 
 /// Where `run` takes mail from.
@@ -202,6 +256,9 @@ impl<S: Store + 'static> Worker<S> {
             committed.clone(),
         );
         let (stop_sender, sender_stopped) = watch::channel(false);
+        // Answers whose recipients a mail server refused: the sender hands
+        // them over, the committer writes the notices to their agents.
+        let refusals = Refusals::default();
         let sender = tokio::spawn(outbox::send_loop(
             self.store.clone(),
             self.transport.clone(),
@@ -209,7 +266,9 @@ impl<S: Store + 'static> Worker<S> {
             self.engine.cfg.delivery_policy(),
             committed.clone(),
             sender_stopped,
+            Some(refusals.handler()),
         ));
+        let teller = tokio::spawn(refusals.clone().tell(committer.clone()));
         // Deliver what an earlier run left pending.
         committed.notify_one();
 
@@ -311,15 +370,33 @@ impl<S: Store + 'static> Worker<S> {
         if let Some(e) = escalations {
             e.abort();
         }
+        teller.abort();
         tokio::task::spawn_blocking(move || committer_thread.join())
             .await
             .map_err(|e| WorkerError::Task(e.to_string()))?
             .map_err(|_| WorkerError::Task("the committer thread panicked".into()))?;
         let _ = stop_sender.send(true);
         committed.notify_one();
-        sender
+        stats.undelivered = sender
             .await
             .map_err(|e| WorkerError::Task(e.to_string()))??;
+        // The committer has finished: notices still owed are written here,
+        // and sent before we stop.
+        let left = refusals.take();
+        if !left.is_empty() {
+            let now = self.clock.now();
+            for e in &left {
+                crate::pipeline::tell_refused(&self.engine, &*self.store, e, now)?;
+            }
+            self.store.flush()?;
+            outbox::deliver_due(
+                &*self.store,
+                &*self.transport,
+                &*self.clock,
+                &self.engine.cfg.delivery_policy(),
+            )
+            .await?;
+        }
         self.store.flush()?;
         control::remove_socket(&self.engine.cfg.data_dir);
         tracing::info!(

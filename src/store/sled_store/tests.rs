@@ -198,6 +198,9 @@ fn big_outgoing_mail_lives_in_a_file_too() {
         next_attempt: now,
         last_error: None,
         sent: None,
+        delivered: Vec::new(),
+        refused: Vec::new(),
+        notify: None,
     };
     {
         let store = SledStore::open(&data, 1000).unwrap();
