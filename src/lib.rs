@@ -77,6 +77,7 @@ pub mod render;
 pub mod report;
 pub mod rules;
 pub mod sla;
+pub mod space;
 pub mod store;
 pub mod subject;
 pub mod text;

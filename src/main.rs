@@ -27,8 +27,15 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
+    // What this process creates (the store, raw mail, outgoing mail, the
+    // control socket) is readable by its owner only, whatever the umask.
+    // SAFETY: umask only sets the process's file mode mask; no memory is
+    // involved, and no other thread runs yet.
+    unsafe {
+        libc::umask(0o077);
+    }
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(cli::log::Scrubbed)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

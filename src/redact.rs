@@ -6,9 +6,41 @@
 //! or in the outbox's stored `last_error`. A [`Redactor`] knows the secrets
 //! of one connection (and the encodings a protocol sends them in) and
 //! replaces each with `[redacted]` in any text before it is logged or kept.
+//!
+//! Libraries log too: at `RUST_LOG=trace` the IMAP library writes every
+//! command it sends, `LOGIN "user" "password"` included. So every secret
+//! read from the config is also [`remember`]ed in one process-wide
+//! redactor, and the log writer passes each line through [`scrub`]: no
+//! password reaches the log at any level, whoever wrote the line.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use std::borrow::Cow;
+use std::sync::RwLock;
+
+/// Every secret this process has read, for [`scrub`].
+static KNOWN: RwLock<Redactor> = RwLock::new(Redactor {
+    needles: Vec::new(),
+});
+
+/// Adds a login's secrets to the process-wide redactor.
+pub fn remember(user: &str, password: &str) {
+    let new = Redactor::for_login(user, password);
+    let mut known = KNOWN.write().unwrap_or_else(|p| p.into_inner());
+    known.needles.extend(new.needles);
+    known.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    known.needles.dedup();
+}
+
+/// `text` without any secret this process has read.
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let known = KNOWN.read().unwrap_or_else(|p| p.into_inner());
+    if known.needles.iter().any(|n| text.contains(n.as_str())) {
+        Cow::Owned(known.redact(text))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
 
 /// Replaces known secrets in text.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +59,8 @@ impl Redactor {
     pub fn for_login(user: &str, password: &str) -> Redactor {
         let mut needles = vec![
             password.to_owned(),
+            // As an IMAP quoted string writes it.
+            password.replace('\\', "\\\\").replace('"', "\\\""),
             STANDARD.encode(password),
             STANDARD.encode(format!("\0{user}\0{password}")),
             STANDARD.encode(format!("{user}\0{user}\0{password}")),
@@ -89,6 +123,16 @@ mod tests {
             let blob = STANDARD.encode(format!("{prefix}correct horse battery staple and more"));
             assert!(r.redact(&blob).contains("[redacted]"), "{prefix:?}: {blob}");
         }
+    }
+
+    #[test]
+    fn what_the_process_read_is_scrubbed_from_any_text() {
+        remember("imap-user", "pa\"ss\\word-77");
+        assert_eq!(
+            scrub(r#"A1 LOGIN "imap-user" "pa\"ss\\word-77""#),
+            r#"A1 LOGIN "imap-user" "[redacted]""#
+        );
+        assert!(matches!(scrub("nothing here"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -267,6 +267,8 @@ fn tail(log: &str) -> String {
 
 #[test]
 fn big_mail_is_fetched_in_parts_within_fetch_mib() {
+    // Other tests here stop and start Dovecot.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(ms) = mailstack::mailstack() else {
         return;
     };
@@ -303,4 +305,45 @@ fn big_mail_is_fetched_in_parts_within_fetch_mib() {
     let (_, last) =
         ticketbox::imap::parse_checkpoint(&store.meta("imap:support").unwrap().unwrap()).unwrap();
     assert_eq!(last, 5, "checkpoint at the last message");
+}
+
+#[test]
+fn a_trace_level_log_never_shows_the_imap_password() {
+    // Other tests here stop and start Dovecot.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let support = fresh_address("support");
+    let customer = fresh_address("customer");
+    ms.deliver_direct(
+        &support,
+        0,
+        &mail(&customer, &support, &format!("t.{customer}"), "trace"),
+    );
+    let sb = Sandbox::new(&config(&ms, &support));
+    let out = sb
+        .command(&["run", "--once"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    // The IMAP library logged the LOGIN command it sent…
+    let login: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("encode") && l.contains("LOGIN"))
+        .collect();
+    assert!(!login.is_empty(), "no LOGIN in a trace log?");
+    // …without the password (the test stack's password is "secret").
+    for l in &login {
+        assert!(!l.contains(mailstack::PASSWORD), "{l}");
+        assert!(l.contains("[redacted]"), "{l}");
+    }
+    assert!(!log.contains(&format!("\"{}\"", mailstack::PASSWORD)));
+    assert_eq!(sb.json(&["tickets", "--json"]).as_array().unwrap().len(), 1);
 }

@@ -70,12 +70,24 @@ pub fn reach(cfg: &Config, req: &Request) -> Result<Reached> {
     }
 }
 
+/// Room a command needs on the data disk before it opens the store.
+const OPEN_MIN_FREE: u64 = 2 << 20;
+
 pub fn is_locked(e: &anyhow::Error) -> bool {
     e.downcast_ref::<StoreError>()
         .is_some_and(|e| matches!(e, StoreError::Locked { .. }))
 }
 
 pub fn open_store(cfg: &Config) -> Result<SledStore> {
+    // Opening the store may write (sled brings its snapshot up to date):
+    // on a disk with almost no room, a command meant to look must not be
+    // the one that fills it, and a worker could not take mail anyway.
+    ticketbox::space::ensure(
+        &cfg.data_dir,
+        OPEN_MIN_FREE,
+        "not opening the store, since opening it may write; free some space and try again",
+    )
+    .map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
     match SledStore::open_with_cache(

@@ -297,7 +297,7 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
                 &policy,
             ))?;
         }
-        undelivered = round.retrying;
+        undelivered = ticketbox::store::Store::outbox_active(&store)?.len();
     }
     Ok(if stats.unreadable > 0 {
         ExitCode::from(2)

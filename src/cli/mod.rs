@@ -1,6 +1,8 @@
 //! The command line: arguments (`args`), reaching a worker or the store
-//! (`access`), and what each command does (`commands`).
+//! (`access`), what each command does (`commands`), and where log lines
+//! go (`log`).
 
 pub mod access;
 pub mod args;
 pub mod commands;
+pub mod log;

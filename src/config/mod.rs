@@ -150,6 +150,9 @@ pub struct Intake {
     pub batch_size: usize,
     /// Upper bound for a single message; larger ones are quarantined.
     pub max_message_bytes: usize,
+    /// Below this much free space on the data disk, no mail is taken (it
+    /// stays with its source) until there is room again.
+    pub min_free_mib: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -300,6 +303,7 @@ impl Default for Intake {
             maildir: "examples/inbox".into(),
             batch_size: 256,
             max_message_bytes: 50 * 1024 * 1024,
+            min_free_mib: 64,
         }
     }
 }

@@ -45,19 +45,23 @@ impl Secret {
         self.password_env.is_some() || self.password_file.is_some()
     }
 
-    /// Reads the password now. The value is not kept in the config.
-    pub fn read(&self) -> Result<String, SecretError> {
-        if let Some(var) = &self.password_env {
-            return std::env::var(var).map_err(|_| SecretError::MissingEnv(var.clone()));
-        }
-        if let Some(path) = &self.password_file {
+    /// Reads the password of `user` now. The value is not kept in the
+    /// config; it is remembered by [`crate::redact`] so that no log line
+    /// can show it.
+    pub fn read(&self, user: &str) -> Result<String, SecretError> {
+        let password = if let Some(var) = &self.password_env {
+            std::env::var(var).map_err(|_| SecretError::MissingEnv(var.clone()))?
+        } else if let Some(path) = &self.password_file {
             let text = std::fs::read_to_string(path).map_err(|source| SecretError::File {
                 path: path.display().to_string(),
                 source,
             })?;
-            return Ok(text.lines().next().unwrap_or_default().to_owned());
-        }
-        Err(SecretError::None)
+            text.lines().next().unwrap_or_default().to_owned()
+        } else {
+            return Err(SecretError::None);
+        };
+        crate::redact::remember(user, &password);
+        Ok(password)
     }
 }
 

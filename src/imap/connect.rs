@@ -82,7 +82,7 @@ pub async fn open(cfg: &MailboxCfg) -> Result<ImapSession, ImapError> {
             c
         }
     };
-    let password = cfg.secret().read()?;
+    let password = cfg.secret().read(&cfg.user)?;
     client
         .login(&cfg.user, &password)
         .await

@@ -233,7 +233,7 @@ pub type OnRefused = Arc<dyn Fn(Vec<OutboxEntry>) + Send + Sync>;
 
 /// Delivers due entries whenever woken (after each commit) or when a retry
 /// falls due; after `stop` turns true, finishes what is due and returns
-/// how many entries were still waiting on a temporary failure.
+/// how many entries still wait (after a temporary failure, now or before).
 pub async fn send_loop<S: Store + ?Sized>(
     store: Arc<S>,
     transport: Arc<dyn Transport>,
@@ -252,10 +252,9 @@ pub async fn send_loop<S: Store + ?Sized>(
         }
         let worked = round.sent + round.retrying + round.failed > 0;
         if *stop.borrow() {
-            // Entries that failed for now in this last round (or are due
-            // now and did not go) are what a caller reports.
             if round.retrying > 0 || !worked {
-                return Ok(round.retrying);
+                // What still waits is what a caller reports.
+                return Ok(store.outbox_active()?.len());
             }
             continue;
         }

@@ -117,7 +117,7 @@ impl SmtpTransport {
         let (credentials, redactor) = if cfg.user.is_empty() {
             (None, Redactor::default())
         } else {
-            let password = cfg.secret().read()?;
+            let password = cfg.secret().read(&cfg.user)?;
             let redactor = Redactor::for_login(&cfg.user, &password);
             (Some(Credentials::new(cfg.user.clone(), password)), redactor)
         };

@@ -91,9 +91,12 @@ pub struct FileTransport {
 }
 
 impl FileTransport {
-    /// Creates the directory if needed.
+    /// Creates the directory if needed (the owner's alone: it holds mail
+    /// to customers).
     pub fn new(dir: &Path) -> std::io::Result<FileTransport> {
+        use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         Ok(FileTransport {
             dir: dir.to_path_buf(),
         })

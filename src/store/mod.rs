@@ -42,11 +42,27 @@ pub enum StoreError {
     TooNew { found: u32 },
     #[error("store: the data directory {path} is in use by another ticketbox process")]
     Locked { path: String },
+    /// The disk is too full to take more (see [`crate::space`]).
+    #[error("{0}")]
+    NoSpace(String),
     #[error("store: {0}")]
     Other(String),
 }
 
 impl StoreError {
+    /// Whether the store can take no more writes in this process: sled
+    /// stops for good after an I/O error in its log (a full disk, a failing
+    /// device) or a corruption. Only a restart, once the cause is gone,
+    /// brings it back.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sled(
+                sled::Error::Io(_) | sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)
+            )
+        )
+    }
+
     /// Whether the store as a whole failed (I/O, a full disk, a lock), as
     /// opposed to one record that does not read: the first is no message's
     /// fault, so the message is offered again later rather than set aside.

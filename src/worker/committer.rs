@@ -13,7 +13,7 @@ use crate::store::{Staged, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 /// Mail from one source, and what to remember once it is stored.
 pub struct Batch {
@@ -45,11 +45,15 @@ impl Committer {
     /// Starts the committer thread. `committed` is notified after every
     /// flush (the outbox sender listens). The thread ends when every handle
     /// is dropped, after finishing what was submitted.
+    /// When the store fails for good (see [`StoreError::is_fatal`]) the
+    /// reason goes to `fatal` (the worker stops) and every later job is
+    /// refused.
     pub fn start<S: Store + 'static>(
         engine: Arc<Engine>,
         store: Arc<S>,
         clock: Arc<dyn Clock>,
         committed: Arc<Notify>,
+        fatal: watch::Sender<Option<String>>,
     ) -> (Committer, std::thread::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<Job>(64);
         let processed = Arc::new(AtomicUsize::new(0));
@@ -88,6 +92,14 @@ impl Committer {
                             tracing::error!(error = %e, "storing a batch failed; its sources will retry");
                             for b in group {
                                 let _ = b.done.send(Err(e.to_string()));
+                            }
+                            if e.is_fatal() {
+                                let why = format!(
+                                    "the store takes no more writes ({e}); stopping: start again once \
+                                     the cause is gone (a full disk: free some space); no mail is lost"
+                                );
+                                tracing::error!("{why}");
+                                let _ = fatal.send(Some(why));
                             }
                         }
                     }

@@ -58,6 +58,16 @@ pub fn process_all_with<S: Store + ?Sized>(
     mails: &[&RawMail],
     step: &Step<'_, S>,
 ) -> Result<Vec<Outcome>, StoreError> {
+    if mails.is_empty() {
+        return Ok(Vec::new());
+    }
+    // No room: the mail stays with its source, nothing is half-written.
+    crate::space::ensure(
+        &engine.cfg.data_dir,
+        engine.cfg.intake.min_free_mib << 20,
+        "intake paused until there is room (intake.min_free_mib)",
+    )
+    .map_err(StoreError::NoSpace)?;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; mails.len()];
     let mut fresh = Vec::with_capacity(mails.len());
     for (i, raw) in mails.iter().enumerate() {

@@ -46,16 +46,26 @@ impl<S: Store + 'static> MaildirSource<S> {
         let mut rescan = tokio::time::interval(RESCAN);
         rescan.tick().await;
         loop {
-            let s = tokio::select! {
+            let round = tokio::select! {
                 _ = shutdown.changed() => break,
-                _ = rescan.tick() => self.scan().await?,
+                _ = rescan.tick() => self.scan().await,
                 Some(first) = rx.recv() => {
                     let mut paths = vec![first];
                     while let Ok(p) = rx.try_recv() {
                         paths.push(p);
                     }
-                    self.submit(paths_to_items(&self.dir, paths)).await?
+                    self.submit(paths_to_items(&self.dir, paths)).await
                 }
+            };
+            // A batch that could not be stored (a full disk) stays in the
+            // Maildir; the next rescan offers it again. The worker goes on.
+            let s = match round {
+                Ok(s) => s,
+                Err(e @ WorkerError::Task(_)) => {
+                    tracing::warn!(error = %e, retry_in = ?RESCAN, "mail not stored; the files stay and are offered again");
+                    Stats::default()
+                }
+                Err(e) => return Err(e),
             };
             stats.skipped += s.skipped;
             stats.unreadable += s.unreadable;

@@ -48,6 +48,8 @@ pub enum WorkerError {
     Control(String),
     #[error("worker task failed: {0}")]
     Task(String),
+    #[error("{0}")]
+    Fatal(String),
 }
 
 /// Counts of what a run did.
@@ -246,7 +248,39 @@ impl<S: Store + 'static> Worker<S> {
         &self,
         source: Source,
         once: bool,
+        outer: watch::Receiver<bool>,
+    ) -> Result<Stats, WorkerError> {
+        // Everything stops on the caller's word, or when the store fails
+        // for good (a full disk): then the worker ends with that reason
+        // rather than go on refusing every batch.
+        let (fatal_tx, fatal) = watch::channel(None::<String>);
+        let (stop_tx, shutdown) = watch::channel(false);
+        let stopper = {
+            let (mut outer, mut fatal) = (outer.clone(), fatal.clone());
+            tokio::spawn(async move {
+                if !*outer.borrow() {
+                    tokio::select! {
+                        _ = outer.wait_for(|s| *s) => {}
+                        _ = fatal.wait_for(Option::is_some) => {}
+                    }
+                }
+                let _ = stop_tx.send(true);
+            })
+        };
+        let result = self.run_until(source, once, shutdown, fatal_tx).await;
+        stopper.abort();
+        match fatal.borrow().clone() {
+            Some(why) => Err(WorkerError::Fatal(why)),
+            None => result,
+        }
+    }
+
+    async fn run_until(
+        &self,
+        source: Source,
+        once: bool,
         shutdown: watch::Receiver<bool>,
+        fatal: watch::Sender<Option<String>>,
     ) -> Result<Stats, WorkerError> {
         let committed = Arc::new(Notify::new());
         let (committer, committer_thread) = Committer::start(
@@ -254,6 +288,7 @@ impl<S: Store + 'static> Worker<S> {
             self.store.clone(),
             self.clock.clone(),
             committed.clone(),
+            fatal,
         );
         let (stop_sender, sender_stopped) = watch::channel(false);
         // Answers whose recipients a mail server refused: the sender hands

@@ -139,6 +139,7 @@ impl SledStore {
         first_ticket: TicketId,
         cache_bytes: u64,
     ) -> Result<SledStore> {
+        prepare_dir(dir).map_err(io)?;
         let open = || {
             sled::Config::new()
                 .path(dir)
@@ -245,6 +246,41 @@ fn from_summary(id: TicketId, b: &[u8]) -> Option<CustomerTicket> {
         open: *b.get(8)? == 1,
         closed: if closed == 0 { None } else { at(closed) },
     })
+}
+
+/// Before sled opens `dir`: the directory and what is directly in it are
+/// the owner's alone (customer mail; whatever the umask was when they were
+/// made), and an unfinished snapshot is removed.
+///
+/// Why the snapshot: sled writes `snap.<lsn>.generating`, syncs it, then
+/// renames it to `snap.<lsn>`; but when it opens a store it reads the
+/// newest file starting with `snap.`, and `.generating` sorts last. A
+/// snapshot cut short by a full disk (or a crash) therefore made every
+/// later open fail with "Read corrupted data" until the file was deleted
+/// by hand. A `.generating` file is by construction not a finished
+/// snapshot; without it sled reads the previous one and replays its log.
+fn prepare_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let kind = entry.file_type()?;
+        if kind.is_file() && name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %entry.path().display(), "removing an unfinished store snapshot (left by a full disk or a crash)");
+            std::fs::remove_file(entry.path())?;
+            continue;
+        }
+        let mode = if kind.is_dir() { 0o700 } else { 0o600 };
+        if (kind.is_dir() || kind.is_file())
+            && entry.metadata()?.permissions().mode() & 0o777 != mode
+        {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
 }
 
 /// An outbox entry as stored in the entry trees: without its message.

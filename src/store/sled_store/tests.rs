@@ -231,3 +231,39 @@ fn big_outgoing_mail_lives_in_a_file_too() {
     let in_sled = store.outbox_raw.get("big@x").unwrap().unwrap();
     assert!(in_sled.is_empty(), "the big message is not inside sled");
 }
+
+#[test]
+fn an_unfinished_snapshot_does_not_keep_the_store_from_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let store = SledStore::open(&data, 1000).unwrap();
+        store.set_meta("kept", "yes").unwrap();
+        store.flush().unwrap();
+    }
+    // What a full disk leaves: a snapshot cut short. sled reads the newest
+    // `snap.*` file, and this name sorts after every finished one.
+    std::fs::write(data.join("snap.FFFFFFFFFFFFFFFF.generating"), b"\0\0\0cut").unwrap();
+    let store = SledStore::open(&data, 1000).unwrap();
+    assert_eq!(store.meta("kept").unwrap().as_deref(), Some("yes"));
+    assert!(!data.join("snap.FFFFFFFFFFFFFFFF.generating").exists());
+}
+
+#[test]
+fn the_store_is_the_owners_alone_whatever_the_umask_was() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    drop(SledStore::open(&data, 1000).unwrap());
+    // Files an older version left readable by all.
+    std::fs::set_permissions(data.join("db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(SledStore::open(&data, 1000).unwrap());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    // What was there is closed; what sled writes later follows the
+    // process's umask, which the binary sets to 077 (tests/file_modes.rs).
+    assert_eq!(mode(&data.join("db")), 0o600);
+    assert_eq!(mode(&data.join("conf")), 0o600);
+}
