@@ -120,6 +120,33 @@ impl Templates {
     /// The built-in templates, overlaid with `*.txt` / `*.html` files from
     /// `dir/<lang>/` when `dir` exists.
     pub fn load(dir: &Path) -> Result<Templates, Vec<TemplateError>> {
+        let mut sources = Vec::new();
+        let mut errors = Vec::new();
+        for (name, path) in template_files(dir).map_err(|e| vec![e])? {
+            match std::fs::read_to_string(&path) {
+                Ok(src) => sources.push((name, path.display().to_string(), src)),
+                Err(e) => errors.push(TemplateError::Io {
+                    dir: path.display().to_string(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        match Templates::from_sources(sources) {
+            Ok(t) if errors.is_empty() => Ok(t),
+            Ok(_) => Err(errors),
+            Err(mut more) => {
+                errors.append(&mut more);
+                Err(errors)
+            }
+        }
+    }
+
+    /// The built-in templates, overlaid with `(name, shown as, text)`
+    /// sources (`name` like `he/ack.txt`; `shown as` names the file in
+    /// errors).
+    pub fn from_sources(
+        sources: Vec<(String, String, String)>,
+    ) -> Result<Templates, Vec<TemplateError>> {
         let mut env = Environment::new();
         env.set_fuel(Some(FUEL));
         env.set_undefined_behavior(UndefinedBehavior::Lenient);
@@ -129,17 +156,9 @@ impl Templates {
                 errors.push(syntax(&format!("(built-in) {name}"), &e));
             }
         }
-        for (name, path) in template_files(dir).map_err(|e| vec![e])? {
-            match std::fs::read_to_string(&path) {
-                Ok(src) => {
-                    if let Err(e) = env.add_template_owned(name, src) {
-                        errors.push(syntax(&path.display().to_string(), &e));
-                    }
-                }
-                Err(e) => errors.push(TemplateError::Io {
-                    dir: path.display().to_string(),
-                    message: e.to_string(),
-                }),
+        for (name, shown, src) in sources {
+            if let Err(e) = env.add_template_owned(name, src) {
+                errors.push(syntax(&shown, &e));
             }
         }
         if errors.is_empty() {

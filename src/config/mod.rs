@@ -523,15 +523,52 @@ impl Config {
 
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
+    Lines::new(text).line_col(offset)
+}
+
+/// Where each line of a text starts, for many line numbers out of one
+/// text: a loader naming a line for each of 16,000 rules must not count
+/// newlines from the top each time.
+pub struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(text: &'a str) -> Lines<'a> {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { text, starts }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line.saturating_sub(1)];
+        (line, self.text[start..offset].chars().count() + 1)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_and_columns_are_found_by_offset() {
+        let t = "ab\nżółw\n\nx";
+        let l = Lines::new(t);
+        assert_eq!(l.line_col(0), (1, 1));
+        assert_eq!(l.line_col(2), (1, 3));
+        assert_eq!(l.line_col(3), (2, 1));
+        assert_eq!(l.line_col(t.find('w').unwrap()), (2, 4));
+        assert_eq!(l.line_col(t.find('x').unwrap()), (4, 1));
+        assert_eq!(l.line_col(10_000), (4, 2));
+    }
 
     #[test]
     fn no_file_means_defaults() {

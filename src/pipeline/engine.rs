@@ -150,6 +150,11 @@ impl Engine {
             .unwrap_or(&self.cfg.sla.default_policy)
     }
 
+    /// Replaces the templates (tests, fuzzing).
+    pub fn set_templates(&self, templates: Templates) {
+        *self.templates.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(templates);
+    }
+
     /// Replaces the rule set (tests, benchmarks).
     pub fn set_rules(&self, rules: RuleSet) {
         *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);

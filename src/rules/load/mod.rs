@@ -3,7 +3,7 @@
 //! can act on, and all mistakes at once.
 
 use super::{Actions, Cmp, Cond, Known, Rule, RuleError, TextField};
-use crate::config::line_col;
+use crate::config::Lines;
 use crate::model::Priority;
 use regex::RegexBuilder;
 use std::collections::BTreeMap;
@@ -18,6 +18,7 @@ pub(super) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 pub(in crate::rules) struct Loader<'a> {
     text: &'a str,
+    lines: Lines<'a>,
     file: &'a str,
     pub(super) known: &'a Known,
     pub errors: Vec<RuleError>,
@@ -122,6 +123,7 @@ impl<'a> Loader<'a> {
     pub fn new(text: &'a str, file: &'a str, known: &'a Known) -> Loader<'a> {
         Loader {
             text,
+            lines: Lines::new(text),
             file,
             known,
             errors: Vec::new(),
@@ -129,7 +131,7 @@ impl<'a> Loader<'a> {
     }
 
     pub(super) fn err(&mut self, at: std::ops::Range<usize>, message: impl Into<String>) {
-        let (line, column) = line_col(self.text, at.start);
+        let (line, column) = self.lines.line_col(at.start);
         self.errors.push(RuleError {
             file: self.file.to_owned(),
             line,
@@ -272,7 +274,7 @@ impl<'a> Loader<'a> {
     }
 
     fn rule(&mut self, t: &DeTable<'_>, span: std::ops::Range<usize>) -> Option<Rule> {
-        let (line, _) = line_col(self.text, span.start);
+        let (line, _) = self.lines.line_col(span.start);
         let mut name = None;
         let mut description = String::new();
         let mut when = Cond::All(Vec::new());
