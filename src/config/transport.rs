@@ -108,6 +108,15 @@ pub struct MailboxCfg {
     /// memory.
     #[serde(default = "default_fetch_mib")]
     pub fetch_mib: u64,
+    /// IDLE is ended and begun again this often; the server must answer
+    /// each end within 10 seconds, so a connection gone silent is noticed
+    /// within about this long plus ten seconds (and new mail is looked for
+    /// even if a notification was lost).
+    #[serde(default = "default_idle_renew")]
+    pub idle_renew_seconds: u64,
+    /// Each command (and the greeting) must be answered within this.
+    #[serde(default = "default_imap_timeout")]
+    pub timeout_seconds: u64,
 }
 
 fn default_folder() -> String {
@@ -124,6 +133,12 @@ fn default_fetch_batch() -> usize {
 }
 fn default_fetch_mib() -> u64 {
     16
+}
+fn default_idle_renew() -> u64 {
+    40
+}
+fn default_imap_timeout() -> u64 {
+    60
 }
 
 /// What to do with a message on the IMAP server after it is stored.
@@ -274,9 +289,22 @@ pub fn check(mailboxes: &[MailboxCfg], smtp: &SmtpCfg, smtp_used: bool) -> Vec<S
         if !m.secret().is_set() {
             errors.push(format!("{at}: set password_env or password_file"));
         }
-        if m.fetch_batch == 0 || m.poll_seconds == 0 || m.fetch_mib == 0 {
+        if m.fetch_batch == 0
+            || m.poll_seconds == 0
+            || m.fetch_mib == 0
+            || m.idle_renew_seconds == 0
+            || m.timeout_seconds == 0
+        {
             errors.push(format!(
-                "{at}: fetch_batch, fetch_mib and poll_seconds must be at least 1"
+                "{at}: fetch_batch, fetch_mib, poll_seconds, idle_renew_seconds and \
+                 timeout_seconds must be at least 1"
+            ));
+        }
+        if m.idle_renew_seconds > 29 * 60 {
+            errors.push(format!(
+                "{at}: idle_renew_seconds = {} is over 29 minutes, after which servers may end \
+                 an IDLE (RFC 2177)",
+                m.idle_renew_seconds
             ));
         }
     }

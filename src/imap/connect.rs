@@ -29,8 +29,25 @@ pub enum ImapError {
     Protocol(#[from] async_imap::error::Error),
     #[error("server closed the connection")]
     Closed,
+    #[error("no answer to {what} within {seconds} s (connection silent or half-open)")]
+    Timeout { what: String, seconds: u64 },
     #[error("storing messages failed: {0}")]
     Commit(String),
+}
+
+/// `work` (an IMAP exchange called `what`) within `limit`.
+pub async fn timed<T, E: Into<ImapError>>(
+    what: &str,
+    limit: Duration,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ImapError> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(ImapError::Timeout {
+            what: what.to_owned(),
+            seconds: limit.as_secs(),
+        }),
+    }
 }
 
 impl ImapError {
@@ -46,8 +63,11 @@ impl ImapError {
 
 pub type ImapSession = Session<MailStream>;
 
-/// Connects, secures and logs in.
+/// Connects, secures and logs in, each step within `timeout_seconds` (a
+/// server that accepts the connection and never greets must not hold the
+/// mailbox forever).
 pub async fn open(cfg: &MailboxCfg) -> Result<ImapSession, ImapError> {
+    let limit = Duration::from_secs(cfg.timeout_seconds.max(1));
     let addr = format!("{}:{}", cfg.host, cfg.port());
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
         .await
@@ -62,34 +82,43 @@ pub async fn open(cfg: &MailboxCfg) -> Result<ImapSession, ImapError> {
     let _ = tcp.set_nodelay(true);
     let client = match cfg.tls {
         TlsMode::Implicit => {
-            let mut c = Client::new(tls(cfg, &addr, tcp).await?);
-            greeting(&mut c).await?;
+            let stream = timed("the TLS handshake", limit, tls(cfg, &addr, tcp)).await?;
+            let mut c = Client::new(stream);
+            timed("the greeting", limit, greeting(&mut c)).await?;
             c
         }
         TlsMode::Starttls => {
             let mut c = Client::new(MailStream::Plain(tcp));
-            greeting(&mut c).await?;
-            c.run_command_and_check_ok("STARTTLS", None).await?;
+            timed("the greeting", limit, greeting(&mut c)).await?;
+            timed(
+                "STARTTLS",
+                limit,
+                c.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?;
             let MailStream::Plain(tcp) = c.into_inner() else {
                 unreachable!("the stream was plain before STARTTLS")
             };
             // No greeting after STARTTLS.
-            Client::new(tls(cfg, &addr, tcp).await?)
+            Client::new(timed("the TLS handshake", limit, tls(cfg, &addr, tcp)).await?)
         }
         TlsMode::Plain => {
             let mut c = Client::new(MailStream::Plain(tcp));
-            greeting(&mut c).await?;
+            timed("the greeting", limit, greeting(&mut c)).await?;
             c
         }
     };
     let password = cfg.secret().read(&cfg.user)?;
-    client
-        .login(&cfg.user, &password)
-        .await
-        .map_err(|(e, _)| ImapError::Login {
-            user: cfg.user.clone(),
-            message: e.to_string(),
-        })
+    let login = async {
+        client
+            .login(&cfg.user, &password)
+            .await
+            .map_err(|(e, _)| ImapError::Login {
+                user: cfg.user.clone(),
+                message: e.to_string(),
+            })
+    };
+    timed("LOGIN", limit, login).await
 }
 
 async fn greeting(c: &mut Client<MailStream>) -> Result<(), ImapError> {

@@ -7,13 +7,29 @@
 //! the store, in the same flush as the mail it covers. A changed UIDVALIDITY
 //! means the UIDs were renumbered: everything is fetched again and the
 //! store recognises what it already has. The server is told about a message
-//! (flag or move) only after the committer has flushed it.
+//! (flag or move) only after the committer has flushed it; mail committed
+//! but not yet told (a crash between the two) is told at the next connect.
 //!
-//! New mail wakes an IDLE (re-issued every 25 minutes, under the 29-minute
-//! limit); servers without IDLE are polled. Any failure logs one clear line
-//! and reconnects with capped exponential backoff and jitter.
+//! Servers as they are:
+//! - every exchange has a timeout (`timeout_seconds`), the greeting too;
+//! - IDLE is ended and begun again every `idle_renew_seconds`, and the
+//!   server must answer the end: a connection gone silent or half-open is
+//!   noticed within about that long, and new mail is looked for even when
+//!   a notification was lost; without IDLE, a NOOP before each poll lets
+//!   the server show what arrived;
+//! - one message the server cannot give is quarantined with the server's
+//!   reason and the rest of the mailbox flows; a flag or move the server
+//!   refuses is reported with the folder and command, and intake goes on;
+//! - SIGTERM ends a reader within seconds whatever the connection does;
+//! - folder names are sent in modified UTF-7 ([`utf7`]).
+//!
+//! Any other failure logs one clear line and reconnects with capped
+//! exponential backoff and jitter, which starts again from one second only
+//! once a connection has done useful work (a login that then fails at once
+//! does not make it retry every second).
 
 mod connect;
+pub mod utf7;
 
 pub use connect::{ImapError, ImapSession, open};
 
@@ -21,13 +37,17 @@ use crate::config::{AfterStore, MailboxCfg};
 use crate::intake::RawMail;
 use crate::store::Store;
 use crate::worker::committer::Committer;
+use connect::timed;
 use futures::TryStreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// IDLE is re-issued this often (RFC 2177: servers may drop it after 30 min).
-const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+/// After SIGTERM, the exchange in hand gets this long to finish.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// The end of an IDLE (and a poll's NOOP) must be answered within this: a
+/// live server answers at once, so a silent one is known quickly.
+const LIVENESS: Duration = Duration::from_secs(10);
 
 /// Checkpoint key of a mailbox in the store's meta values.
 pub fn checkpoint_key(name: &str) -> String {
@@ -88,9 +108,36 @@ enum RoundEnd {
     Shutdown,
 }
 
+/// Capabilities that change what we send.
+struct Caps {
+    idle: bool,
+    mv: bool,
+    uidplus: bool,
+}
+
 impl<S: Store + 'static> MailboxReader<S> {
+    fn limit(&self) -> Duration {
+        Duration::from_secs(self.cfg.timeout_seconds.max(1))
+    }
+
     /// Reads until `shutdown` turns true (or, with `once`, until caught up).
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ImapError> {
+    /// After shutdown the exchange in hand gets [`STOP_GRACE`], then the
+    /// connection is dropped: SIGTERM is obeyed whatever the server does.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ImapError> {
+        let mut stop = shutdown.clone();
+        tokio::select! {
+            r = self.read(shutdown) => r,
+            _ = async {
+                let _ = stop.wait_for(|s| *s).await;
+                tokio::time::sleep(STOP_GRACE).await;
+            } => {
+                tracing::warn!(mailbox = %self.cfg.name, "the server did not finish in time after shutdown; connection dropped");
+                Ok(())
+            }
+        }
+    }
+
+    async fn read(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), ImapError> {
         let mut backoff = Backoff::default();
         let mut failures = 0;
         loop {
@@ -126,15 +173,18 @@ impl<S: Store + 'static> MailboxReader<S> {
         backoff: &mut Backoff,
     ) -> Result<RoundEnd, ImapError> {
         let cfg = &self.cfg;
+        let limit = self.limit();
+        let folder = utf7::encode(&cfg.folder);
         let mut session = open(cfg).await?;
-        let mailbox = session.select(&cfg.folder).await?;
+        let mailbox = timed(&format!("SELECT {folder}"), limit, session.select(&folder)).await?;
         let validity = mailbox.uid_validity.unwrap_or(0);
-        let caps = session.capabilities().await?;
-        let has_idle = caps.has_str("IDLE");
-        let has_move = caps.has_str("MOVE");
-        let has_uidplus = caps.has_str("UIDPLUS");
-        backoff.reset();
-        tracing::info!(mailbox = %cfg.name, host = %cfg.host, folder = %cfg.folder, idle = has_idle, "connected");
+        let caps = timed("CAPABILITY", limit, session.capabilities()).await?;
+        let caps = Caps {
+            idle: caps.has_str("IDLE"),
+            mv: caps.has_str("MOVE"),
+            uidplus: caps.has_str("UIDPLUS"),
+        };
+        tracing::info!(mailbox = %cfg.name, host = %cfg.host, folder = %cfg.folder, idle = caps.idle, "connected");
 
         let key = checkpoint_key(&cfg.name);
         let stored = self
@@ -152,34 +202,32 @@ impl<S: Store + 'static> MailboxReader<S> {
         };
         if cfg.after == AfterStore::Move {
             // Ignore "already exists".
-            let _ = session.create(&cfg.move_to).await;
-            if last > 0 {
-                // Mail stored before a crash but not yet moved.
-                let left: Vec<u32> = session
-                    .uid_search(format!("UID 1:{last}"))
-                    .await?
-                    .into_iter()
-                    .collect();
-                let left: Vec<u32> = left.into_iter().filter(|u| *u <= last).collect();
-                after_store(&mut session, cfg, &left, has_move, has_uidplus).await?;
-            }
+            let _ = timed("CREATE", limit, session.create(utf7::encode(&cfg.move_to))).await;
+        }
+        if last > 0 {
+            // Mail committed before a crash but never flagged or moved.
+            self.tell_leftovers(&mut session, last, &caps).await?;
         }
 
+        let mut productive = false;
         loop {
-            last = self
-                .catch_up(&mut session, validity, last, has_move, has_uidplus)
-                .await?;
+            last = self.catch_up(&mut session, validity, last, &caps).await?;
+            if !productive {
+                // Only a connection that did its work resets the backoff.
+                backoff.reset();
+                productive = true;
+            }
             if self.once {
-                let _ = session.logout().await;
+                let _ = timed("LOGOUT", limit, session.logout()).await;
                 return Ok(RoundEnd::Finished);
             }
-            let woke = if has_idle {
+            let renew = Duration::from_secs(cfg.idle_renew_seconds.max(1));
+            let woke = if caps.idle {
                 let mut idle = session.idle();
-                idle.init().await?;
-                let (wait, stop) = idle.wait_with_timeout(IDLE_RENEW);
+                timed("IDLE", limit, idle.init()).await?;
+                let (wait, stop) = idle.wait_with_timeout(renew);
                 let outcome = tokio::select! {
                     r = wait => Some(r),
-                    _ = tokio::time::sleep(IDLE_RENEW) => None,
                     _ = shutdown.changed() => None,
                 };
                 drop(stop);
@@ -189,20 +237,53 @@ impl<S: Store + 'static> MailboxReader<S> {
                     // The start of "our share" of a message's latency.
                     tracing::debug!(mailbox = %cfg.name, "idle woke");
                 }
-                session = idle.done().await?;
+                // The server must answer DONE: this is the liveness check.
+                session = timed("DONE (end of IDLE)", limit.min(LIVENESS), idle.done()).await?;
                 true
             } else {
-                tokio::select! {
+                let woke = tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(cfg.poll_seconds)) => true,
                     _ = shutdown.changed() => false,
+                };
+                if woke {
+                    // Lets the server report what arrived (many update the
+                    // selected mailbox only at a command).
+                    timed("NOOP", limit.min(LIVENESS), session.noop()).await?;
                 }
+                woke
             };
             if *shutdown.borrow() || !woke {
-                let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+                let _ = timed("LOGOUT", limit, session.logout()).await;
                 tracing::info!(mailbox = %cfg.name, "logged out");
                 return Ok(RoundEnd::Shutdown);
             }
         }
+    }
+
+    /// Flags or moves mail up to `last` that is committed but still shows
+    /// as new on the server (the process stopped between commit and telling
+    /// the server). A refusal is reported, not fatal.
+    async fn tell_leftovers(
+        &self,
+        session: &mut ImapSession,
+        last: u32,
+        caps: &Caps,
+    ) -> Result<(), ImapError> {
+        let query = match self.cfg.after {
+            AfterStore::Keep => return Ok(()),
+            AfterStore::Seen => format!("UID 1:{last} UNSEEN"),
+            AfterStore::Move => format!("UID 1:{last}"),
+        };
+        let left: Vec<u32> = timed("UID SEARCH", self.limit(), session.uid_search(&query))
+            .await?
+            .into_iter()
+            .filter(|u| *u <= last)
+            .collect();
+        if !left.is_empty() {
+            tracing::info!(mailbox = %self.cfg.name, messages = left.len(), "telling the server about mail stored before a restart");
+            self.after_store(session, &left, caps).await?;
+        }
+        Ok(())
     }
 
     /// Fetches and stores everything after `last`, in batches; returns the
@@ -212,14 +293,13 @@ impl<S: Store + 'static> MailboxReader<S> {
         session: &mut ImapSession,
         validity: u32,
         mut last: u32,
-        has_move: bool,
-        has_uidplus: bool,
+        caps: &Caps,
     ) -> Result<u32, ImapError> {
         let cfg = &self.cfg;
         loop {
             // "UID n:*" always matches the highest UID, even below n.
-            let mut uids: Vec<u32> = session
-                .uid_search(format!("UID {}:*", last.saturating_add(1)))
+            let query = format!("UID {}:*", last.saturating_add(1));
+            let mut uids: Vec<u32> = timed("UID SEARCH", self.limit(), session.uid_search(&query))
                 .await?
                 .into_iter()
                 .filter(|u| *u > last)
@@ -233,7 +313,7 @@ impl<S: Store + 'static> MailboxReader<S> {
             for chunk in uids.chunks(cfg.fetch_batch) {
                 for group in self.by_size(session, chunk).await? {
                     last = self
-                        .fetch_and_store(session, validity, last, &group, has_move, has_uidplus)
+                        .fetch_and_store(session, validity, last, &group, caps)
                         .await?;
                 }
                 done += chunk.len();
@@ -255,14 +335,19 @@ impl<S: Store + 'static> MailboxReader<S> {
         if uids.len() < 2 {
             return Ok(vec![uids.to_vec()]);
         }
-        let sizes: std::collections::HashMap<u32, u64> = session
-            .uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
-            .await?
-            .try_collect::<Vec<_>>()
-            .await?
-            .iter()
-            .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
-            .collect();
+        let fetch = async {
+            session
+                .uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        };
+        let sizes: std::collections::HashMap<u32, u64> =
+            timed("UID FETCH (RFC822.SIZE)", self.limit(), fetch)
+                .await?
+                .iter()
+                .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
+                .collect();
         let budget = self.cfg.fetch_mib.saturating_mul(1 << 20);
         let groups = budgeted(uids, |u| sizes.get(&u).copied().unwrap_or(0), budget);
         if groups.len() > 1 {
@@ -272,44 +357,87 @@ impl<S: Store + 'static> MailboxReader<S> {
         Ok(groups)
     }
 
+    /// Fetches `uids` (BODY.PEEK: fetching must not set \Seen by itself).
+    async fn fetch(
+        &self,
+        session: &mut ImapSession,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
+        let fetch = async {
+            session
+                .uid_fetch(uid_set(uids), "(UID BODY.PEEK[])")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        };
+        let fetched = timed("UID FETCH", self.limit(), fetch).await?;
+        Ok(fetched
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+            .collect())
+    }
+
     /// Fetches `uids`, hands them to the committer (stored and flushed),
-    /// then flags or moves them; returns the new last UID.
+    /// then flags or moves them; returns the new last UID. A message the
+    /// server refuses to give (or gives without a body) is found by asking
+    /// for each alone, and quarantined with the server's reason: one broken
+    /// message must not stop the mailbox.
     async fn fetch_and_store(
         &self,
         session: &mut ImapSession,
         validity: u32,
         last: u32,
         uids: &[u32],
-        has_move: bool,
-        has_uidplus: bool,
+        caps: &Caps,
     ) -> Result<u32, ImapError> {
         let cfg = &self.cfg;
-        // BODY.PEEK: fetching must not set \Seen by itself.
-        let fetched: Vec<_> = session
-            .uid_fetch(uid_set(uids), "(UID BODY.PEEK[])")
-            .await?
-            .try_collect()
-            .await?;
-        let mut mails = Vec::with_capacity(fetched.len());
-        let mut stored_uids = Vec::with_capacity(fetched.len());
-        for f in &fetched {
-            let (Some(uid), Some(body)) = (f.uid, f.body()) else {
+        // A message the server cannot give is simply missing from the
+        // answer (async-imap ends the stream quietly at a tagged NO); each
+        // missing one is asked for alone below.
+        let mut got = match self.fetch(session, uids).await {
+            Ok(got) => got,
+            Err(ImapError::Protocol(
+                async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_),
+            )) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let mut unreadable = Vec::new();
+        for &uid in uids {
+            if uid <= last || got.iter().any(|(u, _)| *u == uid) {
                 continue;
-            };
+            }
+            // Missing from the answer: ask again, alone.
+            match timed(
+                "UID FETCH (one message)",
+                self.limit(),
+                fetch_one(session, uid),
+            )
+            .await?
+            {
+                Ok(body) => got.push((uid, body)),
+                Err(why) => unreadable.push((uid, why)),
+            }
+        }
+        got.sort_by_key(|(u, _)| *u);
+        if !unreadable.is_empty() {
+            self.quarantine_unreadable(validity, &unreadable).await?;
+        }
+        let mut mails = Vec::with_capacity(got.len());
+        let mut stored_uids = Vec::with_capacity(got.len());
+        for (uid, body) in got {
             if uid <= last {
                 continue;
             }
             stored_uids.push(uid);
             mails.push(
                 RawMail::new(
-                    body.to_vec(),
+                    body,
                     format!("imap:{}/{uid}", cfg.name),
                     Some(format!("imap:{}:{validity}:{uid}", cfg.name)),
                 )
                 .with_queue(cfg.queue.clone()),
             );
         }
-        drop(fetched);
         // UIDs that vanished between SEARCH and FETCH are simply gone.
         let high = uids.iter().copied().max().unwrap_or(last).max(last);
         let checkpoint = (checkpoint_key(&cfg.name), format!("{validity}:{high}"));
@@ -318,8 +446,183 @@ impl<S: Store + 'static> MailboxReader<S> {
             .await
             .map_err(ImapError::Commit)?;
         // Only now, with the mail flushed, may the server know.
-        after_store(session, cfg, &stored_uids, has_move, has_uidplus).await?;
+        stored_uids.extend(unreadable.iter().map(|(u, _)| *u));
+        self.after_store(session, &stored_uids, caps).await?;
         Ok(high)
+    }
+
+    /// Records mail the server would not give, in quarantine (with what
+    /// the server said), so it is listed and not asked for forever.
+    async fn quarantine_unreadable(
+        &self,
+        validity: u32,
+        unreadable: &[(u32, String)],
+    ) -> Result<(), ImapError> {
+        let name = self.cfg.name.clone();
+        let items: Vec<(u32, String)> = unreadable.to_vec();
+        for (uid, why) in &items {
+            tracing::error!(mailbox = %name, uid, reason = %why, "the server could not give this message; quarantined, the rest of the mailbox flows");
+        }
+        let task: crate::worker::committer::Task = Box::new(move |_engine, store, now| {
+            for (uid, why) in &items {
+                crate::worker::isolate::quarantine_unfetchable(
+                    store,
+                    &format!("imap:{name}/{uid}"),
+                    &format!("imap:{name}:{validity}:{uid}"),
+                    why,
+                    now,
+                )
+                .map_err(|e| e.to_string())?;
+            }
+            Ok(format!("{} unreadable message(s) quarantined", items.len()))
+        });
+        self.committer.run(task).await.map_err(ImapError::Commit)?;
+        Ok(())
+    }
+
+    /// Flags or moves stored messages, as configured. A refusal is logged
+    /// with the folder and command and does not end the session: the mail
+    /// is safe in the store, and intake must go on.
+    async fn after_store(
+        &self,
+        session: &mut ImapSession,
+        uids: &[u32],
+        caps: &Caps,
+    ) -> Result<(), ImapError> {
+        let cfg = &self.cfg;
+        if uids.is_empty() || cfg.after == AfterStore::Keep {
+            return Ok(());
+        }
+        let set = uid_set(uids);
+        let limit = self.limit();
+        let target = utf7::encode(&cfg.move_to);
+        let (command, result) = match cfg.after {
+            AfterStore::Keep => return Ok(()),
+            AfterStore::Seen => {
+                let store = async {
+                    session
+                        .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                };
+                (
+                    "UID STORE +FLAGS (\\Seen)",
+                    timed("UID STORE", limit, store).await.map(drop),
+                )
+            }
+            AfterStore::Move if caps.mv => (
+                "UID MOVE",
+                timed("UID MOVE", limit, session.uid_mv(&set, &target)).await,
+            ),
+            AfterStore::Move => {
+                let r = async {
+                    timed("UID COPY", limit, session.uid_copy(&set, &target)).await?;
+                    let del = async {
+                        session
+                            .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                            .await?
+                            .try_collect::<Vec<_>>()
+                            .await
+                    };
+                    timed("UID STORE +FLAGS (\\Deleted)", limit, del).await?;
+                    if caps.uidplus {
+                        let ex = async {
+                            session
+                                .uid_expunge(&set)
+                                .await?
+                                .try_collect::<Vec<_>>()
+                                .await
+                        };
+                        timed("UID EXPUNGE", limit, ex).await?;
+                    } else {
+                        let ex = async { session.expunge().await?.try_collect::<Vec<_>>().await };
+                        timed("EXPUNGE", limit, ex).await?;
+                    }
+                    Ok::<_, ImapError>(())
+                }
+                .await;
+                ("UID COPY + EXPUNGE", r)
+            }
+        };
+        match result {
+            Ok(()) => Ok(()),
+            // The server refused: say what and where; go on.
+            Err(ImapError::Protocol(
+                async_imap::error::Error::No(why) | async_imap::error::Error::Bad(why),
+            )) => {
+                tracing::error!(
+                    mailbox = %cfg.name,
+                    command,
+                    folder = %cfg.folder,
+                    move_to = %cfg.move_to,
+                    messages = uids.len(),
+                    reason = %why,
+                    "the server refused to mark or move stored mail; the mail is safe in the store and intake goes on (check the folder and its rights)"
+                );
+                Ok(())
+            }
+            // A dead connection is a reconnect.
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// One message by UID, reading the replies ourselves: async-imap's FETCH
+/// stream ends quietly at a tagged `NO`, and the server's reason is what
+/// the quarantine must say. `Ok(Err(reason))`: the server would not give
+/// it; `Err`: the connection failed.
+async fn fetch_one(
+    session: &mut ImapSession,
+    uid: u32,
+) -> Result<Result<Vec<u8>, String>, ImapError> {
+    use async_imap::imap_proto::{AttributeValue, Response, Status};
+    let tag = session
+        .run_command(format!("UID FETCH {uid} (UID BODY.PEEK[])"))
+        .await?;
+    let mut body = None;
+    loop {
+        let Some(resp) = session
+            .read_response()
+            .await
+            .map_err(async_imap::error::Error::from)?
+        else {
+            return Err(ImapError::Closed);
+        };
+        match resp.parsed() {
+            Response::Fetch(_, attrs) => {
+                let this = attrs
+                    .iter()
+                    .any(|a| matches!(a, AttributeValue::Uid(u) if *u == uid));
+                for a in attrs {
+                    if let AttributeValue::BodySection { data: Some(d), .. } = a
+                        && this
+                    {
+                        body = Some(d.to_vec());
+                    }
+                }
+            }
+            Response::Done {
+                tag: done,
+                status,
+                outcome,
+            } if *done == tag => {
+                let said = match (&outcome.code, &outcome.information) {
+                    (Some(code), Some(text)) => format!("[{code:?}] {text}"),
+                    (None, Some(text)) => text.to_string(),
+                    (Some(code), None) => format!("[{code:?}]"),
+                    (None, None) => String::new(),
+                };
+                return Ok(match (status, body) {
+                    (Status::Ok, Some(b)) => Ok(b),
+                    (Status::Ok, None) => Err(format!(
+                        "the server answered the FETCH of UID {uid} without the message ({said})"
+                    )),
+                    (other, _) => Err(format!("the server answered {other:?}: {said}")),
+                });
+            }
+            _ => {}
+        }
     }
 }
 
@@ -349,49 +652,6 @@ fn budgeted(uids: &[u32], size: impl Fn(u32) -> u64, budget: u64) -> Vec<Vec<u32
         groups.push(current);
     }
     groups
-}
-
-/// Flags or moves stored messages, as configured.
-async fn after_store(
-    session: &mut ImapSession,
-    cfg: &MailboxCfg,
-    uids: &[u32],
-    has_move: bool,
-    has_uidplus: bool,
-) -> Result<(), ImapError> {
-    if uids.is_empty() || cfg.after == AfterStore::Keep {
-        return Ok(());
-    }
-    let set = uids
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    match cfg.after {
-        AfterStore::Keep => {}
-        AfterStore::Seen => {
-            let _: Vec<_> = session
-                .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
-                .await?
-                .try_collect()
-                .await?;
-        }
-        AfterStore::Move if has_move => session.uid_mv(&set, &cfg.move_to).await?,
-        AfterStore::Move => {
-            session.uid_copy(&set, &cfg.move_to).await?;
-            let _: Vec<_> = session
-                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
-                .await?
-                .try_collect()
-                .await?;
-            if has_uidplus {
-                let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
-            } else {
-                let _: Vec<_> = session.expunge().await?.try_collect().await?;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

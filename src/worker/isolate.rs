@@ -181,6 +181,35 @@ fn quarantine<S: Store + ?Sized>(
     })
 }
 
+/// Quarantines a message a source could not give at all (an IMAP server
+/// answering NO to its FETCH): there are no bytes to keep, so a short note
+/// of what happened stands in for them (`ticketbox raw` shows it), and the
+/// source moves on.
+pub fn quarantine_unfetchable<S: Store + ?Sized>(
+    store: &S,
+    origin: &str,
+    source_key: &str,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let note = format!(
+        "X-Ticketbox-Unreadable: {origin}\r\nDate: {}\r\n\r\nThe server could not give this message: {why}\r\n",
+        now.to_rfc2822()
+    );
+    let raw = RawMail::new(
+        note.into_bytes(),
+        origin.to_owned(),
+        Some(source_key.to_owned()),
+    );
+    store.put_raw(&raw.hash, &raw.bytes, &raw.origin)?;
+    quarantine(
+        store,
+        &raw,
+        format!("the server could not give this message: {why}"),
+        now,
+    )
+}
+
 /// The text a panic was raised with.
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     panic

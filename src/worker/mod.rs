@@ -172,6 +172,9 @@ pub fn ingest<S: Store + ?Sized>(
     Ok(stats)
 }
 
+/// After SIGTERM, deliveries in hand get this long.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Mail read for one batch stops at this many bytes (big attachments are
 /// not all held at once).
 const BATCH_BYTES: usize = 16 << 20;
@@ -412,9 +415,26 @@ impl<S: Store + 'static> Worker<S> {
             .map_err(|_| WorkerError::Task("the committer thread panicked".into()))?;
         let _ = stop_sender.send(true);
         committed.notify_one();
-        stats.undelivered = sender
-            .await
-            .map_err(|e| WorkerError::Task(e.to_string()))??;
+        // Stopping on request (SIGTERM): deliveries in hand get a few
+        // seconds, not the ten minutes a slow server may take; what is cut
+        // off is `sending` and goes again at the next start.
+        let stopping = *shutdown.borrow();
+        let sender = if stopping {
+            let abort = sender.abort_handle();
+            match tokio::time::timeout(STOP_GRACE, sender).await {
+                Ok(done) => done,
+                Err(_) => {
+                    abort.abort();
+                    tracing::warn!(
+                        "deliveries still in hand at shutdown were cut off; they go again at the next start"
+                    );
+                    Ok(Ok(0))
+                }
+            }
+        } else {
+            sender.await
+        };
+        stats.undelivered = sender.map_err(|e| WorkerError::Task(e.to_string()))??;
         // The committer has finished: notices still owed are written here,
         // and sent before we stop.
         let left = refusals.take();
