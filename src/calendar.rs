@@ -129,6 +129,9 @@ pub fn parse_holiday(s: &str) -> Result<(NaiveDate, NaiveDate), String> {
     }
 }
 
+/// Longest closure one holiday entry may describe.
+const MAX_HOLIDAY_DAYS: i64 = 92;
+
 impl Calendar {
     /// Parses a configured calendar; errors say which setting is wrong.
     pub fn from_cfg(cfg: &CalendarCfg) -> Result<Calendar, String> {
@@ -163,6 +166,27 @@ impl Calendar {
             }
         }
         holidays.sort();
+        if week.iter().all(Vec::is_empty) {
+            return Err(format!(
+                "days: no working time in the week (days = {:?}{}); every promise would be \
+                 \"never\"",
+                cfg.days,
+                if cfg.hours.is_empty() {
+                    ""
+                } else {
+                    " with these hours"
+                }
+            ));
+        }
+        for (a, b) in &holidays {
+            let days = (*b - *a).num_days() + 1;
+            if days > MAX_HOLIDAY_DAYS {
+                return Err(format!(
+                    "holidays: {a}..{b} closes for {days} days; over {MAX_HOLIDAY_DAYS} is more \
+                     likely a typo in a year"
+                ));
+            }
+        }
         Ok(Calendar { tz, week, holidays })
     }
 

@@ -17,6 +17,9 @@ use std::collections::BTreeMap;
 /// calendar with no open hours must not loop forever.
 const HORIZON_DAYS: i64 = 3 * 366;
 
+/// Longest SLA target, in working days.
+const MAX_TARGET_DAYS: i32 = 90;
+
 /// A policy ready to use: targets as durations, its calendar parsed.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -47,8 +50,16 @@ impl Policy {
             Calendar::from_cfg(cal_cfg).map_err(|e| format!("calendar {}: {e}", cfg.calendar))?;
         let day = working_day(&calendar);
         let parse = |what: &str, t: &Targets| -> Result<[Duration; 4], String> {
-            let one =
-                |p: &str, v: &str| parse_duration(v, day).map_err(|e| format!("{what}.{p}: {e}"));
+            let one = |p: &str, v: &str| {
+                let d = parse_duration(v, day).map_err(|e| format!("{what}.{p}: {e}"))?;
+                if d > day * MAX_TARGET_DAYS {
+                    return Err(format!(
+                        "{what}.{p}: {v:?} is over {MAX_TARGET_DAYS} working days, not a \
+                         target anyone could be held to"
+                    ));
+                }
+                Ok(d)
+            };
             Ok([
                 one("low", &t.low)?,
                 one("normal", &t.normal)?,
@@ -143,7 +154,11 @@ pub fn parse_duration(s: &str, day: Duration) -> Result<Duration, String> {
             's' => Duration::seconds(1),
             _ => return Err(format!("{s:?}: unknown unit {c:?} (use d, h, m or s)")),
         };
-        total += Duration::milliseconds((unit.num_milliseconds() as f64 * n).round() as i64);
+        let ms = unit.num_milliseconds() as f64 * n;
+        if !ms.is_finite() || ms > 1e15 {
+            return Err(format!("{s:?} is far too long"));
+        }
+        total += Duration::milliseconds(ms.round() as i64);
     }
     if !num.is_empty() {
         return Err(format!("{s:?} needs a unit: 30m, 4h, 1d"));
@@ -452,12 +467,28 @@ mod tests {
 
     #[test]
     fn a_calendar_without_working_time_gives_no_due_time() {
-        let none = Calendar::from_cfg(&CalendarCfg {
+        // No working day at all is refused outright…
+        let err = Calendar::from_cfg(&CalendarCfg {
             days: String::new(),
             ..CalendarCfg::default()
         })
+        .unwrap_err();
+        assert!(err.contains("no working time"), "{err}");
+        // …and holidays back to back for years give no due time (the
+        // config check refuses such a calendar too), never a loop.
+        let start = Utc::now().date_naive();
+        let holidays = (0..20)
+            .map(|i| {
+                let a = start + Duration::days(90 * i);
+                format!("{a}..{}", a + Duration::days(89))
+            })
+            .collect();
+        let closed = Calendar::from_cfg(&CalendarCfg {
+            holidays,
+            ..CalendarCfg::default()
+        })
         .unwrap();
-        assert_eq!(add_business(&none, Utc::now(), Duration::hours(1)), None);
+        assert_eq!(add_business(&closed, Utc::now(), Duration::hours(1)), None);
     }
 
     #[test]

@@ -32,9 +32,52 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
-    #[error("{path}: {message}")]
-    Value { path: String, message: String },
+    /// A value that parses but makes no sense; `line` when the key is in
+    /// the file (not a default).
+    #[error("{path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Value {
+        path: String,
+        line: Option<usize>,
+        message: String,
+    },
 }
+
+/// The line of a dotted key (`calendars.default.days`, `mailbox.1.folder`)
+/// in config text: the deepest part of the path the file has.
+pub fn key_line(text: &str, key: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let (doc, _) = DeTable::parse_recoverable(text);
+    let lines = Lines::new(text);
+    let mut span = None;
+    let mut table = doc.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let Some((k, v)) = table.iter().find(|(k, _)| k.get_ref() == part) else {
+            break;
+        };
+        span = Some(k.span().start);
+        let mut value = v;
+        // An array of tables: the next part is the index.
+        if let DeValue::Array(items) = value.get_ref() {
+            let Some(i) = parts.peek().and_then(|p| p.parse::<usize>().ok()) else {
+                break;
+            };
+            parts.next();
+            let Some(item) = items.get(i) else { break };
+            span = Some(item.span().start);
+            value = item;
+        }
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    span.map(|s| lines.line_col(s).0)
+}
+
+/// Largest `tickets.first_number`: far from overflow, and still a number a
+/// person can read out on the phone.
+pub const MAX_FIRST_NUMBER: u64 = 999_999_999_999;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -326,7 +369,7 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                return Config::default().checked(&shown);
+                return Config::default().checked(&shown, "");
             }
             Err(source) => {
                 return Err(ConfigError::Read {
@@ -349,13 +392,27 @@ impl Config {
                 message: e.message().trim().to_owned(),
             }
         })?;
-        cfg.checked(path)
+        cfg.checked(path, text)
     }
 
-    fn checked(mut self, path: &str) -> Result<Config, ConfigError> {
-        let bad = |message: String| ConfigError::Value {
+    /// Checks values that parse but make no sense; each error names the
+    /// file and, when the key is in it, the line.
+    fn checked(mut self, path: &str, text: &str) -> Result<Config, ConfigError> {
+        let at = |key: &str, message: String| ConfigError::Value {
             path: path.to_owned(),
+            line: key_line(text, key),
             message,
+        };
+        let bad = |message: String| {
+            // The key is the message's first word (`tickets.tag: …`,
+            // `mailbox[1] …`).
+            let key = message
+                .split([':', ' '])
+                .next()
+                .unwrap_or_default()
+                .replace('[', ".")
+                .replace(']', "");
+            at(&key, message)
         };
         self.support.address = self.support.address.trim().to_lowercase();
         if !self.support.address.contains('@') {
@@ -374,6 +431,12 @@ impl Config {
         }
         crate::subject::TagFormat::new(&self.tickets.tag)
             .map_err(|e| bad(format!("tickets.tag: {e}")))?;
+        if !(1..=MAX_FIRST_NUMBER).contains(&self.tickets.first_number) {
+            return Err(bad(format!(
+                "tickets.first_number = {}: expected 1 to {MAX_FIRST_NUMBER}",
+                self.tickets.first_number
+            )));
+        }
         if self.ack.max_per_domain_per_day as usize > crate::store::ACKS_KEPT {
             return Err(bad(format!(
                 "ack.max_per_domain_per_day = {} is over {}, the acknowledgement times kept",
@@ -409,11 +472,35 @@ impl Config {
         }
         self.calendars.entry("default".into()).or_default();
         for (name, c) in &self.calendars {
-            Calendar::from_cfg(c).map_err(|e| bad(format!("calendars.{name}: {e}")))?;
+            Calendar::from_cfg(c).map_err(|e| {
+                // The error names the setting first (`open: …`).
+                let field = e.split([':', '.', ' ']).next().unwrap_or_default();
+                at(
+                    &format!("calendars.{name}.{field}"),
+                    format!("calendars.{name}: {e}"),
+                )
+            })?;
+        }
+        for (name, c) in &self.calendars {
+            // Holidays back to back can still close every day for years.
+            if let Ok(cal) = Calendar::from_cfg(c)
+                && crate::sla::add_business(&cal, chrono::Utc::now(), chrono::Duration::minutes(1))
+                    .is_none()
+            {
+                return Err(at(
+                    &format!("calendars.{name}.holidays"),
+                    format!("calendars.{name}: no working time in the next three years (holidays)"),
+                ));
+            }
         }
         for (name, p) in &self.sla.policies {
-            crate::sla::Policy::from_cfg(name, p, &self.calendars)
-                .map_err(|e| bad(format!("sla.policies.{name}: {e}")))?;
+            crate::sla::Policy::from_cfg(name, p, &self.calendars).map_err(|e| {
+                let field = e.split(':').next().unwrap_or_default();
+                at(
+                    &format!("sla.policies.{name}.{field}"),
+                    format!("sla.policies.{name}: {e}"),
+                )
+            })?;
         }
         if !self.sla.policies.contains_key(&self.sla.default_policy) {
             return Err(bad(format!(
@@ -455,8 +542,18 @@ impl Config {
             }
         }
         let errors = transport::check(&self.mailbox, &self.smtp, self.outbox.transport == "smtp");
-        if !errors.is_empty() {
-            return Err(bad(errors.join("; ")));
+        if let Some(first) = errors.first() {
+            // Located by the first problem; all of them are listed.
+            let key = first
+                .split([':', ' '])
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            return Err(ConfigError::Value {
+                line: key_line(text, &key.replace('[', ".").replace(']', "")),
+                path: path.to_owned(),
+                message: errors.join("; "),
+            });
         }
         Ok(self)
     }
@@ -568,6 +665,60 @@ mod tests {
         assert_eq!(l.line_col(t.find('w').unwrap()), (2, 4));
         assert_eq!(l.line_col(t.find('x').unwrap()), (4, 1));
         assert_eq!(l.line_col(10_000), (4, 2));
+    }
+
+    /// Values that parse but make no sense are refused, each with the file
+    /// and the line of the key at fault.
+    #[test]
+    fn nonsense_values_are_refused_with_file_and_line() {
+        let cases: &[(&str, usize, &str)] = &[
+            (
+                "[support]\nname = \"x\"\n\n[calendars.default]\ndays = \"\"\n",
+                5,
+                "no working time",
+            ),
+            (
+                "[calendars.default]\nholidays = [\"2026-01-01..2030-12-31\"]\n",
+                2,
+                "1826 days",
+            ),
+            (
+                "[sla.policies.standard]\nfirst_response = { urgent = \"999999999d\", high = \"4h\", normal = \"1d\", low = \"3d\" }\nresolution = { urgent = \"4h\", high = \"1d\", normal = \"3d\", low = \"10d\" }\n",
+                2,
+                "first_response.urgent",
+            ),
+            (
+                "[sla.policies.standard]\nfirst_response = { urgent = \"1h\", high = \"4h\", normal = \"1d\", low = \"3d\" }\nresolution = { urgent = \"4h\", high = \"1d\", normal = \"3d\", low = \"200d\" }\n",
+                3,
+                "over 90 working days",
+            ),
+            (
+                "[tickets]\nfirst_number = 18446744073709551615\n",
+                2,
+                "expected 1 to",
+            ),
+            ("[tickets]\nfirst_number = 0\n", 2, "expected 1 to"),
+            (
+                "# x\n[calendars.default]\nopen = \"17:00-09:00\"\n",
+                3,
+                "after the start",
+            ),
+            ("[limits]\nmax_references = 0\n", 2, "below 2"),
+            (
+                "[[mailbox]]\nname = \"ok\"\nhost = \"h\"\ntls = \"implicit\"\nuser = \"u\"\npassword_env = \"X\"\n\n\
+                 [[mailbox]]\nname = \"a b\"\nhost = \"h\"\ntls = \"implicit\"\nuser = \"u\"\npassword_env = \"X\"\n",
+                8,
+                "letters, digits",
+            ),
+        ];
+        for (text, line, words) in cases {
+            let err = Config::parse(text, "t.toml").unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("t.toml:{line}: ")),
+                "{text}\n=> {err}"
+            );
+            assert!(err.contains(words), "{err}");
+        }
     }
 
     #[test]

@@ -176,7 +176,10 @@ impl SledStore {
                                 })
                                 .unwrap_or(self.first_ticket);
                             if *id >= next {
-                                meta.insert(NEXT_TICKET, (id + 1).to_string().as_bytes())?;
+                                meta.insert(
+                                    NEXT_TICKET,
+                                    id.saturating_add(1).to_string().as_bytes(),
+                                )?;
                             }
                         }
                         for (id, t) in &c.index {
