@@ -3,14 +3,19 @@
 //! # How a message flows
 //!
 //! ```text
-//! intake ──► store.put_raw ──► parse ──► classify ──► thread ──► rules ──► sla ──► ack/render
-//!   (Maildir,     (raw bytes      (Envelope)  (person, auto,  (which     (queue,   (due    (templated
-//!    mbox, stdin)  durable first)              bounce, loop)   ticket)    priority) time)    mail)
+//! intake ──► store.put_raw + count a try ──► flush ──► parse ──► classify ──► thread ──► rules ──► sla ──► ack/render
+//!   (Maildir,     (raw bytes durable, and                  (Envelope)  (person, auto,  (which     (queue,   (due    (templated
+//!    IMAP, stdin)  the try on record, first)                            bounce, loop)   ticket)    priority) time)    mail)
 //!                                                                                 │
 //!            store.commit: ticket + message + indexes + outbox entry, one atomic step
 //!                                                                                 │
 //!            store.flush once per batch (group commit) ──► source told "done" ──► outbox sender
 //! ```
+//!
+//! Around each message, [`worker::isolate`] keeps one message's failure its
+//! own: a panic quarantines that message, and a message that took the
+//! process down (abort, OOM) is tried alone after the restart and set aside
+//! if it does so again.
 //!
 //! An agent's mail takes the same road; after threading, [`agent`] reads it
 //! as commands and an answer, and the answer is passed on to the customer
@@ -31,11 +36,16 @@
 //! - [`render`] and [`ack`]: the acknowledgement, from `templates/`;
 //!   [`compose`] turns rendered parts into a mail.
 //! - [`agent`]: an agent's reply read as commands and an answer.
+//! - [`pacing`]: how many acknowledgements a correspondent gets (per
+//!   sender, domain and text: robots at any pace).
+//! - [`limits`] and [`text`]: bounds on the work one message causes; text
+//!   from mail made safe for a header.
 //! - [`model`]: tickets and message records.
 //!
 //! The edges:
 //! - [`intake`]: reading Maildirs, mbox files, stdin.
-//! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects).
+//! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects,
+//!   timeouts, modified UTF-7 folder names).
 //! - [`store`]: the [`store::Store`] trait and its sled implementation.
 //! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP).
 //! - [`pipeline`]: one message through the core into one commit (an agent's
@@ -49,6 +59,8 @@
 //! - [`escalation`] and [`autoclose`]: what the worker's minute timer does
 //!   (SLA notices; closing tickets that waited on the customer too long).
 //! - [`clock`], [`config`] and [`tls`]: time, settings, TLS, injected.
+//! - [`space`] and [`redact`]: free space on the data disk (intake pauses
+//!   before it is full); secrets kept out of logs and stored errors.
 
 pub mod ack;
 pub mod agent;

@@ -121,7 +121,7 @@ impl<S: Store + 'static> MailboxReader<S> {
     }
 
     /// Reads until `shutdown` turns true (or, with `once`, until caught up).
-    /// After shutdown the exchange in hand gets [`STOP_GRACE`], then the
+    /// After shutdown the exchange in hand gets a few seconds, then the
     /// connection is dropped: SIGTERM is obeyed whatever the server does.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ImapError> {
         let mut stop = shutdown.clone();
