@@ -293,3 +293,41 @@ fn structure_over_the_limits_is_quarantined_with_the_reason() {
     assert_eq!(o.reason, "no content: 100000 bytes of white space only");
     assert_eq!(s.store.quarantined().unwrap().len(), 3);
 }
+
+#[test]
+fn the_agent_hears_of_left_out_copies_in_the_team_language() {
+    for (lang, words) in [("pl", "Pominięto"), ("he", "הושמטו")] {
+        let s = setup(|c| {
+            team(c);
+            c.support.team_language = lang.into();
+        });
+        let cc: Vec<String> = (0..120).map(|i| format!("p{i}@cc.example")).collect();
+        s.process(
+            &mail(
+                "Ann <ann@c.example>",
+                "a1@c",
+                "Order",
+                &format!("Cc: {}\r\n", cc.join(", ")),
+                "Help",
+            ),
+            t0(),
+        );
+        s.process(
+            &mail(
+                "Ola <ola@example.com>",
+                "r1@example.com",
+                "Re: [#TB-1000] Order",
+                "In-Reply-To: <a1@c>\r\n",
+                "On it.",
+            ),
+            t0(),
+        );
+        let notices = sent(&s, "notice");
+        assert_eq!(notices.len(), 1, "{lang}");
+        let text = crate::parse::parse(notices[0].raw.as_bytes(), "n")
+            .unwrap()
+            .text;
+        assert!(text.contains(words), "{lang}: {text}");
+        assert!(text.contains("ann@c.example"), "{lang}: {text}");
+    }
+}
