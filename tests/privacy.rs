@@ -21,6 +21,18 @@ fn modes_under(dir: &Path, found: &mut Vec<(String, u32)>) {
     }
 }
 
+/// `ticketbox run --once` started with `umask`.
+fn with_umask(umask: &str, sb: &Sandbox) -> std::process::Command {
+    let cmd = format!(
+        "umask {umask} && exec {} --config {} run --once",
+        common::BIN,
+        sb.path("ticketbox.toml").display()
+    );
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", &cmd]);
+    c
+}
+
 #[test]
 fn everything_written_is_the_owners_alone_whatever_the_umask() {
     let fake = FakeSmtp::start(Behaviour::default());
@@ -42,13 +54,7 @@ fn everything_written_is_the_owners_alone_whatever_the_umask() {
     );
     sb.deliver(9, big.as_bytes());
     let password = "Tr4ce-Me-If-You-Can";
-    let cmd = format!(
-        "umask 022 && exec {} --config {} run --once",
-        common::BIN,
-        sb.path("ticketbox.toml").display()
-    );
-    let out = std::process::Command::new("sh")
-        .args(["-c", &cmd])
+    let out = with_umask("022", &sb)
         .env("TB_SMTP_SECRET", password)
         .env("RUST_LOG", "trace")
         .output()

@@ -86,6 +86,9 @@ pub fn envelope(from: &str, to: &[String]) -> Result<Envelope, SendError> {
 /// instead of adding a second copy. Files are not fsynced one by one: this
 /// is the embedded default for trying ticketbox and for tests; SMTP is the
 /// transport whose acceptance means the mail is safe.
+/// Room the file outbox leaves free on its disk.
+const FILE_RESERVE: u64 = 4 << 20;
+
 pub struct FileTransport {
     dir: PathBuf,
 }
@@ -108,6 +111,13 @@ impl Transport for FileTransport {
         Box::pin(async move {
             // The same checks as a real transport: a bad address is refused.
             envelope(from, to)?;
+            // Mail waits rather than fill the disk (the store may share it).
+            crate::space::ensure(
+                &self.dir,
+                FILE_RESERVE + raw.len() as u64,
+                "outgoing mail waits until there is room",
+            )
+            .map_err(SendError::temporary)?;
             let name = format!("{}.eml", &crate::intake::content_hash(raw)[..32]);
             let (dir, bytes) = (self.dir.clone(), raw.to_vec());
             let written = tokio::task::spawn_blocking(move || {

@@ -55,7 +55,7 @@ struct Shared {
     next_uid: AtomicUsize,
     connections: AtomicUsize,
     logins: AtomicUsize,
-    stop: AtomicBool,
+    stop: Arc<AtomicBool>,
     /// Every command received, for assertions (`NOOP`, `UID MOVE` …).
     commands: Mutex<Vec<String>>,
 }
@@ -73,18 +73,9 @@ impl FakeImap {
         shared.next_uid.store(1, Ordering::Relaxed);
         *shared.behaviour.lock().unwrap() = behaviour;
         let s = shared.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if s.stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Ok(stream) = stream else { continue };
-                let n = s.connections.fetch_add(1, Ordering::Relaxed);
-                let s = s.clone();
-                std::thread::spawn(move || {
-                    let _ = serve(stream, &s, n);
-                });
-            }
+        super::accept_loop(listener, stop_flag(&shared), move |stream, _| {
+            let n = s.connections.fetch_add(1, Ordering::Relaxed);
+            let _ = serve(stream, &s, n);
         });
         FakeImap { addr, shared }
     }
@@ -395,4 +386,8 @@ fn serve(stream: TcpStream, s: &Shared, n: usize) -> std::io::Result<()> {
         }
         let _ = reader.get_mut().read(&mut []);
     }
+}
+
+fn stop_flag(s: &Arc<Shared>) -> Arc<AtomicBool> {
+    s.stop.clone()
 }

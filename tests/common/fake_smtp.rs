@@ -54,7 +54,7 @@ struct Shared {
     greylisted: Mutex<Vec<String>>,
     connections: AtomicUsize,
     auth_seen: Mutex<Vec<String>>,
-    stop: AtomicBool,
+    stop: Arc<AtomicBool>,
 }
 
 pub struct FakeSmtp {
@@ -69,18 +69,9 @@ impl FakeSmtp {
         let shared = Arc::new(Shared::default());
         *shared.behaviour.lock().unwrap() = behaviour;
         let s = shared.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if s.stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Ok(stream) = stream else { continue };
-                let n = s.connections.fetch_add(1, Ordering::Relaxed) + 1;
-                let s = s.clone();
-                std::thread::spawn(move || {
-                    let _ = serve(stream, &s, n);
-                });
-            }
+        super::accept_loop(listener, stop_flag(&shared), move |stream, _| {
+            let n = s.connections.fetch_add(1, Ordering::Relaxed) + 1;
+            let _ = serve(stream, &s, n);
         });
         FakeSmtp { addr, shared }
     }
@@ -223,4 +214,8 @@ fn address(arg: &str) -> String {
         .trim_start_matches('<')
         .trim_end_matches('>')
         .to_ascii_lowercase()
+}
+
+fn stop_flag(s: &Arc<Shared>) -> Arc<AtomicBool> {
+    s.stop.clone()
 }

@@ -11,6 +11,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ticketbox");
+
+/// Accepts connections on `listener` until `stop` is set, each served by
+/// `serve(stream, n)` on a thread of its own (`n` counts from 0): the
+/// loop of the fake servers.
+pub fn accept_loop(
+    listener: std::net::TcpListener,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    serve: impl Fn(std::net::TcpStream, usize) + Send + Sync + 'static,
+) {
+    let serve = std::sync::Arc::new(serve);
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            let Ok(stream) = stream else { continue };
+            let serve = serve.clone();
+            std::thread::spawn(move || serve(stream, n));
+        }
+    });
+}
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 pub struct Sandbox {
