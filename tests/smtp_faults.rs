@@ -234,3 +234,34 @@ fn credentials_echoed_by_the_server_are_neither_kept_nor_logged() {
     assert!(!log.contains(password), "the password leaked into the log");
     let _: Value = outbox;
 }
+
+#[test]
+fn the_worker_tells_the_agent_of_a_refused_copy_too() {
+    let fake = FakeSmtp::start(Behaviour {
+        refuse: vec![(
+            "gone@c.example".into(),
+            "550 5.1.1 <gone@c.example>: Recipient address rejected: User unknown".into(),
+        )],
+        ..Behaviour::default()
+    });
+    let sb = sandbox(&fake, "");
+    sb.deliver(0, customer_mail(1, "Cc: gone@c.example\r\n").as_bytes());
+    sb.deliver(
+        1,
+        b"From: Ola <ola@example.com>\r\nTo: support@example.com\r\n\
+          Subject: Re: [#TB-1000] Broken lamp 1\r\nMessage-ID: <answer-w@example.com>\r\n\
+          In-Reply-To: <lamp-1@c.example>\r\n\r\nA new lamp is on its way.\r\n",
+    );
+    let out = sb.command(&["run", "--once"]).output().unwrap();
+    succeeded(&out);
+    let got = fake.received();
+    assert!(
+        got.iter()
+            .any(|r| r.data.contains("A new lamp is on its way"))
+    );
+    let notice = got
+        .iter()
+        .find(|r| r.to == ["ola@example.com"] && r.data.contains("did not reach everyone"))
+        .expect("the agent is told, by the running worker too");
+    assert!(text_of(&notice.data).contains("gone@c.example: 550 5.1.1"));
+}
