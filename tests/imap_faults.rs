@@ -153,6 +153,8 @@ fn an_unreadable_message_is_quarantined_and_the_rest_flows() {
     let reason = q[0]["reason"].as_str().unwrap();
     assert!(reason.contains("SERVERBUG"), "{reason}");
     assert_eq!(q[0]["origin"], "imap:fake/2");
+    // What was stored is flagged; the unreadable one is left for a person.
+    assert_eq!(fake.seen(), [1, 3]);
     // Not asked for again: the checkpoint is past it.
     let before = fake.commands().len();
     let out = run_once(&sb);

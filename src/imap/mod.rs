@@ -445,8 +445,9 @@ impl<S: Store + 'static> MailboxReader<S> {
             .submit(mails, Some(checkpoint))
             .await
             .map_err(ImapError::Commit)?;
-        // Only now, with the mail flushed, may the server know.
-        stored_uids.extend(unreadable.iter().map(|(u, _)| *u));
+        // Only now, with the mail flushed, may the server know. What could
+        // not be read stays where it is, unflagged, for a person to look
+        // at; the checkpoint keeps us from asking for it again.
         self.after_store(session, &stored_uids, caps).await?;
         Ok(high)
     }
