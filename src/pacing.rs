@@ -29,6 +29,7 @@
 
 use crate::config::Ack;
 use crate::model::Party;
+use crate::store::Acked;
 use chrono::{DateTime, Duration, Utc};
 
 /// Fewest words a text needs to be compared with earlier ones.
@@ -52,11 +53,23 @@ pub struct Keys {
 }
 
 impl Keys {
-    /// Every key, for recording an acknowledgement.
-    pub fn all(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.sender.as_str())
-            .chain(self.domain.as_deref())
-            .chain(self.text.iter().map(String::as_str))
+    /// An acknowledgement at `at`, counted under every key, each keeping
+    /// only the times its bound looks at (a text needs only its latest).
+    pub fn record(&self, cfg: &Ack, at: DateTime<Utc>) -> Vec<Acked> {
+        let keep_sender = cfg.max_per_sender_per_hour.max(cfg.max_per_sender_per_day) as usize;
+        let one = |key: &str, keep: usize| Acked {
+            key: key.to_owned(),
+            at,
+            keep,
+        };
+        std::iter::once(one(&self.sender, keep_sender))
+            .chain(
+                self.domain
+                    .as_deref()
+                    .map(|d| one(d, cfg.max_per_domain_per_day as usize)),
+            )
+            .chain(self.text.iter().map(|t| one(t, 1)))
+            .collect()
     }
 }
 

@@ -220,7 +220,7 @@ pub(super) fn create<S: Store + ?Sized>(
                 now,
             );
             if queued && let Some(keys) = &paced {
-                commit.acked.extend(keys.all().map(|k| (k.to_owned(), now)));
+                commit.acked.extend(keys.record(&engine.cfg.ack, now));
             }
             (queued, note)
         }

@@ -94,6 +94,15 @@ impl From<&Ticket> for CustomerTicket {
     }
 }
 
+/// An acknowledgement counted under `key` at `at`; the latest `keep`
+/// times of a key are kept (at most [`ACKS_KEPT`]): what its limit needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acked {
+    pub key: String,
+    pub at: DateTime<Utc>,
+    pub keep: usize,
+}
+
 /// A raw message stored but not yet committed, and how often processing it
 /// began (counted durably before each try: a message that takes the whole
 /// process down, by panic, abort or the kernel's OOM killer, shows up here
@@ -144,9 +153,9 @@ pub struct Commit {
     /// Outlook conversation id → ticket (kept if already present).
     pub conversation: Option<(String, TicketId)>,
     pub outbox: Vec<OutboxEntry>,
-    /// An acknowledgement went out at this time, counted under each of
-    /// these keys (its address, its domain, its text: see `pacing`).
-    pub acked: Vec<(String, DateTime<Utc>)>,
+    /// An acknowledgement went out, counted under each of these keys (its
+    /// address, its domain, its text: see `pacing`).
+    pub acked: Vec<Acked>,
     /// Small named values written with the rest (queue statistics).
     pub meta: Vec<(String, String)>,
     /// The raw message leaves quarantine (an admin released it); applied

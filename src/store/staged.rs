@@ -218,12 +218,14 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
     fn commit(&self, c: &Commit) -> Result<()> {
         let full = {
             let mut acked = Vec::with_capacity(c.acked.len());
-            for (key, at) in &c.acked {
-                let mut times = self.acks_to(key)?;
-                times.push(*at);
-                let skip = times.len().saturating_sub(super::ACKS_KEPT);
+            for a in &c.acked {
+                let mut times = self.acks_to(&a.key)?;
+                times.push(a.at);
+                let skip = times
+                    .len()
+                    .saturating_sub(a.keep.clamp(1, super::ACKS_KEPT));
                 times.drain(..skip);
-                acked.push((key.clone(), times));
+                acked.push((a.key.clone(), times));
             }
             let inner_has = |id: &str| self.inner.ticket_for_message_id(id);
             let mut new_ids = Vec::new();

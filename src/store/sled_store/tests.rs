@@ -85,7 +85,11 @@ fn commits_written_together_keep_every_acknowledgement_time() {
     let (_dir, store) = open();
     let at = |m| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 9, m, 0).unwrap();
     let ack = |m| Commit {
-        acked: vec![("ann@example.net".into(), at(m))],
+        acked: vec![crate::store::Acked {
+            key: "ann@example.net".into(),
+            at: at(m),
+            keep: 20,
+        }],
         ..Commit::default()
     };
     store.commit(&ack(0)).unwrap();

@@ -99,15 +99,15 @@ impl SledStore {
         let mut encoded = Vec::with_capacity(commits.len());
         for c in commits {
             let mut acked = Vec::with_capacity(c.acked.len());
-            for (key, at) in &c.acked {
-                let times = match acks.entry(key.as_str()) {
+            for a in &c.acked {
+                let times = match acks.entry(a.key.as_str()) {
                     Entry::Occupied(o) => o.into_mut(),
-                    Entry::Vacant(v) => v.insert(self.acks_to(key)?),
+                    Entry::Vacant(v) => v.insert(self.acks_to(&a.key)?),
                 };
-                times.push(*at);
-                let skip = times.len().saturating_sub(ACKS_KEPT);
+                times.push(a.at);
+                let skip = times.len().saturating_sub(a.keep.clamp(1, ACKS_KEPT));
                 times.drain(..skip);
-                acked.push((key.as_str(), enc(&*times)));
+                acked.push((a.key.as_str(), enc(&*times)));
             }
             encoded.push(Encoded::new(c, acked));
         }
