@@ -96,3 +96,4 @@ pub mod text;
 pub mod thread;
 pub mod tls;
 pub mod worker;
+pub mod written;
