@@ -73,6 +73,7 @@ pub mod config;
 pub mod control;
 pub mod dryrun;
 pub mod escalation;
+pub mod html;
 pub mod imap;
 pub mod intake;
 pub mod lang;

@@ -372,16 +372,86 @@ fn one_line(s: &str) -> String {
 
 fn body_text(msg: &Message<'_>) -> String {
     let mut text = String::new();
-    for i in 0..msg.text_body_count() {
-        if let Some(part) = msg.body_text(i) {
-            if !text.is_empty() {
-                text.push('\n');
+    for &id in &msg.text_body {
+        let Some(part) = msg.parts.get(id as usize) else {
+            continue;
+        };
+        let piece = match &part.body {
+            PartType::Text(t) => {
+                let flowed = part.content_type().is_some_and(|ct| {
+                    ct.attribute("format")
+                        .is_some_and(|f| f.eq_ignore_ascii_case("flowed"))
+                });
+                if flowed {
+                    let delsp = part.content_type().is_some_and(|ct| {
+                        ct.attribute("delsp")
+                            .is_some_and(|d| d.eq_ignore_ascii_case("yes"))
+                    });
+                    unflow(t, delsp)
+                } else {
+                    t.to_string()
+                }
             }
-            // NUL bytes survive some broken mailers; they are never content.
-            text.push_str(&part.replace('\0', ""));
+            // Our own conversion: one line per block, quotes marked.
+            PartType::Html(h) => crate::html::to_text(h),
+            _ => continue,
+        };
+        if !text.is_empty() {
+            text.push('\n');
         }
+        // NUL bytes survive some broken mailers; they are never content.
+        text.push_str(&piece.replace('\0', ""));
     }
     text
+}
+
+/// format=flowed (RFC 3676): a line ending in a space continues on the
+/// next line of the same quote depth; `-- ` stays the signature line.
+fn unflow(text: &str, delsp: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut open: Option<usize> = None;
+    for raw in text.split('\n') {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let depth = line.chars().take_while(|&c| c == '>').count();
+        let mut content = &line[depth..];
+        // Space-stuffing: one leading space is not content.
+        content = content.strip_prefix(' ').unwrap_or(content);
+        match open {
+            Some(d) if d == depth => {}
+            Some(_) => out.push('\n'),
+            None => {}
+        }
+        if open != Some(depth) {
+            for _ in 0..depth {
+                out.push('>');
+            }
+            if depth > 0 {
+                out.push(' ');
+            }
+        }
+        let soft = content.ends_with(' ') && content != "-- ";
+        if soft {
+            let kept = if delsp {
+                &content[..content.len() - 1]
+            } else {
+                content
+            };
+            out.push_str(kept);
+            open = Some(depth);
+        } else {
+            out.push_str(content);
+            out.push('\n');
+            open = None;
+        }
+    }
+    if open.is_some() {
+        out.push('\n');
+    }
+    // The split adds one line for the final newline.
+    while out.ends_with("\n\n") && !text.ends_with("\n\n") {
+        out.pop();
+    }
+    out
 }
 
 /// An attachment with its decoded bytes, to pass it on (an agent's file to

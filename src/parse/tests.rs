@@ -135,3 +135,13 @@ fn bad_input_is_an_error_not_a_panic() {
         let _ = parse(junk, "h");
     }
 }
+
+#[test]
+fn format_flowed_soft_breaks_are_joined() {
+    let raw = b"From: Ann <ann@example.com>\r\nTo: support@example.com\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8; format=flowed\r\n\r\nThe printer on the third floor \r\nkeeps jamming.\r\n\r\n> Quoted line that was \r\n> wrapped.\r\n-- \r\nAnn\r\n";
+    let env = parse(raw, "h").expect("parses");
+    assert_eq!(
+        env.text,
+        "The printer on the third floor keeps jamming.\n\n> Quoted line that was wrapped.\n-- \nAnn\n"
+    );
+}

@@ -186,6 +186,16 @@ pub fn read(text: &str) -> Written {
                 }
                 _ => {}
             }
+        } else if loose_attribution(t) && next_is_quoted(&lines, i + 1) {
+            // "26.06.2014, 14:41, "Ann" <a@x>:" (Yandex, mail.ru): no verb,
+            // but a stamp, an address and the quote right under it.
+            blocks.push(Block {
+                kind: Kind::Quote { attributed: true },
+                lines: Vec::new(),
+            });
+            i += 1;
+            in_signature = false;
+            continue;
         }
         if !in_signature && starts_signature(t) {
             in_signature = true;
@@ -356,48 +366,67 @@ fn unquote(line: &str) -> &str {
     s
 }
 
+fn loose_attribution(t: &str) -> bool {
+    t.ends_with(':') && t.contains('@') && TIME.is_match(t) && t.chars().count() <= 300
+}
+
 /// How many lines (1–3) a quote header at `i` spans, if one ends there.
 fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
     for len in 1..=3 {
-        let Some(window) = lines.get(i..i + len) else {
-            break;
+        // A header that starts on a later line is that line's, not a
+        // wrapped one that takes the author's last line with it.
+        let opens = |j: usize| {
+            lines
+                .get(j)
+                .is_some_and(|l| ATTRIBUTION_OPENER.is_match(l) || DATED.is_match(l))
         };
-        if window.iter().any(|l| l.trim().is_empty() || is_quoted(l)) {
-            break;
+        let later = (i + 1..i + len).any(|j| opens(j) && attribution_at_one(lines, j, i + len - j));
+        if len > 1 && later {
+            return None;
         }
-        let joined = window
-            .iter()
-            .map(|l| l.trim())
-            .collect::<Vec<_>>()
-            .join(" ");
-        if joined.chars().count() > 400 {
-            break;
-        }
-        // A sentence that ends on the first line is the author's, not the
-        // start of a wrapped header.
-        if len > 1 && ends_sentence(window[0]) {
-            break;
-        }
-        let stamped_verb =
-            joined.ends_with(':') && contains_wrote(&joined) && STAMP.is_match(&joined);
-        if len > 1
-            && !stamped_verb
-            && !ATTRIBUTION_OPENER.is_match(&joined)
-            && !DATED.is_match(&joined)
-        {
-            break;
-        }
-        let dated = joined.ends_with(':') && DATED.is_match(&joined) && joined.contains('@');
-        if stamped_verb
-            || dated
-            || ends_with_wrote(&joined)
-            || gmail_hebrew(&joined)
-            || ZOHO.is_match(&joined)
-        {
+        if attribution_at_one(lines, i, len) {
             return Some(len);
         }
     }
     None
+}
+
+/// Whether lines `i..i + len` are a quote header.
+fn attribution_at_one(lines: &[&str], i: usize, len: usize) -> bool {
+    let Some(window) = lines.get(i..i + len) else {
+        return false;
+    };
+    if window.iter().any(|l| l.trim().is_empty() || is_quoted(l)) {
+        return false;
+    }
+    let joined = window
+        .iter()
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if joined.chars().count() > 400 {
+        return false;
+    }
+    // A sentence that ends on the first line is the author's, not the
+    // start of a wrapped header.
+    if len > 1 && ends_sentence(window[0]) {
+        return false;
+    }
+    let stamped_verb = joined.ends_with(':') && contains_wrote(&joined) && STAMP.is_match(&joined);
+    if len > 1 && !stamped_verb && !ATTRIBUTION_OPENER.is_match(&joined) && !DATED.is_match(&joined)
+    {
+        return false;
+    }
+    let dated = joined.ends_with(':') && DATED.is_match(&joined) && joined.contains('@');
+    if stamped_verb
+        || dated
+        || ends_with_wrote(&joined)
+        || gmail_hebrew(&joined)
+        || ZOHO.is_match(&joined)
+    {
+        return true;
+    }
+    false
 }
 
 /// "… wrote:" in any of our languages; the colon ends the line.
@@ -464,22 +493,32 @@ fn field_name(line: &str) -> Option<String> {
     Some(name.to_lowercase())
 }
 
-/// An Outlook-style header block at `i`: a From field and at least two
-/// other fields among the next lines.
+/// An Outlook-style header block at `i`: three or more header fields in
+/// a row (a value wrapped onto the next line allowed), one of them From.
+/// Outlook starts with From, Hotmail with Date.
 fn header_block_at(lines: &[&str], i: usize) -> bool {
-    let Some(name) = field_name(lines[i]) else {
-        return false;
-    };
-    if !FROM_FIELDS.contains(&name.as_str()) {
+    let known = |n: &str| FROM_FIELDS.contains(&n) || OTHER_FIELDS.contains(&n);
+    if !field_name(lines[i]).is_some_and(|n| known(&n)) {
         return false;
     }
-    let others = lines[i + 1..]
-        .iter()
-        .take(8)
-        .filter_map(|l| field_name(l))
-        .filter(|n| OTHER_FIELDS.contains(&n.as_str()) || FROM_FIELDS.contains(&n.as_str()))
-        .count();
-    others >= 2
+    let (mut fields, mut from, mut gap) = (0, false, 0);
+    for line in lines[i..].iter().take(10) {
+        match field_name(line) {
+            Some(n) if known(&n) => {
+                fields += 1;
+                from |= FROM_FIELDS.contains(&n.as_str());
+                gap = 0;
+            }
+            _ if line.trim().is_empty() => break,
+            _ => {
+                gap += 1;
+                if gap > 1 {
+                    break;
+                }
+            }
+        }
+    }
+    fields >= 3 && from
 }
 
 /// Outlook's rule ("____…" or "-----…") right above a header block.

@@ -186,7 +186,7 @@ pub static DEVICE: LazyLock<Regex> = LazyLock::new(|| {
 /// three lines ("On Tue, Dec 1, 2026 at 10:00 AM Ruth <\nruth@x> wrote:").
 pub static ATTRIBUTION_OPENER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*(on|w dniu|dnia|בתאריך|ב-|am|le|el|il|op|den|em|в|у|el día|\d|mon|tue|wed|thu|fri|sat|sun|pon|wt|śr|czw|pt|sob|niedz|יום)\b",
+        r"(?i)^\s*(on|w dniu|dnia|בתאריך|ב-|am|le|el|il|op|den|em|в|у|el día|\d+|mon|tue|wed|thu|fri|sat|sun|pon|wt|śr|czw|pt|sob|niedz|יום)\b",
     )
     .expect("static regex")
 });
@@ -209,3 +209,7 @@ pub static DATED: LazyLock<Regex> = LazyLock::new(|| {
 pub static ZOHO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\s*-{2,}\s*(on|w dniu|am|le)\b.{3,300}\b(wrote|napisał\(a\)|napisał|schrieb|a écrit)\s*-{2,}\s*$").expect("static regex")
 });
+
+/// A time of day.
+pub static TIME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b\d{1,2}:\d{2}\b").expect("static regex"));
