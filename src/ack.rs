@@ -392,18 +392,32 @@ pub fn render_only(
     Ok(templates.render(s.template, s.language, &view)?)
 }
 
-/// The message behind a mail: the quote is found once for both views of it.
+/// The message behind a mail, read once for both views of it: what its
+/// author wrote wherever they wrote it (with the lines they answered), and
+/// the whole of what they forwarded.
 fn message_view(cause: &Envelope) -> MessageView<'_> {
-    let unquoted = crate::lang::unquoted(&cause.text);
+    let written = crate::written::read(&cause.text);
+    let mut text = written.own.clone();
+    if !written.forwarded.is_empty() {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&written.forwarded);
+    }
     MessageView {
         from: cause.author().map(ToString::to_string).unwrap_or_default(),
         subject: &cause.subject,
-        excerpt: crate::lang::without_signature(&unquoted)
+        excerpt: written
+            .own
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('>'))
+            .collect::<Vec<_>>()
+            .join("\n")
             .trim()
             .chars()
             .take(600)
             .collect(),
-        text: unquoted.trim().chars().take(MAX_QUOTED_CHARS).collect(),
+        text: text.trim().chars().take(MAX_QUOTED_CHARS).collect(),
     }
 }
 

@@ -49,9 +49,17 @@ pub struct Reading {
     pub commands: Vec<Command>,
     /// What is wrong with the commands, one line each (`#clsoe: unknown …`).
     pub problems: Vec<String>,
-    /// The answer for the customer: the reply without command lines and
-    /// without the quoted mail, trimmed. Empty when there is none.
+    /// The answer for the customer: the agent's own text wherever it
+    /// stands (with the quoted lines it answers, when written between
+    /// them), without command lines, our notification, the client's quote
+    /// and the phone's footer; the agent's signature kept. Empty when
+    /// there is none.
     pub answer: String,
+    /// The agent forwarded mail (a client's forward block): kept inside
+    /// the ticket, never relayed as an answer.
+    pub forwarded: bool,
+    /// The answer was written between quoted lines.
+    pub inline: bool,
 }
 
 impl Reading {
@@ -60,27 +68,70 @@ impl Reading {
     }
 }
 
-/// Reads an agent's reply text.
+/// Reads an agent's reply text. Commands are lines of the agent's own
+/// text that start with `#` and a command's name, wherever they stand:
+/// on top (where any `#word` is read as a command, so a typo is reported,
+/// not mailed), or on a later line (where only a command's name, or a
+/// near miss of one, is: "#general" in a sentence-initial position stays
+/// text). Lines in quotes are never commands.
 pub fn read(text: &str) -> Reading {
-    let own = crate::lang::unquoted(text);
-    let mut reading = Reading::default();
-    let mut lines = own.lines().enumerate().peekable();
-    // Commands: the leading lines that start with `#` and a letter.
-    while let Some((n, line)) = lines.peek().copied() {
+    let written = crate::written::read(text);
+    let mut reading = Reading {
+        forwarded: !written.forwarded.is_empty(),
+        inline: written.inline,
+        ..Reading::default()
+    };
+    let mut answer: Vec<&str> = Vec::new();
+    let mut on_top = true;
+    for (n, line) in written.own.lines().enumerate() {
         let t = line.trim();
         if t.is_empty() {
-            lines.next();
+            if !answer.is_empty() {
+                answer.push(line);
+            }
             continue;
         }
-        if !is_command_line(t) {
-            break;
+        let command = is_command_line(t) && (on_top || names_a_command(t));
+        if command {
+            parse_line(n + 1, t, &mut reading);
+        } else {
+            on_top = false;
+            if !is_image_placeholder(t) {
+                answer.push(line);
+            }
         }
-        parse_line(n + 1, t, &mut reading);
-        lines.next();
     }
-    let rest: Vec<&str> = lines.map(|(_, l)| l.trim_end_matches('\r')).collect();
-    reading.answer = rest.join("\n").trim_end().to_owned();
+    let mut answer = answer.join("\n").trim_end().to_owned();
+    if !answer.is_empty() && !written.signature.is_empty() {
+        answer = format!("{answer}\n\n-- \n{}", written.signature);
+    }
+    reading.answer = answer;
     reading
+}
+
+/// Whether a later line's first word is a command, or close to one.
+fn names_a_command(t: &str) -> bool {
+    let first = t
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches('#')
+        .to_lowercase();
+    let english = english(&first);
+    COMMANDS.contains(&english)
+        || matches!(
+            english,
+            "closed" | "solved" | "wait" | "reopen" | "internal"
+        )
+        || crate::rules::suggestion(&first, COMMANDS).is_some()
+}
+
+/// Gmail's text part writes a pasted image as "[image: name.png]"; the
+/// image itself travels as an attachment.
+fn is_image_placeholder(t: &str) -> bool {
+    let lower = t.to_lowercase();
+    (lower.starts_with("[image:") || lower.starts_with("[obraz:") || lower.starts_with("[תמונה:"))
+        && lower.ends_with(']')
 }
 
 fn is_command_line(t: &str) -> bool {
@@ -322,9 +373,16 @@ mod tests {
 
     #[test]
     fn hashes_inside_the_answer_are_text() {
+        let r = read("Order #123 shipped.\n#general is our chat channel.\n");
+        assert!(r.commands.is_empty() && r.problems.is_empty());
+        assert_eq!(
+            r.answer,
+            "Order #123 shipped.\n#general is our chat channel."
+        );
+        // A command below the answer is still a command, never text.
         let r = read("Order #123 shipped.\n#close\n");
-        assert!(r.commands.is_empty());
-        assert_eq!(r.answer, "Order #123 shipped.\n#close");
+        assert_eq!(r.commands, vec![Command::Status(Status::Closed)]);
+        assert_eq!(r.answer, "Order #123 shipped.");
         let r = read("# Heading\ntext");
         assert!(r.commands.is_empty() && r.problems.is_empty());
     }

@@ -1,86 +1,49 @@
-//! Which language a customer wrote in, and the text they actually wrote.
+//! Which language a customer wrote in.
 //!
 //! Replies quote earlier mail and end with signatures; both would mislead
-//! detection (an English signature under Polish text). [`own_words`] keeps
-//! the customer's part; [`detect`] runs whatlang on it. A `Content-Language`
-//! header, when present, wins: the sender said so.
+//! detection (an English signature or "Sent from my iPhone" under Hebrew
+//! text). [`own_words`] keeps the customer's part ([`crate::written`]);
+//! [`detect`] runs whatlang on it. A `Content-Language` header is only a
+//! hint: Outlook writes the language of its menus there, not the mail's.
 
 use crate::parse::Envelope;
-use regex::Regex;
-use std::sync::LazyLock;
 
-/// Where a quoted reply starts, in the clients and languages we see:
-/// "On … wrote:", "W dniu … pisze:", "בתאריך … כתב:", Outlook's headers.
-static QUOTE_START: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?im)^(on .{3,200} wrote:|am .{3,200} schrieb .{0,80}:|w dniu .{3,200}(pisze|napisał|napisała).{0,5}:|.{0,120}(כתב|כתבה)\s*:|-{2,}\s*original message\s*-{2,}|-{2,}\s*wiadomość oryginalna\s*-{2,}|-{2,}\s*הודעה מקורית\s*-{2,}|from:\s.+\r?\n(sent|date|wysłano|נשלח):)",
-    )
-    .expect("static regex")
-});
-
-/// Signature separators: "-- " (RFC 3676) and common sign-off lines.
-static SIGNATURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^(-- ?|__+|sent from my .*|wysłane z .*|נשלח מה.*)$").expect("static regex")
-});
-
-/// The customer's own words: quoted lines (`>`), everything from a quote
-/// header on, and the signature removed.
+/// The customer's own words: quotes, quote headers, signatures, phone
+/// footers and forwarded mail removed.
 pub fn own_words(text: &str) -> String {
-    let cut = quote_start(text);
-    let mut body = &text[..cut];
-    if let Some(m) = SIGNATURE.find(body) {
-        body = &body[..m.start()];
-    }
-    without_quoted_lines(body)
+    crate::written::read(text).text()
 }
 
-/// `text` up to its signature (what [`own_words`] keeps of [`unquoted`]).
-pub fn without_signature(text: &str) -> &str {
-    SIGNATURE.find(text).map_or(text, |m| &text[..m.start()])
-}
-
-/// The text without what it quotes (a quote header and everything after
-/// it, `>` lines), signature kept: what an agent wrote for the customer.
-pub fn unquoted(text: &str) -> String {
-    without_quoted_lines(&text[..quote_start(text)])
-}
-
-/// Where quoting starts: a client's quote header, or the marker line our
-/// notifications carry above the quoted text (cut at its line's start).
-fn quote_start(text: &str) -> usize {
-    let header = QUOTE_START.find(text).map_or(text.len(), |m| m.start());
-    let marker = text
-        .find(crate::agent::REPLY_ABOVE)
-        .map_or(text.len(), |i| text[..i].rfind('\n').map_or(0, |nl| nl + 1));
-    header.min(marker)
-}
-
-fn without_quoted_lines(body: &str) -> String {
-    body.lines()
+/// ISO 639-1 code of the language of `env`: whatlang on the author's own
+/// words (quoted lines they answered left out), when it is sure; else on
+/// their words with the subject; else the Content-Language the client
+/// stated.
+pub fn detect(env: &Envelope) -> Option<String> {
+    let words: String = own_words(&env.text)
+        .lines()
         .filter(|l| !l.trim_start().starts_with('>'))
         .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// ISO 639-1 code of the language of `env`: its Content-Language, else
-/// whatlang on the customer's own words (and the subject), when reliable.
-pub fn detect(env: &Envelope) -> Option<String> {
-    if let Some(cl) = &env.content_language {
-        let primary = cl
-            .split([',', '-', '_', ';'])
-            .next()
-            .unwrap_or_default()
-            .trim();
-        if primary.len() == 2 && primary.chars().all(|c| c.is_ascii_alphabetic()) {
-            return Some(primary.to_ascii_lowercase());
-        }
-    }
+        .join("\n");
     // A few hundred characters decide it; whole mails only cost time.
-    let words = own_words(&env.text);
     let mut sample: String = words.chars().take(600).collect();
+    if let Some(lang) = detect_text(&sample) {
+        return Some(lang);
+    }
     sample.push('\n');
     sample.push_str(&env.subject);
-    detect_text(&sample)
+    detect_text(&sample).or_else(|| stated(env))
+}
+
+/// The primary language of the Content-Language header.
+fn stated(env: &Envelope) -> Option<String> {
+    let cl = env.content_language.as_ref()?;
+    let primary = cl
+        .split([',', '-', '_', ';'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    (primary.len() == 2 && primary.chars().all(|c| c.is_ascii_alphabetic()))
+        .then(|| primary.to_ascii_lowercase())
 }
 
 /// whatlang on a text, as an ISO 639-1 code; `None` when unsure.
@@ -179,10 +142,25 @@ mod tests {
     }
 
     #[test]
-    fn content_language_wins() {
+    fn own_words_beat_content_language_and_english_chrome() {
+        // Outlook states its menus' language.
+        let env = Envelope {
+            content_language: Some("en-US".into()),
+            text: "Drukarka nadal nie działa, proszę o pilny kontakt.".into(),
+            ..Envelope::default()
+        };
+        assert_eq!(detect(&env).as_deref(), Some("pl"));
+        // An English footer, subject and quote under two Hebrew words.
+        let env = Envelope {
+            subject: "Re: Your printer request".into(),
+            text: "לא עובד\n\nSent from my iPhone\n\nOn Wed, Dec 2, 2026 at 9:00 AM Support <s@x.example> wrote:\n> Hello Ruth, please try restarting the printer and tell us.\n".into(),
+            ..Envelope::default()
+        };
+        assert_eq!(detect(&env).as_deref(), Some("he"));
+        // Too little to tell: the stated language is used.
         let env = Envelope {
             content_language: Some("pl-PL".into()),
-            text: "Hello there, this is clearly English text for sure.".into(),
+            text: "ok".into(),
             ..Envelope::default()
         };
         assert_eq!(detect(&env).as_deref(), Some("pl"));

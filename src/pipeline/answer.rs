@@ -19,6 +19,9 @@ use crate::rules::Decision;
 use crate::store::{Commit, Store, StoreError};
 use chrono::{DateTime, Utc};
 
+/// What an agent is told when their mail had nothing of theirs in it.
+pub const NOTHING_FOUND: &str = "no answer found: the mail has no text of yours outside the quoted mail (write above, below or between the quoted lines; start with #note for an internal note)";
+
 /// How many of the ticket's latest messages the answer's References name.
 const REFERENCES: usize = 10;
 
@@ -39,8 +42,17 @@ pub(super) fn handle<S: Store + ?Sized>(
         ticket: changes,
         status,
         assign,
-        problems,
+        mut problems,
     } = resolve(engine, &reading, agent);
+    // A reply with nothing of the agent's in it (a blank reply, text lost
+    // to the client's formatting) is told, never silently dropped.
+    if problems.is_empty()
+        && reading.commands.is_empty()
+        && reading.answer.is_empty()
+        && !reading.forwarded
+    {
+        problems.push(NOTHING_FOUND.to_owned());
+    }
     if !problems.is_empty() {
         let personal = Personal {
             problems: problems.clone(),
@@ -50,7 +62,7 @@ pub(super) fn handle<S: Store + ?Sized>(
         let why = (Purpose::Notification, "agent-error");
         tell_agent(engine, commit, t, env, agent, why, &personal, now);
         return Ok(format!(
-            "agent's commands refused, nothing sent: {}",
+            "agent's mail refused, nothing sent: {}",
             problems.join("; ")
         ));
     }
@@ -62,6 +74,12 @@ pub(super) fn handle<S: Store + ?Sized>(
     let mut done = Vec::new();
     if reading.is_note() {
         done.push("internal note".to_owned());
+    } else if reading.forwarded {
+        // Mail an agent forwards onto a ticket is for the record: the
+        // customer's own mail, a colleague's, with the agent's remark.
+        done.push(
+            "forwarded mail kept as an internal note (forwards are never relayed)".to_owned(),
+        );
     } else if !reading.answer.is_empty() {
         // An agent who wrote to the customer directly (reply-all to mail
         // that copied them) already reached them: passing it on again
@@ -130,7 +148,7 @@ pub(super) fn handle<S: Store + ?Sized>(
         done.push(format!("{} command(s) applied", reading.commands.len()));
     }
     if done.is_empty() {
-        done.push("nothing to send (no answer above the quote)".to_owned());
+        done.push("nothing to send".to_owned());
     }
     Ok(done.join(", "))
 }

@@ -42,6 +42,16 @@ pub struct Written {
 }
 
 impl Written {
+    /// What the author sent: their own text, or when they wrote nothing
+    /// but forwarded mail, the text of what they forwarded.
+    pub fn text(&self) -> String {
+        if self.own.is_empty() && !self.forwarded.is_empty() {
+            forwarded_body(&self.forwarded)
+        } else {
+            self.own.clone()
+        }
+    }
+
     /// The author's text with their signature: what an agent's answer
     /// sends to a customer.
     pub fn with_signature(&self) -> String {
@@ -256,11 +266,7 @@ pub fn read(text: &str) -> Written {
         }
     }
     let inline = inline && out.iter().any(|l| l.starts_with('>'));
-    let mut own = trim_blank_lines(&out.join("\n"));
-    if own.is_empty() && !forwarded.is_empty() {
-        // Only a forward: what it carries is what the author sent on.
-        own = forwarded_body(&forwarded);
-    }
+    let own = trim_blank_lines(&out.join("\n"));
     Written {
         own,
         signature: trim_blank_lines(&signature.join("\n")),
@@ -556,7 +562,8 @@ fn is_delimiter(t: &str) -> bool {
 }
 
 /// The text of a forward under its marker and header fields.
-fn forwarded_body(lines: &[&str]) -> String {
+fn forwarded_body(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
     let mut i = 1;
     // Header fields, a field's value wrapped onto a second line included,
     // up to the first blank line.

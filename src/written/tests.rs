@@ -135,7 +135,7 @@ fn email_reply_trimmer_corpus() {
     for name in &names {
         let email = std::fs::read_to_string(dir.join("emails").join(name)).unwrap_or_default();
         let want = std::fs::read_to_string(dir.join("trimmed").join(name)).unwrap_or_default();
-        let got = read(&email).own;
+        let got = read(&email).text();
         let norm = |s: &str| {
             s.lines()
                 .map(str::trim_end)
