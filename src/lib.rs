@@ -96,5 +96,6 @@ pub mod subject;
 pub mod text;
 pub mod thread;
 pub mod tls;
+pub mod tnef;
 pub mod worker;
 pub mod written;

@@ -195,7 +195,10 @@ pub fn parse_limited(raw: &[u8], raw_hash: &str, limits: &Limits) -> Result<Enve
         .map(|s| s.trim().to_ascii_lowercase())
         .filter(|s| !s.is_empty());
     env.text = body_text(&msg);
-    env.attachments = msg.attachments().map(attachment_info).collect();
+    env.attachments = attachments(&msg, false)
+        .into_iter()
+        .map(|a| a.info)
+        .collect();
     env.embedded_message_ids = embedded_ids(&msg, &env.text);
 
     if env.from.is_none() && env.sender.is_none() {
@@ -465,18 +468,76 @@ pub struct AttachmentData {
 /// The attachments of a raw message, decoded. Empty when it does not parse
 /// (it parsed before it got this far).
 pub fn attachment_data(raw: &[u8]) -> Vec<AttachmentData> {
-    let Some(msg) = MessageParser::default().parse(raw) else {
-        return Vec::new();
-    };
-    msg.attachments()
-        .map(|p| AttachmentData {
-            info: attachment_info(p),
-            bytes: p.contents().to_vec(),
-        })
-        .collect()
+    match MessageParser::default().parse(raw) {
+        Some(msg) => attachments(&msg, true),
+        None => Vec::new(),
+    }
 }
 
-fn attachment_info(part: &MessagePart<'_>) -> AttachmentInfo {
+/// Every attachment, a `winmail.dat` replaced by the files inside it;
+/// the bytes copied only when `keep_bytes` (listing needs none).
+fn attachments(msg: &Message<'_>, keep_bytes: bool) -> Vec<AttachmentData> {
+    let mut out = Vec::new();
+    let mut unnamed = 0;
+    for part in msg.attachments() {
+        let info = attachment_info(part, &mut unnamed);
+        if is_tnef(&info)
+            && let Some(files) = crate::tnef::files(part.contents())
+        {
+            for f in files {
+                let content_type = f
+                    .content_type
+                    .map(|c| c.to_ascii_lowercase())
+                    .unwrap_or_else(|| type_of(&f.name).to_owned());
+                out.push(AttachmentData {
+                    info: AttachmentInfo {
+                        name: text::one_line(&f.name, 255),
+                        content_type,
+                        size: f.bytes.len(),
+                    },
+                    bytes: if keep_bytes { f.bytes } else { Vec::new() },
+                });
+            }
+            continue;
+        }
+        out.push(AttachmentData {
+            info,
+            bytes: if keep_bytes {
+                part.contents().to_vec()
+            } else {
+                Vec::new()
+            },
+        });
+    }
+    out
+}
+
+fn is_tnef(info: &AttachmentInfo) -> bool {
+    info.content_type == "application/ms-tnef"
+        || info.content_type == "application/vnd.ms-tnef"
+        || info.name.eq_ignore_ascii_case("winmail.dat")
+}
+
+/// A content type from a file name's extension, for files that come
+/// without one (out of a winmail.dat).
+fn type_of(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("txt") => "text/plain",
+        Some("doc") => "application/msword",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("xls") => "application/vnd.ms-excel",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Some("zip") => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+fn attachment_info(part: &MessagePart<'_>, unnamed: &mut usize) -> AttachmentInfo {
     let content_type = part
         .content_type()
         .map(|ct| match ct.subtype() {
@@ -492,7 +553,25 @@ fn attachment_info(part: &MessagePart<'_>) -> AttachmentInfo {
             PartType::Message(m) => m.subject().map(|s| format!("{}.eml", one_line(s))),
             _ => None,
         })
-        .unwrap_or_else(|| "(unnamed)".into());
+        .unwrap_or_else(|| {
+            // Pasted images come without a name: one from their type, so
+            // the reader sees "image-1.png", not "(unnamed)".
+            *unnamed += 1;
+            let (kind, sub) = content_type.split_once('/').unwrap_or(("file", "bin"));
+            let ext = match sub {
+                "jpeg" => "jpg",
+                "octet-stream" => "bin",
+                "rfc822" => "eml",
+                s if s.len() <= 5 && s.chars().all(|c| c.is_ascii_alphanumeric()) => s,
+                _ => "bin",
+            };
+            let kind = if kind.chars().all(|c| c.is_ascii_alphabetic()) {
+                kind
+            } else {
+                "file"
+            };
+            format!("{kind}-{unnamed}.{ext}")
+        });
     AttachmentInfo {
         name,
         content_type,

@@ -389,7 +389,9 @@ fn relay<S: Store + ?Sized>(
         attachments: if env.attachments.is_empty() {
             Vec::new()
         } else {
-            crate::parse::attachment_data(raw)
+            let mut files = crate::parse::attachment_data(raw);
+            files.retain(|f| !is_our_mail(engine, f));
+            files
         },
     };
     let (entry, sent) = match compose(draft, &engine.identity, now) {
@@ -411,6 +413,23 @@ fn relay<S: Store + ?Sized>(
         recipients,
         left_out,
     }))
+}
+
+/// A copy of our own mail attached to the agent's (Outlook's "attach
+/// original message", a forward as attachment): our notification, with
+/// the ticket's internal details, never goes to the customer.
+fn is_our_mail(engine: &Engine, f: &crate::parse::AttachmentData) -> bool {
+    if !f.info.content_type.starts_with("message/") && !f.info.name.ends_with(".eml") {
+        return false;
+    }
+    let contains =
+        |needle: &[u8]| !needle.is_empty() && f.bytes.windows(needle.len()).any(|w| w == needle);
+    let ours =
+        contains(agent::REPLY_ABOVE.as_bytes()) || contains(engine.identity.instance_id.as_bytes());
+    if ours {
+        tracing::info!(file = %f.info.name, "attached copy of our own mail kept inside");
+    }
+    ours
 }
 
 /// The first answer a customer gets stops the first-response clock.
