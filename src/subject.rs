@@ -23,6 +23,9 @@ pub struct TagFormat {
     prefix: String,
     suffix: String,
     find: Regex,
+    /// The tag as people retype it: the letters of the prefix and the
+    /// number, brackets and hash optional, any dash or space between.
+    loose: Option<Regex>,
 }
 
 impl TagFormat {
@@ -55,10 +58,21 @@ impl TagFormat {
         };
         let pattern = format!(r"(?i){}\s*(\d{{1,18}})\s*{}", loose(prefix), loose(suffix));
         let find = Regex::new(&pattern).map_err(|_| err("cannot be turned into a pattern"))?;
+        let letters: String = prefix.chars().filter(|c| c.is_alphanumeric()).collect();
+        let loose = (!letters.is_empty())
+            .then(|| {
+                Regex::new(&format!(
+                    r"(?i)(?:^|[^\p{{L}}\p{{N}}]){}\s*[-‐‑‒–—―_:#./]?\s*(\d{{1,18}})(?:[^\p{{N}}]|$)",
+                    regex::escape(&letters)
+                ))
+                .ok()
+            })
+            .flatten();
         Ok(TagFormat {
             prefix: prefix.to_owned(),
             suffix: suffix.to_owned(),
             find,
+            loose,
         })
     }
 
@@ -69,6 +83,15 @@ impl TagFormat {
     /// The first ticket number tagged in `subject`.
     pub fn find(&self, subject: &str) -> Option<TicketId> {
         self.find
+            .captures_iter(subject)
+            .find_map(|c| c.get(1)?.as_str().parse().ok())
+    }
+
+    /// A ticket number in a tag someone retyped ("[#TB 1000]", "TB-1000",
+    /// "[#TB–1000]"): only for people who belong to that ticket.
+    pub fn find_loose(&self, subject: &str) -> Option<TicketId> {
+        self.loose
+            .as_ref()?
             .captures_iter(subject)
             .find_map(|c| c.get(1)?.as_str().parse().ok())
     }
@@ -117,6 +140,29 @@ pub fn normalize(subject: &str, tags: &TagFormat) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retyped_tags_are_found_loosely_only() {
+        let t = TagFormat::new("[#TB-{n}]").unwrap();
+        for s in [
+            "[#TB 1000] printer",
+            "Re: #TB-1000",
+            "[TB-1000]",
+            "[#TB–1000] drukarka",
+            "tb1000",
+            "השב: TB 1000",
+        ] {
+            assert_eq!(t.find(s).or_else(|| t.find_loose(s)), Some(1000), "{s}");
+        }
+        assert_eq!(
+            t.find("#TB-1000"),
+            None,
+            "the strict form needs the brackets"
+        );
+        assert_eq!(t.find_loose("ATB-1000"), None);
+        assert_eq!(t.find_loose("TB-10000x"), Some(10000));
+        assert_eq!(TagFormat::new("[#{n}]").unwrap().find_loose("#12"), None);
+    }
 
     fn tb() -> TagFormat {
         TagFormat::new("[#TB-{n}]").unwrap()

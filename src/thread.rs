@@ -122,6 +122,20 @@ pub fn place<V: ThreadView + ?Sized>(
         });
     }
 
+    // 1b. A tag the ticket's own people retyped ("[#TB 1000]", "TB-1000"):
+    // theirs; from anyone else it proves nothing (a stranger's new mail).
+    // Headers that link the mail somewhere say more than retyped text.
+    if linked.is_none()
+        && let Some(n) = cfg.tags.find_loose(&env.subject)
+        && let Some(ticket) = view.ticket(n)?
+        && (is_agent || ticket.knows(sender))
+    {
+        return Ok(Placement::Existing {
+            ticket: n,
+            via: format!("retyped tag {:?}", env.subject),
+        });
+    }
+
     // 2. Header links.
     if let Some((t, id)) = linked {
         return Ok(Placement::Existing {

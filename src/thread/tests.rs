@@ -280,3 +280,31 @@ fn unknown_tag_number_is_ignored() {
     let p = place(&e, Class::Normal, &cfg(), &view(), now()).unwrap();
     assert!(matches!(p, Placement::New { linked: None, .. }));
 }
+
+#[test]
+fn a_retyped_tag_threads_for_the_tickets_people_only() {
+    for subject in [
+        "[#TB 1000] still jammed",
+        "#TB-1000 still jammed",
+        "[TB-1000]",
+        "[#TB–1000] still",
+    ] {
+        let e = Envelope {
+            subject: subject.into(),
+            from: Some(Party::new(None, "alice@customer.example")),
+            message_id: "new-1@customer.example".into(),
+            ..Envelope::default()
+        };
+        let p = place(&e, Class::Normal, &cfg(), &view(), now()).unwrap();
+        assert_eq!(existing(&p).0, 1000, "{subject}");
+        // A stranger retyping it opens their own ticket.
+        let stranger = Envelope {
+            from: Some(Party::new(None, "mallory@attacker.example")),
+            ..e
+        };
+        match place(&stranger, Class::Normal, &cfg(), &view(), now()).unwrap() {
+            Placement::New { .. } => {}
+            other => panic!("{subject}: {other:?}"),
+        }
+    }
+}
