@@ -75,9 +75,20 @@ impl Reading {
 /// near miss of one, is: "#general" in a sentence-initial position stays
 /// text). Lines in quotes are never commands.
 pub fn read(text: &str) -> Reading {
+    read_written(&crate::written::read(text), false)
+}
+
+/// Reads an agent's mail: its text, and its subject for a forward that
+/// has no forward marker (Outlook's "FW:" over a header block).
+pub fn read_mail(text: &str, subject: &str) -> Reading {
     let written = crate::written::read(text);
+    let forward = crate::subject::is_forward(subject) && !written.embedded.is_empty();
+    read_written(&written, forward)
+}
+
+fn read_written(written: &crate::written::Written, forward: bool) -> Reading {
     let mut reading = Reading {
-        forwarded: !written.forwarded.is_empty(),
+        forwarded: forward || !written.forwarded.is_empty(),
         inline: written.inline,
         ..Reading::default()
     };

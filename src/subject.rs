@@ -111,6 +111,27 @@ static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
+/// Forward prefixes only ("Fwd:", "FW:", "PD:", "WG:", "הועבר:").
+static FORWARD_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(fw|fwd|wg|pd|przekaż|tr|enc|rv|הועבר|העבר)\s*[:：]")
+        .expect("static regex")
+});
+
+/// Whether the subject says the mail forwards another ("FW: …", "PD: …"),
+/// under any reply prefixes.
+pub fn is_forward(subject: &str) -> bool {
+    let mut rest = subject.trim();
+    loop {
+        if FORWARD_PREFIX.is_match(rest) {
+            return true;
+        }
+        match PREFIX.find(rest) {
+            Some(m) if m.end() > 0 => rest = rest[m.end()..].trim_start(),
+            _ => return false,
+        }
+    }
+}
+
 /// Removes leading reply/forward prefixes. Returns the rest and whether any
 /// prefix was there (a sign the message is a reply).
 pub fn strip_prefixes(subject: &str) -> (&str, bool) {

@@ -182,6 +182,10 @@ pub struct Ack {
     /// A new ticket from a customer whose previous ticket was closed this
     /// recently is linked to it and the acknowledgement says so.
     pub followup_days: u32,
+    /// A customer's mail an agent forwards to the support address (no
+    /// ticket yet) opens the customer's ticket; acknowledge it to the
+    /// customer as if they had written to us.
+    pub forwarded_by_agent: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -336,6 +340,7 @@ impl Default for Ack {
             .to_vec(),
             same_text_days: 30,
             followup_days: 14,
+            forwarded_by_agent: true,
         }
     }
 }

@@ -37,7 +37,7 @@ pub(super) fn handle<S: Store + ?Sized>(
     agent: &Party,
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
-    let reading = agent::read(&env.text);
+    let reading = agent::read_mail(&env.text, &env.subject);
     let Changes {
         ticket: changes,
         status,

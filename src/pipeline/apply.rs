@@ -60,6 +60,8 @@ pub(super) struct NewTicket<'a> {
     pub env: &'a Envelope,
     pub verdict: &'a Verdict,
     pub is_agent: bool,
+    /// Why not to acknowledge, decided before (an agent's forward).
+    pub no_ack: Option<String>,
     pub author: Option<Party>,
     pub mailbox_queue: Option<&'a str>,
     pub linked: Option<TicketId>,
@@ -169,6 +171,8 @@ pub(super) fn create<S: Store + ?Sized>(
     let mut paced = None;
     let refusal = if new.is_agent {
         Some("the sender is an agent".to_owned())
+    } else if let Some(why) = &new.no_ack {
+        Some(why.clone())
     } else {
         match ack::refusal(
             &policy,

@@ -254,6 +254,30 @@ fn run<S: Store + ?Sized>(
         }
     }
 
+    // An agent's forward of a customer's mail onto no ticket: the ticket
+    // is the customer's, opened on their behalf; the forward's own text
+    // (the agent's remark) stays in the stored mail, not in the ticket's
+    // customer-facing text.
+    let mut forwarded_by = None;
+    let (env, is_agent, author, author_addr) = match (&existing, is_agent) {
+        (None, true) => match forwarded_customer_mail(engine, &env) {
+            Some(theirs) => {
+                forwarded_by = Some(author_addr.clone());
+                let customer = theirs.from.clone();
+                let addr = customer
+                    .as_ref()
+                    .map(|p| p.address.clone())
+                    .unwrap_or_default();
+                (theirs, false, customer, addr)
+            }
+            None => (env, is_agent, author, author_addr),
+        },
+        _ => (env, is_agent, author, author_addr),
+    };
+    if let Some(agent) = &forwarded_by {
+        record.reason = format!("forwarded by agent {agent} for {author_addr}");
+    }
+
     // Rules see the message with what threading found.
     let rules = engine.rules();
     let language = crate::lang::detect(&env);
@@ -344,6 +368,10 @@ fn run<S: Store + ?Sized>(
         env: &env,
         verdict: &verdict,
         is_agent,
+        no_ack: forwarded_by
+            .as_ref()
+            .filter(|_| !engine.cfg.ack.forwarded_by_agent)
+            .map(|a| format!("forwarded by agent {a} (ack.forwarded_by_agent is off)")),
         author,
         mailbox_queue: raw.queue.as_deref(),
         linked,
@@ -357,8 +385,11 @@ fn run<S: Store + ?Sized>(
     } else {
         format!("; rules: {}", decision.fired.join(", "))
     };
+    let by = forwarded_by
+        .map(|a| format!("; forwarded by agent {a} for {author_addr}"))
+        .unwrap_or_default();
     let reason = format!(
-        "{why_new}; {} ({}){fired}; {ack_note}",
+        "{why_new}; {} ({}){by}{fired}; {ack_note}",
         kind.as_str(),
         verdict.reason
     );
@@ -370,6 +401,44 @@ fn run<S: Store + ?Sized>(
     );
     out.acknowledged = acknowledged;
     Ok(out)
+}
+
+/// The customer's mail inside an agent's forward, as if the customer had
+/// sent it: author, subject and text from the forward's header fields. A
+/// forward of an agent's or our own mail is not a customer's.
+fn forwarded_customer_mail(engine: &Engine, env: &Envelope) -> Option<Envelope> {
+    let written = crate::written::read(&env.text);
+    let block = if !written.forwarded.is_empty() {
+        &written.forwarded
+    } else if crate::subject::is_forward(&env.subject) && !written.embedded.is_empty() {
+        &written.embedded
+    } else {
+        return None;
+    };
+    let origin = crate::written::origin(block)?;
+    if engine.cfg.agents.contains(&origin.address)
+        || engine.identity.is_own_address(&origin.address)
+    {
+        return None;
+    }
+    let subject = origin
+        .subject
+        .map(|s| crate::text::one_line(&s, engine.cfg.limits.max_subject_chars))
+        .unwrap_or_else(|| crate::subject::strip_prefixes(&env.subject).0.to_owned());
+    Some(Envelope {
+        from: Some(crate::model::Party::new(
+            origin.name.as_deref(),
+            &origin.address,
+        )),
+        sender: None,
+        reply_to: None,
+        to: Vec::new(),
+        cc: Vec::new(),
+        subject,
+        text: origin.body,
+        content_language: None,
+        ..env.clone()
+    })
 }
 
 /// What the rules see of a message (also used by `ticketbox rules test`).

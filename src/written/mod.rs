@@ -35,6 +35,10 @@ pub struct Written {
     pub signature: String,
     /// Forwarded mail, from the client's forward marker on. Empty when none.
     pub forwarded: String,
+    /// Mail embedded without a forward marker (Outlook's header block,
+    /// "-----Original Message-----"), from its first line on: a forward
+    /// when the subject says so ("FW:").
+    pub embedded: String,
     /// Whether quoted or embedded mail was left out.
     pub quoted: bool,
     /// Whether the author answered between quoted lines.
@@ -111,6 +115,7 @@ pub fn read(text: &str) -> Written {
     let mut blocks: Vec<Block> = Vec::new();
     let mut signature: Vec<&str> = Vec::new();
     let mut forwarded: Vec<&str> = Vec::new();
+    let mut embedded: Vec<&str> = Vec::new();
     let mut quoted = false;
     let mut in_signature = false;
     // Inside a fenced code block nothing is a delimiter or a header.
@@ -164,6 +169,7 @@ pub fn read(text: &str) -> Written {
         if ORIGINAL.is_match(t) || header_block_at(&lines, i) || separator_before_header(&lines, i)
         {
             quoted = true;
+            embedded = lines[i..].to_vec();
             break;
         }
         if let Some(len) = attribution_at(&lines, i) {
@@ -271,6 +277,7 @@ pub fn read(text: &str) -> Written {
         own,
         signature: trim_blank_lines(&signature.join("\n")),
         forwarded: trim_blank_lines(&forwarded.join("\n")),
+        embedded: trim_blank_lines(&embedded.join("\n")),
         quoted,
         inline,
     }
@@ -559,6 +566,71 @@ fn is_delimiter(t: &str) -> bool {
     let count = t.chars().count();
     (count >= 2 && t.chars().all(|c| c == first) && first != '.' && first != '>')
         || (count == 1 && !first.is_ascii())
+}
+
+/// Who wrote a forwarded (or embedded) mail, and what: read from the
+/// header fields a client writes above it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub name: Option<String>,
+    pub address: String,
+    pub subject: Option<String>,
+    pub body: String,
+}
+
+/// The author, subject and text of a forward block (`forwarded` or
+/// `embedded`); `None` when it names no author address.
+pub fn origin(block: &str) -> Option<Origin> {
+    let lines: Vec<&str> = block.lines().collect();
+    let mut i = 0;
+    // The marker or separator line(s) above the fields.
+    while i < lines.len() && field_name(lines[i]).is_none() {
+        i += 1;
+        if i > 3 {
+            return None;
+        }
+    }
+    let mut origin = Origin::default();
+    while i < lines.len() && !lines[i].trim().is_empty() {
+        let line = lines[i].trim().trim_start_matches('*');
+        if let Some((name, value)) = line.split_once(':') {
+            let name = name.trim().trim_end_matches('*').trim().to_lowercase();
+            let value = value.trim().trim_start_matches('*').trim();
+            if FROM_FIELDS.contains(&name.as_str()) && origin.address.is_empty() {
+                let (n, a) = name_and_address(value)?;
+                origin.name = n;
+                origin.address = a;
+            } else if SUBJECT_FIELDS.contains(&name.as_str()) {
+                origin.subject = Some(value.to_owned());
+            }
+        }
+        i += 1;
+    }
+    if origin.address.is_empty() {
+        return None;
+    }
+    origin.body = trim_blank_lines(&lines[i.min(lines.len())..].join("\n"));
+    Some(origin)
+}
+
+/// "Ruth Cohen <ruth@x.example>", "ruth@x.example", Outlook's
+/// "Ruth Cohen [mailto:ruth@x.example]".
+fn name_and_address(value: &str) -> Option<(Option<String>, String)> {
+    if let Some(start) = value.find(['<', '[']) {
+        let inner = &value[start + 1..];
+        let end = inner.find(['>', ']']).unwrap_or(inner.len());
+        let address = inner[..end]
+            .trim()
+            .trim_start_matches("mailto:")
+            .to_lowercase();
+        let name = value[..start].trim().trim_matches('"').trim();
+        let name = (!name.is_empty()).then(|| name.to_owned());
+        if address.contains('@') && !address.contains(char::is_whitespace) {
+            return Some((name, address));
+        }
+    }
+    let bare = value.trim().to_lowercase();
+    (bare.contains('@') && !bare.contains(char::is_whitespace)).then_some((None, bare))
 }
 
 /// The text of a forward under its marker and header fields.

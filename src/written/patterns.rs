@@ -138,6 +138,25 @@ pub const OTHER_FIELDS: &[&str] = &[
     "předmět",
 ];
 
+/// Subject fields of a header block.
+pub const SUBJECT_FIELDS: &[&str] = &[
+    "subject",
+    "temat",
+    "נושא",
+    "betreff",
+    "objet",
+    "asunto",
+    "assunto",
+    "oggetto",
+    "onderwerp",
+    "ämne",
+    "emne",
+    "aihe",
+    "тема",
+    "主题",
+    "předmět",
+];
+
 /// A separator line before an embedded original ("-----Original Message-----").
 pub static ORIGINAL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(

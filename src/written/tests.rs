@@ -115,6 +115,25 @@ fn forwarded_mail_is_kept_apart_and_whole() {
     assert!(w.forwarded.starts_with("---------- Forwarded message"));
 }
 
+#[test]
+fn who_wrote_a_forward() {
+    let gmail = "FYI\n\n---------- Forwarded message ---------\nOd: Ruth Cohen <Ruth@x.example>\nDate: śr., 2 gru 2026 o 01:05\nSubject: Drukarka\nTo: <agent@example.com>\n\nDrukarka nie działa.\n";
+    let w = read(gmail);
+    let o = origin(&w.forwarded).expect("origin");
+    assert_eq!(o.address, "ruth@x.example");
+    assert_eq!(o.name.as_deref(), Some("Ruth Cohen"));
+    assert_eq!(o.subject.as_deref(), Some("Drukarka"));
+    assert_eq!(o.body, "Drukarka nie działa.");
+    // Outlook: no marker, a header block (an embedded mail).
+    let outlook = "For the record.\n\n________________________________\nFrom: Ruth Cohen [mailto:ruth@x.example]\nSent: Wednesday, December 2, 2026 1:05 AM\nTo: Agent <agent@example.com>\nSubject: Printer\n\nIt is broken.\n";
+    let w = read(outlook);
+    assert_eq!(w.own, "For the record.");
+    let o = origin(&w.embedded).expect("origin");
+    assert_eq!(o.address, "ruth@x.example");
+    assert_eq!(o.body, "It is broken.");
+    assert!(origin("no fields here\n\ntext").is_none());
+}
+
 /// Discourse's reply-trimming set: every `emails/X.txt` against
 /// `trimmed/X.txt`. Exact matches are counted and reported; what must hold
 /// for every one is that no line of the expected text is lost.
