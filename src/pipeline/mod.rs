@@ -516,6 +516,8 @@ mod tests_agent;
 #[cfg(test)]
 mod tests_autoclose;
 #[cfg(test)]
+mod tests_clients;
+#[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]
 mod tests_notify;

@@ -250,13 +250,20 @@ pub fn read(text: &str) -> Written {
             !t.is_empty() && attribution_at(&[t], 0).is_none()
         });
     let text_after = |k: usize| blocks[k + 1..].iter().any(has_text);
-    let inline = own_runs >= 2
+    let is_quote = |b: &Block| matches!(b.kind, Kind::Quote { .. });
+    // Text between quotes: answers to the lines above it, whether the
+    // author also wrote on top (text, quote, text) or not (quote, text,
+    // quote: an answer under one line of the quoted mail).
+    let between =
+        |k: usize| blocks[..k].iter().any(is_quote) && blocks[k + 1..].iter().any(is_quote);
+    let inline = (own_runs >= 2
         && blocks.iter().enumerate().any(|(k, b)| {
-            matches!(b.kind, Kind::Quote { .. })
-                && k > 0
-                && text_after(k)
-                && blocks[..k].iter().any(has_text)
-        });
+            is_quote(b) && k > 0 && text_after(k) && blocks[..k].iter().any(has_text)
+        }))
+        || blocks
+            .iter()
+            .enumerate()
+            .any(|(k, b)| has_text(b) && between(k) && quotes_have_text(&blocks[k + 1..]));
     let mut out: Vec<String> = Vec::new();
     let mut ours = Chrome::default();
     for (k, b) in blocks.iter().enumerate() {
@@ -343,6 +350,14 @@ impl Chrome {
         }
         kept
     }
+}
+
+/// Whether any quote among `blocks` quotes more than empty lines.
+fn quotes_have_text(blocks: &[Block]) -> bool {
+    blocks.iter().any(|b| {
+        matches!(b.kind, Kind::Quote { .. })
+            && b.lines.iter().any(|l| !unquote(l).trim().is_empty())
+    })
 }
 
 fn push_own<'a>(blocks: &mut Vec<Block<'a>>, line: &'a str) {
