@@ -150,3 +150,159 @@ fn an_agent_answers_by_email_and_the_customer_gets_it_from_support() {
     assert_eq!(sb.json(&["show", "1000", "--json"])["status"], "open");
     assert_eq!(ms.inbox(&customer).len(), 2, "no second acknowledgement");
 }
+
+/// Two answers as real clients write them, through Postfix and Dovecot:
+/// Thunderbird's inline answer under the customer's line, and Outlook's
+/// HTML answer (multipart/alternative, a header block in both parts) plus
+/// Outlook on the web's HTML-only one. The customer gets the agent's words,
+/// the lines they answer, and nothing of the notification or the agent.
+#[test]
+fn inline_and_outlook_html_answers_reach_the_customer_as_written() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let support = fresh_address("support");
+    let customer = fresh_address("customer");
+    let agent = fresh_address("agent");
+    let sb = Sandbox::new(&config(&ms, &support, &agent));
+    let _worker = sb.start_worker(&[]);
+    assert!(
+        wait_for(15, || sb.worker_log().contains("connected")),
+        "worker did not connect; log:\n{}",
+        sb.worker_log()
+    );
+    smtp_send(
+        &customer,
+        &[&support],
+        format!(
+            "From: Carla Customer <{customer}>\r\nTo: <{support}>\r\nSubject: Laptop will not charge\r\n\
+             Message-ID: <first.{customer}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+             Hello,\r\nmy laptop stopped charging after a week.\r\nCan I get a replacement?\r\n"
+        )
+        .as_bytes(),
+    );
+    assert!(
+        wait_for(20, || ms.inbox(&customer).len() == 1
+            && ms.inbox(&agent).len() == 1),
+        "expected an acknowledgement and a notification; log:\n{}",
+        sb.worker_log()
+    );
+    let note = ms.inbox(&agent).remove(0);
+    let note_text = text_of(&note);
+    let subject = header(&note, "Subject").unwrap();
+    let note_id = header(&note, "Message-ID").unwrap();
+
+    // Thunderbird, inline: the answer under the customer's line.
+    let mut inline = String::new();
+    for l in note_text.lines() {
+        inline.push_str(&format!("> {l}\r\n"));
+        if l.contains("stopped charging") {
+            inline.push_str("\r\nThat is covered by the warranty.\r\n\r\n");
+        }
+    }
+    smtp_send(
+        &agent,
+        &[&support],
+        format!(
+            "From: Ola Agent <{agent}>\r\nTo: <{support}>\r\nSubject: Re: {subject}\r\n\
+             Message-ID: <inline.{agent}>\r\nIn-Reply-To: {note_id}\r\n\
+             Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n\
+             On 02.12.2026 01:05, Test Support wrote:\r\n{inline}"
+        )
+        .as_bytes(),
+    );
+    assert!(
+        wait_for(20, || ms.inbox(&customer).len() == 2),
+        "the inline answer did not reach the customer; log:\n{}",
+        sb.worker_log()
+    );
+
+    // Outlook desktop, HTML with its plain-text twin.
+    let plain = format!(
+        "#pending\r\nA new charger ships today.\r\n\r\nOla\r\n\r\n________________________________\r\n\
+         From: Test Support <{support}>\r\nSent: Wednesday, December 2, 2026 1:05 AM\r\n\
+         To: Ola Agent <{agent}>\r\nSubject: {subject}\r\n\r\n{}",
+        note_text.replace('\n', "\r\n")
+    );
+    let html = format!(
+        "<html><head><style><!-- p.MsoNormal {{margin:0cm}} --></style></head><body lang=EN-US>\
+         <div class=WordSection1><p class=MsoNormal>#pending<o:p></o:p></p>\
+         <p class=MsoNormal>A new charger ships today.<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p>\
+         <p class=MsoNormal>Ola<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p>\
+         <div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm'>\
+         <p class=MsoNormal><b>From:</b> Test Support &lt;{support}&gt; <br><b>Sent:</b> Wednesday, December 2, 2026 1:05 AM<br>\
+         <b>To:</b> Ola Agent &lt;{agent}&gt;<br><b>Subject:</b> {subject}<o:p></o:p></p></div>\
+         <p class=MsoNormal>{}</p></div></body></html>",
+        note_text
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('\n', "<br>")
+    );
+    smtp_send(
+        &agent,
+        &[&support],
+        format!(
+            "From: Ola Agent <{agent}>\r\nTo: <{support}>\r\nSubject: RE: {subject}\r\n\
+             Message-ID: <outlook.{agent}>\r\nIn-Reply-To: {note_id}\r\nThread-Index: AQHZabcdefghijklmnopqrstuvwxyz==\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"_000_\"\r\n\r\n\
+             --_000_\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n\r\n{plain}\r\n\
+             --_000_\r\nContent-Type: text/html; charset=\"utf-8\"\r\n\r\n{html}\r\n--_000_--\r\n"
+        )
+        .as_bytes(),
+    );
+    // Outlook on the web: HTML only, one <div> per line.
+    let owa = format!(
+        "<html><body><div dir=\"ltr\"><div>Tracking number:</div><div>DHL 123456</div></div>\
+         <div id=\"appendonsend\"></div><hr style=\"display:inline-block;width:98%\">\
+         <div id=\"divRplyFwdMsg\" dir=\"ltr\"><b>From:</b> Test Support &lt;{support}&gt;<br>\
+         <b>Sent:</b> Wednesday, December 2, 2026 1:05 AM<br><b>To:</b> Ola Agent &lt;{agent}&gt;<br>\
+         <b>Subject:</b> {subject}</div><div>{}</div></body></html>",
+        note_text
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('\n', "<br>")
+    );
+    smtp_send(
+        &agent,
+        &[&support],
+        format!(
+            "From: Ola Agent <{agent}>\r\nTo: <{support}>\r\nSubject: RE: {subject}\r\n\
+             Message-ID: <owa.{agent}>\r\nIn-Reply-To: {note_id}\r\n\
+             MIME-Version: 1.0\r\nContent-Type: text/html; charset=\"utf-8\"\r\n\r\n{owa}\r\n"
+        )
+        .as_bytes(),
+    );
+    assert!(
+        wait_for(20, || ms.inbox(&customer).len() == 4),
+        "the Outlook answers did not reach the customer; log:\n{}",
+        sb.worker_log()
+    );
+    let bodies: Vec<String> = ms
+        .inbox(&customer)
+        .iter()
+        .map(|m| text_of(m))
+        .map(|b| b.split("\n\n-- \n").next().unwrap_or_default().to_owned())
+        .collect();
+    let want = [
+        "> Hello,\n> my laptop stopped charging after a week.\n\nThat is covered by the warranty.",
+        "A new charger ships today.\n\nOla",
+        "Tracking number:\nDHL 123456",
+    ];
+    for w in want {
+        assert!(bodies.iter().any(|b| b == w), "{w:?} not among {bodies:#?}");
+    }
+    for b in &bodies[1..] {
+        for leak in [
+            agent.as_str(),
+            "##- Reply",
+            "wrote:",
+            "From:",
+            "Sent:",
+            "#pending",
+            "priority",
+        ] {
+            assert!(!b.contains(leak), "{leak:?} reached the customer:\n{b}");
+        }
+    }
+    assert_eq!(sb.json(&["show", "1000", "--json"])["status"], "pending");
+}
