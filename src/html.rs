@@ -49,6 +49,47 @@ const HIDDEN: &[&str] = &["head", "style", "script", "title", "xml", "template"]
 
 /// The text of an HTML document, quotes marked with `>`.
 pub fn to_text(html: &str) -> String {
+    convert(html, false)
+}
+
+/// Like [`to_text`], with each `<img src="cid:…">` left as a mark where it
+/// stands, to tell which images are in which part of the text.
+pub fn to_text_marking_images(html: &str) -> String {
+    convert(html, true)
+}
+
+const MARK_OPEN: char = '\u{E000}';
+const MARK_CLOSE: char = '\u{E001}';
+
+/// The Content-IDs marked in `text` by [`to_text_marking_images`].
+pub fn image_marks(text: &str) -> Vec<String> {
+    text.split(MARK_OPEN)
+        .skip(1)
+        .filter_map(|rest| rest.split_once(MARK_CLOSE).map(|(cid, _)| cid.to_owned()))
+        .collect()
+}
+
+/// The `cid:` an `<img>` tag shows, if any.
+fn image_cid(tag: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let at = lower.find("src=")?;
+    let value = tag[at + 4..].trim_start_matches(['"', '\'']);
+    let cid = value
+        .strip_prefix("cid:")
+        .or_else(|| value.strip_prefix("CID:"))?;
+    let end = cid.find(['"', '\'', ' ', '>']).unwrap_or(cid.len());
+    Some(cid[..end].to_owned())
+}
+
+/// Containers clients put a signature in: Gmail's `gmail_signature`,
+/// Outlook on the web's `Signature`, Thunderbird's `moz-signature`, Apple
+/// Mail's `AppleMailSignature`.
+fn is_signature_container(tag: &str) -> bool {
+    let lower = tag.to_ascii_lowercase();
+    lower.contains("signature") && (lower.contains("class=") || lower.contains("id="))
+}
+
+fn convert(html: &str, mark_images: bool) -> String {
     let mut out = Out::default();
     let mut hidden: Option<String> = None;
     // The depth at which each open quote container started, so its end
@@ -111,9 +152,19 @@ pub fn to_text(html: &str) -> String {
                 out.newline();
                 out.depth = out.depth.saturating_sub(1);
             }
+            ("img", false) if mark_images => {
+                if let Some(cid) = image_cid(body) {
+                    out.text(&format!(" {MARK_OPEN}{cid}{MARK_CLOSE} "), false);
+                }
+            }
             ("div", false) => {
                 out.newline();
                 div_depth += 1;
+                // The signature is read as one, as after a `-- ` line.
+                if is_signature_container(body) {
+                    out.text("-- ", true);
+                    out.newline_always();
+                }
                 if is_quote_container(body) {
                     quote_divs.push(div_depth);
                     out.depth += 1;
@@ -372,6 +423,16 @@ mod tests {
     fn styles_comments_and_entities() {
         let html = "<html><head><style>p {color:red}</style></head><body><!-- x --><p>a&nbsp;&amp;&#x5D0;&#64;</p><p>b &unknown; c</p></body></html>";
         assert_eq!(to_text(html), "a &א@\nb &unknown; c");
+    }
+
+    #[test]
+    fn images_of_the_text_and_of_the_signature_are_told_apart() {
+        let html = "<div>See the screenshot:</div><div><img src=\"cid:ii_shot\" alt=\"x\"></div><div>Thanks</div><div class=\"gmail_signature\"><div>Ola</div><img src=\"cid:logo@01\"></div><div class=\"gmail_quote\">On Wed, Dec 2, 2026 at 1:05 AM S &lt;s@x.example&gt; wrote:<blockquote><img src=\"cid:old\"></blockquote></div>";
+        let text = to_text_marking_images(html);
+        let own = crate::written::read(&text).own;
+        assert_eq!(image_marks(&own), ["ii_shot"]);
+        assert_eq!(image_marks(&text), ["ii_shot", "logo@01", "old"]);
+        assert!(!to_text(html).contains('\u{E000}'));
     }
 
     #[test]

@@ -463,6 +463,8 @@ fn unflow(text: &str, delsp: bool) -> String {
 pub struct AttachmentData {
     pub info: AttachmentInfo,
     pub bytes: Vec<u8>,
+    /// The Content-ID an HTML body refers to it by (`cid:`), brackets off.
+    pub content_id: Option<String>,
 }
 
 /// The attachments of a raw message, decoded. Empty when it does not parse
@@ -496,6 +498,7 @@ fn attachments(msg: &Message<'_>, keep_bytes: bool) -> Vec<AttachmentData> {
                         size: f.bytes.len(),
                     },
                     bytes: if keep_bytes { f.bytes } else { Vec::new() },
+                    content_id: None,
                 });
             }
             continue;
@@ -507,9 +510,26 @@ fn attachments(msg: &Message<'_>, keep_bytes: bool) -> Vec<AttachmentData> {
             } else {
                 Vec::new()
             },
+            content_id: part.content_id().map(clean_id),
         });
     }
     out
+}
+
+/// The images the author put in their own text of an HTML mail (by
+/// Content-ID), as opposed to those of their signature (a logo on every
+/// mail) or of quoted mail. `None` when the mail has no HTML body.
+pub fn images_in_own_text(raw: &[u8]) -> Option<Vec<String>> {
+    let msg = MessageParser::default().parse(raw)?;
+    let html = msg
+        .html_body
+        .iter()
+        .find_map(|&id| match &msg.parts.get(id as usize)?.body {
+            PartType::Html(h) => Some(h.clone()),
+            _ => None,
+        })?;
+    let own = crate::written::read(&crate::html::to_text_marking_images(&html)).own;
+    Some(crate::html::image_marks(&own))
 }
 
 fn is_tnef(info: &AttachmentInfo) -> bool {

@@ -391,6 +391,14 @@ fn relay<S: Store + ?Sized>(
         } else {
             let mut files = crate::parse::attachment_data(raw);
             files.retain(|f| !is_our_mail(engine, f));
+            // Images of the agent's signature (a logo on every mail) or of
+            // the quoted mail stay behind; those in their text go along.
+            if let Some(own) = crate::parse::images_in_own_text(raw) {
+                files.retain(|f| {
+                    !f.info.content_type.starts_with("image/")
+                        || f.content_id.as_ref().is_none_or(|cid| own.contains(cid))
+                });
+            }
             files
         },
     };

@@ -506,3 +506,40 @@ fn an_agents_forward_of_a_customers_mail_opens_the_customers_ticket() {
     );
     assert!(sent(&s, "reply").is_empty());
 }
+
+#[test]
+fn pasted_images_go_along_the_signature_logo_stays() {
+    let s = setup(team);
+    let note = opened(&s, "en");
+    let text = shown(&note);
+    let plain = format!(
+        "See the screenshot:\n[image: shot.png]\nThanks\n\n-- \nOla\n[image: logo.png]\n\nOn Wed, Dec 2, 2026 at 1:05 AM Example Support <support@example.com> wrote:\n\n{}",
+        quoted(&text)
+    )
+    .replace('\n', "\r\n");
+    let html = "<div dir=\"ltr\"><div>See the screenshot:</div><div><img src=\"cid:ii_shot\" alt=\"shot.png\"></div><div>Thanks</div><br clear=\"all\"><div><br></div>-- <br><div dir=\"ltr\" class=\"gmail_signature\"><div>Ola</div><img src=\"cid:ii_logo\" alt=\"logo.png\"></div></div><br><div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">On Wed, Dec 2, 2026 at 1:05 AM Example Support &lt;support@example.com&gt; wrote:<br></div><blockquote class=\"gmail_quote\">...</blockquote></div>";
+    let raw = format!(
+        "From: Ola Kowalska <ola@example.com>\r\nTo: support@example.com\r\nSubject: Re: {}\r\nMessage-ID: <img1@example.com>\r\nIn-Reply-To: {}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"rel\"\r\n\r\n--rel\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\n\r\n{plain}\r\n--alt\r\nContent-Type: text/html; charset=\"UTF-8\"\r\n\r\n{html}\r\n--alt--\r\n--rel\r\nContent-Type: image/png; name=\"shot.png\"\r\nContent-Disposition: inline; filename=\"shot.png\"\r\nContent-Transfer-Encoding: base64\r\nContent-ID: <ii_shot>\r\n\r\niVBORw0KGgoAAAA=\r\n--rel\r\nContent-Type: image/png; name=\"logo.png\"\r\nContent-Disposition: inline; filename=\"logo.png\"\r\nContent-Transfer-Encoding: base64\r\nContent-ID: <ii_logo>\r\n\r\niVBORw0KGgoBBBB=\r\n--rel--\r\n",
+        note.subject,
+        header(&note.raw, "Message-ID"),
+    );
+    let o = s.process(
+        &RawMail::new(raw.into_bytes(), "t".into(), None),
+        t0() + Duration::hours(1),
+    );
+    assert!(o.reason.contains("answer sent"), "{}", o.reason);
+    let r = &sent(&s, "reply")[0];
+    assert_eq!(
+        received(r),
+        "See the screenshot:\nThanks",
+        "no [image: …] text"
+    );
+    let msg = mail_parser::MessageParser::default()
+        .parse(r.raw.as_bytes())
+        .unwrap();
+    let names: Vec<String> = super::tests_agent::attached(&msg)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["shot.png"]);
+}
