@@ -24,7 +24,12 @@
 //! # Modules
 //!
 //! The pure core (no I/O; data in, data out):
-//! - [`parse`]: raw bytes → [`parse::Envelope`] (ids, addresses, text, attachments).
+//! - [`parse`]: raw bytes → [`parse::Envelope`] (ids, addresses, text, attachments);
+//!   [`html`] turns HTML bodies into text with quotes marked, [`tnef`] opens
+//!   Outlook's `winmail.dat`.
+//! - [`written`]: what the author of a mail wrote, apart from quotes, quote
+//!   headers, signatures, phone footers, forwards and our own notification:
+//!   the one reader behind agents' answers, notifications and language.
 //! - [`classify`]: person, auto-reply, bounce or our own mail (RFC 3834).
 //! - [`subject`]: the ticket tag and reply prefixes.
 //! - [`thread`]: which ticket a message belongs to.
@@ -32,7 +37,7 @@
 //! - [`sla`] and [`calendar`]: due times in business time, working hours,
 //!   holidays.
 //! - [`lang`] and [`locale`]: the language a customer wrote in (their own
-//!   words, quotes removed); dates written the way each language writes them.
+//!   words, by [`written`]); dates written the way each language writes them.
 //! - [`render`] and [`ack`]: the acknowledgement, from `templates/`;
 //!   [`compose`] turns rendered parts into a mail.
 //! - [`agent`]: an agent's reply read as commands and an answer.
