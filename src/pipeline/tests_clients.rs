@@ -543,3 +543,33 @@ fn pasted_images_go_along_the_signature_logo_stays() {
         .collect();
     assert_eq!(names, ["shot.png"]);
 }
+
+#[test]
+fn a_customers_forward_reaches_the_agent_whole() {
+    let s = setup(team);
+    let raw = "From: Ann Smith <anna@c.example>\r\nTo: support@example.com\r\nSubject: Fwd: Invoice 77\r\nMessage-ID: <cf1@c>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMy colleague got this, is it right?\r\n\r\n---------- Forwarded message ---------\r\nFrom: Ben Brown <ben@c.example>\r\nDate: Wed, Dec 2, 2026 at 9:00 AM\r\nSubject: Invoice 77\r\nTo: <anna@c.example>\r\n\r\nThe invoice charges us twice for May.\r\n";
+    let o = s.process(
+        &RawMail::new(raw.as_bytes().to_vec(), "t".into(), None),
+        t0(),
+    );
+    assert_eq!(o.ticket, Some(1000), "{}", o.reason);
+    let t = s.store.ticket(1000).unwrap().unwrap();
+    assert_eq!(
+        t.customer.address, "anna@c.example",
+        "a customer's forward stays theirs"
+    );
+    let note = sent(&s, "notification")
+        .into_iter()
+        .find(|e| e.recipients == ["ola@example.com"])
+        .unwrap();
+    let told = shown(&note);
+    assert!(
+        told.contains("My colleague got this, is it right?"),
+        "{told}"
+    );
+    assert!(
+        told.contains("The invoice charges us twice for May."),
+        "{told}"
+    );
+    assert!(told.contains("From: Ben Brown <ben@c.example>"), "{told}");
+}

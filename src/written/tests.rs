@@ -116,6 +116,19 @@ fn forwarded_mail_is_kept_apart_and_whole() {
 }
 
 #[test]
+fn phones_in_polish_and_hebrew() {
+    // Outlook for Android, Polish.
+    let t = "Dziękuję, działa.\n\nPobierz aplikację Outlook dla systemu Android\n________________________________\nOd: Support <s@x.example>\nWysłane: środa, 2 grudnia 2026 01:05\nDo: Anna <a@x.example>\nTemat: [#TB-7] Ładowarka\n\nDzień dobry";
+    assert_eq!(own(t), "Dziękuję, działa.");
+    // Samsung Email, Polish.
+    let t = "Dziękuję.\n\n\nWysłane z mojego Galaxy\n\n\n-------- Oryginalna wiadomość --------\nOd: Support <s@x.example>\nData: 02.12.2026 01:05 (GMT+01:00)\nDo: a@x.example\nTemat: [#TB-7] Ładowarka\n\nDzień dobry";
+    assert_eq!(own(t), "Dziękuję.");
+    // Outlook for iOS, Hebrew.
+    let t = "תודה רבה\n\nהשג את Outlook עבור iOS\n________________________________\nמאת: Support <s@x.example>\nנשלח: יום רביעי, 2 בדצמבר 2026 01:05\nאל: Ruth <r@x.example>\nנושא: [#TB-7] מטען\n\nשלום";
+    assert_eq!(own(t), "תודה רבה");
+}
+
+#[test]
 fn who_wrote_a_forward() {
     let gmail = "FYI\n\n---------- Forwarded message ---------\nOd: Ruth Cohen <Ruth@x.example>\nDate: śr., 2 gru 2026 o 01:05\nSubject: Drukarka\nTo: <agent@example.com>\n\nDrukarka nie działa.\n";
     let w = read(gmail);
