@@ -187,6 +187,34 @@ fn doubling_a_keyword_list_at_most_doubles_its_loading() {
     );
 }
 
+/// Reading a reply of `n` alternating quoted and own lines, and of `n`
+/// blank lines inside a quote: the reader of what a person wrote.
+fn reading_run(n: usize) -> Duration {
+    let mut inline = String::from("On Wed, Dec 2, 2026 at 1:05 AM Ann <a@x.example> wrote:\n");
+    for i in 0..n {
+        inline.push_str(&format!("> question {i}\nanswer {i}\n"));
+    }
+    let mut blanks = String::from("top\n> q\n");
+    blanks.push_str(&"\n".repeat(n * 4));
+    blanks.push_str("> end\n");
+    best_of_three(|| {
+        let start = Instant::now();
+        let a = ticketbox::written::read(&inline);
+        let b = ticketbox::written::read(&blanks);
+        assert!(a.inline && !b.own.is_empty());
+        start.elapsed()
+    })
+}
+
+#[test]
+fn doubling_a_reply_at_most_doubles_its_reading() {
+    check_ratio(
+        "reply of 20,000 inline answers",
+        reading_run(20_000),
+        reading_run(40_000),
+    );
+}
+
 /// Peak memory of `ticketbox ingest` on one message, from the kernel's
 /// accounting of that child alone.
 // The child is waited for, with wait4 (which also gives its usage).

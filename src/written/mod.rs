@@ -138,12 +138,23 @@ pub fn read(text: &str) -> Written {
         }
         if is_quoted(line) {
             // A run of quoted lines, blank lines inside it included.
+            // Blank lines belong to the run when quoted text follows them
+            // (looked at once per stretch of blanks: linear).
             let mut end = i;
-            while end < lines.len()
-                && (is_quoted(lines[end])
-                    || lines[end].trim().is_empty() && next_is_quoted(&lines, end))
-            {
-                end += 1;
+            while end < lines.len() {
+                if is_quoted(lines[end]) {
+                    end += 1;
+                    continue;
+                }
+                let blanks = lines[end..]
+                    .iter()
+                    .take_while(|l| l.trim().is_empty())
+                    .count();
+                if blanks > 0 && lines.get(end + blanks).is_some_and(|l| is_quoted(l)) {
+                    end += blanks;
+                } else {
+                    break;
+                }
             }
             let block = Block {
                 kind: Kind::Quote { attributed: false },
@@ -249,28 +260,38 @@ pub fn read(text: &str) -> Written {
             let t = unquote(l).trim();
             !t.is_empty() && attribution_at(&[t], 0).is_none()
         });
-    let text_after = |k: usize| blocks[k + 1..].iter().any(has_text);
+    // What lies before and after each block, computed once (a mail of
+    // thousands of alternating quotes stays linear).
     let is_quote = |b: &Block| matches!(b.kind, Kind::Quote { .. });
+    let n = blocks.len();
+    let (mut text_after, mut quote_after, mut quote_text_after) =
+        (vec![false; n], vec![false; n], vec![false; n]);
+    for k in (0..n.saturating_sub(1)).rev() {
+        let next = &blocks[k + 1];
+        text_after[k] = text_after[k + 1] || has_text(next);
+        quote_after[k] = quote_after[k + 1] || is_quote(next);
+        quote_text_after[k] = quote_text_after[k + 1] || quote_has_text(next);
+    }
+    let (mut text_before, mut quote_before) = (vec![false; n], vec![false; n]);
+    for k in 1..n {
+        text_before[k] = text_before[k - 1] || has_text(&blocks[k - 1]);
+        quote_before[k] = quote_before[k - 1] || is_quote(&blocks[k - 1]);
+    }
     // Text between quotes: answers to the lines above it, whether the
     // author also wrote on top (text, quote, text) or not (quote, text,
     // quote: an answer under one line of the quoted mail).
-    let between =
-        |k: usize| blocks[..k].iter().any(is_quote) && blocks[k + 1..].iter().any(is_quote);
     let inline = (own_runs >= 2
-        && blocks.iter().enumerate().any(|(k, b)| {
-            is_quote(b) && k > 0 && text_after(k) && blocks[..k].iter().any(has_text)
-        }))
-        || blocks
-            .iter()
-            .enumerate()
-            .any(|(k, b)| has_text(b) && between(k) && quotes_have_text(&blocks[k + 1..]));
+        && (0..n).any(|k| is_quote(&blocks[k]) && text_after[k] && text_before[k]))
+        || (0..n).any(|k| {
+            has_text(&blocks[k]) && quote_before[k] && quote_after[k] && quote_text_after[k]
+        });
     let mut out: Vec<String> = Vec::new();
     let mut ours = Chrome::default();
     for (k, b) in blocks.iter().enumerate() {
         match b.kind {
             Kind::Own => out.extend(b.lines.iter().map(|l| (*l).to_owned())),
             Kind::Quote { attributed } => {
-                let keep = quote_only || text_after(k) && (inline || !attributed);
+                let keep = quote_only || text_after[k] && (inline || !attributed);
                 let kept = ours.filter(&b.lines);
                 if keep && !kept.is_empty() {
                     out.extend(kept);
@@ -352,12 +373,9 @@ impl Chrome {
     }
 }
 
-/// Whether any quote among `blocks` quotes more than empty lines.
-fn quotes_have_text(blocks: &[Block]) -> bool {
-    blocks.iter().any(|b| {
-        matches!(b.kind, Kind::Quote { .. })
-            && b.lines.iter().any(|l| !unquote(l).trim().is_empty())
-    })
+/// Whether a block is a quote of more than empty lines.
+fn quote_has_text(b: &Block) -> bool {
+    matches!(b.kind, Kind::Quote { .. }) && b.lines.iter().any(|l| !unquote(l).trim().is_empty())
 }
 
 fn push_own<'a>(blocks: &mut Vec<Block<'a>>, line: &'a str) {
