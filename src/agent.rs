@@ -58,8 +58,6 @@ pub struct Reading {
     /// The agent forwarded mail (a client's forward block): kept inside
     /// the ticket, never relayed as an answer.
     pub forwarded: bool,
-    /// The answer was written between quoted lines.
-    pub inline: bool,
 }
 
 impl Reading {
@@ -89,7 +87,6 @@ pub fn read_mail(text: &str, subject: &str) -> Reading {
 fn read_written(written: &crate::written::Written, forward: bool) -> Reading {
     let mut reading = Reading {
         forwarded: forward || !written.forwarded.is_empty(),
-        inline: written.inline,
         ..Reading::default()
     };
     let mut answer: Vec<&str> = Vec::new();

@@ -182,7 +182,7 @@ fn convert(html: &str, mark_images: bool) -> String {
                 out.newline();
                 pre = if c { pre.saturating_sub(1) } else { pre + 1 };
             }
-            ("p", _) => out.paragraph(),
+            ("p", _) => out.newline(),
             ("hr", _) => {
                 out.newline();
                 out.text("________________________________", true);
@@ -296,12 +296,6 @@ impl Out {
         };
         self.lines
             .push((depth, line.trim_end().replace('\u{00A0}', " ")));
-    }
-
-    /// A `<p>`: its own line, with an empty line between paragraphs
-    /// unless the sender already made one.
-    fn paragraph(&mut self) {
-        self.newline();
     }
 
     fn finish(mut self) -> String {

@@ -186,6 +186,7 @@ pub fn read(text: &str) -> Written {
         if let Some(len) = attribution_at(&lines, i) {
             let after = i + len;
             let next = (after..lines.len()).find(|&j| !lines[j].trim().is_empty());
+            let stamped = lines[i..after].iter().any(|l| STAMP.is_match(l));
             match next {
                 Some(j) if is_quoted(lines[j]) => {
                     // The header belongs to the quote below it.
@@ -197,7 +198,7 @@ pub fn read(text: &str) -> Written {
                     in_signature = false;
                     continue;
                 }
-                _ if is_stamped(&lines[i..after]) && !blocks.iter().any(has_text) => {
+                _ if stamped && !blocks.iter().any(has_text) => {
                     // A header on top with unmarked text under it: the
                     // author wrote into the quoted mail (Gmail's mobile
                     // app); the header is the client's, the rest theirs.
@@ -205,7 +206,7 @@ pub fn read(text: &str) -> Written {
                     i = after;
                     continue;
                 }
-                _ if is_stamped(&lines[i..after]) => {
+                _ if stamped => {
                     // Clients that quote without `>` (Outlook mobile):
                     // the original follows, unmarked.
                     quoted = true;
@@ -522,10 +523,6 @@ fn contains_wrote(line: &str) -> bool {
 fn gmail_hebrew(line: &str) -> bool {
     let t = line.trim();
     t.starts_with("בתאריך") && t.contains("מאת") && t.ends_with(':')
-}
-
-fn is_stamped(lines: &[&str]) -> bool {
-    lines.iter().any(|l| STAMP.is_match(l))
 }
 
 /// The name of a `Name: value` line (Outlook bolds it: `*From:*`).
