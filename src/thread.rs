@@ -9,6 +9,8 @@
 //! 2. In-Reply-To / References against every Message-ID a ticket has seen,
 //!    incoming, outgoing and merely referenced (so two replies to a message we
 //!    never got still meet); for bounces, the Message-ID of the bounced mail;
+//!    then the message's own Message-ID, when a ticket's mail referenced it
+//!    before it came (replies that overtook it);
 //! 3. Outlook's `Thread-Index` conversation id, for clients that drop
 //!    References (known senders only);
 //! 4. a conservative subject fallback: same sender, a reply prefix, the same
@@ -145,11 +147,11 @@ pub fn place<V: ThreadView + ?Sized>(
     }
 
     // 2b. A reply to this very message came first (delivery out of order,
-    // or crash recovery): the reply indexed this Message-ID. Its ticket is
-    // this message's, if the sender belongs there.
+    // a colleague's reply-all, crash recovery): the ticket's own mail
+    // referenced this Message-ID, so the claim comes from the ticket's
+    // side, not from this sender; whoever wrote it, it belongs there.
     if let Some(t) = view.ticket_for_message_id(&env.message_id)?
-        && let Some(ticket) = view.ticket(t)?
-        && (is_agent || ticket.knows(sender))
+        && view.ticket(t)?.is_some()
     {
         return Ok(Placement::Existing {
             ticket: t,

@@ -525,3 +525,5 @@ mod tests_notify;
 mod tests_robots;
 #[cfg(test)]
 mod tests_sla;
+#[cfg(test)]
+mod tests_threading;

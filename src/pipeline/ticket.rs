@@ -128,9 +128,11 @@ fn add_participants(engine: &Engine, t: &mut Ticket, env: &Envelope) {
     }
 }
 
-/// The message's own id, and every id it references, now lead to `ticket`.
+/// The message's own id now leads to `ticket` (whatever a reference made
+/// it lead to before), and every id it references does unless already
+/// known.
 pub(super) fn index_message(commit: &mut Commit, env: &Envelope, ticket: TicketId) {
-    commit.index.push((env.message_id.clone(), ticket));
+    commit.placed.push((env.message_id.clone(), ticket));
     for id in env.parent_ids() {
         commit.index.push((id.to_owned(), ticket));
     }

@@ -148,8 +148,14 @@ pub struct Commit {
     pub messages: Vec<MessageRecord>,
     /// The ticket as it is after this message (written whole).
     pub ticket: Option<Ticket>,
-    /// Message-IDs that now point at a ticket (kept if already present).
+    /// Message-IDs that now point at a ticket (kept if already present):
+    /// ids a message merely references.
     pub index: Vec<(String, TicketId)>,
+    /// Message-IDs of messages now in a ticket: they lead there, replacing
+    /// an entry an earlier reference made (a reply that came first, or a
+    /// stranger naming the id), so a message's own id always names the
+    /// ticket it is in.
+    pub placed: Vec<(String, TicketId)>,
     /// Outlook conversation id → ticket (kept if already present).
     pub conversation: Option<(String, TicketId)>,
     pub outbox: Vec<OutboxEntry>,

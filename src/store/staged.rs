@@ -30,6 +30,8 @@ struct Overlay {
     commits: Vec<Commit>,
     tickets: HashMap<TicketId, Ticket>,
     msgid: HashMap<String, TicketId>,
+    /// Own ids of messages placed in this batch (they win over the store).
+    placed: HashMap<String, TicketId>,
     conversations: HashMap<String, TicketId>,
     messages: HashMap<String, MessageRecord>,
     sources: HashSet<String>,
@@ -81,7 +83,11 @@ impl<S: Store + ?Sized> ThreadView for Staged<'_, S> {
     }
 
     fn ticket_for_message_id(&self, id: &str) -> Result<Option<TicketId>> {
-        // The store's entry wins (indexes keep the first ticket named).
+        // A message placed in this batch names its ticket; otherwise the
+        // store's entry wins (references keep the first ticket named).
+        if let Some(t) = self.lock().placed.get(id) {
+            return Ok(Some(*t));
+        }
         match self.inner.ticket_for_message_id(id)? {
             Some(t) => Ok(Some(t)),
             None => Ok(self.lock().msgid.get(id).copied()),
@@ -247,6 +253,9 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
             }
             for (id, t) in new_ids {
                 held.msgid.entry(id).or_insert(t);
+            }
+            for (id, t) in &c.placed {
+                held.placed.insert(id.clone(), *t);
             }
             if let Some((k, t)) = new_conversation {
                 held.conversations.entry(k).or_insert(t);

@@ -187,6 +187,9 @@ impl SledStore {
                                 msgid.insert(id.as_bytes(), &id_key(*t))?;
                             }
                         }
+                        for (id, t) in &c.placed {
+                            msgid.insert(id.as_bytes(), &id_key(*t))?;
+                        }
                         if let Some((key, t)) = &c.conversation
                             && convs.get(key.as_bytes())?.is_none()
                         {
