@@ -170,6 +170,7 @@ pub fn compose(
         received: now,
         attachments: Vec::new(),
         reason: purpose.as_str().into(),
+        refused: false,
     };
     Ok((entry, record))
 }

@@ -4,8 +4,11 @@
 //! The store, when given, is only read.
 
 use crate::classify::{self, Class};
+use crate::model::{MessageKind, Ruled};
 use crate::parse;
-use crate::pipeline::{Engine, history_of, rule_facts};
+use crate::pipeline::{
+    Engine, forwarded_customer_mail, history_of, rule_facts, ruled_after, ruled_at_open,
+};
 use crate::rules::{Decision, History, RuleSet, RuleTrace};
 use crate::store::{Store, StoreError};
 use crate::thread::{self, Placement};
@@ -97,6 +100,25 @@ impl DecisionView {
     }
 }
 
+impl DecisionView {
+    /// A reply's decision on a ticket the rules had made `base` of: what
+    /// the ticket gets after it.
+    fn on(engine: &Engine, d: &Decision, base: &Ruled) -> DecisionView {
+        let mut after = base.clone();
+        ruled_after(&mut after, d);
+        let mut v = DecisionView::new(engine, d, Some(&after.queue));
+        v.priority = after.priority.to_string();
+        v.sla = after
+            .sla
+            .unwrap_or_else(|| engine.queue_policy(&after.queue).to_owned());
+        v.assign = after.assignee;
+        v.tags = after.tags.into_iter().collect();
+        // A reply is not acknowledged.
+        v.template = None;
+        v
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DryRunError {
     #[error("the message cannot be read: {0}")]
@@ -105,7 +127,10 @@ pub enum DryRunError {
     Store(#[from] StoreError),
 }
 
-/// Explains every rule of `rules` on the raw message.
+/// Explains every rule of `rules` on the raw message. A message already
+/// in a ticket is shown as live processing met it (whether it opened the
+/// ticket or joined it, who wrote it, when, and which rules had already
+/// shaped the ticket); any other is simulated as if it arrived `now`.
 pub fn test_message<S: Store + ?Sized>(
     engine: &Engine,
     rules: &RuleSet,
@@ -113,12 +138,18 @@ pub fn test_message<S: Store + ?Sized>(
     raw: &[u8],
     now: DateTime<Utc>,
 ) -> Result<TestReport, DryRunError> {
-    let env = parse::parse_limited(raw, &crate::intake::content_hash(raw), &engine.cfg.limits)?;
+    let hash = crate::intake::content_hash(raw);
+    let env = parse::parse_limited(raw, &hash, &engine.cfg.limits)?;
+    if let Some(store) = store
+        && let Some(report) = test_stored(engine, rules, store, &env, &hash)?
+    {
+        return Ok(report);
+    }
     let verdict = classify::classify(&env, &engine.identity);
     let mut notes = Vec::new();
     let author = env.author().map(|p| p.address.clone()).unwrap_or_default();
     let is_agent = engine.cfg.agents.contains(&author);
-    let (is_reply, history) = match store {
+    let (is_reply, history, ticket_rules) = match store {
         Some(store) => {
             let placement = thread::place(&env, verdict.class, &engine.threading, store, now)?;
             let history = if rules.needs_history() {
@@ -126,18 +157,37 @@ pub fn test_message<S: Store + ?Sized>(
             } else {
                 History::default()
             };
-            (matches!(placement, Placement::Existing { .. }), history)
+            let (is_reply, fired) = match &placement {
+                Placement::Existing { ticket, via } => {
+                    notes.push(format!(
+                        "not stored: simulated as if it arrived now; it would join {} ({via})",
+                        engine.threading.tags.format(*ticket)
+                    ));
+                    let fired = store
+                        .ticket(*ticket)?
+                        .map(|t| t.rules_fired)
+                        .unwrap_or_default();
+                    (true, fired)
+                }
+                Placement::New { reason, .. } => {
+                    notes.push(format!(
+                        "not stored: simulated as if it arrived now; it would open a new ticket ({reason})"
+                    ));
+                    (false, Vec::new())
+                }
+            };
+            (is_reply, history, fired)
         }
         None => {
             notes.push(
-                "no store available: treated as a new ticket from a customer with no history"
+                "no store available: simulated as a new ticket from a customer with no history, arriving now"
                     .into(),
             );
-            (false, History::default())
+            (false, History::default(), Vec::new())
         }
     };
     let language = crate::lang::detect(&env);
-    let facts = rule_facts(
+    let mut facts = rule_facts(
         engine,
         &env,
         language.clone(),
@@ -147,6 +197,7 @@ pub fn test_message<S: Store + ?Sized>(
         history,
         now,
     );
+    facts.ticket_rules = ticket_rules;
     let (decision, trace) = rules.explain(&facts);
     Ok(TestReport {
         language,
@@ -159,6 +210,208 @@ pub fn test_message<S: Store + ?Sized>(
     })
 }
 
+/// `test_message` for a message that is in a ticket already: replayed up
+/// to it, as live processing met it.
+fn test_stored<S: Store + ?Sized>(
+    engine: &Engine,
+    rules: &RuleSet,
+    store: &S,
+    env: &parse::Envelope,
+    hash: &str,
+) -> Result<Option<TestReport>, DryRunError> {
+    let fp = crate::pipeline::fingerprint(env);
+    let mut rec = store.message(&env.message_id)?;
+    if rec
+        .as_ref()
+        .is_some_and(|r| r.raw_hash != hash && r.fingerprint != fp)
+    {
+        // A reused Message-ID: stored under a key of its own.
+        rec = store.message(&format!("{}#{}", env.message_id, &hash[..12]))?;
+    }
+    let Some(rec) = rec else { return Ok(None) };
+    let Some(t) = rec.ticket.map(|id| store.ticket(id)).transpose()?.flatten() else {
+        return Ok(None);
+    };
+    let replayed = replay_ticket(engine, rules, store, &t, Some(&rec.message_id))?;
+    let Some(step) = replayed.steps.into_iter().last() else {
+        return Ok(None);
+    };
+    let tag = engine.threading.tags.format(t.id);
+    let when = rec.received.format("%Y-%m-%d %H:%M UTC");
+    let mut notes = vec![format!(
+        "stored: this message {} {tag} on {when}; shown as it was met then (time, ticket, rules that had shaped the ticket before it), with the rules as they are now",
+        if step.new { "opened" } else { "joined" }
+    )];
+    notes.push(format!("what live processing recorded: {}", rec.reason));
+    if rec.refused {
+        notes.push(
+            "this agent's mail was refused, so live processing changed nothing with it".into(),
+        );
+    }
+    let mailbox_queue = t.ruled.as_ref().and_then(|r| r.mailbox_queue.clone());
+    let decision = match &step.before {
+        Some(base) => DecisionView::on(engine, &step.decision, base),
+        None => DecisionView::new(engine, &step.decision, mailbox_queue.as_deref()),
+    };
+    Ok(Some(TestReport {
+        language: step.language,
+        kind: if step.new { "new" } else { "reply" },
+        author: if step.agent { "agent" } else { "customer" },
+        automatic: step.automatic,
+        notes,
+        rules: step.trace.into_iter().map(TraceView::from).collect(),
+        decision,
+    }))
+}
+
+/// One stored message's turn with the rules.
+struct Step {
+    /// What the rules had made of the ticket before it (none: it opened
+    /// the ticket).
+    before: Option<Ruled>,
+    new: bool,
+    agent: bool,
+    automatic: Option<String>,
+    language: Option<String>,
+    decision: Decision,
+    trace: Vec<RuleTrace>,
+}
+
+/// A ticket's messages through the rules again.
+struct Replayed {
+    /// What the rules would make of the ticket (none: nothing to replay).
+    ruled: Option<Ruled>,
+    steps: Vec<Step>,
+}
+
+/// Replays the ticket's incoming messages through `rules` in the order
+/// they came, the way live processing met each: as new or reply, by an
+/// agent or not, at the time it was stored, with the rules that had fired
+/// on the ticket before it (they shape a ticket once). Our own mail and an
+/// agent's refused mail changed nothing live and are skipped. Stops after
+/// message `upto`, when given.
+fn replay_ticket<S: Store + ?Sized>(
+    engine: &Engine,
+    rules: &RuleSet,
+    store: &S,
+    t: &crate::model::Ticket,
+    upto: Option<&str>,
+) -> Result<Replayed, DryRunError> {
+    let mut out = Replayed {
+        ruled: None,
+        steps: Vec::new(),
+    };
+    let mut fired: Vec<String> = Vec::new();
+    let mailbox_queue = t.ruled.as_ref().and_then(|r| r.mailbox_queue.clone());
+    for id in &t.messages {
+        let Some(rec) = store.message(id)? else {
+            continue;
+        };
+        // (The message asked about is shown even when it was refused; the
+        // replay ends with it.)
+        let skipped = matches!(rec.kind, MessageKind::Outgoing | MessageKind::Loop)
+            || (rec.refused && upto != Some(id.as_str()));
+        if skipped {
+            if upto == Some(id.as_str()) {
+                break;
+            }
+            continue;
+        }
+        let Some(raw) = store.raw(&rec.raw_hash)? else {
+            continue;
+        };
+        let Ok(mut env) = parse::parse_limited(&raw, &rec.raw_hash, &engine.cfg.limits) else {
+            continue;
+        };
+        let new = out.ruled.is_none();
+        let mut agent = rec.kind == MessageKind::Agent;
+        // An agent's forward that opened the ticket: live processing read
+        // the customer's mail inside it.
+        if new
+            && agent
+            && let Some(theirs) = forwarded_customer_mail(engine, &env)
+        {
+            env = theirs;
+            agent = false;
+        }
+        let automatic = matches!(rec.kind, MessageKind::AutoReply | MessageKind::Bounce);
+        let author = env.author().map(|p| p.address.clone()).unwrap_or_default();
+        let history = if rules.needs_history() {
+            history_at(store, &author, rec.received)?
+        } else {
+            History::default()
+        };
+        let language = crate::lang::detect(&env);
+        let mut facts = rule_facts(
+            engine,
+            &env,
+            language.clone(),
+            !new,
+            agent,
+            automatic,
+            history,
+            rec.received,
+        );
+        facts.ticket_rules = fired.clone();
+        let (decision, trace) = rules.explain(&facts);
+        let before = out.ruled.clone();
+        match out.ruled.as_mut() {
+            None => {
+                let v = DecisionView::new(engine, &decision, mailbox_queue.as_deref());
+                let mut opened = crate::model::Ticket::new(
+                    t.id,
+                    t.subject.clone(),
+                    v.queue,
+                    decision.final_priority(engine.cfg.tickets.default_priority),
+                    t.customer.clone(),
+                    t.created,
+                );
+                opened.sla_policy = Some(v.sla);
+                opened.assignee = v.assign;
+                opened.tags = v.tags.into_iter().collect();
+                out.ruled = Some(ruled_at_open(&opened, mailbox_queue.as_deref()));
+            }
+            Some(r) => ruled_after(r, &decision),
+        }
+        for r in &decision.fired {
+            if !fired.contains(r) {
+                fired.push(r.clone());
+            }
+        }
+        out.steps.push(Step {
+            before,
+            new,
+            agent,
+            automatic: automatic.then(|| rec.reason.clone()),
+            language,
+            decision,
+            trace,
+        });
+        if upto == Some(id.as_str()) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The customer's tickets as they stood at `at`: opened before it, open
+/// unless closed by then (a ticket closed, reopened and closed again later
+/// counts as open: only its last closing is known).
+fn history_at<S: Store + ?Sized>(
+    store: &S,
+    address: &str,
+    at: DateTime<Utc>,
+) -> Result<History, StoreError> {
+    let tickets = store.customer_tickets(address)?;
+    Ok(History {
+        tickets: tickets
+            .iter()
+            .filter(|c| c.created < at)
+            .map(|c| (c.created, c.closed.is_none_or(|closed| closed > at)))
+            .collect(),
+    })
+}
+
 /// One ticket whose decision would change under the current rules.
 #[derive(Debug, Serialize)]
 pub struct Change {
@@ -168,9 +421,11 @@ pub struct Change {
     pub changes: Vec<String>,
 }
 
-/// Re-evaluates the first message of every ticket created since `since`
-/// and reports what `rules` would decide differently from what the ticket
-/// has now. Returns (tickets looked at, changes).
+/// Replays every ticket created since `since` (its messages in order, as
+/// live processing met them) and reports where `rules` decide differently
+/// from what the rules decided live. What agents changed by hand since is
+/// not the rules' and is not compared. Returns (tickets looked at,
+/// changes).
 pub fn replay<S: Store + ?Sized>(
     engine: &Engine,
     rules: &RuleSet,
@@ -183,63 +438,25 @@ pub fn replay<S: Store + ?Sized>(
         if since.is_some_and(|s| t.created < s) {
             continue;
         }
-        let Some(first) = t.messages.first() else {
-            continue;
-        };
-        let Some(rec) = store.message(first)? else {
-            continue;
-        };
-        let Some(raw) = store.raw(&rec.raw_hash)? else {
-            continue;
-        };
-        let Ok(env) = parse::parse_limited(&raw, &rec.raw_hash, &engine.cfg.limits) else {
+        let replayed = replay_ticket(engine, rules, store, &t, None)?;
+        let Some(now) = replayed.ruled else {
             continue;
         };
         seen += 1;
-        let verdict = classify::classify(&env, &engine.identity);
-        let is_agent = engine.cfg.agents.contains(&t.customer.address);
-        // History as it was when the ticket was opened.
-        let mut history = History::default();
-        if rules.needs_history() {
-            for id in store.tickets_of_customer(&t.customer.address)? {
-                if let Some(other) = store.ticket(id)?
-                    && other.created < t.created
-                {
-                    history
-                        .tickets
-                        .push((other.created, other.status.is_open()));
-                }
-            }
-        }
-        let facts = rule_facts(
-            engine,
-            &env,
-            t.language.clone(),
-            false,
-            is_agent,
-            verdict.class != Class::Normal,
-            history,
-            t.created,
-        );
-        let d = rules.evaluate(&facts);
-        let now = DecisionView::new(engine, &d, None);
+        // Tickets from before the rules' record: what they have now.
+        let live = t.ruled.clone().unwrap_or_else(|| ruled_at_open(&t, None));
         let mut lines = Vec::new();
-        if now.spam.is_some() {
-            lines.push(format!(
-                "would be quarantined as spam (rule {:?})",
-                now.spam.clone().unwrap_or_default()
-            ));
+        if let Some(rule) = replayed.steps.iter().find_map(|s| s.decision.spam.clone()) {
+            lines.push(format!("would be quarantined as spam (rule {rule:?})"));
         }
-        if d.queue.is_some() && now.queue != t.queue {
-            lines.push(format!("queue: {} → {}", t.queue, now.queue));
+        if now.queue != live.queue {
+            lines.push(format!("queue: {} → {}", live.queue, now.queue));
         }
-        if now.priority != t.priority.as_str() {
-            lines.push(format!("priority: {} → {}", t.priority, now.priority));
+        if now.priority != live.priority {
+            lines.push(format!("priority: {} → {}", live.priority, now.priority));
         }
-        let had: std::collections::BTreeSet<&String> = t.tags.iter().collect();
-        let gets: std::collections::BTreeSet<&String> = now.tags.iter().collect();
-        let plus: Vec<&&String> = gets.difference(&had).collect();
-        let minus: Vec<&&String> = had.difference(&gets).collect();
+        let plus: Vec<&String> = now.tags.difference(&live.tags).collect();
+        let minus: Vec<&String> = live.tags.difference(&now.tags).collect();
         if !plus.is_empty() || !minus.is_empty() {
             lines.push(format!(
                 "tags: {}{}",
@@ -247,15 +464,18 @@ pub fn replay<S: Store + ?Sized>(
                 minus.iter().map(|t| format!("-{t} ")).collect::<String>()
             ));
         }
-        if now.assign != t.assignee {
-            lines.push(format!("assignee: {:?} → {:?}", t.assignee, now.assign));
+        if now.assignee != live.assignee {
+            lines.push(format!(
+                "assignee: {:?} → {:?}",
+                live.assignee, now.assignee
+            ));
         }
-        let sla = t
-            .sla_policy
-            .clone()
-            .unwrap_or_else(|| engine.cfg.sla.default_policy.clone());
-        if now.sla != sla {
-            lines.push(format!("sla: {sla} → {}", now.sla));
+        let policy = |p: &Option<String>| {
+            p.clone()
+                .unwrap_or_else(|| engine.cfg.sla.default_policy.clone())
+        };
+        if policy(&now.sla) != policy(&live.sla) {
+            lines.push(format!("sla: {} → {}", policy(&live.sla), policy(&now.sla)));
         }
         if !lines.is_empty() {
             changes.push(Change {

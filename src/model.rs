@@ -209,6 +209,10 @@ pub struct MessageRecord {
     pub attachments: Vec<AttachmentInfo>,
     /// Why the message was classified and threaded the way it was.
     pub reason: String,
+    /// An agent's mail that was refused (a command it could not follow,
+    /// nothing of the agent's found): it changed nothing on the ticket.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
 }
 
 /// A support ticket: one conversation with one customer.
@@ -276,6 +280,25 @@ pub struct Ticket {
     /// Custom fields set by rules.
     #[serde(default)]
     pub fields: std::collections::BTreeMap<String, String>,
+    /// What the rules alone made of it, before agents changed anything:
+    /// `rules test --replay` compares the current rules against this.
+    #[serde(default)]
+    pub ruled: Option<Ruled>,
+}
+
+/// A ticket's handling as the rules decided it, message by message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ruled {
+    /// The queue of the mailbox the first message came through, if it
+    /// has one (where the ticket goes when no rule routes it).
+    #[serde(default)]
+    pub mailbox_queue: Option<String>,
+    pub queue: String,
+    pub priority: Priority,
+    pub sla: Option<String>,
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeSet<String>,
 }
 
 impl Ticket {
@@ -316,6 +339,7 @@ impl Ticket {
             sla_policy: None,
             language: None,
             fields: Default::default(),
+            ruled: None,
         }
     }
 

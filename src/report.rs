@@ -385,9 +385,15 @@ pub fn rules_test(out: &mut dyn Write, r: &crate::dryrun::TestReport, json: bool
     }
     writeln!(
         out,
-        "message: {} from a {}, language {}{}",
-        r.kind,
-        r.author,
+        "message: {}, written by {}, language {}{}",
+        match r.kind {
+            "reply" => "a reply on an existing ticket",
+            _ => "opens a new ticket",
+        },
+        match r.author {
+            "agent" => "an agent",
+            _ => "a customer",
+        },
         r.language.as_deref().unwrap_or("unknown"),
         r.automatic
             .as_ref()
@@ -401,11 +407,16 @@ pub fn rules_test(out: &mut dyn Write, r: &crate::dryrun::TestReport, json: bool
         if t.matched {
             writeln!(
                 out,
-                "  MATCH  {} ({}:{}){}",
+                "  MATCH  {} ({}:{}){}{}",
                 t.name,
                 t.file,
                 t.line,
-                if t.stopped { " — stop" } else { "" }
+                if t.stopped { " — stop" } else { "" },
+                if t.why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", t.why)
+                }
             )?;
         } else {
             writeln!(

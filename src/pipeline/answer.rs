@@ -25,7 +25,15 @@ pub const NOTHING_FOUND: &str = "no answer found: the mail has no text of yours 
 /// How many of the ticket's latest messages the answer's References name.
 const REFERENCES: usize = 10;
 
-/// Applies an agent's mail to `t`; returns what happened, for the record.
+/// What an agent's mail did.
+pub(super) struct Handled {
+    /// What happened, for the record.
+    pub note: String,
+    /// Refused: the agent was told why, and the mail must change nothing.
+    pub refused: bool,
+}
+
+/// Applies an agent's mail to `t`; returns what happened.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn handle<S: Store + ?Sized>(
     engine: &Engine,
@@ -36,7 +44,7 @@ pub(super) fn handle<S: Store + ?Sized>(
     raw: &[u8],
     agent: &Party,
     now: DateTime<Utc>,
-) -> Result<String, StoreError> {
+) -> Result<Handled, StoreError> {
     let reading = agent::read_mail(&env.text, &env.subject);
     let Changes {
         ticket: changes,
@@ -61,10 +69,13 @@ pub(super) fn handle<S: Store + ?Sized>(
         };
         let why = (Purpose::Notification, "agent-error");
         tell_agent(engine, commit, t, env, agent, why, &personal, now);
-        return Ok(format!(
-            "agent's mail refused, nothing sent: {}",
-            problems.join("; ")
-        ));
+        return Ok(Handled {
+            note: format!(
+                "agent's mail refused, nothing sent or changed: {}",
+                problems.join("; ")
+            ),
+            refused: true,
+        });
     }
 
     ticket::apply_rules(engine, t, &changes);
@@ -150,7 +161,10 @@ pub(super) fn handle<S: Store + ?Sized>(
     if done.is_empty() {
         done.push("nothing to send".to_owned());
     }
-    Ok(done.join(", "))
+    Ok(Handled {
+        note: done.join(", "),
+        refused: false,
+    })
 }
 
 /// What an agent's commands ask for, checked against the configuration.

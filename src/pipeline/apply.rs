@@ -33,16 +33,29 @@ pub(super) fn append<S: Store + ?Sized>(
     decision: &Decision,
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
+    // An agent's mail that is refused changes nothing: the ticket as it
+    // was is kept, with only the record of the message and of the mail
+    // that told the agent.
+    let before = (record.kind == MessageKind::Agent).then(|| t.clone());
     ticket::append(engine, &mut t, env, record.kind, now);
-    ticket::apply_rules(engine, &mut t, decision);
+    ticket::apply_rule_decision(engine, &mut t, decision);
     ticket::index_message(&mut commit, env, t.id);
     record.ticket = Some(t.id);
     let mut note = String::new();
     match (record.kind, record.from.clone()) {
         (MessageKind::Agent, Some(agent)) => {
-            note = answer::handle(engine, store, &mut commit, &mut t, env, raw, &agent, now)?;
+            let handled =
+                answer::handle(engine, store, &mut commit, &mut t, env, raw, &agent, now)?;
+            note = handled.note;
             record.reason = format!("{}; {note}", record.reason);
-            outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
+            match before {
+                Some(mut kept) if handled.refused => {
+                    record.refused = true;
+                    kept.messages = std::mem::take(&mut t.messages);
+                    t = kept;
+                }
+                _ => outgoing::notify(engine, &mut commit, &mut t, decision, env, now),
+            }
         }
         (MessageKind::Customer, _) => {
             answer::notify_agents(engine, &mut commit, &mut t, decision, env, raw, now);

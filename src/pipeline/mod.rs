@@ -18,6 +18,7 @@ pub mod timing;
 pub use answer::tell_refused;
 pub use engine::{Engine, EngineError};
 pub use outgoing::{customer_audience, outgoing_mail};
+pub use ticket::{ruled_after, ruled_at_open};
 
 use crate::classify::{self, Class};
 use crate::intake::{RawMail, content_hash};
@@ -213,6 +214,7 @@ fn run<S: Store + ?Sized>(
         received: now,
         attachments: env.attachments.clone(),
         reason: verdict.reason.clone(),
+        refused: false,
     };
 
     if verdict.class == Class::Loop {
@@ -286,7 +288,7 @@ fn run<S: Store + ?Sized>(
     } else {
         History::default()
     };
-    let facts = rule_facts(
+    let mut facts = rule_facts(
         engine,
         &env,
         language.clone(),
@@ -296,6 +298,9 @@ fn run<S: Store + ?Sized>(
         history,
         now,
     );
+    if let Some((t, _)) = &existing {
+        facts.ticket_rules.clone_from(&t.rules_fired);
+    }
     let decision = rules.evaluate(&facts);
 
     if let Some(rule) = &decision.spam
@@ -406,7 +411,7 @@ fn run<S: Store + ?Sized>(
 /// The customer's mail inside an agent's forward, as if the customer had
 /// sent it: author, subject and text from the forward's header fields. A
 /// forward of an agent's or our own mail is not a customer's.
-fn forwarded_customer_mail(engine: &Engine, env: &Envelope) -> Option<Envelope> {
+pub fn forwarded_customer_mail(engine: &Engine, env: &Envelope) -> Option<Envelope> {
     let written = crate::written::read(&env.text);
     let block = if !written.forwarded.is_empty() {
         &written.forwarded
@@ -523,6 +528,8 @@ mod tests_hostile;
 mod tests_notify;
 #[cfg(test)]
 mod tests_robots;
+#[cfg(test)]
+mod tests_rules;
 #[cfg(test)]
 mod tests_sla;
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! applied.
 
 use super::{Engine, timing};
-use crate::model::{MessageKind, Party, Status, Ticket, TicketId};
+use crate::model::{MessageKind, Party, Ruled, Status, Ticket, TicketId};
 use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::Commit;
@@ -56,7 +56,50 @@ pub(super) fn open(
     );
     timing::set_dues(engine, &mut t);
     add_participants(engine, &mut t, env);
+    t.ruled = Some(ruled_at_open(&t, mailbox_queue));
     t
+}
+
+/// What the rules made of a ticket just opened (everything set so far is
+/// theirs or the defaults').
+pub fn ruled_at_open(t: &Ticket, mailbox_queue: Option<&str>) -> Ruled {
+    Ruled {
+        mailbox_queue: mailbox_queue.map(str::to_owned),
+        queue: t.queue.clone(),
+        priority: t.priority,
+        sla: t.sla_policy.clone(),
+        assignee: t.assignee.clone(),
+        tags: t.tags.clone(),
+    }
+}
+
+/// The rules' record after one more message's decision: the same steps
+/// [`apply_rules`] takes on the ticket, on what the rules alone decided.
+pub fn ruled_after(r: &mut Ruled, d: &Decision) {
+    if let Some(q) = &d.queue {
+        r.queue.clone_from(q);
+    }
+    r.priority = d.final_priority(r.priority);
+    if d.sla.is_some() {
+        r.sla.clone_from(&d.sla);
+    }
+    if d.assign.is_some() {
+        r.assignee.clone_from(&d.assign);
+    }
+    for tag in &d.add_tags {
+        r.tags.insert(tag.clone());
+    }
+    for tag in &d.remove_tags {
+        r.tags.remove(tag);
+    }
+}
+
+/// A message's rule decision on its ticket, kept in the rules' record too.
+pub(super) fn apply_rule_decision(engine: &Engine, t: &mut Ticket, d: &Decision) {
+    let mut ruled = t.ruled.take().unwrap_or_else(|| ruled_at_open(t, None));
+    ruled_after(&mut ruled, d);
+    apply_rules(engine, t, d);
+    t.ruled = Some(ruled);
 }
 
 /// Adds a message to an existing ticket: a customer's reply reopens it.
@@ -76,8 +119,8 @@ pub(super) fn append(
     add_participants(engine, t, env);
 }
 
-/// What rules may change on an existing ticket when a message arrives; a
-/// new priority or policy moves the due times.
+/// What a decision (a message's rules, an agent's commands) changes on an
+/// existing ticket; a new priority or policy moves the due times.
 pub(super) fn apply_rules(engine: &Engine, t: &mut Ticket, d: &Decision) {
     if let Some(q) = &d.queue {
         t.queue.clone_from(q);

@@ -29,6 +29,11 @@ pub struct Facts<'a> {
     pub weekday: u32,
     pub hour: u32,
     pub business_hours: bool,
+    /// Rules that already fired on the ticket this message joins: their
+    /// queue, priority, SLA and assignee changes were made once and are
+    /// not made again (a customer who keeps "urgent" in the subject does
+    /// not raise the priority with every reply).
+    pub ticket_rules: Vec<String>,
 }
 
 impl<'a> Facts<'a> {
@@ -46,6 +51,7 @@ impl<'a> Facts<'a> {
             weekday: now.weekday().num_days_from_monday(),
             hour: now.hour(),
             business_hours: true,
+            ticket_rules: Vec::new(),
         }
     }
 

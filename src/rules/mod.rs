@@ -228,24 +228,22 @@ pub struct Decision {
     pub fields: BTreeMap<String, String>,
     /// Names of the rules that fired, in order.
     pub fired: Vec<String>,
+    /// Rules that fired again on a ticket they already shaped: only their
+    /// tags, fields and notifications applied this time.
+    pub repeated: Vec<String>,
 }
 
 impl Decision {
-    fn apply(&mut self, rule: &Rule) {
+    /// Adds a matching rule's actions. `shaped_before`: the rule already
+    /// fired on this ticket, so its changes to the ticket's handling
+    /// (queue, priority, SLA, assignee, template) are not made again.
+    fn apply(&mut self, rule: &Rule, shaped_before: bool) {
         let a = &rule.then;
         self.fired.push(rule.name.clone());
-        if a.queue.is_some() {
-            self.queue.clone_from(&a.queue);
-        }
-        if let Some(p) = a.priority {
-            self.priority = Some(p);
-            self.raise_priority = 0;
-        }
-        if a.raise_priority > 0 {
-            match self.priority {
-                Some(p) => self.priority = Some(raise(p, a.raise_priority)),
-                None => self.raise_priority = self.raise_priority.saturating_add(a.raise_priority),
-            }
+        if shaped_before {
+            self.repeated.push(rule.name.clone());
+        } else {
+            self.shape(a);
         }
         for t in &a.add_tags {
             self.remove_tags.retain(|r| r != t);
@@ -258,15 +256,6 @@ impl Decision {
             if !self.remove_tags.contains(t) {
                 self.remove_tags.push(t.clone());
             }
-        }
-        if a.assign.is_some() {
-            self.assign.clone_from(&a.assign);
-        }
-        if a.sla.is_some() {
-            self.sla.clone_from(&a.sla);
-        }
-        if a.template.is_some() {
-            self.template.clone_from(&a.template);
         }
         if a.ack.is_some() {
             self.ack = a.ack;
@@ -284,6 +273,33 @@ impl Decision {
         }
         for (k, v) in &a.fields {
             self.fields.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// The actions that change how the ticket is handled: made once per
+    /// ticket and rule.
+    fn shape(&mut self, a: &Actions) {
+        if a.queue.is_some() {
+            self.queue.clone_from(&a.queue);
+        }
+        if let Some(p) = a.priority {
+            self.priority = Some(p);
+            self.raise_priority = 0;
+        }
+        if a.raise_priority > 0 {
+            match self.priority {
+                Some(p) => self.priority = Some(raise(p, a.raise_priority)),
+                None => self.raise_priority = self.raise_priority.saturating_add(a.raise_priority),
+            }
+        }
+        if a.assign.is_some() {
+            self.assign.clone_from(&a.assign);
+        }
+        if a.sla.is_some() {
+            self.sla.clone_from(&a.sla);
+        }
+        if a.template.is_some() {
+            self.template.clone_from(&a.template);
         }
     }
 
@@ -308,7 +324,8 @@ pub struct RuleTrace {
     pub file: String,
     pub line: usize,
     pub matched: bool,
-    /// For a rule that did not match: the condition that failed.
+    /// For a rule that did not match: the condition that failed; for one
+    /// that fired again on a ticket it shaped before: what it did not redo.
     pub why: String,
     /// Whether evaluation stopped after this rule.
     pub stopped: bool,
@@ -447,7 +464,14 @@ impl RuleSet {
             let mut why = trace.is_some().then(String::new);
             let matched = self.index.eval(i, facts, &matches, why.as_mut());
             if matched {
-                d.apply(rule);
+                let before = facts.ticket_rules.contains(&rule.name);
+                d.apply(rule, before);
+                if let Some(w) = why.as_mut().filter(|_| before) {
+                    *w = "fired on this ticket before: its queue, priority, SLA and \
+                          assignee changes are made once per ticket; tags, fields and \
+                          notifications apply again"
+                        .into();
+                }
             }
             let stopped = matched && rule.stop;
             if let Some(t) = trace.as_deref_mut() {
