@@ -12,7 +12,6 @@ use crate::outbox::OutboxEntry;
 use crate::parse::Envelope;
 use crate::render::{TemplateError, Templates};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use serde::Serialize;
 
 /// What the ack policy needs to know besides the message.
@@ -84,7 +83,8 @@ pub struct Sender<'a> {
     pub name: &'a str,
     pub template: &'a str,
     pub language: &'a str,
-    pub tz: Tz,
+    /// The reader's zone, and whether times name it.
+    pub tz: crate::locale::Zone,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -285,9 +285,10 @@ struct View<'a> {
     /// The ticket's customer, whoever the mail is to.
     requester: &'a Party,
     support: SupportView<'a>,
-    response_due: String,
+    /// The time we promise: `{{ response_due.by }}` and so on.
+    response_due: minijinja::Value,
     response_due_iso: String,
-    sla_due: String,
+    sla_due: minijinja::Value,
     slower_than_sla: bool,
     language: &'a str,
     dir: &'static str,
@@ -306,7 +307,7 @@ struct View<'a> {
 struct ClosedView {
     tag: String,
     subject: String,
-    closed: String,
+    closed: minijinja::Value,
 }
 
 #[derive(Serialize)]
@@ -328,7 +329,7 @@ struct TicketView<'a> {
     priority: &'a str,
     status: &'a str,
     assignee: Option<&'a str>,
-    created: String,
+    created: minijinja::Value,
 }
 
 #[derive(Serialize)]
@@ -352,7 +353,8 @@ pub fn render_only(
 ) -> Result<crate::render::Rendered, AckError> {
     let sla_due = ticket.response_due.unwrap_or(now);
     let due = personal.promise.unwrap_or(sla_due).max(sla_due);
-    let when = |t: DateTime<Utc>| crate::locale::format_when(s.language, t, s.tz, now);
+    let when =
+        |t: DateTime<Utc>| crate::render::date(crate::locale::when(s.language, t, s.tz, now));
     let view = View {
         ticket: TicketView {
             id: ticket.id,

@@ -565,7 +565,7 @@ pub fn preview<S: Store + ?Sized>(
             due: crate::locale::format_when(
                 "en",
                 ticket.response_due.unwrap_or(now),
-                engine.tz,
+                crate::locale::Zone::own(engine.tz),
                 now,
             ),
             breached: false,
@@ -595,7 +595,7 @@ pub fn preview<S: Store + ?Sized>(
         name: &engine.cfg.support.name,
         template: name,
         language: lang,
-        tz: engine.tz,
+        tz: crate::locale::Zone::own(engine.tz),
     };
     let to = cause
         .author()

@@ -151,7 +151,7 @@ pub fn run_for<S: Store + ?Sized>(
                         due: crate::locale::format_when(
                             &engine.cfg.support.team_language,
                             d.due,
-                            engine.tz,
+                            crate::locale::Zone::own(engine.tz),
                             now,
                         ),
                         breached: d.breached,

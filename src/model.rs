@@ -277,6 +277,10 @@ pub struct Ticket {
     /// The customer's language (ISO 639-1), when known.
     #[serde(default)]
     pub language: Option<String>,
+    /// The UTC offset (minutes east) of the customer's clock, from the Date
+    /// header of their latest mail: their zone when they stated none.
+    #[serde(default)]
+    pub customer_offset: Option<i32>,
     /// Custom fields set by rules.
     #[serde(default)]
     pub fields: std::collections::BTreeMap<String, String>,
@@ -338,6 +342,7 @@ impl Ticket {
             assignee: None,
             sla_policy: None,
             language: None,
+            customer_offset: None,
             fields: Default::default(),
             ruled: None,
         }

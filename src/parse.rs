@@ -34,6 +34,9 @@ pub struct Envelope {
     pub cc: Vec<Party>,
     pub subject: String,
     pub date: Option<DateTime<Utc>>,
+    /// The offset of the sender's clock in the Date header, in minutes east
+    /// of UTC: the best guess at their time zone when they stated none.
+    pub date_offset: Option<i32>,
     /// Plain-text body (HTML converted when there is no text part).
     pub text: String,
     pub attachments: Vec<AttachmentInfo>,
@@ -164,10 +167,12 @@ pub fn parse_limited(raw: &[u8], raw_hash: &str, limits: &Limits) -> Result<Enve
         .subject()
         .map(|s| text::one_line(s, limits.max_subject_chars))
         .unwrap_or_default();
-    env.date = msg
-        .date()
-        .filter(|d| d.is_valid())
-        .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single());
+    let date = msg.date().filter(|d| d.is_valid());
+    env.date = date.and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single());
+    env.date_offset = date.filter(|_| env.date.is_some()).map(|d| {
+        let minutes = i32::from(d.tz_hour) * 60 + i32::from(d.tz_minute);
+        if d.tz_before_gmt { -minutes } else { minutes }
+    });
     env.headers = msg
         .headers_raw()
         .map(|(n, v)| (n.to_ascii_lowercase(), one_line(v)))

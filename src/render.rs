@@ -217,6 +217,38 @@ impl Templates {
     }
 }
 
+/// A moment for a template: `{{ due }}` writes it alone, `{{ due.by }}` as a
+/// deadline and `{{ due.on }}` as a day, each in the grammar its language
+/// wants there (see [`crate::locale::When`]); `{{ due.iso }}` for machines.
+pub fn date(when: crate::locale::When) -> minijinja::Value {
+    minijinja::Value::from_object(DateValue(when))
+}
+
+#[derive(Debug)]
+struct DateValue(crate::locale::When);
+
+impl minijinja::value::Object for DateValue {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let w = &self.0;
+        let s = match key.as_str()? {
+            "plain" => &w.plain,
+            "by" => &w.by,
+            "on" => &w.on,
+            "iso" => &w.iso,
+            _ => return None,
+        };
+        Some(minijinja::Value::from(s.as_str()))
+    }
+
+    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.plain)
+    }
+}
+
 fn syntax(file: &str, e: &minijinja::Error) -> TemplateError {
     TemplateError::Syntax {
         file: file.to_owned(),
@@ -285,19 +317,31 @@ mod tests {
     #[test]
     fn builtin_ack_renders_with_and_without_a_name() {
         let t = Templates::load(Path::new("/nonexistent")).unwrap();
-        let ctx = json!({
-            "ticket": {"tag": "[#TB-1000]", "subject": "Printer", "queue": "general"},
-            "customer": {"name": "Alice Walker"},
-            "support": {"name": "Example Support"},
-            "response_due": "Tuesday, 24 November 2026, 10:00 UTC",
-        });
-        let r = t.render("ack", "en", &ctx).unwrap();
+        use chrono::TimeZone;
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
+            .unwrap();
+        let due = crate::locale::when("en", at, crate::locale::Zone::own(chrono_tz::UTC), at);
+        let ctx = |name: serde_json::Value| {
+            minijinja::context! {
+                ticket => minijinja::Value::from(minijinja::value::Serde(
+                    json!({"tag": "[#TB-1000]", "subject": "Printer", "queue": "general"})
+                )),
+                customer => minijinja::Value::from(minijinja::value::Serde(json!({"name": name}))),
+                support => minijinja::Value::from(minijinja::value::Serde(json!({"name": "Example Support"}))),
+                response_due => date(due.clone()),
+            }
+        };
+        let r = t.render("ack", "en", &ctx(json!("Alice Walker"))).unwrap();
         assert_eq!(r.subject, "[#TB-1000] Printer");
         assert!(r.text.starts_with("Hello Alice Walker,"), "{}", r.text);
-        assert!(r.text.contains("Tuesday, 24 November 2026, 10:00 UTC"));
+        assert!(
+            r.text.contains("reply by Tuesday, 24 November, 10:00."),
+            "{}",
+            r.text
+        );
 
-        let mut anon = ctx.clone();
-        anon["customer"]["name"] = json!(null);
+        let anon = ctx(json!(null));
         assert!(
             t.render("ack", "pl", &anon)
                 .unwrap()

@@ -505,7 +505,7 @@ fn sender_name(agent: &Party, support: &str) -> String {
 fn team_audience(engine: &Engine) -> Audience<'_> {
     Audience {
         language: &engine.cfg.support.team_language,
-        tz: engine.tz,
+        tz: crate::locale::Zone::own(engine.tz),
     }
 }
 

@@ -8,6 +8,7 @@ use super::timing::{self, QueueStats};
 use super::{Engine, answer, ticket};
 use crate::ack::{self, Personal, TicketRef};
 use crate::classify::{Class, Verdict};
+use crate::locale::Zone;
 use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Ticket, TicketId};
 use crate::pacing;
 use crate::parse::Envelope;
@@ -112,6 +113,7 @@ pub(super) fn create<S: Store + ?Sized>(
         now,
     );
     t.language = prefs.language.clone().or(new.language.clone());
+    t.customer_offset = env.date_offset;
 
     // The customer's other tickets: open ones to mention, a recently closed
     // one this may follow up on.
@@ -219,8 +221,14 @@ pub(super) fn create<S: Store + ?Sized>(
                 .template
                 .as_deref()
                 .unwrap_or(&engine.cfg.ack.template);
-            let (language, tz) =
-                reply_audience(engine, &prefs, new.language.as_deref(), &t.queue, template);
+            let (language, tz) = reply_audience(
+                engine,
+                &prefs,
+                new.language.as_deref(),
+                t.customer_offset,
+                &t.queue,
+                template,
+            );
             let audience = Audience {
                 language: &language,
                 tz,
@@ -252,22 +260,26 @@ pub(super) fn create<S: Store + ?Sized>(
     Ok((id, acknowledged, note))
 }
 
-/// The language ([`reply_language`]) and time zone (the customer's, else
-/// the team's) of mail to a customer.
+/// The language ([`reply_language`]) and time zone of mail to a customer:
+/// the zone they stated; else their clock's offset (`offset`, minutes east
+/// of UTC, from their Date header), named; else the team's zone, named.
 pub fn reply_audience(
     engine: &Engine,
     prefs: &CustomerPrefs,
     detected: Option<&str>,
+    offset: Option<i32>,
     queue: &str,
     template: &str,
-) -> (String, Tz) {
+) -> (String, Zone) {
     let language = reply_language(engine, prefs, detected, queue, template);
-    let tz = prefs
+    let zone = prefs
         .timezone
         .as_deref()
         .and_then(|z| z.parse::<Tz>().ok())
-        .unwrap_or(engine.tz);
-    (language, tz)
+        .map(Zone::own)
+        .or_else(|| offset.and_then(Zone::offset))
+        .unwrap_or(Zone::assumed(engine.tz));
+    (language, zone)
 }
 
 /// The language to answer in: the customer's stated preference, else the

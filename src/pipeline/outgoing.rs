@@ -5,17 +5,17 @@
 
 use super::Engine;
 use crate::ack::{self, Personal, Purpose};
+use crate::locale::Zone;
 use crate::model::{Party, Ticket};
 use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::{Commit, Store, StoreError};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 
 /// Who the mail speaks to: language and time zone.
 pub(super) struct Audience<'a> {
     pub language: &'a str,
-    pub tz: Tz,
+    pub tz: Zone,
 }
 
 /// Queues the acknowledgement; returns whether it was queued and a note.
@@ -79,7 +79,7 @@ pub(super) fn notify_each(
 ) {
     let team = Audience {
         language: &engine.cfg.support.team_language,
-        tz: engine.tz,
+        tz: Zone::own(engine.tz),
     };
     for address in addresses {
         let to = Party::new(None, address);
@@ -156,10 +156,11 @@ pub fn outgoing_mail(
     template: &str,
     to: &crate::model::Party,
     personal: &crate::ack::Personal,
-    customer: Option<(&str, chrono_tz::Tz)>,
+    customer: Option<(&str, Zone)>,
     now: DateTime<Utc>,
 ) -> Result<(), crate::ack::AckError> {
-    let (language, tz) = customer.unwrap_or((&engine.cfg.support.team_language, engine.tz));
+    let (language, tz) =
+        customer.unwrap_or((&engine.cfg.support.team_language, Zone::own(engine.tz)));
     let audience = Audience { language, tz };
     let mail = Mail {
         purpose,
@@ -178,12 +179,13 @@ pub fn customer_audience<S: Store + ?Sized>(
     store: &S,
     t: &Ticket,
     template: &str,
-) -> Result<(String, chrono_tz::Tz), StoreError> {
+) -> Result<(String, Zone), StoreError> {
     let prefs = store.customer_prefs(&t.customer.address)?;
     Ok(super::apply::reply_audience(
         engine,
         &prefs,
         t.language.as_deref(),
+        t.customer_offset,
         &t.queue,
         template,
     ))

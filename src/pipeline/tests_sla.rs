@@ -69,7 +69,7 @@ fn hebrew_polish_english_acknowledgements_with_due_times() {
     assert!(he.text.contains("שלום דנה כהן,"), "{}", he.text);
     // In the customer's zone: 10:00 Warsaw = 11:00 Jerusalem.
     assert!(
-        he.text.contains("נשיב עד יום שלישי, 24 בנובמבר, 11:00"),
+        he.text.contains("נשיב עד יום שלישי, 24 בנובמבר, 11:00."),
         "{}",
         he.text
     );
@@ -88,7 +88,8 @@ fn hebrew_polish_english_acknowledgements_with_due_times() {
         pl.text
     );
     assert!(
-        pl.text.contains("Odpowiemy do wtorek, 24 listopada, 10:00"),
+        pl.text
+            .contains("Odpowiemy do wtorku, 24 listopada, 10:00 (UTC+1)."),
         "{}",
         pl.text
     );
@@ -100,9 +101,91 @@ fn hebrew_polish_english_acknowledgements_with_due_times() {
     assert!(en.text.contains("Hello Alice Walker,"), "{}", en.text);
     assert!(
         en.text
-            .contains("We expect to reply by Tuesday, 24 November, 10:00."),
+            .contains("We expect to reply by Tuesday, 24 November, 09:00 (UTC)."),
         "{}",
         en.text
+    );
+}
+
+#[test]
+fn promised_times_are_in_the_customers_zone_or_say_theirs() {
+    // The team works Mon–Fri 09–17 in Warsaw; due Tuesday 24 November 10:00
+    // Warsaw = 09:00 UTC = 04:00 in New York.
+    let s = setup(warsaw);
+    // Outlook in New York: Date carries -0500. They are told their own
+    // clock's time, and which clock that is.
+    s.process(
+        &mail(
+            "Nora <nora@ny.example>",
+            "ny1@x",
+            "Invoice question",
+            "Date: Mon, 23 Nov 2026 04:00:00 -0500\r\n",
+            "Hello",
+        ),
+        t0(),
+    );
+    let (ny, _, html) = ack_of(&s, 1000);
+    assert!(
+        ny.text
+            .contains("We expect to reply by Tuesday, 24 November, 04:00 (UTC-5)."),
+        "{}",
+        ny.text
+    );
+    assert!(html.contains("04:00 (UTC-5)"), "{html}");
+
+    // Their next mail comes from a phone in another zone: the agent's later
+    // mail to them follows their latest clock.
+    s.process(
+        &mail(
+            "Nora <nora@ny.example>",
+            "ny2@x",
+            "Re: [#TB-1000] Invoice question",
+            "Date: Mon, 23 Nov 2026 02:00:00 -0700\r\nIn-Reply-To: <ny1@x>\r\n",
+            "More",
+        ),
+        t0(),
+    );
+    let t = s.store.ticket(1000).unwrap().unwrap();
+    assert_eq!(t.customer_offset, Some(-7 * 60));
+
+    // No Date header and no stated zone: the team's zone, named.
+    s.process(
+        &mail(
+            "Olek <olek@c.example>",
+            "o1@x",
+            "Faktura",
+            "",
+            "Dzień dobry",
+        ),
+        t0(),
+    );
+    let (pl, _, _) = ack_of(&s, 1001);
+    assert!(pl.text.contains("(UTC+1)"), "{}", pl.text);
+
+    // A zone the customer stated is theirs: no label.
+    crate::ops::set_customer(
+        &s.store,
+        "zed@c.example",
+        None,
+        Some("America/Chicago".into()),
+    )
+    .unwrap();
+    s.process(
+        &mail(
+            "Zed <zed@c.example>",
+            "z1@x",
+            "Help",
+            "Date: Mon, 23 Nov 2026 09:00:00 +0000\r\n",
+            "Hi",
+        ),
+        t0(),
+    );
+    let (zed, _, _) = ack_of(&s, 1002);
+    assert!(
+        zed.text
+            .contains("We expect to reply by Tuesday, 24 November, 03:00."),
+        "{}",
+        zed.text
     );
 }
 
@@ -266,7 +349,8 @@ fn a_slow_queue_makes_the_promise_later_than_the_sla() {
     // We say two working days, not the one the SLA would claim.
     assert!(env.text.contains("busier than usual"), "{}", env.text);
     assert!(
-        env.text.contains("reply\nby Tuesday, 2 February, 17:00."),
+        env.text
+            .contains("reply\nby Tuesday, 2 February, 17:00 (UTC)."),
         "{}",
         env.text
     );

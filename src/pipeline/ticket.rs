@@ -116,6 +116,15 @@ pub(super) fn append(
     if kind == MessageKind::Customer && matches!(t.status, Status::Closed | Status::Pending) {
         timing::set_status(engine, t, Status::Open, now);
     }
+    // The customer's latest clock is the best guess at where they are now.
+    if kind == MessageKind::Customer
+        && env.date_offset.is_some()
+        && env
+            .author()
+            .is_some_and(|a| a.address == t.customer.address)
+    {
+        t.customer_offset = env.date_offset;
+    }
     add_participants(engine, t, env);
 }
 
