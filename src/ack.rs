@@ -7,6 +7,7 @@
 
 use crate::classify::{Class, Identity};
 pub use crate::compose::{Draft, compose};
+use crate::locale::Named;
 use crate::model::{MessageRecord, Party, Ticket};
 use crate::outbox::OutboxEntry;
 use crate::parse::Envelope;
@@ -85,6 +86,8 @@ pub struct Sender<'a> {
     pub language: &'a str,
     /// The reader's zone, and whether times name it.
     pub tz: crate::locale::Zone,
+    /// Names of queues, priorities and statuses per language.
+    pub display: &'a crate::config::Display,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -325,9 +328,14 @@ struct TicketView<'a> {
     id: u64,
     tag: String,
     subject: &'a str,
-    queue: &'a str,
-    priority: &'a str,
-    status: &'a str,
+    /// Queue, priority and status as the reader's language names them
+    /// (`[display.<lang>]`); the `_id` fields are the names rules use.
+    queue: String,
+    priority: String,
+    status: String,
+    queue_id: &'a str,
+    priority_id: &'a str,
+    status_id: &'a str,
     assignee: Option<&'a str>,
     created: minijinja::Value,
 }
@@ -353,6 +361,7 @@ pub fn render_only(
 ) -> Result<crate::render::Rendered, AckError> {
     let sla_due = ticket.response_due.unwrap_or(now);
     let due = personal.promise.unwrap_or(sla_due).max(sla_due);
+    let name = |what: Named, id: &str| s.display.name(s.language, what, id);
     let when =
         |t: DateTime<Utc>| crate::render::date(crate::locale::when(s.language, t, s.tz, now));
     let view = View {
@@ -360,9 +369,12 @@ pub fn render_only(
             id: ticket.id,
             tag,
             subject: &ticket.subject,
-            queue: &ticket.queue,
-            priority: ticket.priority.as_str(),
-            status: ticket.status.as_str(),
+            queue: name(Named::Queue, &ticket.queue),
+            priority: name(Named::Priority, ticket.priority.as_str()),
+            status: name(Named::Status, ticket.status.as_str()),
+            queue_id: &ticket.queue,
+            priority_id: ticket.priority.as_str(),
+            status_id: ticket.status.as_str(),
             assignee: ticket.assignee.as_deref(),
             created: when(ticket.created),
         },

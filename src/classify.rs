@@ -38,8 +38,12 @@ pub const LOOP_HEADER: &str = "X-Ticketbox-Loop";
 pub enum Class {
     /// Written by a person; may be acknowledged.
     Normal,
-    /// Automatic mail: vacation replies, notifications, lists, bulk.
+    /// Automatic mail: vacation replies, notifications.
     AutoReply,
+    /// Mailing lists and bulk mail (newsletters): List-Id,
+    /// List-Unsubscribe, Precedence bulk/list/junk. Never answered, and by
+    /// default filed rather than queued (`tickets.file_bulk_mail`).
+    Bulk,
     /// A delivery failure report.
     Bounce,
     /// Our own mail come back.
@@ -156,13 +160,16 @@ pub fn classify(env: &Envelope, me: &Identity) -> Verdict {
     }
     if let Some(p) = env.header("precedence") {
         let p = p.trim().to_ascii_lowercase();
-        if ["bulk", "junk", "list", "auto_reply"].contains(&p.as_str()) {
+        if ["bulk", "junk", "list"].contains(&p.as_str()) {
+            return Verdict::new(Class::Bulk, format!("Precedence: {p}"));
+        }
+        if p == "auto_reply" {
             return Verdict::new(Class::AutoReply, format!("Precedence: {p}"));
         }
     }
     for h in ["list-id", "list-unsubscribe"] {
         if env.header(h).is_some() {
-            return Verdict::new(Class::AutoReply, format!("mailing list or bulk mail ({h})"));
+            return Verdict::new(Class::Bulk, format!("mailing list or bulk mail ({h})"));
         }
     }
     if AUTO_SUBJECT.is_match(env.subject.trim()) {
@@ -220,15 +227,20 @@ mod tests {
             ("Auto-Submitted", "auto-generated"),
             ("X-Autoreply", "yes"),
             ("X-Autorespond", "yes"),
+            ("Precedence", "auto_reply"),
+        ] {
+            let v = classify(&env(&[h], "hello"), &me());
+            assert_eq!(v.class, Class::AutoReply, "{h:?}");
+        }
+        for h in [
             ("Precedence", "bulk"),
             ("Precedence", "list"),
             ("Precedence", "junk"),
-            ("Precedence", "auto_reply"),
             ("List-Id", "<users.lists.example.org>"),
             ("List-Unsubscribe", "<mailto:u@x>"),
         ] {
             let v = classify(&env(&[h], "hello"), &me());
-            assert_eq!(v.class, Class::AutoReply, "{h:?}");
+            assert_eq!(v.class, Class::Bulk, "{h:?}");
         }
         assert_eq!(
             classify(&env(&[("Auto-Submitted", "no")], "hello"), &me()).class,

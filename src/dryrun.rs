@@ -596,6 +596,7 @@ pub fn preview<S: Store + ?Sized>(
         template: name,
         language: lang,
         tz: crate::locale::Zone::own(engine.tz),
+        display: &engine.cfg.display,
     };
     let to = cause
         .author()

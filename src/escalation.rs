@@ -5,7 +5,7 @@
 //! are skipped while their clock is paused.
 
 use crate::ack::{EscalationView, Personal, Purpose};
-use crate::model::{Party, Priority, Status, Ticket, TicketId};
+use crate::model::{Party, Priority, Ticket, TicketId};
 use crate::parse::Envelope;
 use crate::pipeline::{Engine, outgoing_mail};
 use crate::rules::raise;
@@ -33,7 +33,7 @@ impl Due {
 
 /// The notices a ticket should get at `now` and has not had yet. Pure.
 pub fn pending_notices(engine: &Engine, t: &Ticket, now: DateTime<Utc>) -> Vec<Due> {
-    if t.status == Status::Closed || t.pending_since.is_some() {
+    if !t.status.is_open() || t.pending_since.is_some() {
         return Vec::new();
     }
     let policy = engine.policy(t.sla_policy.as_deref());

@@ -274,6 +274,73 @@ fn weekday_pl_accusative(d: Weekday) -> &'static str {
     ][d.num_days_from_monday() as usize]
 }
 
+/// What a name in [`display_name`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    Queue,
+    Priority,
+    Status,
+}
+
+impl Named {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Named::Queue => "queue",
+            Named::Priority => "priority",
+            Named::Status => "status",
+        }
+    }
+}
+
+/// The built-in name a reader of `lang` sees for a queue, priority or
+/// status: the shipped queues and every priority and status, so a Polish
+/// customer never reads "billing" or "normal". `None` for a queue only the
+/// config knows (the config's `[display.<lang>]` names it, else its id).
+pub fn display_name(lang: &str, what: Named, id: &str) -> Option<&'static str> {
+    let row: &[(&str, &str, &str, &str)] = match what {
+        // id, en, pl, he
+        Named::Queue => &[
+            ("general", "Support", "Obsługa klienta", "שירות לקוחות"),
+            ("billing", "Billing", "Rozliczenia", "חיובים"),
+            (
+                "technical",
+                "Technical support",
+                "Pomoc techniczna",
+                "תמיכה טכנית",
+            ),
+        ],
+        Named::Priority => &[
+            ("low", "low", "niski", "נמוכה"),
+            ("normal", "normal", "normalny", "רגילה"),
+            ("high", "high", "wysoki", "גבוהה"),
+            ("urgent", "urgent", "pilny", "דחופה"),
+        ],
+        Named::Status => &[
+            ("new", "new", "nowe", "חדשה"),
+            ("open", "open", "otwarte", "פתוחה"),
+            (
+                "pending",
+                "waiting for the customer",
+                "czeka na klienta",
+                "ממתינה ללקוח",
+            ),
+            ("closed", "closed", "zamknięte", "סגורה"),
+            (
+                "filed",
+                "filed (bulk mail)",
+                "odłożone (poczta masowa)",
+                "תויקה (דואר המוני)",
+            ),
+        ],
+    };
+    let (_, en, pl, he) = row.iter().find(|r| r.0 == id)?;
+    Some(match lang {
+        "pl" => pl,
+        "he" => he,
+        _ => en,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

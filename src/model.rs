@@ -62,19 +62,33 @@ pub enum Status {
     Open,
     Pending,
     Closed,
+    /// Kept for the record, waiting on no one: bulk mail (newsletters,
+    /// list traffic) that opened a ticket. Out of the queue and the SLA;
+    /// a person's mail on it opens it.
+    Filed,
 }
 
 impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::New,
+        Status::Open,
+        Status::Pending,
+        Status::Closed,
+        Status::Filed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::New => "new",
             Status::Open => "open",
             Status::Pending => "pending",
             Status::Closed => "closed",
+            Status::Filed => "filed",
         }
     }
+    /// Whether someone is waiting for an answer on it.
     pub fn is_open(self) -> bool {
-        self != Status::Closed
+        !matches!(self, Status::Closed | Status::Filed)
     }
 }
 
@@ -87,10 +101,12 @@ impl fmt::Display for Status {
 impl FromStr for Status {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Status::New, Status::Open, Status::Pending, Status::Closed]
+        Status::ALL
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown status {s:?}: expected new, open, pending or closed"))
+            .ok_or_else(|| {
+                format!("unknown status {s:?}: expected new, open, pending, closed or filed")
+            })
     }
 }
 

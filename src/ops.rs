@@ -33,10 +33,10 @@ pub fn set_status<S: Store + ?Sized>(
     timing::set_status(engine, &mut t, status, now);
     let mut commit = Commit::default();
     // A ticket closed before anyone answered no longer waits in its queue.
-    if t.first_response_at.is_none() && (before == Status::Closed) != (status == Status::Closed) {
+    if t.first_response_at.is_none() && before.is_open() != status.is_open() {
         let key = QueueStats::key(&t.queue);
         let mut stats = QueueStats::parse(store.meta(&key)?);
-        stats.awaiting = (stats.awaiting + if status == Status::Closed { -1 } else { 1 }).max(0);
+        stats.awaiting = (stats.awaiting + if status.is_open() { 1 } else { -1 }).max(0);
         commit.meta.push((key, stats.encode()));
     }
     let note = format!("{} is now {status}", engine.threading.tags.format(id));

@@ -118,6 +118,43 @@ pub struct Config {
     pub queues: Queues,
     /// Working calendars (`[calendars.default]`): business hours, holidays.
     pub calendars: BTreeMap<String, CalendarCfg>,
+    /// What readers of each language see for queues, priorities and
+    /// statuses (`[display.pl] queue = { billing = "Rozliczenia" }`), over
+    /// the built-in names.
+    pub display: Display,
+}
+
+/// `[display.<lang>]` tables, by language.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Display(pub BTreeMap<String, DisplayNames>);
+
+impl Display {
+    /// The name a reader of `lang` sees for queue, priority or status `id`:
+    /// the config's `[display.<lang>]`, else the built-in name, else `id`.
+    pub fn name(&self, lang: &str, what: crate::locale::Named, id: &str) -> String {
+        use crate::locale::Named;
+        self.0
+            .get(lang)
+            .and_then(|d| match what {
+                Named::Queue => d.queue.get(id),
+                Named::Priority => d.priority.get(id),
+                Named::Status => d.status.get(id),
+            })
+            .map(String::as_str)
+            .or_else(|| crate::locale::display_name(lang, what, id))
+            .unwrap_or(id)
+            .to_owned()
+    }
+}
+
+/// One language's names for queues, priorities and statuses.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisplayNames {
+    pub queue: BTreeMap<String, String>,
+    pub priority: BTreeMap<String, String>,
+    pub status: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +186,10 @@ pub struct Tickets {
     /// A ticket waiting on the customer (pending) this many days without a
     /// word from them is closed, and they are told; 0 keeps it pending.
     pub close_pending_after_days: u32,
+    /// Bulk mail (List-Id, List-Unsubscribe, Precedence: bulk/list/junk)
+    /// that opens a ticket is filed: stored and searchable, but out of the
+    /// queue and the SLA. `false` queues it like any other mail.
+    pub file_bulk_mail: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -239,6 +280,7 @@ impl Default for Config {
                 .map(|q| (q.to_owned(), QueueCfg::default()))
                 .collect(),
             calendars: [("default".to_owned(), CalendarCfg::default())].into(),
+            display: Display::default(),
         }
     }
 }
@@ -263,6 +305,7 @@ impl Default for Tickets {
             default_priority: Priority::Normal,
             reopen_days: 30,
             close_pending_after_days: 0,
+            file_bulk_mail: true,
         }
     }
 }
@@ -544,6 +587,52 @@ impl Config {
                     "mailbox {}: queue {q:?} is not declared; add [queues.{q}]",
                     m.name
                 )));
+            }
+        }
+        for (lang, names) in &self.display.0 {
+            if !crate::locale::LANGUAGES.contains(&lang.as_str()) {
+                return Err(at(
+                    &format!("display.{lang}"),
+                    format!(
+                        "display.{lang}: no language {lang:?}; languages are {}",
+                        crate::locale::LANGUAGES.join(", ")
+                    ),
+                ));
+            }
+            let known_queues = self.known_queues();
+            let checks: [(&str, &BTreeMap<String, String>, Vec<String>); 3] = [
+                (
+                    "queue",
+                    &names.queue,
+                    known_queues.iter().cloned().collect(),
+                ),
+                (
+                    "priority",
+                    &names.priority,
+                    Priority::ALL
+                        .iter()
+                        .map(|p| p.as_str().to_owned())
+                        .collect(),
+                ),
+                (
+                    "status",
+                    &names.status,
+                    crate::model::Status::ALL
+                        .iter()
+                        .map(|s| s.as_str().to_owned())
+                        .collect(),
+                ),
+            ];
+            for (what, map, known) in checks {
+                if let Some(id) = map.keys().find(|k| !known.contains(k)) {
+                    return Err(at(
+                        &format!("display.{lang}.{what}"),
+                        format!(
+                            "display.{lang}.{what}: no {what} {id:?}; known: {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
             }
         }
         let errors = transport::check(&self.mailbox, &self.smtp, self.outbox.transport == "smtp");

@@ -336,6 +336,7 @@ fn relay<S: Store + ?Sized>(
         template: "reply",
         language: &language,
         tz,
+        display: &engine.cfg.display,
     };
     let personal = Personal {
         answer: Some(AnswerView::new(agent, answer)),

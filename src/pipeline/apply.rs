@@ -9,7 +9,7 @@ use super::{Engine, answer, ticket};
 use crate::ack::{self, Personal, TicketRef};
 use crate::classify::{Class, Verdict};
 use crate::locale::Zone;
-use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Ticket, TicketId};
+use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Status, Ticket, TicketId};
 use crate::pacing;
 use crate::parse::Envelope;
 use crate::rules::Decision;
@@ -114,6 +114,13 @@ pub(super) fn create<S: Store + ?Sized>(
     );
     t.language = prefs.language.clone().or(new.language.clone());
     t.customer_offset = env.date_offset;
+    if new.verdict.class == Class::Bulk && engine.cfg.tickets.file_bulk_mail {
+        // Nobody is waiting for an answer to a newsletter.
+        t.status = Status::Filed;
+        t.status_since = Some(now);
+        t.response_due = None;
+        t.resolution_due = None;
+    }
 
     // The customer's other tickets: open ones to mention, a recently closed
     // one this may follow up on.

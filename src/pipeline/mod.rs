@@ -196,7 +196,7 @@ fn run<S: Store + ?Sized>(
     let kind = match verdict.class {
         Class::Normal if is_agent => MessageKind::Agent,
         Class::Normal => MessageKind::Customer,
-        Class::AutoReply => MessageKind::AutoReply,
+        Class::AutoReply | Class::Bulk => MessageKind::AutoReply,
         Class::Bounce => MessageKind::Bounce,
         Class::Loop => MessageKind::Loop,
     };
@@ -526,6 +526,8 @@ mod tests_clients;
 mod tests_hostile;
 #[cfg(test)]
 mod tests_notify;
+#[cfg(test)]
+mod tests_reading;
 #[cfg(test)]
 mod tests_robots;
 #[cfg(test)]

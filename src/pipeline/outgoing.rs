@@ -122,6 +122,7 @@ pub(super) fn queue(
         template: mail.template,
         language: mail.audience.language,
         tz: mail.audience.tz,
+        display: &engine.cfg.display,
     };
     let tag = engine.threading.tags.format(ticket.id);
     let templates = engine.templates();

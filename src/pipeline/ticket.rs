@@ -113,7 +113,9 @@ pub(super) fn append(
     t.messages.push(env.message_id.clone());
     t.updated = now;
     // A customer's reply reopens the ticket and restarts a paused clock.
-    if kind == MessageKind::Customer && matches!(t.status, Status::Closed | Status::Pending) {
+    if kind == MessageKind::Customer
+        && matches!(t.status, Status::Closed | Status::Pending | Status::Filed)
+    {
         timing::set_status(engine, t, Status::Open, now);
     }
     // The customer's latest clock is the best guess at where they are now.

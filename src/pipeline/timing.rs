@@ -70,6 +70,15 @@ pub fn set_status(engine: &Engine, t: &mut Ticket, status: Status, now: DateTime
         t.paused_secs += waited.num_seconds();
         set_dues(engine, t);
     }
+    if t.status == Status::Filed
+        && let Some(since) = t.status_since
+    {
+        // Filed mail waited on no one: its clock starts when a person's
+        // mail opens it.
+        let filed = sla::business_between(&policy.calendar, since, now);
+        t.paused_secs += filed.num_seconds();
+        set_dues(engine, t);
+    }
     if status == Status::Pending && policy.pause_when_pending {
         t.pending_since = Some(now);
     }
