@@ -284,9 +284,9 @@ const MAX_QUOTED_CHARS: usize = 20_000;
 struct View<'a> {
     ticket: TicketView<'a>,
     /// Whom the mail is to (the customer, for customer mail).
-    customer: &'a Party,
+    customer: PartyView<'a>,
     /// The ticket's customer, whoever the mail is to.
-    requester: &'a Party,
+    requester: PartyView<'a>,
     support: SupportView<'a>,
     /// The time we promise: `{{ response_due.by }}` and so on.
     response_due: minijinja::Value,
@@ -304,6 +304,23 @@ struct View<'a> {
     notice: Option<&'a NoticeView>,
     /// The message that caused this mail (for notifications).
     message: MessageView<'a>,
+}
+
+/// A person, with `name` always present (none when unknown): templates
+/// test `{% if customer.name %}`, and an absent key would be an error.
+#[derive(Serialize)]
+struct PartyView<'a> {
+    name: Option<&'a str>,
+    address: &'a str,
+}
+
+impl<'a> From<&'a Party> for PartyView<'a> {
+    fn from(p: &'a Party) -> Self {
+        PartyView {
+            name: p.name.as_deref(),
+            address: &p.address,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -378,8 +395,8 @@ pub fn render_only(
             assignee: ticket.assignee.as_deref(),
             created: when(ticket.created),
         },
-        customer: to,
-        requester: &ticket.customer,
+        customer: to.into(),
+        requester: (&ticket.customer).into(),
         support: SupportView {
             name: s.name,
             address: s.address,
@@ -481,6 +498,152 @@ pub fn build(
     compose(draft, s.identity, now)
 }
 
+/// Loads the templates from `dir` and accepts them only when
+/// [`check_templates`] finds nothing wrong.
+pub fn load_templates(
+    dir: &std::path::Path,
+    display: &crate::config::Display,
+) -> Result<Templates, Vec<TemplateError>> {
+    let t = Templates::load(dir)?;
+    let errors = check_templates(&t, display);
+    if errors.is_empty() {
+        Ok(t)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Renders every template in its own language against a full sample (every
+/// optional part present: an escalation, an answer, other tickets …) and a
+/// sparse one (no names, nothing optional), the way real mail will meet
+/// it: a typo in a variable, a missing `Subject:` line, a loop that runs
+/// out of its work budget are found here rather than in a customer's
+/// acknowledgement. Returns every problem, with file and line.
+pub fn check_templates(
+    templates: &Templates,
+    display: &crate::config::Display,
+) -> Vec<TemplateError> {
+    use chrono::TimeZone;
+    let (files, mut errors) = templates.files();
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    let identity = Identity {
+        instance_id: "check".into(),
+        addresses: vec!["support@example.com".into()],
+        message_id_domain: "example.com".into(),
+    };
+    let customer = Party::new(Some("Dana Cohen"), "dana@example.com");
+    let agent = Party::new(Some("Ola Agent"), "ola@example.com");
+    let mut full_ticket = Ticket::new(
+        1042,
+        "Printer does not print".into(),
+        "general".into(),
+        crate::model::Priority::High,
+        customer.clone(),
+        now,
+    );
+    full_ticket.assignee = Some("ola@example.com".into());
+    full_ticket.response_due = Some(now + chrono::Duration::hours(4));
+    full_ticket.resolution_due = Some(now + chrono::Duration::days(1));
+    let sparse_ticket = Ticket::new(
+        1043,
+        "(no subject)".into(),
+        "general".into(),
+        crate::model::Priority::Normal,
+        Party::new(None, "someone@example.com"),
+        now,
+    );
+    let cause = Envelope {
+        message_id: "sample@example.com".into(),
+        from: Some(customer.clone()),
+        subject: "Printer does not print".into(),
+        text: "Hello,\n\nthe printer stopped printing.\n\n> an old quote\n\nDana".into(),
+        ..Envelope::default()
+    };
+    let bare = Envelope {
+        message_id: "bare@example.com".into(),
+        ..Envelope::default()
+    };
+    let reference = TicketRef {
+        tag: "[#TB-1001]".into(),
+        subject: "Earlier question".into(),
+    };
+    let full = Personal {
+        promise: Some(now + chrono::Duration::hours(6)),
+        slower_than_sla: true,
+        other_open: vec![reference.clone()],
+        recently_closed: Some((reference, now - chrono::Duration::days(2))),
+        escalation: Some(EscalationView {
+            target: "first response".into(),
+            due: "Monday, 23 November, 13:00".into(),
+            breached: true,
+        }),
+        answer: Some(AnswerView::new(&agent, "Hello Dana,\n\nplease restart it.")),
+        problems: vec!["line 3: #clsoe: unknown command; did you mean #close?".into()],
+        files: vec![FileView::new("photo.jpg", 120_000, true)],
+        forward: Vec::new(),
+        notice: Some(NoticeView {
+            delivered: vec!["dana@example.com".into()],
+            refused: vec![RefusedView {
+                address: "gone@example.com".into(),
+                reason: "550 no such user".into(),
+            }],
+            left_out: 2,
+            limit: 50,
+        }),
+    };
+    // The sparse sample still carries what its template is for: an
+    // escalation notice always has its escalation.
+    let sparse = |name: &str| Personal {
+        escalation: (name == "escalation")
+            .then(|| full.escalation.clone())
+            .flatten(),
+        answer: (name == "reply").then(|| full.answer.clone()).flatten(),
+        problems: if name == "agent-error" {
+            full.problems.clone()
+        } else {
+            Vec::new()
+        },
+        notice: (name == "agent-notice")
+            .then(|| full.notice.clone())
+            .flatten(),
+        ..Personal::default()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for (lang, name) in files {
+        let sender = Sender {
+            identity: &identity,
+            address: "support@example.com",
+            name: "Example Support",
+            template: &name,
+            language: &lang,
+            tz: crate::locale::Zone::own(chrono_tz::UTC),
+            display,
+        };
+        let samples = [
+            (&full_ticket, &cause, &customer, full.clone()),
+            (
+                &sparse_ticket,
+                &bare,
+                &sparse_ticket.customer,
+                sparse(&name),
+            ),
+        ];
+        for (ticket, cause, to, personal) in samples {
+            let tag = format!("[#TB-{}]", ticket.id);
+            if let Err(AckError::Template(e)) =
+                render_only(&sender, templates, ticket, tag, cause, to, &personal, now)
+                && seen.insert(e.to_string())
+            {
+                errors.push(e);
+            }
+        }
+    }
+    errors
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,5 +686,72 @@ mod tests {
         assert_eq!(a, ack_message_id(1000, "x@y", "example.com"));
         assert_ne!(a, ack_message_id(1000, "z@y", "example.com"));
         assert!(identity().is_own_message_id(&a));
+    }
+
+    /// Checks a template set of the shipped ones with `files` written over
+    /// them; returns the problems as text.
+    fn check_with(files: &[(&str, &str)]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        match load_templates(dir.path(), &Default::default()) {
+            Ok(_) => Vec::new(),
+            Err(errs) => errs.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn the_shipped_templates_render_every_sample_in_every_language() {
+        assert_eq!(check_with(&[]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn typos_in_variables_are_found_with_file_and_line() {
+        let shipped = include_str!("../templates/pl/ack.txt");
+        let typo = shipped.replace("{{ ticket.queue }}", "{{ ticket.queu }}");
+        let errs = check_with(&[("pl/ack.txt", &typo)]);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("pl/ack.txt:6: undefined"), "{errs:?}");
+        assert!(errs[0].contains("ticket.queu"), "{errs:?}");
+
+        let one_up = include_str!("../templates/en/notify.txt").replace("ticket.tag", "tiket.tag");
+        let errs = check_with(&[("en/notify.txt", &one_up)]);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("en/notify.txt:1: undefined")),
+            "{errs:?}"
+        );
+        // In the HTML part, inside a condition only the full sample meets.
+        let html = include_str!("../templates/he/ack.html")
+            .replace("recently_closed.subject", "recently_closed.subjet");
+        let errs = check_with(&[("he/ack.html", &html)]);
+        assert!(
+            errs.iter().any(|e| e.contains("he/ack.html:9: undefined")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn no_subject_runaway_loops_and_orphans_are_refused() {
+        let errs = check_with(&[("en/ack.txt", "Hello {{ customer.address }}\n")]);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("en/ack.txt: the first line must be `Subject: …`")),
+            "{errs:?}"
+        );
+
+        let runaway = "Subject: x\n\n{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}\n";
+        let errs = check_with(&[("en/notify.txt", runaway)]);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("en/notify.txt:3: the template does too much work")),
+            "{errs:?}"
+        );
+
+        let errs = check_with(&[("pl/closed2.html", "<p>{{ ticket.tag }}</p>\n")]);
+        assert!(errs.iter().any(|e| e.contains("never used")), "{errs:?}");
     }
 }

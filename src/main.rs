@@ -10,7 +10,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use cli::access::{Reached, engine, reach};
 use cli::args::{Cli, Command, RulesCommand, TemplatesCommand};
-use cli::commands::{ingest, parse_since, rules_check, rules_test_offline, run, templates_preview};
+use cli::commands::{
+    ingest, parse_since, rules_check, rules_test_offline, run, templates_check, templates_preview,
+};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -102,6 +104,9 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             language,
             timezone,
         },
+        Command::Templates {
+            command: TemplatesCommand::Check { dir },
+        } => return templates_check(&cfg, dir),
         Command::Templates {
             command:
                 TemplatesCommand::Preview {

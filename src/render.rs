@@ -5,6 +5,12 @@
 //! fallback, so a missing or partial `templates/` still renders. Templates
 //! run with a fuel limit and no access to files or network; a template that
 //! fails to load is reported with file and line.
+//!
+//! Undefined variables are errors, not empty strings: a typo such as
+//! `{{ ticket.queu }}` must never reach a customer as a blank. Since a
+//! template's mistakes only show when it runs, a set is accepted only after
+//! every template has rendered against a full sample (see
+//! [`crate::ack::check_templates`]).
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -93,8 +99,12 @@ pub enum TemplateError {
     },
     #[error("template {0:?} not found (looked in the language's folder and in en/)")]
     Missing(String),
-    #[error("rendering {name}: {message}")]
-    Render { name: String, message: String },
+    #[error("{file}:{line}: {message}")]
+    Render {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("{name}: the first line must be `Subject: …` followed by a blank line")]
     NoSubject { name: String },
     #[error("{dir}: {message}")]
@@ -114,6 +124,8 @@ pub struct Rendered {
 
 pub struct Templates {
     env: Environment<'static>,
+    /// How each template is named in errors: its file, or `(built-in) …`.
+    shown: std::collections::BTreeMap<String, String>,
 }
 
 impl Templates {
@@ -149,20 +161,24 @@ impl Templates {
     ) -> Result<Templates, Vec<TemplateError>> {
         let mut env = Environment::new();
         env.set_fuel(Some(FUEL));
-        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
         let mut errors = Vec::new();
+        let mut names = std::collections::BTreeMap::new();
         for (name, src) in BUILTIN {
+            let shown = format!("(built-in) {name}");
             if let Err(e) = env.add_template(name, src) {
-                errors.push(syntax(&format!("(built-in) {name}"), &e));
-            }
-        }
-        for (name, shown, src) in sources {
-            if let Err(e) = env.add_template_owned(name, src) {
                 errors.push(syntax(&shown, &e));
             }
+            names.insert((*name).to_owned(), shown);
+        }
+        for (name, shown, src) in sources {
+            if let Err(e) = env.add_template_owned(name.clone(), src) {
+                errors.push(syntax(&shown, &e));
+            }
+            names.insert(name, shown);
         }
         if errors.is_empty() {
-            Ok(Templates { env })
+            Ok(Templates { env, shown: names })
         } else {
             Err(errors)
         }
@@ -177,6 +193,42 @@ impl Templates {
                 Some(file.split('.').next()?.to_owned())
             })
             .collect()
+    }
+
+    /// Every `(language, name)` with a text template, e.g. `("he", "ack")`,
+    /// and every HTML template without its text one (which would never be
+    /// used) as an error.
+    pub fn files(&self) -> (Vec<(String, String)>, Vec<TemplateError>) {
+        let mut found = Vec::new();
+        let mut orphans = Vec::new();
+        for (n, _) in self.env.templates() {
+            let Some((lang, file)) = n.split_once('/') else {
+                continue;
+            };
+            if let Some(name) = file.strip_suffix(".txt") {
+                found.push((lang.to_owned(), name.to_owned()));
+            } else if let Some(name) = file.strip_suffix(".html")
+                && !self.has(name, lang)
+            {
+                orphans.push(TemplateError::Render {
+                    file: self.shown(n),
+                    line: 1,
+                    message: format!(
+                        "{lang}/{name}.html has no {lang}/{name}.txt beside it, so it is never used; a mail needs its text part"
+                    ),
+                });
+            }
+        }
+        found.sort();
+        (found, orphans)
+    }
+
+    /// The file a template came from, for messages.
+    fn shown(&self, name: &str) -> String {
+        self.shown
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_owned())
     }
 
     /// Whether templates exist for `name` in `lang`.
@@ -200,14 +252,21 @@ impl Templates {
             .map_err(|_| TemplateError::Missing(name.to_owned()))?;
         let value = minijinja::value::Serde(ctx);
         let run = |t: minijinja::Template<'_, '_>| {
-            t.render(value).map_err(|e| TemplateError::Render {
-                name: t.name().to_owned(),
-                message: e.to_string(),
+            t.render(value).map_err(|e| {
+                // The error names the template it happened in (an
+                // included one, perhaps), and the line there.
+                let at = e.name().unwrap_or(t.name());
+                let source = self.env.get_template(at).ok();
+                TemplateError::Render {
+                    file: self.shown(at),
+                    line: e.line().unwrap_or(0),
+                    message: render_message(&e, source.as_ref().map(|t| t.source())),
+                }
             })
         };
         let out = run(tmpl)?;
         let mut rendered = split_subject(&out).ok_or_else(|| TemplateError::NoSubject {
-            name: text_name.clone(),
+            name: self.shown(&text_name),
         })?;
         if let Ok(html) = self.env.get_template(&format!("{language}/{name}.html")) {
             rendered.html = Some(run(html)?);
@@ -246,6 +305,28 @@ impl minijinja::value::Object for DateValue {
 
     fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0.plain)
+    }
+}
+
+/// What went wrong in a render, in words: the kind and its detail, and the
+/// expression at fault when minijinja knows it.
+fn render_message(e: &minijinja::Error, source: Option<&str>) -> String {
+    use minijinja::ErrorKind;
+    let code = e
+        .range()
+        .and_then(|r| source?.get(r))
+        .map(|c| format!(" in `{}`", c.trim()))
+        .unwrap_or_default();
+    let what = match e.kind() {
+        ErrorKind::UndefinedError => "undefined variable or attribute (a typo?)".to_owned(),
+        ErrorKind::OutOfFuel => {
+            "the template does too much work (a loop that does not end?)".to_owned()
+        }
+        _ => e.kind().to_string(),
+    };
+    match e.detail() {
+        Some(d) => format!("{what}: {d}"),
+        None => format!("{what}{code}"),
     }
 }
 
@@ -312,46 +393,36 @@ fn split_subject(out: &str) -> Option<Rendered> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn hello() -> Templates {
+        Templates::from_sources(vec![(
+            "en/hello.txt".into(),
+            "templates/en/hello.txt".into(),
+            "Subject: Hi {{ name }}\n\nHello {{ name }},\n{{ due.by }}.\n".into(),
+        )])
+        .unwrap()
+    }
 
     #[test]
-    fn builtin_ack_renders_with_and_without_a_name() {
-        let t = Templates::load(Path::new("/nonexistent")).unwrap();
+    fn renders_dates_in_their_phrase_and_falls_back_to_english() {
         use chrono::TimeZone;
         let at = chrono::Utc
             .with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
             .unwrap();
         let due = crate::locale::when("en", at, crate::locale::Zone::own(chrono_tz::UTC), at);
-        let ctx = |name: serde_json::Value| {
-            minijinja::context! {
-                ticket => minijinja::Value::from(minijinja::value::Serde(
-                    json!({"tag": "[#TB-1000]", "subject": "Printer", "queue": "general"})
-                )),
-                customer => minijinja::Value::from(minijinja::value::Serde(json!({"name": name}))),
-                support => minijinja::Value::from(minijinja::value::Serde(json!({"name": "Example Support"}))),
-                response_due => date(due.clone()),
-            }
-        };
-        let r = t.render("ack", "en", &ctx(json!("Alice Walker"))).unwrap();
-        assert_eq!(r.subject, "[#TB-1000] Printer");
-        assert!(r.text.starts_with("Hello Alice Walker,"), "{}", r.text);
-        assert!(
-            r.text.contains("reply by Tuesday, 24 November, 10:00."),
-            "{}",
-            r.text
-        );
+        let ctx = minijinja::context! { name => "Alice", due => date(due) };
+        let r = hello().render("hello", "de", &ctx).unwrap();
+        assert_eq!(r.subject, "Hi Alice");
+        assert_eq!(r.language, "en");
+        assert_eq!(r.text, "Hello Alice,\nby Tuesday, 24 November, 10:00.\n");
+    }
 
-        let anon = ctx(json!(null));
-        assert!(
-            t.render("ack", "pl", &anon)
-                .unwrap()
-                .text
-                .starts_with("Dzień dobry,")
-        );
-        // A language without templates falls back to English.
-        let de = t.render("ack", "de", &anon).unwrap();
-        assert_eq!(de.language, "en");
-        assert!(de.text.starts_with("Hello,"));
+    #[test]
+    fn an_undefined_variable_is_an_error_naming_file_line_and_expression() {
+        let ctx = minijinja::context! { nmae => "Alice" };
+        let e = hello().render("hello", "en", &ctx).unwrap_err().to_string();
+        assert!(e.starts_with("templates/en/hello.txt:1: undefined"), "{e}");
+        assert!(e.contains("`name`"), "{e}");
     }
 
     #[test]

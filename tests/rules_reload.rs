@@ -150,6 +150,29 @@ fn template_edits_reload_and_a_broken_one_keeps_the_last_good() {
         "{}",
         sb.worker_log()
     );
+    // A typo in a variable loads but cannot render: refused the same way,
+    // and the last good set stays (not the broken one before it).
+    let typo = text
+        .replace(
+            "thank you for writing to us.",
+            "thanks a lot for your mail.",
+        )
+        .replace("{{ ticket.queue }}", "{{ ticket.queu }}");
+    std::fs::write(&ack, typo).unwrap();
+    assert!(
+        wait_for(5, || sb
+            .worker_log()
+            .matches("templates not reloaded")
+            .count()
+            >= 2),
+        "{}",
+        sb.worker_log()
+    );
+    assert!(
+        sb.worker_log().contains("en/ack.txt:6: undefined"),
+        "{}",
+        sb.worker_log()
+    );
     sb.deliver(1, &mail(1, "Second question"));
     assert!(wait_for(10, || sb.outbox_files().len() == 2));
     assert!(

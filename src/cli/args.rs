@@ -104,6 +104,14 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum TemplatesCommand {
+    /// Check the templates: each must load and render a full sample mail in
+    /// its language (undefined variables, a missing `Subject:` line and
+    /// runaway loops are errors). Exit non-zero with every error; a running
+    /// worker refuses such a set the same way and keeps the last good one.
+    Check {
+        /// Templates directory (default: `templates_dir` from the config).
+        dir: Option<PathBuf>,
+    },
     /// Render a template: text to the terminal, HTML to a file.
     Preview {
         /// Template name, e.g. `ack`.

@@ -107,6 +107,35 @@ pub fn rules_check(mut cfg: Config, dir: Option<PathBuf>) -> Result<ExitCode> {
     }
 }
 
+pub fn templates_check(cfg: &Config, dir: Option<PathBuf>) -> Result<ExitCode> {
+    let dir = dir.unwrap_or_else(|| cfg.templates_dir.clone());
+    let shown = dir.display().to_string();
+    match ticketbox::ack::load_templates(&dir, &cfg.display) {
+        Ok(t) => {
+            let (files, _) = t.files();
+            let langs: std::collections::BTreeSet<&str> =
+                files.iter().map(|(l, _)| l.as_str()).collect();
+            println!(
+                "{shown}: {} templates ({}), each rendered against a full and a sparse sample mail: all good",
+                files.len(),
+                langs.into_iter().collect::<Vec<_>>().join(", "),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "{shown}: {} error{}; a running worker keeps its last good templates",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 pub fn rules_test_offline(cfg: Config, raw: &[u8], json: bool) -> Result<ExitCode> {
     let engine = Engine::new(cfg, "rules-test".into()).context("loading rules and templates")?;
     let r = ticketbox::dryrun::test_message::<SledStore>(

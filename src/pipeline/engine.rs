@@ -45,7 +45,8 @@ impl Engine {
             TagFormat::new(&cfg.tickets.tag).map_err(|e| EngineError::Config(e.to_string()))?;
         let calendar = cfg.default_calendar();
         let tz = calendar.tz;
-        let templates = Templates::load(&cfg.templates_dir).map_err(EngineError::Templates)?;
+        let templates = crate::ack::load_templates(&cfg.templates_dir, &cfg.display)
+            .map_err(EngineError::Templates)?;
         let mut policies = BTreeMap::new();
         for (name, p) in &cfg.sla.policies {
             let policy = Policy::from_cfg(name, p, &cfg.calendars)
@@ -125,9 +126,10 @@ impl Engine {
             .clone()
     }
 
-    /// Reloads the templates; on error the templates in force stay.
+    /// Reloads the templates; a set that does not load or does not render
+    /// its samples is refused, and the templates in force stay.
     pub fn reload_templates(&self) -> Result<usize, Vec<TemplateError>> {
-        let fresh = Templates::load(&self.cfg.templates_dir)?;
+        let fresh = crate::ack::load_templates(&self.cfg.templates_dir, &self.cfg.display)?;
         let n = fresh.names().len();
         *self.templates.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
         Ok(n)
