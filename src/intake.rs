@@ -25,6 +25,12 @@ pub struct RawMail {
     /// Queue for a ticket this message opens, unless a rule picks one (the
     /// queue of the mailbox it came to).
     pub queue: Option<String>,
+    /// When the mail reached its mailbox, as the mailbox knows it (IMAP
+    /// INTERNALDATE, a Maildir file's delivery time), not the sender's Date
+    /// header, which anyone can write. Mail that arrived long before it is
+    /// read is history: filed without acknowledgement (see
+    /// `intake.history_hours`).
+    pub arrived: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl RawMail {
@@ -35,7 +41,13 @@ impl RawMail {
             origin,
             source_key,
             queue: None,
+            arrived: None,
         }
+    }
+
+    pub fn arrived_at(mut self, at: Option<chrono::DateTime<chrono::Utc>>) -> RawMail {
+        self.arrived = at;
+        self
     }
 
     pub fn with_queue(mut self, queue: Option<String>) -> RawMail {
@@ -78,7 +90,13 @@ impl Item {
         match self {
             Item::File { path, source_key } => {
                 let bytes = std::fs::read(&path)?;
-                Ok(RawMail::new(bytes, path.display().to_string(), source_key))
+                // A file in a Maildir arrived when it was delivered, which
+                // its modification time keeps; a loose file says nothing.
+                let arrived = source_key
+                    .as_ref()
+                    .and_then(|_| std::fs::metadata(&path).ok()?.modified().ok())
+                    .map(chrono::DateTime::<chrono::Utc>::from);
+                Ok(RawMail::new(bytes, path.display().to_string(), source_key).arrived_at(arrived))
             }
             Item::Bytes { bytes, origin } => Ok(RawMail::new(bytes, origin, None)),
         }

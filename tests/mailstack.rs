@@ -455,3 +455,168 @@ fn a_changed_uidvalidity_rescans_without_new_tickets_and_seen_flags_do_not_hide_
     assert_eq!(sb.json(&["outbox", "--json"]).as_array().unwrap().len(), 3);
     assert!(wait_for(10, || ms.inbox(&customer).len() == 3));
 }
+
+/// Connecting ticketbox to a mailbox that already holds mail: what arrived
+/// there long ago (Dovecot's INTERNALDATE, not the Date header) is imported
+/// as history, with no acknowledgement and no escalation; what arrived
+/// lately is answered, and its SLA runs.
+#[test]
+fn a_mailbox_with_old_mail_imports_it_as_history() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let support = fresh_address("support");
+    let customer = fresh_address("customer");
+    let lead = fresh_address("lead");
+    // Every hour works, first responses are due within a minute and warned
+    // of at 5 %, so the escalation timer has something to say at once.
+    let extra = format!(
+        r#"
+[calendars.default]
+days = "mon-sun"
+open = "00:00-24:00"
+
+[sla.policies.standard]
+first_response = {{ urgent = "1m", high = "1m", normal = "1m", low = "1m" }}
+warn_at = 0.05
+
+[queues.general]
+escalation = "{lead}"
+[queues.billing]
+escalation = "{lead}"
+[queues.technical]
+escalation = "{lead}"
+"#
+    );
+    let sb = Sandbox::new(&config(&ms, &support, &extra));
+    let long_ago =
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_741_600_000); // March 2025
+    for i in 0..3 {
+        ms.deliver_direct_at(
+            &support,
+            i,
+            &customer_mail(
+                &customer,
+                &support,
+                &format!("old{i}.{customer}"),
+                &format!("Old question {i}"),
+                "",
+                "Hello, is anyone there?",
+            ),
+            long_ago,
+        );
+    }
+    for i in 3..5 {
+        ms.deliver_direct(
+            &support,
+            i,
+            &customer_mail(
+                &customer,
+                &support,
+                &format!("new{i}.{customer}"),
+                &format!("New question {i}"),
+                "",
+                "Hello, the printer is broken.",
+            ),
+        );
+    }
+    sb.run(&["run", "--once"]);
+    let tickets = sb.json(&["tickets", "--json"]);
+    let tickets = tickets.as_array().unwrap();
+    assert_eq!(tickets.len(), 5, "every message stored: {tickets:#?}");
+    let new = tickets.iter().filter(|t| t["status"] == "new").count();
+    assert_eq!(
+        new, 2,
+        "the new mail is waiting for an answer: {tickets:#?}"
+    );
+    let filed = sb.json(&["tickets", "--status", "filed", "--json"]);
+    assert_eq!(filed.as_array().unwrap().len(), 3, "{filed:#}");
+    assert!(
+        filed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["created"].as_str().unwrap().starts_with("2025-03")),
+        "dated when they arrived: {filed:#}"
+    );
+
+    // The worker's timer runs at start: the new tickets are past 5 % of
+    // their minute, the old ones must say nothing.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let worker = sb.start_worker(&[]);
+    assert!(
+        wait_for(20, || ms.inbox(&lead).len() >= 2),
+        "escalations for the new tickets; log:\n{}",
+        sb.worker_log()
+    );
+    assert!(wait_for(20, || ms.inbox(&customer).len() >= 2));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let acks = ms.inbox(&customer);
+    assert_eq!(acks.len(), 2, "acknowledgements only for the new mail");
+    assert!(acks.iter().all(|a| a.contains("New question")));
+    let notices = ms.inbox(&lead);
+    assert_eq!(notices.len(), 2, "{notices:#?}");
+    assert!(notices.iter().all(|n| n.contains("New question")));
+    assert!(worker.stop().success());
+}
+
+/// `history = "skip"` leaves old mail in the mailbox, unread and unflagged;
+/// `history_since` does the same for mail before a day.
+#[test]
+fn history_can_be_left_in_the_mailbox() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    for extra in ["history = \"skip\"", "history_since = \"2026-01-01\""] {
+        let support = fresh_address("support");
+        let customer = fresh_address("customer");
+        let sb = Sandbox::new(&config(&ms, &support, extra));
+        let march_2025 =
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_741_600_000);
+        for (i, at) in [(0, Some(march_2025)), (1, None)] {
+            let mail = customer_mail(
+                &customer,
+                &support,
+                &format!("m{i}.{customer}"),
+                &format!("Question {i}"),
+                "",
+                "Hello",
+            );
+            match at {
+                Some(at) => ms.deliver_direct_at(&support, i, &mail, at),
+                None => ms.deliver_direct(&support, i, &mail),
+            }
+        }
+        sb.run(&["run", "--once"]);
+        let tickets = sb.json(&["tickets", "--json"]);
+        let subjects: Vec<&str> = tickets
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["subject"].as_str().unwrap())
+            .collect();
+        assert_eq!(subjects, ["Question 1"], "{extra}");
+        // The old message is still there, not flagged \Seen.
+        let unseen = std::fs::read_dir(ms.maildir(&support).join("cur"))
+            .into_iter()
+            .flatten()
+            .chain(
+                std::fs::read_dir(ms.maildir(&support).join("new"))
+                    .into_iter()
+                    .flatten(),
+            )
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                !name.contains(":2,S")
+                    && std::fs::read_to_string(e.path())
+                        .unwrap()
+                        .contains("Question 0")
+            })
+            .count();
+        assert_eq!(unseen, 1, "{extra}: the old mail is left as it was");
+        // A second run does not ask for it again.
+        sb.run(&["run", "--once"]);
+        assert_eq!(sb.json(&["tickets", "--json"]).as_array().unwrap().len(), 1);
+    }
+}

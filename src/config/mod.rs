@@ -241,6 +241,12 @@ pub struct Intake {
     /// Below this much free space on the data disk, no mail is taken (it
     /// stays with its source) until there is room again.
     pub min_free_mib: u64,
+    /// Mail that arrived in its mailbox (IMAP INTERNALDATE, a Maildir
+    /// file's delivery time) more than this many hours before it is read is
+    /// history, not a new request: it is stored and threaded, its ticket
+    /// filed, with no acknowledgement, notification or escalation. 0 reads
+    /// every message as new.
+    pub history_hours: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -395,6 +401,7 @@ impl Default for Intake {
             batch_size: 256,
             max_message_bytes: 50 * 1024 * 1024,
             min_free_mib: 64,
+            history_hours: 24,
         }
     }
 }
@@ -748,6 +755,43 @@ impl<'a> Lines<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sla_policies_lay_over_the_built_in_ones() {
+        // A new policy keeps the built-ins the shipped rules name.
+        let cfg = Config::parse(
+            "[sla.policies.gold]\nfirst_response = { urgent = \"10m\" }\n",
+            "t.toml",
+        )
+        .unwrap();
+        let p = &cfg.sla.policies;
+        assert_eq!(p.keys().collect::<Vec<_>>(), ["gold", "standard", "vip"]);
+        assert_eq!(p["gold"].first_response.urgent, "10m");
+        assert_eq!(p["gold"].first_response.normal, "1d", "standard's default");
+        // A partial table for a built-in changes only what it names.
+        let cfg = Config::parse(
+            "[sla.policies.vip]\nfirst_response = { urgent = \"15m\" }\nwarn_at = 0.5\n",
+            "t.toml",
+        )
+        .unwrap();
+        let vip = &cfg.sla.policies["vip"];
+        assert_eq!(
+            (
+                vip.first_response.urgent.as_str(),
+                vip.first_response.high.as_str(),
+                vip.warn_at
+            ),
+            ("15m", "1h", 0.5)
+        );
+        // Removing one is said, not implied.
+        let cfg = Config::parse("[sla.policies.vip]\nremove = true\n", "t.toml").unwrap();
+        assert!(!cfg.sla.policies.contains_key("vip"));
+        // A misspelt key is still an error with its place.
+        let e = Config::parse("[sla.policies.vip]\nfirst_respons = {}\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml:2"), "{e}");
+    }
 
     #[test]
     fn lines_and_columns_are_found_by_offset() {

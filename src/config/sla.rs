@@ -9,6 +9,13 @@ use std::collections::BTreeMap;
 pub struct Sla {
     /// The policy for tickets no queue or rule assigns one.
     pub default_policy: String,
+    /// The built-in policies (`standard`, `vip`) with the config's tables
+    /// laid over them: a table for a built-in changes only the keys it
+    /// names (`[sla.policies.vip] first_response = { urgent = "15m" }`), a
+    /// table for a new name starts from `standard`'s defaults, and
+    /// `remove = true` takes a built-in away. Declaring one policy never
+    /// silently drops the others the shipped rules use.
+    #[serde(deserialize_with = "merged_policies")]
     pub policies: BTreeMap<String, SlaPolicyCfg>,
     pub estimate: EstimateCfg,
 }
@@ -52,6 +59,73 @@ pub struct EstimateCfg {
     pub min_samples: usize,
     /// Recent first responses kept per queue and priority.
     pub window: usize,
+}
+
+/// A policy as written in the config: only the keys given.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct PolicyPatch {
+    calendar: Option<String>,
+    first_response: TargetsPatch,
+    resolution: TargetsPatch,
+    pause_when_pending: Option<bool>,
+    warn_at: Option<f64>,
+    raise_on_breach: Option<bool>,
+    /// Takes a built-in policy away.
+    remove: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct TargetsPatch {
+    urgent: Option<String>,
+    high: Option<String>,
+    normal: Option<String>,
+    low: Option<String>,
+}
+
+impl TargetsPatch {
+    fn over(self, t: &mut Targets) {
+        for (to, from) in [
+            (&mut t.urgent, self.urgent),
+            (&mut t.high, self.high),
+            (&mut t.normal, self.normal),
+            (&mut t.low, self.low),
+        ] {
+            if let Some(v) = from {
+                *to = v;
+            }
+        }
+    }
+}
+
+fn merged_policies<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, SlaPolicyCfg>, D::Error> {
+    let patches = BTreeMap::<String, PolicyPatch>::deserialize(d)?;
+    let mut policies = Sla::default().policies;
+    for (name, p) in patches {
+        if p.remove {
+            policies.remove(&name);
+            continue;
+        }
+        let policy = policies.entry(name).or_default();
+        if let Some(c) = p.calendar {
+            policy.calendar = c;
+        }
+        p.first_response.over(&mut policy.first_response);
+        p.resolution.over(&mut policy.resolution);
+        if let Some(v) = p.pause_when_pending {
+            policy.pause_when_pending = v;
+        }
+        if let Some(v) = p.warn_at {
+            policy.warn_at = v;
+        }
+        if let Some(v) = p.raise_on_breach {
+            policy.raise_on_breach = v;
+        }
+    }
+    Ok(policies)
 }
 
 fn targets(urgent: &str, high: &str, normal: &str, low: &str) -> Targets {

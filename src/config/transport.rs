@@ -117,6 +117,27 @@ pub struct MailboxCfg {
     /// Each command (and the greeting) must be answered within this.
     #[serde(default = "default_imap_timeout")]
     pub timeout_seconds: u64,
+    /// Mail that arrived over `intake.history_hours` before it is read:
+    /// `file` imports it as history (stored, threaded, filed; no
+    /// acknowledgement, notification or escalation); `skip` leaves it in
+    /// the mailbox, untouched.
+    #[serde(default)]
+    pub history: History,
+    /// Mail that arrived before this day (`"2025-06-01"`, UTC) is left in
+    /// the mailbox, untouched, whatever `history` says.
+    #[serde(default)]
+    pub history_since: Option<String>,
+}
+
+/// What becomes of mail that was in a mailbox long before we read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum History {
+    /// Stored and threaded as history: filed, never answered.
+    #[default]
+    File,
+    /// Left in the mailbox, not read.
+    Skip,
 }
 
 fn default_folder() -> String {
@@ -160,6 +181,25 @@ impl MailboxCfg {
             password_env: self.password_env.clone(),
             password_file: self.password_file.clone(),
         }
+    }
+
+    /// Mail that arrived before this instant is left in the mailbox: the
+    /// start of `history_since`, and with `history = "skip"` everything
+    /// older than `history_hours` before `now`.
+    pub fn leave_before(
+        &self,
+        history_hours: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let since = self
+            .history_since
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc());
+        let skip = (self.history == History::Skip && history_hours > 0)
+            .then(|| now - chrono::Duration::hours(i64::from(history_hours)));
+        since.max(skip)
     }
 
     pub fn port(&self) -> u16 {
@@ -269,6 +309,13 @@ pub fn check(mailboxes: &[MailboxCfg], smtp: &SmtpCfg, smtp_used: bool) -> Vec<S
     let mut names = std::collections::HashSet::new();
     for (i, m) in mailboxes.iter().enumerate() {
         let at = format!("mailbox[{i}] ({})", m.name);
+        if let Some(d) = &m.history_since
+            && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+        {
+            errors.push(format!(
+                "{at}: history_since {d:?} is not a date like \"2025-06-01\""
+            ));
+        }
         if m.name.is_empty()
             || !m
                 .name

@@ -101,6 +101,9 @@ pub struct MailboxReader<S: Store + 'static> {
     pub store: Arc<S>,
     /// Fetch what is there, then return (`run --once`).
     pub once: bool,
+    /// `intake.history_hours`: with `history = "skip"`, mail older than
+    /// this is left in the mailbox.
+    pub history_hours: u32,
 }
 
 enum RoundEnd {
@@ -310,18 +313,75 @@ impl<S: Store + 'static> MailboxReader<S> {
             uids.sort_unstable();
             let total = uids.len();
             let mut done = 0;
+            let mut left = 0;
             for chunk in uids.chunks(cfg.fetch_batch) {
-                for group in self.by_size(session, chunk).await? {
+                let (wanted, old) = self.leave_old(session, chunk).await?;
+                left += old;
+                for group in self.by_size(session, &wanted).await? {
                     last = self
                         .fetch_and_store(session, validity, last, &group, caps)
                         .await?;
                 }
+                if wanted.len() < chunk.len() {
+                    // What was left is behind us: the checkpoint moves past it.
+                    let high = chunk.iter().copied().max().unwrap_or(last).max(last);
+                    if high > last {
+                        let checkpoint = (checkpoint_key(&cfg.name), format!("{validity}:{high}"));
+                        self.committer
+                            .submit(Vec::new(), Some(checkpoint))
+                            .await
+                            .map_err(ImapError::Commit)?;
+                        last = high;
+                    }
+                }
                 done += chunk.len();
                 if total > cfg.fetch_batch {
-                    tracing::info!(mailbox = %cfg.name, done, total, "catching up");
+                    tracing::info!(mailbox = %cfg.name, done, total, left_in_mailbox = left, "catching up");
                 }
             }
+            if left > 0 {
+                tracing::info!(mailbox = %cfg.name, left, since = ?self.leave_before(), "left old mail in the mailbox unread, as history/history_since ask");
+            }
         }
+    }
+
+    /// Mail that arrived before this is left in the mailbox.
+    fn leave_before(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.cfg
+            .leave_before(self.history_hours, chrono::Utc::now())
+    }
+
+    /// The UIDs of `uids` to read, and how many were left in the mailbox
+    /// because they arrived (INTERNALDATE) before `history_since`, or are
+    /// history and `history = "skip"`. Asks the server only when either is
+    /// set.
+    async fn leave_old(
+        &self,
+        session: &mut ImapSession,
+        uids: &[u32],
+    ) -> Result<(Vec<u32>, usize), ImapError> {
+        let Some(before) = self.leave_before() else {
+            return Ok((uids.to_vec(), 0));
+        };
+        if uids.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let fetch = async {
+            session
+                .uid_fetch(uid_set(uids), "(UID INTERNALDATE)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        };
+        let old: std::collections::HashSet<u32> =
+            timed("UID FETCH (INTERNALDATE)", self.limit(), fetch)
+                .await?
+                .iter()
+                .filter(|f| f.internal_date().is_some_and(|d| d < before))
+                .filter_map(|f| f.uid)
+                .collect();
+        let wanted: Vec<u32> = uids.iter().copied().filter(|u| !old.contains(u)).collect();
+        Ok((wanted, old.len()))
     }
 
     /// Splits `uids` into groups of at most `fetch_mib` of mail (by the
@@ -332,6 +392,9 @@ impl<S: Store + 'static> MailboxReader<S> {
         session: &mut ImapSession,
         uids: &[u32],
     ) -> Result<Vec<Vec<u32>>, ImapError> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
         if uids.len() < 2 {
             return Ok(vec![uids.to_vec()]);
         }
@@ -357,15 +420,16 @@ impl<S: Store + 'static> MailboxReader<S> {
         Ok(groups)
     }
 
-    /// Fetches `uids` (BODY.PEEK: fetching must not set \Seen by itself).
+    /// Fetches `uids` with their arrival times (BODY.PEEK: fetching must
+    /// not set \Seen by itself).
     async fn fetch(
         &self,
         session: &mut ImapSession,
         uids: &[u32],
-    ) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
+    ) -> Result<Vec<Fetched>, ImapError> {
         let fetch = async {
             session
-                .uid_fetch(uid_set(uids), "(UID BODY.PEEK[])")
+                .uid_fetch(uid_set(uids), "(UID INTERNALDATE BODY.PEEK[])")
                 .await?
                 .try_collect::<Vec<_>>()
                 .await
@@ -373,7 +437,10 @@ impl<S: Store + 'static> MailboxReader<S> {
         let fetched = timed("UID FETCH", self.limit(), fetch).await?;
         Ok(fetched
             .iter()
-            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+            .filter_map(|f| {
+                let arrived = f.internal_date().map(|d| d.with_timezone(&chrono::Utc));
+                Some((f.uid?, f.body()?.to_vec(), arrived))
+            })
             .collect())
     }
 
@@ -403,7 +470,7 @@ impl<S: Store + 'static> MailboxReader<S> {
         };
         let mut unreadable = Vec::new();
         for &uid in uids {
-            if uid <= last || got.iter().any(|(u, _)| *u == uid) {
+            if uid <= last || got.iter().any(|(u, _, _)| *u == uid) {
                 continue;
             }
             // Missing from the answer: ask again, alone.
@@ -414,17 +481,17 @@ impl<S: Store + 'static> MailboxReader<S> {
             )
             .await?
             {
-                Ok(body) => got.push((uid, body)),
+                Ok(body) => got.push((uid, body, None)),
                 Err(why) => unreadable.push((uid, why)),
             }
         }
-        got.sort_by_key(|(u, _)| *u);
+        got.sort_by_key(|(u, _, _)| *u);
         if !unreadable.is_empty() {
             self.quarantine_unreadable(validity, &unreadable).await?;
         }
         let mut mails = Vec::with_capacity(got.len());
         let mut stored_uids = Vec::with_capacity(got.len());
-        for (uid, body) in got {
+        for (uid, body, arrived) in got {
             if uid <= last {
                 continue;
             }
@@ -435,7 +502,8 @@ impl<S: Store + 'static> MailboxReader<S> {
                     format!("imap:{}/{uid}", cfg.name),
                     Some(format!("imap:{}:{validity}:{uid}", cfg.name)),
                 )
-                .with_queue(cfg.queue.clone()),
+                .with_queue(cfg.queue.clone())
+                .arrived_at(arrived),
             );
         }
         // UIDs that vanished between SEARCH and FETCH are simply gone.
@@ -626,6 +694,9 @@ async fn fetch_one(
         }
     }
 }
+
+/// A fetched message: UID, bytes, and when it arrived (INTERNALDATE).
+type Fetched = (u32, Vec<u8>, Option<chrono::DateTime<chrono::Utc>>);
 
 fn uid_set(uids: &[u32]) -> String {
     uids.iter()

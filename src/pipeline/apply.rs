@@ -32,8 +32,21 @@ pub(super) fn append<S: Store + ?Sized>(
     env: &Envelope,
     raw: &[u8],
     decision: &Decision,
+    history: bool,
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
+    if history {
+        // History joins its ticket as a record only: no reopening, no
+        // commands run, no answer relayed, nobody told.
+        t.messages.push(env.message_id.clone());
+        t.updated = t.updated.max(now);
+        ticket::index_message(&mut commit, env, t.id);
+        record.ticket = Some(t.id);
+        commit.messages.push(record);
+        commit.ticket = Some(t);
+        store.commit(&commit)?;
+        return Ok("history: recorded, nothing sent".into());
+    }
     // An agent's mail that is refused changes nothing: the ticket as it
     // was is kept, with only the record of the message and of the mail
     // that told the agent.
@@ -84,6 +97,9 @@ pub(super) struct NewTicket<'a> {
     pub decision: &'a Decision,
     /// The message as received (attachments for the agents' notification).
     pub raw: &'a [u8],
+    /// When the message arrived, if it is history (it arrived long before
+    /// it was read): the ticket is filed, and nobody is told.
+    pub history: Option<DateTime<Utc>>,
 }
 
 /// Opens a ticket, acknowledges it, commits. Returns the ticket id, whether
@@ -114,7 +130,13 @@ pub(super) fn create<S: Store + ?Sized>(
     );
     t.language = prefs.language.clone().or(new.language.clone());
     t.customer_offset = env.date_offset;
-    if new.verdict.class == Class::Bulk && engine.cfg.tickets.file_bulk_mail {
+    if let Some(arrived) = new.history {
+        // It opened when it arrived, not when we got round to it.
+        t.created = arrived.min(now);
+    }
+    if new.history.is_some()
+        || (new.verdict.class == Class::Bulk && engine.cfg.tickets.file_bulk_mail)
+    {
         // Nobody is waiting for an answer to a newsletter.
         t.status = Status::Filed;
         t.status_since = Some(now);
@@ -173,7 +195,7 @@ pub(super) fn create<S: Store + ?Sized>(
     let (promise, slower) = timing::promise(engine, &t, &stats, now);
     personal.promise = promise;
     personal.slower_than_sla = slower;
-    if !automatic && !new.is_agent {
+    if !automatic && !new.is_agent && new.history.is_none() {
         stats.awaiting += 1;
         commit.meta.push((key, stats.encode()));
     }
@@ -257,7 +279,9 @@ pub(super) fn create<S: Store + ?Sized>(
             (queued, note)
         }
     };
-    if automatic || new.is_agent {
+    if new.history.is_some() {
+        // History: the team has seen it, or it is past helping by mail.
+    } else if automatic || new.is_agent {
         outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
     } else {
         answer::notify_agents(engine, &mut commit, &mut t, decision, env, new.raw, now);

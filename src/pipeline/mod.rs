@@ -170,6 +170,11 @@ fn run<S: Store + ?Sized>(
     }
 
     let verdict = classify::classify(&env, &engine.identity);
+    // Mail that sat in its mailbox long before we read it is history.
+    let hours = engine.cfg.intake.history_hours;
+    let old_mail = raw.arrived.filter(|at| {
+        hours > 0 && now.signed_duration_since(*at) > chrono::Duration::hours(i64::from(hours))
+    });
     let author = env.author().cloned();
     let author_addr = author
         .as_ref()
@@ -336,7 +341,16 @@ fn run<S: Store + ?Sized>(
         record.reason = reason.clone();
         let id = ticket.id;
         let note = apply::append(
-            engine, store, commit, ticket, record, &env, &raw.bytes, &decision, now,
+            engine,
+            store,
+            commit,
+            ticket,
+            record,
+            &env,
+            &raw.bytes,
+            &decision,
+            old_mail.is_some(),
+            now,
         )?;
         if !note.is_empty() {
             reason = format!("{reason}; {note}");
@@ -373,16 +387,27 @@ fn run<S: Store + ?Sized>(
         env: &env,
         verdict: &verdict,
         is_agent,
-        no_ack: forwarded_by
-            .as_ref()
-            .filter(|_| !engine.cfg.ack.forwarded_by_agent)
-            .map(|a| format!("forwarded by agent {a} (ack.forwarded_by_agent is off)")),
+        no_ack: old_mail
+            .map(|at| {
+                format!(
+                    "history: it arrived {}, over {} hours before it was read",
+                    at.format("%Y-%m-%d %H:%M UTC"),
+                    engine.cfg.intake.history_hours
+                )
+            })
+            .or_else(|| {
+                forwarded_by
+                    .as_ref()
+                    .filter(|_| !engine.cfg.ack.forwarded_by_agent)
+                    .map(|a| format!("forwarded by agent {a} (ack.forwarded_by_agent is off)"))
+            }),
         author,
         mailbox_queue: raw.queue.as_deref(),
         linked,
         language,
         decision: &decision,
         raw: &raw.bytes,
+        history: old_mail,
     };
     let (id, acknowledged, ack_note) = apply::create(engine, store, commit, record, new, now)?;
     let fired = if decision.fired.is_empty() {
@@ -522,6 +547,8 @@ mod tests_agent;
 mod tests_autoclose;
 #[cfg(test)]
 mod tests_clients;
+#[cfg(test)]
+mod tests_history;
 #[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]

@@ -70,13 +70,11 @@ pub fn set_status(engine: &Engine, t: &mut Ticket, status: Status, now: DateTime
         t.paused_secs += waited.num_seconds();
         set_dues(engine, t);
     }
-    if t.status == Status::Filed
-        && let Some(since) = t.status_since
-    {
+    if t.status == Status::Filed {
         // Filed mail waited on no one: its clock starts when a person's
-        // mail opens it.
-        let filed = sla::business_between(&policy.calendar, since, now);
-        t.paused_secs += filed.num_seconds();
+        // mail opens it, however long ago it arrived.
+        let filed = sla::business_between(&policy.calendar, t.created, now);
+        t.paused_secs = filed.num_seconds();
         set_dues(engine, t);
     }
     if status == Status::Pending && policy.pause_when_pending {

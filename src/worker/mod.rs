@@ -377,6 +377,7 @@ impl<S: Store + 'static> Worker<S> {
                             committer: committer.clone(),
                             store: self.store.clone(),
                             once,
+                            history_hours: self.engine.cfg.intake.history_hours,
                         };
                         (name, tokio::spawn(reader.run(shutdown.clone())))
                     })

@@ -131,6 +131,24 @@ password_env = "TB_TEST_PASSWORD"
             .status();
     }
 
+    /// Like [`Mailstack::deliver_direct`], as delivered at `at`: Dovecot
+    /// takes a Maildir file's modification time as its INTERNALDATE.
+    pub fn deliver_direct_at(
+        &self,
+        address: &str,
+        n: usize,
+        bytes: &[u8],
+        at: std::time::SystemTime,
+    ) {
+        self.deliver_direct(address, n, bytes);
+        let name = format!("{}.M{n}P{}.direct", 1_795_800_000 + n, std::process::id());
+        let file = std::fs::File::options()
+            .write(true)
+            .open(self.maildir(address).join("new").join(name))
+            .expect("delivered file");
+        file.set_modified(at).expect("set mtime");
+    }
+
     pub fn script(&self, action: &str) {
         let status = std::process::Command::new("bash")
             .arg(Path::new(super::REPO).join("tests/mailstack/mailstack.sh"))
