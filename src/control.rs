@@ -65,6 +65,9 @@ pub enum Request {
     Show {
         ticket: String,
         json: bool,
+        /// Whole messages, not only their authors' own words.
+        #[serde(default)]
+        full: bool,
     },
     Outbox {
         json: bool,
@@ -105,6 +108,16 @@ pub enum Request {
     /// A stored message's bytes, base64 in the answer.
     Raw {
         message_id: String,
+    },
+    /// Is a worker running here? Answers with its pid.
+    Ping,
+    /// Render a template for a stored ticket (`templates preview --ticket`);
+    /// the HTML part is written to `html` (an absolute path).
+    Preview {
+        name: String,
+        lang: String,
+        ticket: u64,
+        html: Option<std::path::PathBuf>,
     },
 }
 
@@ -195,6 +208,12 @@ impl<S: Store + 'static> Server<S> {
     async fn answer(&self, req: Request) -> Response {
         match req {
             Request::Ingest { json, messages } => return self.ingest(json, messages).await,
+            Request::Ping => {
+                return Response {
+                    stdout: std::process::id().to_string(),
+                    error: None,
+                };
+            }
             Request::SetStatus { ticket, status } => {
                 return self
                     .write(Box::new(move |engine, store, now| {
@@ -242,9 +261,14 @@ impl<S: Store + 'static> Server<S> {
                     queue.as_deref(),
                     *json,
                 ),
-                Request::Show { ticket, json } => {
-                    report::show(&mut out, &*store, ticket, &engine.threading.tags, *json)
-                }
+                Request::Show { ticket, json, full } => report::show(
+                    &mut out,
+                    &*store,
+                    ticket,
+                    &engine.threading.tags,
+                    *json,
+                    *full,
+                ),
                 Request::Outbox { json } => report::outbox(&mut out, &*store, *json),
                 Request::Quarantine { json } => report::quarantine(&mut out, &*store, *json),
                 Request::RulesTest { json, message } => {
@@ -255,7 +279,23 @@ impl<S: Store + 'static> Server<S> {
                 }
                 Request::Raw { message_id } => report::raw_message(&*store, message_id)
                     .map(|bytes| out.extend_from_slice(B64.encode(bytes).as_bytes())),
+                Request::Preview {
+                    name,
+                    lang,
+                    ticket,
+                    html,
+                } => crate::dryrun::preview(
+                    &engine,
+                    Some(&*store),
+                    name,
+                    lang,
+                    crate::dryrun::PreviewSource::Ticket(*ticket),
+                    chrono::Utc::now(),
+                )
+                .map_err(report::ReportError::Input)
+                .and_then(|r| report::preview(&mut out, &r, lang, html.as_deref())),
                 Request::Ingest { .. }
+                | Request::Ping
                 | Request::SetStatus { .. }
                 | Request::SetCustomer { .. }
                 | Request::Release { .. } => Ok(()),

@@ -46,6 +46,8 @@ fn main() -> ExitCode {
         .init();
     match real_main(cli) {
         Ok(code) => code,
+        // `ticketbox tickets | head`: the reader has what it wanted.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ticketbox: {e:#}");
             ExitCode::from(1)
@@ -53,10 +55,22 @@ fn main() -> ExitCode {
     }
 }
 
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn real_main(cli: Cli) -> Result<ExitCode> {
     let explicit = cli.config != Path::new("ticketbox.toml");
     let mut cfg = Config::load(&cli.config, explicit).context("loading the config")?;
     if let Some(d) = cli.data {
+        // Everything a run writes moves with the data: the file outbox
+        // too, unless the config put it somewhere of its own.
+        if cfg.outbox.dir == Path::new("outbox") {
+            cfg.outbox.dir = d.join("outbox");
+        }
         cfg.data_dir = d;
     }
     let read_only = match cli.command {
@@ -77,12 +91,29 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             status,
             queue,
             json,
-        } => Request::Tickets {
-            status,
-            queue,
-            json,
-        },
-        Command::Show { ticket, json } => Request::Show { ticket, json },
+        } => {
+            if let Some(q) = &queue
+                && !cfg.known_queues().contains(q)
+            {
+                anyhow::bail!(
+                    "no queue {q:?}; the queues are {}",
+                    cfg.known_queues()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            if let Some(s) = &status {
+                s.parse::<ticketbox::model::Status>()
+                    .map_err(anyhow::Error::msg)?;
+            }
+            Request::Tickets {
+                status,
+                queue,
+                json,
+            }
+        }
+        Command::Show { ticket, json, full } => Request::Show { ticket, json, full },
         Command::Outbox { json } => Request::Outbox { json },
         Command::Quarantine { json } => Request::Quarantine { json },
         Command::Release { hash, json } => Request::Release { hash, json },
@@ -168,7 +199,9 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             queue,
             json,
         } => report::tickets(&mut out, &store, status.as_deref(), queue.as_deref(), json)?,
-        Request::Show { ticket, json } => report::show(&mut out, &store, &ticket, &tags, json)?,
+        Request::Show { ticket, json, full } => {
+            report::show(&mut out, &store, &ticket, &tags, json, full)?
+        }
         Request::Outbox { json } => report::outbox(&mut out, &store, json)?,
         Request::Quarantine { json } => report::quarantine(&mut out, &store, json)?,
         Request::RulesTest { json, message } => {
@@ -215,7 +248,9 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             store.flush()?;
             writeln!(out, "{note}")?;
         }
-        Request::Ingest { .. } => unreachable!("ingest is handled above"),
+        Request::Ingest { .. } | Request::Preview { .. } | Request::Ping => {
+            unreachable!("ingest and preview are handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

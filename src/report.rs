@@ -96,6 +96,17 @@ pub fn tickets<S: Store + ?Sized>(
     if json {
         return print_json(out, &Value::Array(list.iter().map(ticket_json).collect()));
     }
+    if list.is_empty() {
+        let mut what = String::from("no tickets");
+        if let Some(s) = status {
+            what.push_str(&format!(" with status {s}"));
+        }
+        if let Some(q) = queue {
+            what.push_str(&format!(" in queue {q}"));
+        }
+        writeln!(out, "{what}")?;
+        return Ok(());
+    }
     writeln!(
         out,
         "{:>7}  {:<7}  {:<10}  {:<7}  {:>4}  {:<30}  SUBJECT",
@@ -137,6 +148,7 @@ pub fn show<S: Store + ?Sized>(
     arg: &str,
     tags: &TagFormat,
     json: bool,
+    full: bool,
 ) -> Result<()> {
     let Some(id) = ticket_number(arg) else {
         return Err(ReportError::Input(format!(
@@ -161,8 +173,14 @@ pub fn show<S: Store + ?Sized>(
             }),
             _ => None,
         };
+        let (text, body) = match &m {
+            Some(m) => message_text(store, m)?,
+            None => (String::new(), String::new()),
+        };
         messages.push(match m {
             Some(m) => json!({
+                "text": text,
+                "body": body,
                 "delivery": delivery,
                 "message_id": m.message_id,
                 "from": m.from.as_ref().map(|p| p.address.clone()),
@@ -265,8 +283,52 @@ pub fn show<S: Store + ?Sized>(
         if !waiting.is_empty() {
             writeln!(out, "      waiting for {}", waiting.join(", "))?;
         }
+        writeln!(
+            out,
+            "      Message-ID <{}>",
+            m["message_id"].as_str().unwrap_or("")
+        )?;
+        let text = if full { &m["body"] } else { &m["text"] };
+        let text = text.as_str().unwrap_or("").trim();
+        if !text.is_empty() {
+            writeln!(out)?;
+            for line in text.lines() {
+                writeln!(out, "      {line}")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    if !full {
+        writeln!(out, "(each message's own words; --full shows them whole)")?;
     }
     Ok(())
+}
+
+/// What a stored message says: its author's own words (without what they
+/// quoted), and its whole text.
+fn message_text<S: Store + ?Sized>(store: &S, m: &MessageRecord) -> Result<(String, String)> {
+    let raw = if m.raw_hash.is_empty() {
+        store
+            .outbox_entry(&m.message_id)?
+            .map(|e| e.raw.into_bytes())
+    } else {
+        store.raw(&m.raw_hash)?
+    };
+    let Some(raw) = raw else {
+        return Ok((String::new(), String::new()));
+    };
+    let limits = crate::limits::Limits::default();
+    let Ok(env) = crate::parse::parse_limited(&raw, &m.raw_hash, &limits) else {
+        return Ok((String::new(), String::new()));
+    };
+    let body = env.text.replace("\r\n", "\n");
+    let written = crate::written::read(&body);
+    let own = if written.own.trim().is_empty() {
+        written.forwarded
+    } else {
+        written.own
+    };
+    Ok((own, body))
 }
 
 /// What a message is, for people: mail we sent by its purpose, an agent's
@@ -306,6 +368,10 @@ pub fn outbox<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool) -> 
             .collect();
         return print_json(out, &Value::Array(v));
     }
+    if entries.is_empty() {
+        writeln!(out, "the outbox is empty: no outgoing mail yet")?;
+        return Ok(());
+    }
     writeln!(
         out,
         "{:<8}  {:>7}  {:>3}  {:<30}  SUBJECT",
@@ -337,6 +403,10 @@ pub fn quarantine<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool)
             &serde_json::to_value(&list).map_err(std::io::Error::from)?,
         );
     }
+    if list.is_empty() {
+        writeln!(out, "nothing in quarantine")?;
+        return Ok(());
+    }
     for q in &list {
         writeln!(
             out,
@@ -359,7 +429,30 @@ pub fn raw_message<S: Store + ?Sized>(store: &S, id: &str) -> Result<Vec<u8>> {
     let found = match store.message(id)? {
         Some(m) if m.raw_hash.is_empty() => store.outbox_entry(id)?.map(|e| e.raw.into_bytes()),
         Some(m) => store.raw(&m.raw_hash)?,
-        None => store.raw(id)?,
+        None => match store.raw(id)? {
+            Some(bytes) => Some(bytes),
+            // The short hash `quarantine` shows.
+            None if id.len() >= 6 && id.chars().all(|c| c.is_ascii_hexdigit()) => {
+                let prefix = id.to_ascii_lowercase();
+                let hits: Vec<String> = store
+                    .quarantined()?
+                    .into_iter()
+                    .map(|q| q.raw_hash)
+                    .filter(|h| h.starts_with(&prefix))
+                    .collect();
+                match hits.as_slice() {
+                    [one] => store.raw(one)?,
+                    [] => None,
+                    many => {
+                        return Err(ReportError::Input(format!(
+                            "{id} matches {} quarantined messages; give more of the hash",
+                            many.len()
+                        )));
+                    }
+                }
+            }
+            None => None,
+        },
     };
     found.ok_or_else(|| {
         ReportError::Input(format!(
@@ -379,6 +472,31 @@ pub fn released(o: &Outcome, tags: &TagFormat, json: bool) -> String {
 
 /// `ticketbox rules test MESSAGE`: each rule, matched or why not, then the
 /// decision.
+/// A rendered template, as `templates preview` prints it: the text part
+/// here, the HTML part written to `html` when given.
+pub fn preview(
+    out: &mut dyn Write,
+    r: &crate::render::Rendered,
+    lang: &str,
+    html: Option<&std::path::Path>,
+) -> Result<()> {
+    if r.language != lang {
+        writeln!(out, "(no {lang:?} template: showing {:?})", r.language)?;
+    }
+    writeln!(out, "Subject: {}\n\n{}", r.subject, r.text)?;
+    match (html, &r.html) {
+        (Some(path), Some(h)) => {
+            std::fs::write(path, h)
+                .map_err(|e| ReportError::Input(format!("writing {}: {e}", path.display())))?;
+            writeln!(out, "HTML part written to {}", path.display())?;
+        }
+        (Some(_), None) => writeln!(out, "(this template has no HTML part)")?,
+        (None, Some(_)) => writeln!(out, "(an HTML part exists: add --html FILE to write it)")?,
+        (None, None) => {}
+    }
+    Ok(())
+}
+
 pub fn rules_test(out: &mut dyn Write, r: &crate::dryrun::TestReport, json: bool) -> Result<()> {
     if json {
         return print_json(out, &serde_json::to_value(r).map_err(std::io::Error::from)?);

@@ -58,13 +58,17 @@ fn test_explains_each_rule_and_the_decision() {
     let vip = rules.iter().find(|r| r["name"] == "vip customers").unwrap();
     assert_eq!(vip["matched"], false);
     assert_eq!(vip["why"], "from_domain in list \"vip-domains\"");
-    // Nothing was stored by the dry run.
+    // Nothing was stored by the dry run: there is not even a store, and
+    // looking says so rather than making one.
+    assert!(!sb.path("data").exists());
+    let out = sb.command(&["tickets"]).output().unwrap();
+    assert!(!out.status.success());
     assert!(
-        sb.json(&["tickets", "--json"])
-            .as_array()
-            .unwrap()
-            .is_empty()
+        String::from_utf8_lossy(&out.stderr).contains("no data directory at"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    assert!(!sb.path("data").exists());
 
     let text = String::from_utf8(sb.run(&["rules", "test", msg.to_str().unwrap()]).stdout).unwrap();
     assert!(

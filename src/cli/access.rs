@@ -55,6 +55,14 @@ pub enum Reached {
 /// Asks a running worker, else opens the store. A worker that is starting
 /// or stopping holds the store without answering yet: wait a little for it.
 pub fn reach(cfg: &Config, req: &Request) -> Result<Reached> {
+    // Looking at a store that is not there must not make an empty one.
+    let looks = !matches!(req, Request::Ingest { .. } | Request::SetCustomer { .. });
+    if looks && !cfg.data_dir.exists() {
+        anyhow::bail!(
+            "no data directory at {}: nothing has been stored there yet (run `ticketbox run` or `ticketbox ingest` first, or point --data at the right place)",
+            cfg.data_dir.display()
+        );
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         if let Some(code) = ask_worker(cfg, req)? {

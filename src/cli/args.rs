@@ -9,7 +9,8 @@ pub struct Cli {
     /// Config file; built-in defaults when it does not exist.
     #[arg(long, global = true, default_value = "ticketbox.toml")]
     pub config: PathBuf,
-    /// Data directory (the sled store); overrides `data_dir` in the config.
+    /// Data directory: the store, and the file outbox (`DATA/outbox`) unless
+    /// the config sets `outbox.dir`. Overrides `data_dir` in the config.
     #[arg(long, global = true)]
     pub data: Option<PathBuf>,
     #[command(subcommand)]
@@ -29,6 +30,9 @@ pub enum Command {
     },
     /// Ingest messages from files, directories, Maildirs, mbox files or `-` (stdin).
     Ingest {
+        /// Message files, directories (read recursively), Maildirs, mbox
+        /// files, or `-` for stdin. A path that cannot be read is reported
+        /// and the others are still ingested (exit status 2 at the end).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// One JSON object per line.
@@ -40,37 +44,53 @@ pub enum Command {
     },
     /// List tickets.
     Tickets {
+        /// Only tickets with this status: new, open, pending, closed or filed.
         #[arg(long)]
         status: Option<String>,
+        /// Only tickets in this queue (one of the config's queues).
         #[arg(long)]
         queue: Option<String>,
+        /// A JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Show one ticket with its messages.
+    /// Show one ticket with its messages: who wrote, when, the Message-ID,
+    /// and what each message says.
     Show {
+        /// The ticket: `1042`, `TB-1042` or `[#TB-1042]`.
         ticket: String,
+        /// JSON, with each message's text (`text`: own words, `body`: whole).
         #[arg(long)]
         json: bool,
+        /// Each message whole, quotes and all (default: the author's own words).
+        #[arg(long)]
+        full: bool,
     },
     /// List outgoing mail, pending and sent.
     Outbox {
+        /// A JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// List quarantined messages and why.
     Quarantine {
+        /// A JSON array instead of lines.
         #[arg(long)]
         json: bool,
     },
     /// Write a stored message to stdout as received (as sent, for ours), by
     /// Message-ID or content hash: e.g. for attachments too big to forward.
-    Raw { message_id: String },
+    Raw {
+        /// A Message-ID as `show` prints it (angle brackets optional), a
+        /// content hash, or the short hash `quarantine` prints.
+        message_id: String,
+    },
     /// Process a quarantined message after all (spam rules and the agent
     /// authentication check let it through).
     Release {
         /// The hash `ticketbox quarantine` shows (at least 6 characters).
         hash: String,
+        /// The outcome as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -81,17 +101,20 @@ pub enum Command {
     },
     /// Change a ticket's status (pending stops the SLA clock, open restarts it).
     Set {
+        /// The ticket: `1042`, `TB-1042` or `[#TB-1042]`.
         ticket: String,
+        /// new, open, pending, closed or filed.
         #[arg(long)]
         status: String,
     },
     /// Record a customer's language and time zone for future mail.
     Customer {
+        /// The customer's email address.
         address: String,
-        /// Two-letter language code (he, pl, en).
+        /// Language for mail to them: en, pl or he.
         #[arg(long)]
         language: Option<String>,
-        /// IANA time zone (Asia/Jerusalem).
+        /// Their IANA time zone, e.g. Asia/Jerusalem, Europe/Warsaw, America/New_York.
         #[arg(long)]
         timezone: Option<String>,
     },
@@ -114,8 +137,9 @@ pub enum TemplatesCommand {
     },
     /// Render a template: text to the terminal, HTML to a file.
     Preview {
-        /// Template name, e.g. `ack`.
+        /// Template name: ack, notify, reply, closed, escalation, agent-error or agent-notice.
         name: String,
+        /// Language of the template: en, pl or he (others fall back to en).
         #[arg(long, default_value = "en")]
         lang: String,
         /// Render for a stored ticket.
@@ -148,6 +172,7 @@ pub enum RulesCommand {
         /// With --replay: only tickets created since this date (2026-11-01 or RFC 3339).
         #[arg(long, requires = "replay")]
         since: Option<String>,
+        /// JSON instead of the explanation.
         #[arg(long)]
         json: bool,
     },

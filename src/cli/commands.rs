@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use ticketbox::clock::{Clock, SystemClock};
 use ticketbox::config::Config;
-use ticketbox::control::{Request, WireMail};
+use ticketbox::control::{self, Request, WireMail};
 use ticketbox::intake::{self, Item};
 use ticketbox::outbox::{FileTransport, SmtpTransport, Transport};
 use ticketbox::pipeline::{Engine, OutcomeKind};
@@ -30,7 +30,21 @@ pub fn templates_preview(
         (Some(t), _) => {
             let id = report::ticket_number(t)
                 .with_context(|| format!("{t:?} is not a ticket number"))?;
-            (Some(open_store(&cfg)?), PreviewSource::Ticket(id))
+            // A running worker holds the store: it renders for us.
+            let html = html
+                .map(std::path::absolute)
+                .transpose()
+                .context("resolving --html")?;
+            let req = Request::Preview {
+                name: name.to_owned(),
+                lang: lang.to_owned(),
+                ticket: id,
+                html,
+            };
+            match reach(&cfg, &req)? {
+                Reached::Worker(code) => return Ok(code),
+                Reached::Store(store) => (Some(*store), PreviewSource::Ticket(id)),
+            }
         }
         (None, Some(path)) => {
             raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -51,20 +65,7 @@ pub fn templates_preview(
         chrono::Utc::now(),
     )
     .map_err(anyhow::Error::msg)?;
-    let mut out = std::io::stdout().lock();
-    if r.language != lang {
-        writeln!(out, "(no {lang:?} template: showing {:?})", r.language)?;
-    }
-    writeln!(out, "Subject: {}\n\n{}", r.subject, r.text)?;
-    match (html, r.html) {
-        (Some(path), Some(h)) => {
-            std::fs::write(path, h).with_context(|| format!("writing {}", path.display()))?;
-            writeln!(out, "HTML part written to {}", path.display())?;
-        }
-        (Some(_), None) => writeln!(out, "(this template has no HTML part)")?,
-        (None, Some(_)) => writeln!(out, "(an HTML part exists: add --html FILE to write it)")?,
-        (None, None) => {}
-    }
+    report::preview(&mut std::io::stdout().lock(), &r, lang, html)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -172,6 +173,36 @@ pub fn run(cfg: Config, source: Source, once: bool) -> Result<ExitCode> {
             dir.display()
         );
     }
+    // One worker per data directory: say so at once, not after a wait.
+    if control::socket_path(&cfg.data_dir).exists()
+        && let Ok(resp) = super::access::current_thread()?
+            .block_on(control::request(&cfg.data_dir, &Request::Ping))
+    {
+        bail!(
+            "a worker is already running on {} (pid {}); stop it first, or give this one another --data",
+            cfg.data_dir.display(),
+            resp.stdout.trim()
+        );
+    }
+    // Passwords are looked up now, before any connection, so a missing
+    // variable is one line at start rather than a retry loop later.
+    let mut missing = Vec::new();
+    if let Source::Imap(mailboxes) = &source {
+        for m in mailboxes {
+            if let Err(e) = m.secret().read(&m.user) {
+                missing.push(format!("mailbox {:?}: {e}", m.name));
+            }
+        }
+    }
+    if cfg.outbox.transport == "smtp"
+        && !cfg.smtp.user.is_empty()
+        && let Err(e) = cfg.smtp.secret().read(&cfg.smtp.user)
+    {
+        missing.push(format!("smtp: {e}"));
+    }
+    if !missing.is_empty() {
+        bail!("cannot start: {}", missing.join("; "));
+    }
     // A CLI command may hold the store for a moment: wait for it, briefly.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let store = loop {
@@ -186,6 +217,12 @@ pub fn run(cfg: Config, source: Source, once: bool) -> Result<ExitCode> {
     // lettre's SMTP pool is built and dropped inside a runtime context.
     let _rt_context = rt.enter();
     let transport = transport(&cfg)?;
+    let (cfg_outbox, cfg_outbox_dir, cfg_data) = (
+        cfg.outbox.transport.clone(),
+        cfg.outbox.dir.display().to_string(),
+        cfg.data_dir.display().to_string(),
+    );
+    let cfg_smtp = format!("{}:{}", cfg.smtp.host, cfg.smtp.port());
     let engine = Arc::new(engine(cfg, &store)?);
     let worker = Worker {
         engine,
@@ -193,6 +230,28 @@ pub fn run(cfg: Config, source: Source, once: bool) -> Result<ExitCode> {
         clock: Arc::new(SystemClock) as Arc<dyn Clock>,
         transport,
     };
+    let reading = match &source {
+        Source::Maildir(dir) => format!("the Maildir {}", dir.display()),
+        Source::Imap(boxes) => boxes
+            .iter()
+            .map(|m| {
+                format!(
+                    "IMAP {} ({}@{}:{}, {})",
+                    m.name,
+                    m.user,
+                    m.host,
+                    m.port(),
+                    m.folder
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let sending = match cfg_outbox.as_str() {
+        "smtp" => format!("SMTP via {}", cfg_smtp),
+        _ => format!("as .eml files in {}", cfg_outbox_dir),
+    };
+    tracing::info!(reading = %reading, outgoing = %sending, data = %cfg_data, once, "starting");
     let stats = rt.block_on(async {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -204,7 +263,7 @@ pub fn run(cfg: Config, source: Source, once: bool) -> Result<ExitCode> {
     })?;
     tracing::info!(
         processed = stats.processed,
-        skipped = stats.skipped,
+        already_stored = stats.skipped,
         unreadable = stats.unreadable,
         undelivered = stats.undelivered,
         "done"
@@ -235,8 +294,11 @@ pub async fn shutdown_signal() {
     }
 }
 
-pub fn read_items(paths: &[PathBuf]) -> Result<Vec<Item>> {
+/// The messages under `paths`, and a line for each path that could not be
+/// read: one missing path does not stop the others.
+pub fn read_items(paths: &[PathBuf]) -> Result<(Vec<Item>, Vec<String>)> {
     let mut items = Vec::new();
+    let mut problems = Vec::new();
     for p in paths {
         if p == Path::new("-") {
             let mut bytes = Vec::new();
@@ -245,16 +307,99 @@ pub fn read_items(paths: &[PathBuf]) -> Result<Vec<Item>> {
                 .context("reading stdin")?;
             items.extend(intake::items_from_stdin(bytes));
         } else {
-            items.extend(
-                intake::items_for_path(p).with_context(|| format!("reading {}", p.display()))?,
-            );
+            match intake::items_for_path(p) {
+                Ok(found) => items.extend(found),
+                Err(e) => {
+                    let line = format!("cannot read {}: {e}", p.display());
+                    eprintln!("ticketbox: {line}");
+                    problems.push(line);
+                }
+            }
         }
     }
-    Ok(items)
+    Ok((items, problems))
+}
+
+/// What an `ingest` did, told at the end.
+#[derive(Default)]
+struct Tally {
+    by_kind: std::collections::BTreeMap<&'static str, usize>,
+    acknowledged: usize,
+}
+
+impl Tally {
+    fn add(&mut self, o: &ticketbox::pipeline::Outcome) {
+        *self.by_kind.entry(o.outcome.as_str()).or_default() += 1;
+        self.acknowledged += usize::from(o.acknowledged);
+    }
+
+    fn summary(&self, unreadable: usize, problems: &[String]) -> String {
+        let n: usize = self.by_kind.values().sum();
+        let mut parts: Vec<String> = [
+            ("created", "new tickets"),
+            ("appended", "added to tickets"),
+            ("duplicate", "already stored"),
+            ("ignored", "ignored (automatic mail, bounces, our own)"),
+            ("quarantined", "quarantined (see `ticketbox quarantine`)"),
+        ]
+        .iter()
+        .filter_map(|(k, words)| {
+            let c = *self.by_kind.get(k)?;
+            Some(format!("{c} {words}"))
+        })
+        .collect();
+        parts.push(format!("{} acknowledgements queued", self.acknowledged));
+        if unreadable > 0 {
+            parts.push(format!("{unreadable} files unreadable"));
+        }
+        if !problems.is_empty() {
+            parts.push(format!(
+                "{} paths not found or not readable",
+                problems.len()
+            ));
+        }
+        format!("ingest: {n} messages: {}", parts.join(", "))
+    }
+}
+
+/// A one-line progress count on a terminal, for inputs large enough to
+/// wait for; nothing when stderr is a file or a pipe.
+struct Progress {
+    total: usize,
+    done: usize,
+    shown: std::time::Instant,
+    on: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        Progress {
+            total,
+            done: 0,
+            shown: std::time::Instant::now(),
+            on: total >= 200 && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
+
+    fn step(&mut self) {
+        self.done += 1;
+        if self.on && (self.shown.elapsed().as_millis() >= 200 || self.done == self.total) {
+            self.shown = std::time::Instant::now();
+            let pct = self.done * 100 / self.total.max(1);
+            let bar = "#".repeat(pct / 4) + &" ".repeat(25 - pct / 4);
+            eprint!("\r[{bar}] {}/{} messages ({pct}%)", self.done, self.total);
+            if self.done == self.total {
+                eprintln!();
+            }
+        }
+    }
 }
 
 pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> Result<ExitCode> {
-    let items = read_items(paths)?;
+    let (items, problems) = read_items(paths)?;
+    if items.is_empty() && !problems.is_empty() {
+        bail!("nothing to ingest: {}", problems.join("; "));
+    }
     // With a worker running, the mail goes through it.
     let store = match open_store(&cfg) {
         Ok(store) => store,
@@ -272,7 +417,11 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
             }
             match reach(&cfg, &Request::Ingest { json, messages })? {
                 Reached::Worker(code) => {
-                    return Ok(if unreadable { ExitCode::from(2) } else { code });
+                    return Ok(if unreadable || !problems.is_empty() {
+                        ExitCode::from(2)
+                    } else {
+                        code
+                    });
                 }
                 Reached::Store(store) => *store,
             }
@@ -290,7 +439,11 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
     let clock = SystemClock;
     let mut out = std::io::stdout().lock();
     let mut write_err = None;
+    let mut tally = Tally::default();
+    let mut progress = Progress::new(items.len());
     let stats = worker::ingest(&engine, &store, &clock, items, false, &mut |o| {
+        tally.add(o);
+        progress.step();
         let line = if json {
             report::outcome_json(o)
         } else {
@@ -328,7 +481,8 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
         }
         undelivered = ticketbox::store::Store::outbox_active(&store)?.len();
     }
-    Ok(if stats.unreadable > 0 {
+    eprintln!("{}", tally.summary(stats.unreadable, &problems));
+    Ok(if stats.unreadable > 0 || !problems.is_empty() {
         ExitCode::from(2)
     } else if undelivered > 0 {
         eprintln!(
