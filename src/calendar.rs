@@ -135,10 +135,16 @@ const MAX_HOLIDAY_DAYS: i64 = 92;
 impl Calendar {
     /// Parses a configured calendar; errors say which setting is wrong.
     pub fn from_cfg(cfg: &CalendarCfg) -> Result<Calendar, String> {
-        let tz: Tz = cfg
-            .timezone
-            .parse()
-            .map_err(|_| format!("timezone {:?} is not an IANA time zone name", cfg.timezone))?;
+        let tz: Tz = cfg.timezone.parse().map_err(|_| {
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+            let hint = crate::text::closest(&cfg.timezone, names)
+                .map(|n| format!("; did you mean {n:?}?"))
+                .unwrap_or_default();
+            format!(
+                "timezone {:?} is not an IANA time zone name{hint}",
+                cfg.timezone
+            )
+        })?;
         let open = parse_intervals(&cfg.open).map_err(|e| format!("open: {e}"))?;
         let mut week: [Vec<(NaiveTime, NaiveTime)>; 7] = Default::default();
         for d in parse_days(&cfg.days).map_err(|e| format!("days: {e}"))? {

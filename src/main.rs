@@ -9,9 +9,10 @@ mod cli;
 use anyhow::{Context, Result};
 use clap::Parser;
 use cli::access::{Reached, engine, reach};
-use cli::args::{Cli, Command, RulesCommand, TemplatesCommand};
+use cli::args::{Cli, Command, ConfigCommand, RulesCommand, TemplatesCommand};
 use cli::commands::{
-    ingest, parse_since, rules_check, rules_test_offline, run, templates_check, templates_preview,
+    config_check, ingest, parse_since, rules_check, rules_test_offline, run, templates_check,
+    templates_preview,
 };
 use std::io::Write;
 use std::path::Path;
@@ -63,6 +64,19 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn real_main(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Init { dir } => {
+            let dir = dir.clone().unwrap_or_else(|| ".".into());
+            for line in cli::init::init(&dir)? {
+                println!("{line}");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => return config_check(&cli.config),
+        _ => {}
+    }
     let explicit = cli.config != Path::new("ticketbox.toml");
     let mut cfg = Config::load(&cli.config, explicit).context("loading the config")?;
     if let Some(d) = cli.data {
@@ -74,6 +88,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         cfg.data_dir = d;
     }
     let read_only = match cli.command {
+        Command::Init { .. } | Command::Config { .. } => unreachable!("handled above"),
         Command::Run { once, maildir } => {
             let source = match maildir {
                 Some(dir) => Source::Maildir(dir),

@@ -16,8 +16,9 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use std::path::Path;
 
-/// Templates built into the binary (the repository's `templates/`).
-const BUILTIN: &[(&str, &str)] = &[
+/// Templates built into the binary (the repository's `templates/`), by
+/// `<language>/<file>`: the fallback, and what `ticketbox init` writes out.
+pub const BUILTIN: &[(&str, &str)] = &[
     ("en/ack.txt", include_str!("../templates/en/ack.txt")),
     ("en/ack.html", include_str!("../templates/en/ack.html")),
     ("pl/ack.txt", include_str!("../templates/pl/ack.txt")),

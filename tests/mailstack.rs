@@ -307,6 +307,14 @@ fn bad_credentials_and_tls_problems_are_clear_errors() {
         err.contains(&format!("login as {support} refused")),
         "{err}"
     );
+    // One clear line, said at once: no Rust debug text, no retry loop.
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("refused")).collect();
+    assert!(said.len() <= 2, "{err}");
+    assert!(
+        !err.contains("Response {") && !err.contains("No(") && !err.contains("Some("),
+        "{err}"
+    );
+    eprintln!("login refusal as the admin sees it:\n{err}");
     assert!(
         !err.contains("not-the-password"),
         "the password leaked: {err}"

@@ -19,6 +19,18 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Start a helpdesk in DIR (default: here): a commented ticketbox.toml
+    /// with every key and its default, the shipped rules and templates to
+    /// edit, and an empty Maildir. Never overwrites a file.
+    Init {
+        /// Where to write (created when missing).
+        dir: Option<PathBuf>,
+    },
+    /// Look at the config.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Read mail (IMAP mailboxes, else the Maildir), deliver acknowledgements, run until Ctrl-C.
     Run {
         /// Process what is there, deliver, and exit.
@@ -123,6 +135,15 @@ pub enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Check the config file, and the rules and templates it points at:
+    /// every problem at once, each with file:line:column (unknown keys with
+    /// a suggestion, wrong types, unknown languages, zones, queues, SLA
+    /// policies and agents). Exit non-zero when there is any.
+    Check,
 }
 
 #[derive(Subcommand)]

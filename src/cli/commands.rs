@@ -108,6 +108,66 @@ pub fn rules_check(mut cfg: Config, dir: Option<PathBuf>) -> Result<ExitCode> {
     }
 }
 
+/// `ticketbox config check`: the config, then the rules and templates it
+/// names, every problem listed.
+pub fn config_check(path: &Path) -> Result<ExitCode> {
+    let shown = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{shown}: no such file (`ticketbox init` writes one with every key)")
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {shown}")),
+    };
+    let cfg = match Config::check_all(&text, &shown) {
+        Ok(cfg) => cfg,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "{shown}: {} problem{}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    // The rules and templates the config names, against its queues,
+    // policies and languages.
+    let summary = format!(
+        "{shown}: good: queues {}; SLA policies {}; {}",
+        cfg.known_queues()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.sla_policies()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join(", "),
+        if cfg.mailbox.is_empty() {
+            format!("mail from the Maildir {}", cfg.intake.maildir.display())
+        } else {
+            format!("{} IMAP mailbox(es)", cfg.mailbox.len())
+        }
+    );
+    match Engine::new(cfg, "config-check".into()) {
+        Ok(engine) => {
+            println!("{summary}");
+            println!(
+                "rules: {} in {}; templates: all render",
+                engine.rules().rules.len(),
+                engine.cfg.rules_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 pub fn templates_check(cfg: &Config, dir: Option<PathBuf>) -> Result<ExitCode> {
     let dir = dir.unwrap_or_else(|| cfg.templates_dir.clone());
     let shown = dir.display().to_string();

@@ -5,4 +5,5 @@
 pub mod access;
 pub mod args;
 pub mod commands;
+pub mod init;
 pub mod log;

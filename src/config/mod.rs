@@ -34,17 +34,95 @@ pub enum ConfigError {
     },
     /// A value that parses but makes no sense; `line` when the key is in
     /// the file (not a default).
-    #[error("{path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    #[error("{path}{}: {message}", at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
     Value {
         path: String,
-        line: Option<usize>,
+        /// Line and column of the key, when the file has it.
+        at: Option<(usize, usize)>,
         message: String,
     },
+    /// Several problems, each on its own line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<ConfigError>),
+}
+
+impl ConfigError {
+    fn from_many(mut errors: Vec<ConfigError>) -> ConfigError {
+        if errors.len() == 1 {
+            errors.remove(0)
+        } else {
+            ConfigError::Many(errors)
+        }
+    }
+
+    /// Each problem apart.
+    pub fn problems(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Many(all) => all.iter().collect(),
+            one => vec![one],
+        }
+    }
+}
+
+/// toml's "unknown field `queu`, expected one of `a`, `b`" with a "did you
+/// mean" added when one of them is close.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_owned();
+    };
+    let Some((word, expected)) = rest.split_once('`') else {
+        return message.to_owned();
+    };
+    let candidates = expected.split('`').skip(1).step_by(2);
+    match crate::text::closest(word, candidates) {
+        Some(c) => format!("{message}; did you mean `{c}`?"),
+        None => message.to_owned(),
+    }
+}
+
+/// `text` with the lines from `start` to `end` (byte offsets) blanked out,
+/// every byte kept in place so offsets still hold; a table header takes its
+/// whole table with it.
+fn blank_lines(text: &str, start: usize, end: usize) -> String {
+    let from = text[..start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let mut to = text[end.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| end + i);
+    if text[from..].trim_start().starts_with('[') {
+        // The table's keys go with its header.
+        let mut at = to;
+        while at < text.len() {
+            let next = text[at + 1..].find('\n').map_or(text.len(), |i| at + 1 + i);
+            if text[at + 1..next].trim_start().starts_with('[') {
+                break;
+            }
+            at = next;
+        }
+        to = at;
+    }
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..from]);
+    for c in text[from..to].chars() {
+        if c == '\n' {
+            out.push('\n');
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    }
+    out.push_str(&text[to..]);
+    out
 }
 
 /// The line of a dotted key (`calendars.default.days`, `mailbox.1.folder`)
 /// in config text: the deepest part of the path the file has.
 pub fn key_line(text: &str, key: &str) -> Option<usize> {
+    key_at(text, key).map(|(l, _)| l)
+}
+
+/// Line and column of a dotted key in config text (see [`key_line`]).
+pub fn key_at(text: &str, key: &str) -> Option<(usize, usize)> {
     use toml::de::{DeTable, DeValue};
     let (doc, _) = DeTable::parse_recoverable(text);
     let lines = Lines::new(text);
@@ -72,7 +150,7 @@ pub fn key_line(text: &str, key: &str) -> Option<usize> {
             _ => break,
         }
     }
-    span.map(|s| lines.line_col(s).0)
+    span.map(|s| lines.line_col(s))
 }
 
 /// Largest `tickets.first_number`: far from overflow, and still a number a
@@ -424,7 +502,9 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                return Config::default().checked(&shown, "");
+                return Config::default()
+                    .checked(&shown, "")
+                    .map_err(ConfigError::from_many);
             }
             Err(source) => {
                 return Err(ConfigError::Read {
@@ -436,26 +516,66 @@ impl Config {
         Config::parse(&text, &shown)
     }
 
-    /// Parses config text; `path` is only for messages.
+    /// Parses config text; `path` is only for messages. Every problem is
+    /// reported, not only the first ([`ConfigError::Many`]).
     pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            ConfigError::Invalid {
-                path: path.to_owned(),
-                line,
-                column,
-                message: e.message().trim().to_owned(),
+        Config::check_all(text, path).map_err(ConfigError::from_many)
+    }
+
+    /// Parses config text and returns every problem in it: a key that is
+    /// unknown or of the wrong type is reported and set aside, and parsing
+    /// goes on, so one run of `config check` lists them all.
+    pub fn check_all(text: &str, path: &str) -> Result<Config, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut work = text.to_owned();
+        for _ in 0..64 {
+            match toml::from_str::<Config>(&work) {
+                Ok(cfg) => {
+                    return match cfg.checked(path, text) {
+                        Ok(cfg) if errors.is_empty() => Ok(cfg),
+                        Ok(_) => {
+                            errors.sort_by_key(Config::line_of);
+                            Err(errors)
+                        }
+                        Err(mut more) => {
+                            errors.append(&mut more);
+                            errors.sort_by_key(Config::line_of);
+                            Err(errors)
+                        }
+                    };
+                }
+                Err(e) => {
+                    let (line, column) =
+                        e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+                    let error = ConfigError::Invalid {
+                        path: path.to_owned(),
+                        line,
+                        column,
+                        message: with_suggestion(e.message().trim()),
+                    };
+                    let repeated = errors
+                        .iter()
+                        .any(|x: &ConfigError| x.to_string() == error.to_string());
+                    if !repeated {
+                        errors.push(error);
+                    }
+                    match e.span() {
+                        Some(s) if !repeated => work = blank_lines(&work, s.start, s.end),
+                        _ => return Err(errors),
+                    }
+                }
             }
-        })?;
-        cfg.checked(path, text)
+        }
+        Err(errors)
     }
 
     /// Checks values that parse but make no sense; each error names the
     /// file and, when the key is in it, the line.
-    fn checked(mut self, path: &str, text: &str) -> Result<Config, ConfigError> {
+    fn checked(mut self, path: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
+        let mut errors: Vec<ConfigError> = Vec::new();
         let at = |key: &str, message: String| ConfigError::Value {
             path: path.to_owned(),
-            line: key_line(text, key),
+            at: key_at(text, key),
             message,
         };
         let bad = |message: String| {
@@ -471,7 +591,7 @@ impl Config {
         };
         self.support.address = self.support.address.trim().to_lowercase();
         if !self.support.address.contains('@') {
-            return Err(bad(format!(
+            errors.push(bad(format!(
                 "support.address {:?} is not an email address",
                 self.support.address
             )));
@@ -484,16 +604,17 @@ impl Config {
         {
             *a = a.trim().to_lowercase();
         }
-        crate::subject::TagFormat::new(&self.tickets.tag)
-            .map_err(|e| bad(format!("tickets.tag: {e}")))?;
+        if let Err(e) = crate::subject::TagFormat::new(&self.tickets.tag) {
+            errors.push(bad(format!("tickets.tag: {e}")));
+        }
         if !(1..=MAX_FIRST_NUMBER).contains(&self.tickets.first_number) {
-            return Err(bad(format!(
+            errors.push(bad(format!(
                 "tickets.first_number = {}: expected 1 to {MAX_FIRST_NUMBER}",
                 self.tickets.first_number
             )));
         }
         if self.ack.max_per_domain_per_day as usize > crate::store::ACKS_KEPT {
-            return Err(bad(format!(
+            errors.push(bad(format!(
                 "ack.max_per_domain_per_day = {} is over {}, the acknowledgement times kept",
                 self.ack.max_per_domain_per_day,
                 crate::store::ACKS_KEPT
@@ -504,13 +625,13 @@ impl Config {
         }
         let problems = self.limits.check();
         if !problems.is_empty() {
-            return Err(bad(problems.join("; ")));
+            errors.push(bad(problems.join("; ")));
         }
         if self.intake.batch_size == 0 {
-            return Err(bad("intake.batch_size must be at least 1".into()));
+            errors.push(bad("intake.batch_size must be at least 1".into()));
         }
         if !matches!(self.outbox.transport.as_str(), "file" | "smtp") {
-            return Err(bad(format!(
+            errors.push(bad(format!(
                 "outbox.transport {:?}: expected \"file\" or \"smtp\"",
                 self.outbox.transport
             )));
@@ -519,7 +640,7 @@ impl Config {
             if let Some(a) = &mut q.address {
                 *a = a.trim().to_lowercase();
                 if !a.contains('@') {
-                    return Err(bad(format!(
+                    errors.push(bad(format!(
                         "queues: address {a:?} is not an email address"
                     )));
                 }
@@ -527,14 +648,14 @@ impl Config {
         }
         self.calendars.entry("default".into()).or_default();
         for (name, c) in &self.calendars {
-            Calendar::from_cfg(c).map_err(|e| {
+            if let Err(e) = Calendar::from_cfg(c) {
                 // The error names the setting first (`open: …`).
                 let field = e.split([':', '.', ' ']).next().unwrap_or_default();
-                at(
+                errors.push(at(
                     &format!("calendars.{name}.{field}"),
                     format!("calendars.{name}: {e}"),
-                )
-            })?;
+                ));
+            }
         }
         for (name, c) in &self.calendars {
             // Holidays back to back can still close every day for years.
@@ -542,23 +663,31 @@ impl Config {
                 && crate::sla::add_business(&cal, chrono::Utc::now(), chrono::Duration::minutes(1))
                     .is_none()
             {
-                return Err(at(
+                errors.push(at(
                     &format!("calendars.{name}.holidays"),
                     format!("calendars.{name}: no working time in the next three years (holidays)"),
                 ));
             }
         }
         for (name, p) in &self.sla.policies {
-            crate::sla::Policy::from_cfg(name, p, &self.calendars).map_err(|e| {
+            // A broken calendar is reported once, by the calendar.
+            let calendar_broken = self
+                .calendars
+                .get(&p.calendar)
+                .is_some_and(|c| Calendar::from_cfg(c).is_err());
+            if calendar_broken {
+                continue;
+            }
+            if let Err(e) = crate::sla::Policy::from_cfg(name, p, &self.calendars) {
                 let field = e.split(':').next().unwrap_or_default();
-                at(
+                errors.push(at(
                     &format!("sla.policies.{name}.{field}"),
                     format!("sla.policies.{name}: {e}"),
-                )
-            })?;
+                ));
+            }
         }
         if !self.sla.policies.contains_key(&self.sla.default_policy) {
-            return Err(bad(format!(
+            errors.push(bad(format!(
                 "sla.default_policy {:?} is not among sla.policies ({})",
                 self.sla.default_policy,
                 self.sla
@@ -573,7 +702,7 @@ impl Config {
             for a in &mut cfg.notify {
                 *a = a.trim().to_lowercase();
                 if !self.agents.contains(a) {
-                    return Err(bad(format!(
+                    errors.push(bad(format!(
                         "queues.{q}.notify: {a:?} is not in `agents`; its replies would count as a customer's"
                     )));
                 }
@@ -583,14 +712,14 @@ impl Config {
             if let Some(p) = &cfg.sla
                 && !self.sla.policies.contains_key(p)
             {
-                return Err(bad(format!("queues.{q}.sla: no SLA policy named {p:?}")));
+                errors.push(bad(format!("queues.{q}.sla: no SLA policy named {p:?}")));
             }
         }
         for m in &self.mailbox {
             if let Some(q) = &m.queue
                 && !self.known_queues().contains(q)
             {
-                return Err(bad(format!(
+                errors.push(bad(format!(
                     "mailbox {}: queue {q:?} is not declared; add [queues.{q}]",
                     m.name
                 )));
@@ -598,7 +727,7 @@ impl Config {
         }
         for (lang, names) in &self.display.0 {
             if !crate::locale::LANGUAGES.contains(&lang.as_str()) {
-                return Err(at(
+                errors.push(at(
                     &format!("display.{lang}"),
                     format!(
                         "display.{lang}: no language {lang:?}; languages are {}",
@@ -632,7 +761,7 @@ impl Config {
             ];
             for (what, map, known) in checks {
                 if let Some(id) = map.keys().find(|k| !known.contains(k)) {
-                    return Err(at(
+                    errors.push(at(
                         &format!("display.{lang}.{what}"),
                         format!(
                             "display.{lang}.{what}: no {what} {id:?}; known: {}",
@@ -642,21 +771,61 @@ impl Config {
                 }
             }
         }
-        let errors = transport::check(&self.mailbox, &self.smtp, self.outbox.transport == "smtp");
-        if let Some(first) = errors.first() {
-            // Located by the first problem; all of them are listed.
-            let key = first
+        let languages = crate::locale::LANGUAGES;
+        let mut language = |key: String, lang: &str| {
+            if !languages.contains(&lang) {
+                errors.push(at(
+                    &key,
+                    format!(
+                        "{key}: no templates in {lang:?}; the languages are {}",
+                        languages.join(", ")
+                    ),
+                ));
+            }
+        };
+        language("support.team_language".into(), &self.support.team_language);
+        language("ack.language".into(), &self.ack.language);
+        for (q, c) in &self.queues {
+            if let Some(l) = &c.language {
+                language(format!("queues.{q}.language"), l);
+            }
+        }
+        for (i, a) in self.agents.iter().enumerate() {
+            if !a.contains('@') || a.starts_with('@') || a.ends_with('@') {
+                errors.push(at(
+                    "agents",
+                    format!("agents[{i}]: {a:?} is not an email address"),
+                ));
+            }
+        }
+        for problem in transport::check(&self.mailbox, &self.smtp, self.outbox.transport == "smtp")
+        {
+            let key = problem
                 .split([':', ' '])
                 .next()
                 .unwrap_or_default()
-                .to_owned();
-            return Err(ConfigError::Value {
-                line: key_line(text, &key.replace('[', ".").replace(']', "")),
+                .replace('[', ".")
+                .replace(']', "");
+            errors.push(ConfigError::Value {
+                at: key_at(text, &key),
                 path: path.to_owned(),
-                message: errors.join("; "),
+                message: problem,
             });
         }
-        Ok(self)
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Where an error points: its line, for ordering.
+    fn line_of(e: &ConfigError) -> usize {
+        match e {
+            ConfigError::Invalid { line, .. } => *line,
+            ConfigError::Value { at, .. } => at.map_or(0, |(l, _)| l),
+            _ => 0,
+        }
     }
 
     /// Our own addresses: the support address, its aliases and the queues'
@@ -757,6 +926,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_problem_is_reported_at_once_in_file_order() {
+        let text = "store_cache_mb = 64\n\
+                    [support]\nteam_language = \"fr\"\n\
+                    [tickets]\ndefault_priority = \"highest\"\nreopen_days = \"thirty\"\n\
+                    [queues.billing]\nlanguag = \"pl\"\n\
+                    [calendars.default]\ntimezone = \"Europe/Warsow\"\n";
+        let errors: Vec<String> = Config::check_all(text, "t.toml")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let expect = [
+            (
+                "t.toml:1:1: unknown field `store_cache_mb`",
+                "did you mean `store_cache_mib`?",
+            ),
+            (
+                "t.toml:3:1: support.team_language: no templates in \"fr\"",
+                "en, pl, he",
+            ),
+            ("t.toml:5:20: unknown variant `highest`", "`urgent`"),
+            ("t.toml:6:15: invalid type: string \"thirty\"", "u32"),
+            (
+                "t.toml:8:1: unknown field `languag`",
+                "did you mean `language`?",
+            ),
+            (
+                "t.toml:10:1: calendars.default: timezone",
+                "did you mean \"Europe/Warsaw\"?",
+            ),
+        ];
+        assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+        for (e, (start, words)) in errors.iter().zip(expect) {
+            assert!(e.starts_with(start) && e.contains(words), "{e}");
+        }
+    }
+
+    #[test]
     fn sla_policies_lay_over_the_built_in_ones() {
         // A new policy keeps the built-ins the shipped rules name.
         let cfg = Config::parse(
@@ -851,8 +1058,14 @@ mod tests {
         ];
         for (text, line, words) in cases {
             let err = Config::parse(text, "t.toml").unwrap_err().to_string();
+            // file:line:column
+            let at = format!("t.toml:{line}:");
             assert!(
-                err.starts_with(&format!("t.toml:{line}: ")),
+                err.starts_with(&at)
+                    && err[at.len()..]
+                        .split(':')
+                        .next()
+                        .is_some_and(|c| c.parse::<usize>().is_ok()),
                 "{text}\n=> {err}"
             );
             assert!(err.contains(words), "{err}");

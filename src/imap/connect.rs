@@ -115,10 +115,30 @@ pub async fn open(cfg: &MailboxCfg) -> Result<ImapSession, ImapError> {
             .await
             .map_err(|(e, _)| ImapError::Login {
                 user: cfg.user.clone(),
-                message: e.to_string(),
+                message: server_said(&e),
             })
     };
     timed("LOGIN", limit, login).await
+}
+
+/// What the server said in a NO or BAD, in its own words: async-imap
+/// hands the response over as debug text (`code: None, info: Some("…")`).
+fn server_said(e: &async_imap::error::Error) -> String {
+    use async_imap::error::Error;
+    let (kind, text) = match e {
+        Error::No(t) => ("the server said NO", t),
+        Error::Bad(t) => ("the server said BAD", t),
+        other => return other.to_string(),
+    };
+    let info = text
+        .split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.rsplit_once("\")"))
+        .map(|(said, _)| said.replace("\\\"", "\""));
+    match info {
+        Some(said) => format!("{kind}: {said}"),
+        None if text.contains("info: None") => kind.to_owned(),
+        None => format!("{kind}: {text}"),
+    }
 }
 
 async fn greeting(c: &mut Client<MailStream>) -> Result<(), ImapError> {

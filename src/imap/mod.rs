@@ -151,14 +151,17 @@ impl<S: Store + 'static> MailboxReader<S> {
                 Ok(RoundEnd::Finished | RoundEnd::Shutdown) => return Ok(()),
                 Err(e) => {
                     failures += 1;
+                    // A refused login or a bad certificate will not mend
+                    // itself in seconds: a one-shot run says so at once,
+                    // once (the caller reports it).
+                    if self.once && (failures >= 3 || e.needs_admin()) {
+                        return Err(e);
+                    }
                     let delay = backoff.next_delay(jitter_seed());
                     if e.needs_admin() {
                         tracing::error!(mailbox = %self.cfg.name, error = %e, retry_in = ?delay, "mailbox unavailable; check its settings");
                     } else {
                         tracing::warn!(mailbox = %self.cfg.name, error = %e, retry_in = ?delay, "mailbox connection failed; reconnecting");
-                    }
-                    if self.once && failures >= 3 {
-                        return Err(e);
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}

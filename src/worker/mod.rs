@@ -385,13 +385,13 @@ impl<S: Store + 'static> Worker<S> {
                 for (name, task) in readers {
                     let r = task.await.map_err(|e| WorkerError::Task(e.to_string()))?;
                     if let Err(e) = r {
-                        tracing::error!(mailbox = %name, error = %e, "mailbox reader gave up");
                         if once {
                             return Err(WorkerError::Mailbox {
                                 name,
                                 message: e.to_string(),
                             });
                         }
+                        tracing::error!(mailbox = %name, error = %e, "mailbox reader gave up");
                     }
                 }
             }
