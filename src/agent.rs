@@ -43,12 +43,198 @@ pub const COMMANDS: &[&str] = &[
     "close", "pending", "open", "priority", "assign", "unassign", "queue", "tag", "untag", "note",
 ];
 
+/// A command's names in the agents' languages: English, Polish, Hebrew.
+/// What an agent may write, and what an error mail suggests in the team's
+/// language.
+const NAMES: &[(&str, &str, &str)] = &[
+    ("close", "zamknij", "סגור"),
+    ("pending", "oczekuje", "ממתין"),
+    ("open", "otwórz", "פתח"),
+    ("priority", "priorytet", "עדיפות"),
+    ("assign", "przypisz", "הקצה"),
+    ("unassign", "unassign", "unassign"),
+    ("queue", "kolejka", "תור"),
+    ("tag", "etykieta", "תגית"),
+    ("untag", "untag", "untag"),
+    ("note", "notatka", "הערה"),
+];
+
+/// What is wrong with an agent's mail: where, and what, so it can be told
+/// in the team's language ([`Problem::say`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The line of the agent's text, counted from the top of their own words.
+    pub line: Option<usize>,
+    pub what: Wrong,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wrong {
+    /// A word on a command line that is not a `#command`.
+    NotACommand {
+        word: String,
+    },
+    Unknown {
+        name: String,
+        like: Option<String>,
+    },
+    NeedsArgument {
+        name: String,
+    },
+    NoArgument {
+        name: String,
+        got: String,
+    },
+    OneArgument {
+        name: String,
+        got: String,
+    },
+    Priority {
+        name: String,
+        got: String,
+    },
+    NotAnAddress {
+        name: String,
+        got: String,
+    },
+    NotAnAgent {
+        name: String,
+        address: String,
+    },
+    NoQueue {
+        name: String,
+        queue: String,
+        known: Vec<String>,
+    },
+    /// Nothing of the agent's own outside the quoted mail.
+    NothingFound,
+}
+
+impl Problem {
+    fn at(line: usize, what: Wrong) -> Problem {
+        Problem {
+            line: Some(line),
+            what,
+        }
+    }
+
+    /// The problem in `lang` (en, pl, he; English otherwise).
+    pub fn say(&self, lang: &str) -> String {
+        let lang = match lang {
+            "pl" | "he" => lang,
+            _ => "en",
+        };
+        let t = |en: &str, pl: &str, he: &str| -> String {
+            match lang {
+                "pl" => pl.to_owned(),
+                "he" => he.to_owned(),
+                _ => en.to_owned(),
+            }
+        };
+        let what = match &self.what {
+            Wrong::NotACommand { word } => t(
+                &format!("{word:?} is not a command (commands start with #)"),
+                &format!("{word:?} to nie polecenie (polecenia zaczynają się od #)"),
+                &format!("\"{word}\" אינה פקודה (פקודות מתחילות ב-#)"),
+            ),
+            Wrong::Unknown { name, like } => match like {
+                Some(s) => t(
+                    &format!("#{name}: unknown command; did you mean #{s}?"),
+                    &format!("#{name}: nieznane polecenie; czy chodziło o #{s}?"),
+                    &format!("#{name}: פקודה לא מוכרת; האם התכוונת ל-#{s}?"),
+                ),
+                None => {
+                    let names: Vec<String> = NAMES
+                        .iter()
+                        .map(|(en, pl, he)| {
+                            format!(
+                                "#{}",
+                                match lang {
+                                    "pl" => pl,
+                                    "he" => he,
+                                    _ => en,
+                                }
+                            )
+                        })
+                        .collect();
+                    let names = names.join(", ");
+                    t(
+                        &format!("#{name}: unknown command; commands are {names}"),
+                        &format!("#{name}: nieznane polecenie; polecenia to {names}"),
+                        &format!("#{name}: פקודה לא מוכרת; הפקודות הן {names}"),
+                    )
+                }
+            },
+            Wrong::NeedsArgument { name } => t(
+                &format!("#{name}: needs an argument"),
+                &format!("#{name}: brakuje argumentu"),
+                &format!("#{name}: חסר ארגומנט"),
+            ),
+            Wrong::NoArgument { name, got } => t(
+                &format!("#{name}: takes no argument, got {got:?}"),
+                &format!("#{name}: nie przyjmuje argumentu, a podano {got:?}"),
+                &format!("#{name}: אינה מקבלת ארגומנט, והתקבל \"{got}\""),
+            ),
+            Wrong::OneArgument { name, got } => t(
+                &format!("#{name}: takes one argument, got {got:?}"),
+                &format!("#{name}: przyjmuje jeden argument, a podano {got:?}"),
+                &format!("#{name}: מקבלת ארגומנט אחד, והתקבל \"{got}\""),
+            ),
+            Wrong::Priority { name, got } => t(
+                &format!("#{name}: {got:?} is not a priority (low, normal, high, urgent)"),
+                &format!("#{name}: {got:?} to nie priorytet (niski, normalny, wysoki, pilny)"),
+                &format!("#{name}: \"{got}\" אינה עדיפות (נמוך, רגיל, גבוה, דחוף)"),
+            ),
+            Wrong::NotAnAddress { name, got } => t(
+                &format!("#{name}: {got:?} is not an address (or `me`)"),
+                &format!("#{name}: {got:?} to nie adres (ani „mnie”)"),
+                &format!("#{name}: \"{got}\" אינה כתובת (או \"אני\")"),
+            ),
+            Wrong::NotAnAgent { name, address } => t(
+                &format!("#{name}: {address} is not one of the agents"),
+                &format!("#{name}: {address} nie jest agentem"),
+                &format!("#{name}: {address} אינו אחד הנציגים"),
+            ),
+            Wrong::NoQueue { name, queue, known } => {
+                let known = known.join(", ");
+                t(
+                    &format!("#{name}: no queue named {queue:?} (queues: {known})"),
+                    &format!("#{name}: nie ma kolejki {queue:?} (kolejki: {known})"),
+                    &format!("#{name}: אין תור בשם \"{queue}\" (תורים: {known})"),
+                )
+            }
+            Wrong::NothingFound => t(
+                "no answer found: the mail has no text of yours outside the quoted mail (write above, below or between the quoted lines; start with #note for an internal note)",
+                "nie znaleziono odpowiedzi: poza cytowaną wiadomością nie ma Twojego tekstu (pisz nad, pod lub między cytowanymi wierszami; zacznij od #notatka, by zostawić notatkę wewnętrzną)",
+                "לא נמצאה תשובה: אין בהודעה טקסט שלך מחוץ להודעה המצוטטת (כתבו מעל, מתחת או בין השורות המצוטטות; התחילו ב-#הערה להערה פנימית)",
+            ),
+        };
+        match self.line {
+            Some(n) => match lang {
+                "pl" => format!("wiersz {n}: {what}"),
+                "he" => format!("שורה {n}: {what}"),
+                _ => format!("line {n}: {what}"),
+            },
+            None => what,
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.say("en"))
+    }
+}
+
 /// An agent's reply, read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reading {
     pub commands: Vec<Command>,
-    /// What is wrong with the commands, one line each (`#clsoe: unknown …`).
-    pub problems: Vec<String>,
+    /// Where each command stands, and the name the agent wrote it by
+    /// (same order as `commands`), for telling them about it.
+    pub written: Vec<(usize, String)>,
+    /// What is wrong with the commands.
+    pub problems: Vec<Problem>,
     /// The answer for the customer: the agent's own text wherever it
     /// stands (with the quoted lines it answers, when written between
     /// them), without command lines, our notification, the client's quote
@@ -151,16 +337,13 @@ fn is_command_line(t: &str) -> bool {
 /// Polish and Hebrew words for the commands, as the English name.
 fn english(name: &str) -> &str {
     match name {
-        "zamknij" | "סגור" => "close",
-        "czeka" | "oczekuje" | "ממתין" => "pending",
-        "otwórz" | "otworz" | "פתח" => "open",
-        "notatka" | "הערה" => "note",
-        "priorytet" | "עדיפות" => "priority",
-        "przypisz" | "הקצה" => "assign",
-        "kolejka" | "תור" => "queue",
-        "etykieta" | "תגית" => "tag",
-        other => other,
+        "czeka" | "otworz" => return if name == "czeka" { "pending" } else { "open" },
+        _ => {}
     }
+    NAMES
+        .iter()
+        .find(|(_, pl, he)| *pl == name || *he == name)
+        .map_or(name, |(en, _, _)| en)
 }
 
 /// A priority in English, Polish or Hebrew.
@@ -180,8 +363,11 @@ fn parse_line(line: usize, text: &str, reading: &mut Reading) {
     let mut words = text.split_whitespace().peekable();
     while let Some(word) = words.next() {
         let Some(name) = word.strip_prefix('#') else {
-            reading.problems.push(format!(
-                "line {line}: {word:?} is not a command (commands start with #)"
+            reading.problems.push(Problem::at(
+                line,
+                Wrong::NotACommand {
+                    word: word.to_owned(),
+                },
             ));
             continue;
         };
@@ -192,26 +378,36 @@ fn parse_line(line: usize, text: &str, reading: &mut Reading) {
             args.push(a);
         }
         match command(&name, &args) {
-            Ok(c) => reading.commands.push(c),
-            Err(why) => reading
-                .problems
-                .push(format!("line {line}: #{name}: {why}")),
+            Ok(c) => {
+                reading.commands.push(c);
+                reading.written.push((line, name.clone()));
+            }
+            Err(what) => reading.problems.push(Problem::at(line, what)),
         }
     }
 }
 
-fn command(name: &str, args: &[&str]) -> Result<Command, String> {
+fn command(name: &str, args: &[&str]) -> Result<Command, Wrong> {
+    let got = || args.join(" ");
     let none = |c: Command| {
         if args.is_empty() {
             Ok(c)
         } else {
-            Err(format!("takes no argument, got {:?}", args.join(" ")))
+            Err(Wrong::NoArgument {
+                name: name.to_owned(),
+                got: got(),
+            })
         }
     };
     let one = || match args {
         [a] => Ok((*a).to_owned()),
-        [] => Err("needs an argument".to_owned()),
-        _ => Err(format!("takes one argument, got {:?}", args.join(" "))),
+        [] => Err(Wrong::NeedsArgument {
+            name: name.to_owned(),
+        }),
+        _ => Err(Wrong::OneArgument {
+            name: name.to_owned(),
+            got: got(),
+        }),
     };
     match english(name) {
         "close" | "closed" | "solved" => none(Command::Status(Status::Closed)),
@@ -219,7 +415,15 @@ fn command(name: &str, args: &[&str]) -> Result<Command, String> {
         "open" | "reopen" => none(Command::Status(Status::Open)),
         "note" | "internal" => none(Command::Note),
         "unassign" => none(Command::Assign(None)),
-        "priority" => priority(&one()?).map(Command::Priority),
+        "priority" => {
+            let p = one()?;
+            priority(&p)
+                .map(Command::Priority)
+                .map_err(|_| Wrong::Priority {
+                    name: name.to_owned(),
+                    got: p,
+                })
+        }
         "assign" => {
             let who = one()?;
             let me = ["me", "mnie", "ja", "אני", "לי"];
@@ -229,17 +433,27 @@ fn command(name: &str, args: &[&str]) -> Result<Command, String> {
                 } else if who.contains('@') {
                     Assignee::Address(who.to_lowercase())
                 } else {
-                    return Err(format!("{who:?} is not an address (or `me`)"));
+                    return Err(Wrong::NotAnAddress {
+                        name: name.to_owned(),
+                        got: who,
+                    });
                 },
             )))
         }
         "queue" => one().map(|q| Command::Queue(q.to_lowercase())),
         "tag" => one().map(|t| Command::Tag(t.to_lowercase())),
         "untag" => one().map(|t| Command::Untag(t.to_lowercase())),
-        _ => Err(match crate::rules::suggestion(name, COMMANDS) {
-            Some(s) => format!("unknown command; did you mean #{s}?"),
-            None => format!("unknown command; commands are #{}", COMMANDS.join(", #")),
-        }),
+        _ => {
+            // Suggested in the language the agent wrote in.
+            let all: Vec<&str> = NAMES
+                .iter()
+                .flat_map(|(en, pl, he)| [*en, *pl, *he])
+                .collect();
+            Err(Wrong::Unknown {
+                name: name.to_owned(),
+                like: crate::rules::suggestion(name, &all),
+            })
+        }
     }
 }
 
@@ -398,18 +612,54 @@ mod tests {
     #[test]
     fn mistakes_are_reported_with_line_and_suggestion() {
         let r = read("#clsoe\n#priority soon #assign bob\n#tag\nHello");
+        let said = |lang: &str| -> Vec<String> { r.problems.iter().map(|p| p.say(lang)).collect() };
         assert_eq!(
-            r.problems,
+            said("en"),
             vec![
                 "line 1: #clsoe: unknown command; did you mean #close?",
-                "line 2: #priority: unknown priority \"soon\": expected low, normal, high or urgent",
+                "line 2: #priority: \"soon\" is not a priority (low, normal, high, urgent)",
                 "line 2: #assign: \"bob\" is not an address (or `me`)",
                 "line 3: #tag: needs an argument",
             ]
         );
+        // A Polish team reads every problem in Polish, each with its line.
+        assert_eq!(
+            said("pl"),
+            vec![
+                "wiersz 1: #clsoe: nieznane polecenie; czy chodziło o #close?",
+                "wiersz 2: #priority: \"soon\" to nie priorytet (niski, normalny, wysoki, pilny)",
+                "wiersz 2: #assign: \"bob\" to nie adres (ani „mnie”)",
+                "wiersz 3: #tag: brakuje argumentu",
+            ]
+        );
+        assert!(
+            said("he")[3].starts_with("שורה 3: #tag: חסר ארגומנט"),
+            "{:?}",
+            said("he")
+        );
         assert_eq!(r.answer, "Hello");
-        assert!(read("#close now").problems[0].contains("takes no argument"));
-        assert!(read("#frobnicate").problems[0].contains("commands are #close"));
+        assert!(
+            read("#close now").problems[0]
+                .to_string()
+                .contains("takes no argument")
+        );
+        let unknown = &read("#frobnicate").problems[0];
+        assert!(unknown.to_string().contains("commands are #close"));
+        assert!(
+            unknown
+                .say("pl")
+                .contains("polecenia to #zamknij, #oczekuje"),
+            "{}",
+            unknown.say("pl")
+        );
+        // A Polish typo gets a Polish suggestion.
+        assert!(
+            read("#zamnkij").problems[0]
+                .say("pl")
+                .contains("czy chodziło o #zamknij?"),
+            "{:?}",
+            read("#zamnkij").problems
+        );
     }
 
     #[test]
@@ -434,7 +684,11 @@ mod tests {
             ]
         );
         assert!(r.is_note());
-        assert!(read("#זמני").problems[0].contains("unknown command"));
+        assert!(
+            read("#זמני").problems[0]
+                .to_string()
+                .contains("unknown command")
+        );
     }
 
     #[test]

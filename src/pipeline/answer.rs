@@ -19,9 +19,6 @@ use crate::rules::Decision;
 use crate::store::{Commit, Store, StoreError};
 use chrono::{DateTime, Utc};
 
-/// What an agent is told when their mail had nothing of theirs in it.
-pub const NOTHING_FOUND: &str = "no answer found: the mail has no text of yours outside the quoted mail (write above, below or between the quoted lines; start with #note for an internal note)";
-
 /// How many of the ticket's latest messages the answer's References name.
 const REFERENCES: usize = 10;
 
@@ -59,11 +56,16 @@ pub(super) fn handle<S: Store + ?Sized>(
         && reading.answer.is_empty()
         && !reading.forwarded
     {
-        problems.push(NOTHING_FOUND.to_owned());
+        problems.push(agent::Problem {
+            line: None,
+            what: agent::Wrong::NothingFound,
+        });
     }
     if !problems.is_empty() {
+        // Told in the team's language, each with its line.
+        let team = &engine.cfg.support.team_language;
         let personal = Personal {
-            problems: problems.clone(),
+            problems: problems.iter().map(|p| p.say(team)).collect(),
             answer: (!reading.answer.is_empty()).then(|| AnswerView::new(agent, &reading.answer)),
             ..Personal::default()
         };
@@ -72,7 +74,11 @@ pub(super) fn handle<S: Store + ?Sized>(
         return Ok(Handled {
             note: format!(
                 "agent's mail refused, nothing sent or changed: {}",
-                problems.join("; ")
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
             refused: true,
         });
@@ -176,7 +182,7 @@ struct Changes {
     /// `Some(None)` unassigns.
     assign: Option<Option<String>>,
     /// What is wrong, one line each; non-empty means nothing is done.
-    problems: Vec<String>,
+    problems: Vec<agent::Problem>,
 }
 
 fn resolve(engine: &Engine, reading: &Reading, agent: &Party) -> Changes {
@@ -185,7 +191,12 @@ fn resolve(engine: &Engine, reading: &Reading, agent: &Party) -> Changes {
         ..Changes::default()
     };
     let queues = engine.cfg.known_queues();
-    for c in &reading.commands {
+    for (c, (line, name)) in reading.commands.iter().zip(&reading.written) {
+        let at = |what| agent::Problem {
+            line: Some(*line),
+            what,
+        };
+        let name = name.clone();
         match c {
             Command::Status(s) => out.status = Some(*s),
             Command::Priority(p) => out.ticket.priority = Some(*p),
@@ -195,14 +206,17 @@ fn resolve(engine: &Engine, reading: &Reading, agent: &Party) -> Changes {
                 out.assign = Some(Some(a.clone()));
             }
             Command::Assign(Some(Assignee::Address(a))) => {
-                out.problems
-                    .push(format!("#assign: {a} is not one of the agents"));
+                out.problems.push(at(agent::Wrong::NotAnAgent {
+                    name,
+                    address: a.clone(),
+                }));
             }
             Command::Queue(q) if queues.contains(q) => out.ticket.queue = Some(q.clone()),
-            Command::Queue(q) => out.problems.push(format!(
-                "#queue: no queue named {q:?} (queues: {})",
-                queues.iter().cloned().collect::<Vec<_>>().join(", ")
-            )),
+            Command::Queue(q) => out.problems.push(at(agent::Wrong::NoQueue {
+                name,
+                queue: q.clone(),
+                known: queues.iter().cloned().collect(),
+            })),
             Command::Tag(tag) => out.ticket.add_tags.push(tag.clone()),
             Command::Untag(tag) => out.ticket.remove_tags.push(tag.clone()),
             Command::Note => {}

@@ -328,11 +328,47 @@ fn a_mistyped_command_changes_nothing_and_tells_the_agent() {
         text.contains("line 1: #clsoe: unknown command; did you mean #close?"),
         "{text}"
     );
-    assert!(text.contains("#queue: no queue named \"sales\""), "{text}");
+    assert!(
+        text.contains("line 1: #queue: no queue named \"sales\""),
+        "{text}"
+    );
     assert!(
         text.contains("We refunded you."),
         "their answer is given back: {text}"
     );
+}
+
+#[test]
+fn a_polish_team_is_told_every_mistake_in_polish_with_its_line() {
+    let s = setup(|cfg| {
+        team(cfg);
+        cfg.support.team_language = "pl".into();
+    });
+    let note = opened(&s);
+    s.process(
+        &reply_to(
+            &note,
+            "r1@example.com",
+            "#oczekuje\r\n#zamnkij #kolejka sprzedaz\r\n#przypisz adam@example.com\r\nDzień dobry, wysłaliśmy nową ładowarkę.",
+            None,
+        ),
+        t0() + Duration::minutes(5),
+    );
+    let errors: Vec<_> = sent(&s, "notification")
+        .into_iter()
+        .filter(|e| e.recipients == ["ola@example.com"] && e.subject.contains("nie wysłano"))
+        .collect();
+    assert_eq!(errors.len(), 1);
+    let text = parse::parse(errors[0].raw.as_bytes(), "e").unwrap().text;
+    for line in [
+        "wiersz 2: #zamnkij: nieznane polecenie; czy chodziło o #zamknij?",
+        "wiersz 2: #kolejka: nie ma kolejki \"sprzedaz\" (kolejki: billing, general, technical)",
+        "wiersz 3: #przypisz: adam@example.com nie jest agentem",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    assert!(!text.contains("unknown command"), "{text}");
+    assert!(sent(&s, "reply").is_empty());
 }
 
 #[test]

@@ -80,28 +80,7 @@ pub(super) const COND_KEYS: &[&str] = &[
 
 /// The closest of `options` to `word`, when it is a likely typo.
 pub(crate) fn suggestion(word: &str, options: &[&str]) -> Option<String> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut cur = vec![i + 1];
-            for (j, cb) in b.iter().enumerate() {
-                cur.push(
-                    (prev[j] + usize::from(ca != *cb))
-                        .min(prev[j + 1] + 1)
-                        .min(cur[j] + 1),
-                );
-            }
-            prev = cur;
-        }
-        prev[b.len()]
-    }
-    options
-        .iter()
-        .map(|o| (distance(word, o), *o))
-        .filter(|(d, o)| *d <= 2.max(o.len() / 4))
-        .min()
-        .map(|(_, o)| o.to_owned())
+    crate::text::closest(word, options.iter().copied()).map(str::to_owned)
 }
 
 pub(super) fn type_name(v: &DeValue<'_>) -> &'static str {
