@@ -1,35 +1,30 @@
-//! The pipeline against a real sled store in a temporary directory, on a
-//! fixed clock.
+//! The pipeline against the in-memory store (held to the same invariants
+//! as the sled store by `store/conformance.rs`), on a fixed clock.
 
 use super::*;
 use crate::config::Config;
 use crate::model::Priority;
-use crate::store::SledStore;
+use crate::store::MemoryStore;
 use crate::thread::ThreadView;
 use chrono::TimeZone;
 
 pub(super) struct Setup {
-    pub _dir: tempfile::TempDir,
-    pub store: SledStore,
+    pub store: MemoryStore,
     pub engine: Engine,
 }
 
 pub(super) fn setup(tweak: impl FnOnce(&mut Config)) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config {
-        rules_dir: dir.path().join("no-rules"),
-        templates_dir: dir.path().join("no-templates"),
+        // No files: the built-in templates and no rules.
+        rules_dir: "/nonexistent/ticketbox-rules".into(),
+        templates_dir: "/nonexistent/ticketbox-templates".into(),
         agents: vec!["agent@example.com".into()],
         ..Config::default()
     };
     tweak(&mut cfg);
-    let store = SledStore::open(&dir.path().join("data"), 1000).unwrap();
+    let store = MemoryStore::new(cfg.tickets.first_number);
     let engine = Engine::new(cfg, "test-instance".into()).unwrap();
-    Setup {
-        _dir: dir,
-        store,
-        engine,
-    }
+    Setup { store, engine }
 }
 
 pub(super) fn t0() -> DateTime<Utc> {

@@ -4,12 +4,18 @@
 //! [`ThreadView`]) and writes one [`Commit`] per message, applied atomically.
 //! [`Store::flush`] is the durability point; the worker calls it once per
 //! batch (group commit) and only then tells the source the mail is safe.
-//! [`SledStore`] is the embedded default; a server-backed store implements
-//! the same trait.
+//! [`SledStore`] is the embedded default, [`MemoryStore`] serves the core's
+//! tests; a server-backed store implements the same trait, and the
+//! conformance suite (`conformance.rs`) holds every backend to the same
+//! invariants.
 
+#[cfg(test)]
+mod conformance;
+mod memory;
 mod sled_store;
 mod staged;
 
+pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 pub use staged::Staged;
 

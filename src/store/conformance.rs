@@ -1,0 +1,363 @@
+//! The store's invariants, run against every backend: whatever keeps the
+//! data, the core must be able to rely on the same things.
+
+use super::*;
+use crate::model::{MessageKind, Party, Priority, Status};
+use crate::outbox::OutboxState;
+use chrono::TimeZone;
+
+fn at(h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, h, 0, 0).unwrap()
+}
+
+fn ticket(id: TicketId, customer: &str, h: u32) -> Ticket {
+    Ticket::new(
+        id,
+        format!("Ticket {id}"),
+        "general".into(),
+        Priority::Normal,
+        Party::new(None, customer),
+        at(h),
+    )
+}
+
+fn record(id: &str, ticket: Option<TicketId>) -> MessageRecord {
+    MessageRecord {
+        message_id: id.into(),
+        raw_hash: format!("hash-{id}"),
+        fingerprint: String::new(),
+        ticket,
+        kind: MessageKind::Customer,
+        from: None,
+        to: Vec::new(),
+        cc: Vec::new(),
+        subject: "s".into(),
+        date: None,
+        received: at(9),
+        attachments: Vec::new(),
+        reason: String::new(),
+        refused: false,
+    }
+}
+
+fn entry(id: &str, raw: &str, h: u32) -> OutboxEntry {
+    OutboxEntry {
+        id: id.into(),
+        ticket: 1000,
+        purpose: "acknowledgement".into(),
+        envelope_from: "support@example.com".into(),
+        recipients: vec!["ann@c.example".into()],
+        subject: "s".into(),
+        raw: raw.into(),
+        state: OutboxState::Pending,
+        attempts: 0,
+        created: at(h),
+        next_attempt: at(h),
+        last_error: None,
+        sent: None,
+        delivered: Vec::new(),
+        refused: Vec::new(),
+        notify: None,
+    }
+}
+
+fn ticket_numbers_only_go_up<S: Store>(s: &S) {
+    assert_eq!(s.next_ticket_id().unwrap(), 1000);
+    s.commit(&Commit {
+        ticket: Some(ticket(1000, "a@x", 9)),
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(s.next_ticket_id().unwrap(), 1001);
+    // Rewriting an older ticket never hands its number out again.
+    s.commit(&Commit {
+        ticket: Some(ticket(1005, "a@x", 9)),
+        ..Commit::default()
+    })
+    .unwrap();
+    s.commit(&Commit {
+        ticket: Some(ticket(1000, "a@x", 9)),
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(s.next_ticket_id().unwrap(), 1006);
+    let ids: Vec<TicketId> = s.tickets().unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(ids, [1000, 1005], "in id order, each once");
+}
+
+fn one_record_per_message_id<S: Store>(s: &S) {
+    s.commit(&Commit {
+        messages: vec![record("m1@x", None)],
+        ..Commit::default()
+    })
+    .unwrap();
+    s.commit(&Commit {
+        messages: vec![record("m1@x", Some(1000))],
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(s.message("m1@x").unwrap().unwrap().ticket, Some(1000));
+    assert!(s.message("m2@x").unwrap().is_none());
+}
+
+fn the_first_reference_wins_and_a_message_leads_to_its_ticket<S: Store>(s: &S) {
+    s.commit(&Commit {
+        index: vec![("ref@x".into(), 1000), ("conv-only@x".into(), 1000)],
+        conversation: Some(("conv".into(), 1000)),
+        ..Commit::default()
+    })
+    .unwrap();
+    s.commit(&Commit {
+        index: vec![("ref@x".into(), 1001)],
+        conversation: Some(("conv".into(), 1001)),
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(s.ticket_for_message_id("ref@x").unwrap(), Some(1000));
+    assert_eq!(s.ticket_for_conversation("conv").unwrap(), Some(1000));
+    // The message itself arrives, in ticket 1001: its own id leads there.
+    s.commit(&Commit {
+        placed: vec![("ref@x".into(), 1001)],
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(s.ticket_for_message_id("ref@x").unwrap(), Some(1001));
+    assert_eq!(s.ticket_for_message_id("nobody@x").unwrap(), None);
+}
+
+fn an_outbox_entry_is_there_once_with_its_message<S: Store>(s: &S) {
+    s.commit(&Commit {
+        outbox: vec![
+            entry("late@x", "Subject: b\r\n\r\nb", 11),
+            entry("ack@x", "Subject: a\r\n\r\na", 10),
+        ],
+        ..Commit::default()
+    })
+    .unwrap();
+    let ids = |v: Vec<OutboxEntry>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.outbox().unwrap()), ["ack@x", "late@x"], "by creation");
+    assert!(
+        s.outbox().unwrap().iter().all(|e| e.raw.is_empty()),
+        "listings carry no message"
+    );
+    // Delivered: the entry moves to done, once, and keeps its message.
+    let mut sent = entry("ack@x", "", 10);
+    sent.state = OutboxState::Sent;
+    sent.sent = Some(at(12));
+    s.put_outbox(&sent).unwrap();
+    assert_eq!(ids(s.outbox_active().unwrap()), ["late@x"]);
+    assert_eq!(ids(s.outbox().unwrap()), ["ack@x", "late@x"]);
+    let got = s.outbox_entry("ack@x").unwrap().unwrap();
+    assert_eq!(
+        (got.state, got.raw.as_str()),
+        (OutboxState::Sent, "Subject: a\r\n\r\na")
+    );
+    // A retry written later carries its state, never a new message.
+    let mut retry = entry("late@x", "Subject: other\r\n\r\nother", 11);
+    retry.attempts = 1;
+    s.put_outbox_all(&[retry]).unwrap();
+    let got = s.outbox_entry("late@x").unwrap().unwrap();
+    assert_eq!((got.attempts, got.raw.as_str()), (1, "Subject: b\r\n\r\nb"));
+    assert!(s.outbox_entry("nobody@x").unwrap().is_none());
+}
+
+fn pending_mail_comes_back_in_arrival_order<S: Store>(s: &S) {
+    for (i, hash) in ["ff", "cc", "99", "33"].iter().enumerate() {
+        s.put_raw(hash, format!("mail {i}").as_bytes(), &format!("origin-{i}"))
+            .unwrap();
+    }
+    // Stored again (a second delivery): keeps its place and its tries.
+    s.count_attempts(&["cc"], true).unwrap();
+    s.put_raw("cc", b"mail 1", "origin-again").unwrap();
+    let pending = s.pending().unwrap();
+    let origins: Vec<&str> = pending.iter().map(|p| p.origin.as_str()).collect();
+    assert_eq!(origins, ["origin-0", "origin-1", "origin-2", "origin-3"]);
+    assert_eq!(s.attempts("cc").unwrap(), Attempts { total: 1, alone: 1 });
+    assert_eq!(s.raw("99").unwrap().as_deref(), Some(&b"mail 2"[..]));
+    // Its commit clears the mark, and marks its source as read, together.
+    s.commit(&Commit {
+        raw_hash: "99".into(),
+        source_key: Some("maildir:new/3".into()),
+        meta: vec![("imap:support".into(), "7:42".into())],
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(s.pending().unwrap().len(), 3);
+    assert!(s.source_seen("maildir:new/3").unwrap());
+    assert!(!s.source_seen("maildir:new/4").unwrap());
+    assert_eq!(s.meta("imap:support").unwrap().as_deref(), Some("7:42"));
+    assert_eq!(
+        s.raw("99").unwrap().as_deref(),
+        Some(&b"mail 2"[..]),
+        "raw mail stays"
+    );
+}
+
+fn quarantine_holds_until_released<S: Store>(s: &S) {
+    s.put_raw("bad", b"garbage", "stdin").unwrap();
+    let q = Quarantined {
+        raw_hash: "bad".into(),
+        reason: "unreadable".into(),
+        received: at(9),
+        origin: "stdin".into(),
+        size: 7,
+        spam_rule: None,
+    };
+    s.commit(&Commit {
+        raw_hash: "bad".into(),
+        quarantine: Some(q.clone()),
+        ..Commit::default()
+    })
+    .unwrap();
+    assert!(s.is_quarantined("bad").unwrap());
+    assert!(s.pending().unwrap().is_empty());
+    // Stored again: quarantined mail is not pending again.
+    s.put_raw("bad", b"garbage", "stdin").unwrap();
+    assert!(s.pending().unwrap().is_empty());
+    assert_eq!(s.quarantined().unwrap(), [q]);
+    s.commit(&Commit {
+        raw_hash: "bad".into(),
+        released: true,
+        ..Commit::default()
+    })
+    .unwrap();
+    assert!(!s.is_quarantined("bad").unwrap());
+}
+
+fn a_customers_tickets_and_the_open_ones<S: Store>(s: &S) {
+    let mut closed = ticket(1001, "ann@c.example", 10);
+    closed.status = Status::Closed;
+    closed.closed = Some(at(11));
+    let mut filed = ticket(1002, "ann@c.example", 11);
+    filed.status = Status::Filed;
+    for t in [
+        ticket(1000, "ann@c.example", 9),
+        closed,
+        filed,
+        ticket(1003, "bob@c.example", 12),
+    ] {
+        s.commit(&Commit {
+            ticket: Some(t),
+            ..Commit::default()
+        })
+        .unwrap();
+    }
+    let ann = s.customer_tickets("ann@c.example").unwrap();
+    let glance: Vec<(TicketId, bool)> = ann.iter().map(|c| (c.id, c.open)).collect();
+    assert_eq!(glance, [(1000, true), (1001, false), (1002, false)]);
+    assert_eq!(ann[1].closed, Some(at(11)));
+    assert_eq!(s.tickets_of_customer("bob@c.example").unwrap(), [1003]);
+    assert!(
+        s.customer_tickets("an@c.example").unwrap().is_empty(),
+        "not a prefix match"
+    );
+    let open: Vec<TicketId> = s.open_tickets().unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(open, [1000, 1003]);
+    // Closing a ticket takes it off the open list.
+    let mut t = s.ticket(1000).unwrap().unwrap();
+    t.status = Status::Closed;
+    s.commit(&Commit {
+        ticket: Some(t),
+        ..Commit::default()
+    })
+    .unwrap();
+    let open: Vec<TicketId> = s.open_tickets().unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(open, [1003]);
+}
+
+fn acknowledgement_times_keep_the_latest<S: Store>(s: &S) {
+    for h in 1..=5 {
+        s.commit(&Commit {
+            acked: vec![Acked {
+                key: "ann@c.example".into(),
+                at: at(h),
+                keep: 3,
+            }],
+            ..Commit::default()
+        })
+        .unwrap();
+    }
+    assert_eq!(s.acks_to("ann@c.example").unwrap(), [at(3), at(4), at(5)]);
+    assert!(s.acks_to("bob@c.example").unwrap().is_empty());
+}
+
+fn small_values_and_preferences<S: Store>(s: &S) {
+    assert_eq!(s.meta("instance_id").unwrap(), None);
+    s.set_meta("instance_id", "abc").unwrap();
+    assert_eq!(s.meta("instance_id").unwrap().as_deref(), Some("abc"));
+    let key = crate::model::CustomerPrefs::key("ann@c.example");
+    s.set_meta(&key, r#"{"language":"pl","timezone":"Europe/Warsaw"}"#)
+        .unwrap();
+    let p = s.customer_prefs("ann@c.example").unwrap();
+    assert_eq!(p.language.as_deref(), Some("pl"));
+    // Unreadable preferences are no preferences, not an error.
+    s.set_meta(&key, "{not json").unwrap();
+    assert_eq!(s.customer_prefs("ann@c.example").unwrap().language, None);
+}
+
+/// Every invariant, each on a fresh store from `make`.
+macro_rules! conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[test]
+            fn ticket_numbers_only_go_up() {
+                let (_keep, s) = $make();
+                super::ticket_numbers_only_go_up(&s);
+            }
+            #[test]
+            fn one_record_per_message_id() {
+                let (_keep, s) = $make();
+                super::one_record_per_message_id(&s);
+            }
+            #[test]
+            fn the_first_reference_wins_and_a_message_leads_to_its_ticket() {
+                let (_keep, s) = $make();
+                super::the_first_reference_wins_and_a_message_leads_to_its_ticket(&s);
+            }
+            #[test]
+            fn an_outbox_entry_is_there_once_with_its_message() {
+                let (_keep, s) = $make();
+                super::an_outbox_entry_is_there_once_with_its_message(&s);
+            }
+            #[test]
+            fn pending_mail_comes_back_in_arrival_order() {
+                let (_keep, s) = $make();
+                super::pending_mail_comes_back_in_arrival_order(&s);
+            }
+            #[test]
+            fn quarantine_holds_until_released() {
+                let (_keep, s) = $make();
+                super::quarantine_holds_until_released(&s);
+            }
+            #[test]
+            fn a_customers_tickets_and_the_open_ones() {
+                let (_keep, s) = $make();
+                super::a_customers_tickets_and_the_open_ones(&s);
+            }
+            #[test]
+            fn acknowledgement_times_keep_the_latest() {
+                let (_keep, s) = $make();
+                super::acknowledgement_times_keep_the_latest(&s);
+            }
+            #[test]
+            fn small_values_and_preferences() {
+                let (_keep, s) = $make();
+                super::small_values_and_preferences(&s);
+            }
+        }
+    };
+}
+
+conformance!(memory, || ((), MemoryStore::new(1000)));
+conformance!(sled, || {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SledStore::open(&dir.path().join("data"), 1000).unwrap();
+    (dir, s)
+});
+conformance!(staged_over_memory, || {
+    // A batch's overlay answers as the store would.
+    let base: &'static MemoryStore = Box::leak(Box::new(MemoryStore::new(1000)));
+    ((), Staged::new(base))
+});

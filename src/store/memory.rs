@@ -1,0 +1,302 @@
+//! A store in memory: the same contract as the sled store, no disk.
+//!
+//! It serves the core's tests (no temporary directories, no flushes) and
+//! is held to the same invariants as every backend by the conformance
+//! suite in `store/conformance.rs`. Everything sits behind one mutex, so
+//! each commit is atomic by construction; `flush` has nothing to do.
+
+use super::{ACKS_KEPT, Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store};
+use crate::model::{MessageRecord, Ticket, TicketId};
+use crate::outbox::{OutboxEntry, OutboxState};
+use crate::thread::ThreadView;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Default)]
+struct Mem {
+    raw: HashMap<String, Vec<u8>>,
+    /// Pending raw mail: arrival number, tries, origin.
+    pending: HashMap<String, (u64, Attempts, String)>,
+    arrivals: u64,
+    sources: HashSet<String>,
+    messages: HashMap<String, MessageRecord>,
+    tickets: BTreeMap<TicketId, Ticket>,
+    next_ticket: Option<TicketId>,
+    msgid: HashMap<String, TicketId>,
+    conversations: HashMap<String, TicketId>,
+    /// (customer address, ticket) → the ticket at a glance.
+    customers: BTreeMap<(String, TicketId), CustomerTicket>,
+    /// Entries with their messages, by id.
+    outbox: BTreeMap<String, OutboxEntry>,
+    acks: HashMap<String, Vec<DateTime<Utc>>>,
+    quarantine: BTreeMap<String, Quarantined>,
+    meta: BTreeMap<String, String>,
+}
+
+/// The in-memory store. `first_ticket` is the number of the first ticket.
+pub struct MemoryStore {
+    first_ticket: TicketId,
+    mem: Mutex<Mem>,
+}
+
+impl MemoryStore {
+    pub fn new(first_ticket: TicketId) -> MemoryStore {
+        MemoryStore {
+            first_ticket,
+            mem: Mutex::new(Mem::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Mem> {
+        // Plain maps: a panic elsewhere leaves them usable.
+        self.mem.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// An entry as listings return it: without its message.
+fn without_raw(e: &OutboxEntry) -> OutboxEntry {
+    OutboxEntry {
+        raw: String::new(),
+        ..e.clone()
+    }
+}
+
+fn is_done(e: &OutboxEntry) -> bool {
+    matches!(e.state, OutboxState::Sent | OutboxState::Failed)
+}
+
+impl ThreadView for MemoryStore {
+    type Error = super::StoreError;
+
+    fn ticket(&self, id: TicketId) -> Result<Option<Ticket>> {
+        Ok(self.lock().tickets.get(&id).cloned())
+    }
+
+    fn ticket_for_message_id(&self, id: &str) -> Result<Option<TicketId>> {
+        Ok(self.lock().msgid.get(id).copied())
+    }
+
+    fn ticket_for_conversation(&self, key: &str) -> Result<Option<TicketId>> {
+        Ok(self.lock().conversations.get(key).copied())
+    }
+
+    fn tickets_of_customer(&self, address: &str) -> Result<Vec<TicketId>> {
+        Ok(self
+            .customer_tickets(address)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect())
+    }
+}
+
+impl Store for MemoryStore {
+    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
+        let mut m = self.lock();
+        m.raw
+            .entry(hash.to_owned())
+            .or_insert_with(|| bytes.to_vec());
+        // A mark already there keeps its arrival order and tries.
+        if !m.pending.contains_key(hash) && !m.quarantine.contains_key(hash) {
+            m.arrivals += 1;
+            let seq = m.arrivals;
+            m.pending.insert(
+                hash.to_owned(),
+                (seq, Attempts::default(), origin.to_owned()),
+            );
+        }
+        Ok(())
+    }
+
+    fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.lock().raw.get(hash).cloned())
+    }
+
+    fn pending(&self) -> Result<Vec<PendingMail>> {
+        let m = self.lock();
+        let mut all: Vec<_> = m
+            .pending
+            .iter()
+            .map(|(hash, (seq, attempts, origin))| {
+                (
+                    *seq,
+                    PendingMail {
+                        hash: hash.clone(),
+                        origin: origin.clone(),
+                        attempts: *attempts,
+                    },
+                )
+            })
+            .collect();
+        all.sort_by_key(|p| p.0);
+        Ok(all.into_iter().map(|(_, p)| p).collect())
+    }
+
+    fn attempts(&self, hash: &str) -> Result<Attempts> {
+        Ok(self
+            .lock()
+            .pending
+            .get(hash)
+            .map(|p| p.1)
+            .unwrap_or_default())
+    }
+
+    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
+        let mut m = self.lock();
+        for hash in hashes {
+            if let Some((_, a, _)) = m.pending.get_mut(*hash) {
+                a.total = a.total.saturating_add(1);
+                if alone {
+                    a.alone = a.alone.saturating_add(1);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn source_seen(&self, key: &str) -> Result<bool> {
+        Ok(self.lock().sources.contains(key))
+    }
+
+    fn message(&self, message_id: &str) -> Result<Option<MessageRecord>> {
+        Ok(self.lock().messages.get(message_id).cloned())
+    }
+
+    fn is_quarantined(&self, hash: &str) -> Result<bool> {
+        Ok(self.lock().quarantine.contains_key(hash))
+    }
+
+    fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        Ok(self.lock().quarantine.values().cloned().collect())
+    }
+
+    fn tickets(&self) -> Result<Vec<Ticket>> {
+        Ok(self.lock().tickets.values().cloned().collect())
+    }
+
+    fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>> {
+        let m = self.lock();
+        Ok(m.customers
+            .range((address.to_owned(), 0)..=(address.to_owned(), TicketId::MAX))
+            .map(|(_, c)| *c)
+            .collect())
+    }
+
+    fn next_ticket_id(&self) -> Result<TicketId> {
+        Ok(self.lock().next_ticket.unwrap_or(self.first_ticket))
+    }
+
+    fn acks_to(&self, key: &str) -> Result<Vec<DateTime<Utc>>> {
+        Ok(self.lock().acks.get(key).cloned().unwrap_or_default())
+    }
+
+    fn commit(&self, c: &Commit) -> Result<()> {
+        let mut m = self.lock();
+        if !c.raw_hash.is_empty() {
+            m.pending.remove(&c.raw_hash);
+        }
+        if let Some(key) = &c.source_key {
+            m.sources.insert(key.clone());
+        }
+        for r in &c.messages {
+            m.messages.insert(r.message_id.clone(), r.clone());
+        }
+        if let Some(t) = &c.ticket {
+            m.customers
+                .insert((t.customer.address.clone(), t.id), CustomerTicket::from(t));
+            let next = m.next_ticket.unwrap_or(self.first_ticket);
+            if t.id >= next {
+                m.next_ticket = Some(t.id.saturating_add(1));
+            }
+            m.tickets.insert(t.id, t.clone());
+        }
+        // References never move an entry; a message's own id does.
+        for (id, t) in &c.index {
+            m.msgid.entry(id.clone()).or_insert(*t);
+        }
+        for (id, t) in &c.placed {
+            m.msgid.insert(id.clone(), *t);
+        }
+        if let Some((key, t)) = &c.conversation {
+            m.conversations.entry(key.clone()).or_insert(*t);
+        }
+        for e in &c.outbox {
+            m.outbox.insert(e.id.clone(), e.clone());
+        }
+        for a in &c.acked {
+            let times = m.acks.entry(a.key.clone()).or_default();
+            times.push(a.at);
+            let skip = times.len().saturating_sub(a.keep.clamp(1, ACKS_KEPT));
+            times.drain(..skip);
+        }
+        for (k, v) in &c.meta {
+            m.meta.insert(k.clone(), v.clone());
+        }
+        if c.released {
+            m.quarantine.remove(&c.raw_hash);
+        }
+        if let Some(q) = &c.quarantine {
+            m.quarantine.insert(c.raw_hash.clone(), q.clone());
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxEntry>> {
+        let m = self.lock();
+        // Active first, then done, each by id; then by creation (stable),
+        // as the sled store lists them.
+        let mut all: Vec<OutboxEntry> = m
+            .outbox
+            .values()
+            .filter(|e| !is_done(e))
+            .chain(m.outbox.values().filter(|e| is_done(e)))
+            .map(without_raw)
+            .collect();
+        all.sort_by_key(|e| e.created);
+        Ok(all)
+    }
+
+    fn outbox_active(&self) -> Result<Vec<OutboxEntry>> {
+        Ok(self
+            .lock()
+            .outbox
+            .values()
+            .filter(|e| !is_done(e))
+            .map(without_raw)
+            .collect())
+    }
+
+    fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>> {
+        Ok(self.lock().outbox.get(id).cloned())
+    }
+
+    fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
+        let mut m = self.lock();
+        // The message is written once: later writes carry the state.
+        let raw = match m.outbox.get(&entry.id) {
+            Some(old) if !old.raw.is_empty() => old.raw.clone(),
+            _ => entry.raw.clone(),
+        };
+        m.outbox.insert(
+            entry.id.clone(),
+            OutboxEntry {
+                raw,
+                ..entry.clone()
+            },
+        );
+        Ok(())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.lock().meta.get(key).cloned())
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.lock().meta.insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+}
