@@ -227,3 +227,85 @@ fn rules_test_on_a_stored_message_shows_what_happened_to_it() {
     assert_eq!(r.decision.priority, "high");
     assert_eq!(r.decision.template, None, "replies are not acknowledged");
 }
+
+/// Live processing and the dry run agree on every fixture: the dry run
+/// before a message arrives predicts what live processing then does, and
+/// the dry run after it reports the same.
+#[test]
+fn the_dry_run_and_live_processing_decide_alike_on_every_fixture() {
+    let s = shipped();
+    let rules = s.engine.rules();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "{names:?}");
+    let mut compared = 0;
+    for (i, path) in names.iter().enumerate() {
+        let bytes = std::fs::read(path).unwrap();
+        let now = t0() + Duration::minutes(i as i64);
+        let before = crate::dryrun::test_message(&s.engine, &rules, Some(&s.store), &bytes, now);
+        let raw = RawMail::new(bytes.clone(), path.display().to_string(), None);
+        let o = s.process(&raw, now);
+        let Ok(before) = before else {
+            // Only what live processing cannot read either.
+            assert_eq!(o.outcome, OutcomeKind::Quarantined, "{path:?}");
+            continue;
+        };
+        let after =
+            crate::dryrun::test_message(&s.engine, &rules, Some(&s.store), &bytes, now).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy();
+        match o.outcome {
+            OutcomeKind::Created => {
+                let t = s.store.ticket(o.ticket.unwrap()).unwrap().unwrap();
+                assert_eq!(before.kind, "new", "{name}");
+                for (what, r) in [("before", &before), ("after", &after)] {
+                    let d = &r.decision;
+                    assert_eq!(
+                        (d.queue.as_str(), d.priority.as_str(), d.sla.as_str()),
+                        (
+                            t.queue.as_str(),
+                            t.priority.as_str(),
+                            t.sla_policy.as_deref().unwrap_or("")
+                        ),
+                        "{name}: dry run {what} vs live"
+                    );
+                    assert_eq!(d.fired, t.rules_fired, "{name}: {what}");
+                }
+                assert!(
+                    after.notes[0].contains("opened"),
+                    "{name}: {:?}",
+                    after.notes
+                );
+                compared += 1;
+            }
+            OutcomeKind::Appended => {
+                let tag = s.engine.threading.tags.format(o.ticket.unwrap());
+                assert_eq!(before.kind, "reply", "{name}");
+                assert!(
+                    before
+                        .notes
+                        .iter()
+                        .any(|n| n.contains(&format!("would join {tag}"))),
+                    "{name}: {:?}",
+                    before.notes
+                );
+                assert!(
+                    after
+                        .notes
+                        .iter()
+                        .any(|n| n.contains(&format!("joined {tag}"))),
+                    "{name}: {:?}",
+                    after.notes
+                );
+                compared += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(compared >= 10, "{compared} fixtures compared");
+}
