@@ -10,7 +10,7 @@ use ticketbox::clock::FixedClock;
 use ticketbox::config::Config;
 use ticketbox::intake::RawMail;
 use ticketbox::pipeline::Engine;
-use ticketbox::store::{SledStore, Staged, Store};
+use ticketbox::store::{DiskStore, Staged, Store};
 use ticketbox::worker::isolate::process_all;
 
 fn message(i: usize) -> Vec<u8> {
@@ -58,7 +58,7 @@ fn main() {
     cfg.ack.same_text_days = 0;
     let batch = cfg.intake.batch_size;
     let engine = Engine::new(cfg, "bench".into()).expect("engine");
-    let store = SledStore::open(&dir.path().join("data"), 1000).expect("store");
+    let store = DiskStore::open(&dir.path().join("data"), 1000).expect("store");
     let mails: Vec<RawMail> = (0..n)
         .map(|i| RawMail::new(message(i), format!("bench#{i}"), None))
         .collect();

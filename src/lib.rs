@@ -51,7 +51,9 @@
 //! - [`intake`]: reading Maildirs, mbox files, stdin.
 //! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects,
 //!   timeouts, modified UTF-7 folder names).
-//! - [`store`]: the [`store::Store`] trait and its sled implementation.
+//! - [`store`]: the [`store::Store`] trait and its backends: [`store::DiskStore`]
+//!   (embedded, the default) and [`store::MemoryStore`] (the core's tests), held to
+//!   one conformance suite.
 //! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP).
 //! - [`pipeline`]: one message through the core into one commit (an agent's
 //!   message: commands applied, answer passed on to the customer).

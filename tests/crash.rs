@@ -8,7 +8,7 @@ use common::Sandbox;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 use ticketbox::model::MessageKind;
-use ticketbox::store::{SledStore, Store};
+use ticketbox::store::{DiskStore, Store};
 use ticketbox::thread::ThreadView;
 
 const NEW: usize = 2000;
@@ -93,7 +93,7 @@ fn sigkill_during_ingest_loses_nothing_and_duplicates_nothing() {
         }
         child.wait().expect("reap");
         // Progress so far, as the next run will find it.
-        let store = SledStore::open(&sb.path("data"), 1000).expect("open store");
+        let store = DiskStore::open(&sb.path("data"), 1000).expect("open store");
         eprintln!(
             "after {delay_ms} ms: {} tickets, {} pending raw, {} outbox entries",
             store.tickets().unwrap().len(),
@@ -110,7 +110,7 @@ fn sigkill_during_ingest_loses_nothing_and_duplicates_nothing() {
     // Let it finish.
     sb.run(&["run", "--once"]);
 
-    let store = SledStore::open(&sb.path("data"), 1000).expect("open store");
+    let store = DiskStore::open(&sb.path("data"), 1000).expect("open store");
     assert!(
         store.pending().unwrap().is_empty(),
         "raw messages left pending"

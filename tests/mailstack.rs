@@ -439,7 +439,7 @@ fn a_changed_uidvalidity_rescans_without_new_tickets_and_seen_flags_do_not_hide_
 
     // The server renumbered its UIDs (as after a mailbox rebuild).
     {
-        let store = ticketbox::store::SledStore::open(&sb.path("data"), 1000).unwrap();
+        let store = ticketbox::store::DiskStore::open(&sb.path("data"), 1000).unwrap();
         use ticketbox::store::Store;
         let (validity, last) =
             ticketbox::imap::parse_checkpoint(&store.meta("imap:support").unwrap().unwrap())

@@ -10,7 +10,7 @@ use common::{Sandbox, header};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use ticketbox::model::MessageKind;
-use ticketbox::store::{SledStore, Store};
+use ticketbox::store::{DiskStore, Store};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -219,7 +219,7 @@ fn sigkill_during_a_500_message_backlog_loses_nothing_and_acknowledges_once() {
     );
     assert!(worker.stop().success());
 
-    let store = SledStore::open(&sb.path("data"), 1000).unwrap();
+    let store = DiskStore::open(&sb.path("data"), 1000).unwrap();
     assert!(store.pending().unwrap().is_empty());
     let tickets = store.tickets().unwrap();
     assert_eq!(tickets.len(), N, "one ticket per message");
@@ -301,7 +301,7 @@ fn big_mail_is_fetched_in_parts_within_fetch_mib() {
     let tickets = sb.json(&["tickets", "--json"]);
     assert_eq!(tickets.as_array().unwrap().len(), 5, "{tickets:#}");
     let store_dir = sb.path("data");
-    let store = SledStore::open(&store_dir, 1000).unwrap();
+    let store = DiskStore::open(&store_dir, 1000).unwrap();
     let (_, last) =
         ticketbox::imap::parse_checkpoint(&store.meta("imap:support").unwrap().unwrap()).unwrap();
     assert_eq!(last, 5, "checkpoint at the last message");

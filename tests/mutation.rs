@@ -281,7 +281,7 @@ fn thousands_of_mutated_messages_never_panic_and_all_get_an_outcome() {
         assert!(fine, "{fixture}: {o} ({reason})");
     }
     // Nothing left half-done.
-    let store = ticketbox::store::SledStore::open(&sb.path("data"), 1000).unwrap();
+    let store = ticketbox::store::DiskStore::open(&sb.path("data"), 1000).unwrap();
     assert!(ticketbox::store::Store::pending(&store).unwrap().is_empty());
 }
 

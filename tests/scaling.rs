@@ -13,13 +13,13 @@ use ticketbox::config::Config;
 use ticketbox::intake::RawMail;
 use ticketbox::pipeline::{self, Engine, OutcomeKind};
 use ticketbox::rules::RuleSet;
-use ticketbox::store::SledStore;
+use ticketbox::store::DiskStore;
 
 const MOST: f64 = 2.5;
 
 struct Setup {
     _dir: tempfile::TempDir,
-    store: SledStore,
+    store: DiskStore,
     engine: Engine,
 }
 
@@ -33,7 +33,7 @@ fn setup(tweak: impl FnOnce(&mut Config)) -> Setup {
     };
     tweak(&mut cfg);
     Setup {
-        store: SledStore::open(&dir.path().join("data"), 1000).unwrap(),
+        store: DiskStore::open(&dir.path().join("data"), 1000).unwrap(),
         engine: Engine::new(cfg, "scaling".into()).unwrap(),
         _dir: dir,
     }

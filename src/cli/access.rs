@@ -8,7 +8,7 @@ use ticketbox::config::Config;
 use ticketbox::control::{self, ControlError, Request};
 use ticketbox::intake;
 use ticketbox::pipeline::Engine;
-use ticketbox::store::{SledStore, Store, StoreError};
+use ticketbox::store::{DiskStore, Store, StoreError};
 
 /// Sends `req` to a worker running on this data directory. `None` when no
 /// worker answers.
@@ -49,7 +49,7 @@ pub enum Reached {
     /// A running worker answered, with this exit code.
     Worker(ExitCode),
     /// No worker: the store, opened here.
-    Store(Box<SledStore>),
+    Store(Box<DiskStore>),
 }
 
 /// Asks a running worker, else opens the store. A worker that is starting
@@ -86,7 +86,7 @@ pub fn is_locked(e: &anyhow::Error) -> bool {
         .is_some_and(|e| matches!(e, StoreError::Locked { .. }))
 }
 
-pub fn open_store(cfg: &Config) -> Result<SledStore> {
+pub fn open_store(cfg: &Config) -> Result<DiskStore> {
     // Opening the store may write (sled brings its snapshot up to date):
     // on a disk with almost no room, a command meant to look must not be
     // the one that fills it, and a worker could not take mail anyway.
@@ -98,7 +98,7 @@ pub fn open_store(cfg: &Config) -> Result<SledStore> {
     .map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
-    match SledStore::open_with_cache(
+    match DiskStore::open_with_cache(
         &cfg.data_dir,
         cfg.tickets.first_number,
         cfg.store_cache_mib.max(1) << 20,
@@ -114,7 +114,7 @@ pub fn open_store(cfg: &Config) -> Result<SledStore> {
 
 /// The instance id from the config, else the one kept in the store, else a
 /// new one (kept for next time).
-pub fn instance_id(cfg: &Config, store: &SledStore) -> Result<String> {
+pub fn instance_id(cfg: &Config, store: &DiskStore) -> Result<String> {
     if !cfg.instance_id.is_empty() {
         return Ok(cfg.instance_id.clone());
     }
@@ -133,7 +133,7 @@ pub fn instance_id(cfg: &Config, store: &SledStore) -> Result<String> {
     Ok(id)
 }
 
-pub fn engine(cfg: Config, store: &SledStore) -> Result<Engine> {
+pub fn engine(cfg: Config, store: &DiskStore) -> Result<Engine> {
     let id = instance_id(&cfg, store)?;
     Engine::new(cfg, id).context("loading rules and templates")
 }

@@ -13,7 +13,7 @@ use ticketbox::intake::{self, Item};
 use ticketbox::outbox::{FileTransport, SmtpTransport, Transport};
 use ticketbox::pipeline::{Engine, OutcomeKind};
 use ticketbox::report;
-use ticketbox::store::SledStore;
+use ticketbox::store::DiskStore;
 use ticketbox::worker::{self, Source, Worker};
 
 pub fn templates_preview(
@@ -199,7 +199,7 @@ pub fn templates_check(cfg: &Config, dir: Option<PathBuf>) -> Result<ExitCode> {
 
 pub fn rules_test_offline(cfg: Config, raw: &[u8], json: bool) -> Result<ExitCode> {
     let engine = Engine::new(cfg, "rules-test".into()).context("loading rules and templates")?;
-    let r = ticketbox::dryrun::test_message::<SledStore>(
+    let r = ticketbox::dryrun::test_message::<DiskStore>(
         &engine,
         &engine.rules(),
         None,

@@ -278,7 +278,7 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::outbox::transport::SendFuture;
-    use crate::store::{Commit, SledStore};
+    use crate::store::{Commit, DiskStore};
     use chrono::TimeZone;
     use std::sync::Mutex;
 
@@ -340,7 +340,7 @@ mod tests {
     #[test]
     fn retries_temporary_failures_with_backoff_and_gives_up_on_permanent_ones() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path(), 1000).unwrap();
+        let store = DiskStore::open(dir.path(), 1000).unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         let clock = FixedClock::new(t0);
         store
@@ -388,7 +388,7 @@ mod tests {
     #[test]
     fn temporary_failures_become_final_after_max_attempts() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path(), 1000).unwrap();
+        let store = DiskStore::open(dir.path(), 1000).unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         let clock = FixedClock::new(t0);
         store.put_outbox(&entry("a", t0)).unwrap();
@@ -415,14 +415,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         {
-            let store = SledStore::open(dir.path(), 1000).unwrap();
+            let store = DiskStore::open(dir.path(), 1000).unwrap();
             let mut e = entry("a", t0);
             e.state = OutboxState::Sending; // crashed mid-send
             e.attempts = 1;
             store.put_outbox(&e).unwrap();
             store.flush().unwrap();
         }
-        let store = SledStore::open(dir.path(), 1000).unwrap();
+        let store = DiskStore::open(dir.path(), 1000).unwrap();
         let transport = Scripted::default();
         let r = rt()
             .block_on(deliver_due(
@@ -483,7 +483,7 @@ mod tests {
     #[test]
     fn each_recipient_has_its_own_result() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path(), 1000).unwrap();
+        let store = DiskStore::open(dir.path(), 1000).unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         let clock = FixedClock::new(t0);
         let mut e = entry("answer", t0);
@@ -555,7 +555,7 @@ mod tests {
     #[test]
     fn results_are_recorded_as_they_come_not_at_the_end_of_the_round() {
         let dir = tempfile::tempdir().unwrap();
-        let store = std::sync::Arc::new(SledStore::open(dir.path(), 1000).unwrap());
+        let store = std::sync::Arc::new(DiskStore::open(dir.path(), 1000).unwrap());
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         for (i, id) in ["a", "b", "slow", "c", "d", "e"].iter().enumerate() {
             store

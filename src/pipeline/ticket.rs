@@ -74,7 +74,7 @@ pub fn ruled_at_open(t: &Ticket, mailbox_queue: Option<&str>) -> Ruled {
 }
 
 /// The rules' record after one more message's decision: the same steps
-/// [`apply_rules`] takes on the ticket, on what the rules alone decided.
+/// `apply_rules` takes on the ticket, on what the rules alone decided.
 pub fn ruled_after(r: &mut Ruled, d: &Decision) {
     if let Some(q) = &d.queue {
         r.queue.clone_from(q);

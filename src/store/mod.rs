@@ -4,7 +4,7 @@
 //! [`ThreadView`]) and writes one [`Commit`] per message, applied atomically.
 //! [`Store::flush`] is the durability point; the worker calls it once per
 //! batch (group commit) and only then tells the source the mail is safe.
-//! [`SledStore`] is the embedded default, [`MemoryStore`] serves the core's
+//! [`DiskStore`] (sled) is the embedded default, [`MemoryStore`] serves the core's
 //! tests; a server-backed store implements the same trait, and the
 //! conformance suite (`conformance.rs`) holds every backend to the same
 //! invariants.
@@ -16,7 +16,11 @@ mod sled_store;
 mod staged;
 
 pub use memory::MemoryStore;
-pub use sled_store::SledStore;
+/// The embedded default: data on local disk, one process at a time. Its
+/// engine (sled) is named nowhere outside `store/`.
+pub use sled_store::SledStore as DiskStore;
+#[cfg(test)]
+use sled_store::SledStore;
 pub use staged::Staged;
 
 use crate::model::{CustomerPrefs, MessageRecord, Ticket, TicketId};
@@ -34,8 +38,11 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store: {0}")]
-    Sled(#[from] sled::Error),
+    /// The backend failed; `fatal` when it takes no more writes in this
+    /// process (a failed log write, a corruption): only a restart, once the
+    /// cause is gone, brings it back.
+    #[error("store: {message}")]
+    Backend { message: String, fatal: bool },
     #[error("store: value under {key:?} in {tree} is unreadable: {source}")]
     Corrupt {
         tree: &'static str,
@@ -56,17 +63,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the store can take no more writes in this process: sled
-    /// stops for good after an I/O error in its log (a full disk, a failing
-    /// device) or a corruption. Only a restart, once the cause is gone,
-    /// brings it back.
+    /// Whether the store can take no more writes in this process (an
+    /// embedded store stops for good after an I/O error in its log: a full
+    /// disk, a failing device; or a corruption). Only a restart, once the
+    /// cause is gone, brings it back.
     pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Sled(
-                sled::Error::Io(_) | sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)
-            )
-        )
+        matches!(self, StoreError::Backend { fatal: true, .. })
     }
 
     /// Whether the store as a whole failed (I/O, a full disk, a lock), as

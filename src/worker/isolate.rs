@@ -262,13 +262,13 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::config::Config;
-    use crate::store::SledStore;
+    use crate::store::DiskStore;
     use chrono::TimeZone;
     use std::sync::Mutex;
 
     struct Setup {
         _dir: tempfile::TempDir,
-        store: SledStore,
+        store: DiskStore,
         engine: Engine,
         clock: FixedClock,
     }
@@ -281,7 +281,7 @@ mod tests {
             ..Config::default()
         };
         Setup {
-            store: SledStore::open(&dir.path().join("data"), 1000).unwrap(),
+            store: DiskStore::open(&dir.path().join("data"), 1000).unwrap(),
             engine: Engine::new(cfg, "test-instance".into()).unwrap(),
             clock: FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()),
             _dir: dir,
@@ -300,7 +300,7 @@ mod tests {
     /// call is noted with the tries on record at that moment.
     fn step_noting<'a>(
         calls: &'a Mutex<Vec<(String, Attempts)>>,
-    ) -> impl Fn(&Engine, &SledStore, &RawMail, DateTime<Utc>) -> Result<Outcome, StoreError> + 'a
+    ) -> impl Fn(&Engine, &DiskStore, &RawMail, DateTime<Utc>) -> Result<Outcome, StoreError> + 'a
     {
         move |engine, store, raw, now| {
             calls

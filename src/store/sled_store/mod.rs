@@ -124,6 +124,21 @@ pub struct SledStore {
 /// Page cache of a store opened with [`SledStore::open`].
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
+/// sled's errors, in the store's terms: an I/O error in its log, a
+/// corruption or a bug leave it taking no more writes.
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> StoreError {
+        let fatal = matches!(
+            e,
+            sled::Error::Io(_) | sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)
+        );
+        StoreError::Backend {
+            message: e.to_string(),
+            fatal,
+        }
+    }
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `dir` with the default cache.
     /// `first_ticket` is the number the first ticket gets in a new store.
@@ -156,7 +171,7 @@ impl SledStore {
                             path: dir.display().to_string(),
                         }
                     }
-                    other => StoreError::Sled(other),
+                    other => StoreError::from(other),
                 })
         };
         // A process that just closed the store (a restart) may hold the

@@ -217,7 +217,7 @@ impl SledStore {
             )
             .map_err(|e| match e {
                 TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Sled(e),
+                TransactionError::Storage(e) => StoreError::from(e),
             })
     }
 
@@ -250,7 +250,7 @@ impl SledStore {
             })
             .map_err(|e| match e {
                 TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Sled(e),
+                TransactionError::Storage(e) => StoreError::from(e),
             })
     }
 }

@@ -10,7 +10,7 @@ use std::sync::{LazyLock, Mutex};
 use ticketbox::config::Config;
 use ticketbox::intake::RawMail;
 use ticketbox::pipeline::{self, Engine};
-use ticketbox::store::{SledStore, Store};
+use ticketbox::store::{DiskStore, Store};
 
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
@@ -26,14 +26,14 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
 
 struct Scratch {
     _dir: tempfile::TempDir,
-    store: SledStore,
+    store: DiskStore,
     used: usize,
 }
 
 fn scratch() -> Scratch {
     let base = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
     let dir = tempfile::tempdir_in(base).expect("tempdir");
-    let store = SledStore::open(&dir.path().join("data"), 1000).expect("store");
+    let store = DiskStore::open(&dir.path().join("data"), 1000).expect("store");
     Scratch { _dir: dir, store, used: 0 }
 }
 

@@ -9,7 +9,7 @@ use ticketbox::config::Config;
 use ticketbox::dryrun::{self, PreviewSource};
 use ticketbox::pipeline::Engine;
 use ticketbox::render::Templates;
-use ticketbox::store::SledStore;
+use ticketbox::store::DiskStore;
 
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
@@ -37,5 +37,5 @@ fuzz_target!(|data: &[u8]| {
     };
     ENGINE.set_templates(templates);
     let now = chrono::Utc::now();
-    let _ = dryrun::preview(&*ENGINE, None::<&SledStore>, "ack", "he", PreviewSource::Example, now);
+    let _ = dryrun::preview(&*ENGINE, None::<&DiskStore>, "ack", "he", PreviewSource::Example, now);
 });
