@@ -90,66 +90,7 @@ pub struct Sender<'a> {
     pub display: &'a crate::config::Display,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AckError {
-    #[error(transparent)]
-    Template(#[from] TemplateError),
-    #[error("cannot address the acknowledgement: {0}")]
-    Address(String),
-    #[error("cannot build the acknowledgement: {0}")]
-    Build(String),
-}
-
-/// What an outgoing mail is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// To the customer: we have your request.
-    Acknowledgement,
-    /// To an extra address a rule named: a ticket needs attention.
-    Notification,
-    /// To a queue's escalation address: an SLA target is near or missed.
-    Escalation,
-    /// To the customer: an agent's answer, passed on from the support address.
-    Reply,
-    /// To the customer: their pending ticket was closed for want of an answer.
-    Closed,
-    /// To an agent: their answer did not reach everyone it was meant for.
-    Notice,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Acknowledgement => "acknowledgement",
-            Purpose::Notification => "notification",
-            Purpose::Escalation => "escalation",
-            Purpose::Reply => "reply",
-            Purpose::Closed => "closed",
-            Purpose::Notice => "notice",
-        }
-    }
-    fn id_part(self) -> &'static str {
-        match self {
-            Purpose::Acknowledgement => "ack",
-            Purpose::Notification => "notify",
-            Purpose::Escalation => "esc",
-            Purpose::Reply => "reply",
-            Purpose::Closed => "closed",
-            Purpose::Notice => "notice",
-        }
-    }
-    /// RFC 3834: a reply to a message is auto-replied, anything else
-    /// auto-generated; a person's answer is neither.
-    pub fn auto_submitted(self) -> Option<&'static str> {
-        match self {
-            Purpose::Acknowledgement => Some("auto-replied"),
-            Purpose::Notification | Purpose::Escalation | Purpose::Closed | Purpose::Notice => {
-                Some("auto-generated")
-            }
-            Purpose::Reply => None,
-        }
-    }
-}
+pub use crate::compose::{AckError, Purpose};
 
 /// The Message-ID of the mail about `cause` to `to` for `purpose`: stable,
 /// so processing the cause again cannot make a different mail.

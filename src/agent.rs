@@ -14,9 +14,9 @@
 
 use crate::model::{Priority, Status};
 
-/// The line our notifications put above the quoted text; everything from
-/// it on is never sent to a customer, whatever the agent's client does.
-pub const REPLY_ABOVE: &str = "##- Reply above this line -##";
+/// The line our notifications put above the quoted text (see
+/// [`crate::written::REPLY_ABOVE`]).
+pub use crate::written::REPLY_ABOVE;
 
 /// One command from the top of an agent's reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,7 +317,7 @@ fn names_a_command(t: &str) -> bool {
             english,
             "closed" | "solved" | "wait" | "reopen" | "internal"
         )
-        || crate::rules::suggestion(&first, COMMANDS).is_some()
+        || crate::text::closest(&first, COMMANDS.iter().copied()).is_some()
 }
 
 /// Gmail's text part writes a pasted image as "[image: name.png]"; the
@@ -451,7 +451,7 @@ fn command(name: &str, args: &[&str]) -> Result<Command, Wrong> {
                 .collect();
             Err(Wrong::Unknown {
                 name: name.to_owned(),
-                like: crate::rules::suggestion(name, &all),
+                like: crate::text::closest(name, all.iter().copied()).map(str::to_owned),
             })
         }
     }

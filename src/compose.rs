@@ -4,12 +4,12 @@
 //! attachments; and the outbox entry and message record that go into the
 //! same commit as the decision that caused the mail.
 
-use crate::ack::{AckError, Purpose};
 use crate::classify::{Identity, LOOP_HEADER};
 use crate::model::{MessageKind, MessageRecord, Party, TicketId};
 use crate::outbox::{OutboxEntry, OutboxState};
 use crate::parse::AttachmentData;
 use crate::render::Rendered;
+use crate::render::TemplateError;
 use crate::text;
 use chrono::{DateTime, Utc};
 use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};
@@ -173,4 +173,65 @@ pub fn compose(
         refused: false,
     };
     Ok((entry, record))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("cannot address the acknowledgement: {0}")]
+    Address(String),
+    #[error("cannot build the acknowledgement: {0}")]
+    Build(String),
+}
+
+/// What an outgoing mail is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// To the customer: we have your request.
+    Acknowledgement,
+    /// To an extra address a rule named: a ticket needs attention.
+    Notification,
+    /// To a queue's escalation address: an SLA target is near or missed.
+    Escalation,
+    /// To the customer: an agent's answer, passed on from the support address.
+    Reply,
+    /// To the customer: their pending ticket was closed for want of an answer.
+    Closed,
+    /// To an agent: their answer did not reach everyone it was meant for.
+    Notice,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Acknowledgement => "acknowledgement",
+            Purpose::Notification => "notification",
+            Purpose::Escalation => "escalation",
+            Purpose::Reply => "reply",
+            Purpose::Closed => "closed",
+            Purpose::Notice => "notice",
+        }
+    }
+    pub(crate) fn id_part(self) -> &'static str {
+        match self {
+            Purpose::Acknowledgement => "ack",
+            Purpose::Notification => "notify",
+            Purpose::Escalation => "esc",
+            Purpose::Reply => "reply",
+            Purpose::Closed => "closed",
+            Purpose::Notice => "notice",
+        }
+    }
+    /// RFC 3834: a reply to a message is auto-replied, anything else
+    /// auto-generated; a person's answer is neither.
+    pub fn auto_submitted(self) -> Option<&'static str> {
+        match self {
+            Purpose::Acknowledgement => Some("auto-replied"),
+            Purpose::Notification | Purpose::Escalation | Purpose::Closed | Purpose::Notice => {
+                Some("auto-generated")
+            }
+            Purpose::Reply => None,
+        }
+    }
 }

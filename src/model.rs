@@ -370,6 +370,10 @@ impl Ticket {
     }
 }
 
+/// Acknowledgement times kept per key: enough for every pacing limit
+/// (`ack.max_per_domain_per_day` may not exceed it).
+pub const ACKS_KEPT: usize = 100;
+
 #[cfg(test)]
 mod tests {
     use super::*;

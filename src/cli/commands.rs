@@ -490,7 +490,7 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
     };
     let policy = ticketbox::outbox::Policy {
         limit: usize::MAX,
-        ..cfg.delivery_policy()
+        ..ticketbox::outbox::Policy::from_config(&cfg)
     };
     let rt = runtime()?;
     let _rt_context = rt.enter();

@@ -613,11 +613,11 @@ impl Config {
                 self.tickets.first_number
             )));
         }
-        if self.ack.max_per_domain_per_day as usize > crate::store::ACKS_KEPT {
+        if self.ack.max_per_domain_per_day as usize > crate::model::ACKS_KEPT {
             errors.push(bad(format!(
                 "ack.max_per_domain_per_day = {} is over {}, the acknowledgement times kept",
                 self.ack.max_per_domain_per_day,
-                crate::store::ACKS_KEPT
+                crate::model::ACKS_KEPT
             )));
         }
         for d in &mut self.ack.shared_domains {
@@ -846,22 +846,6 @@ impl Config {
             q.and_then(|q| q.name.as_deref())
                 .unwrap_or(&self.support.name),
         )
-    }
-
-    /// The outbox retry policy; `concurrency` is the transport's.
-    pub fn delivery_policy(&self) -> crate::outbox::Policy {
-        crate::outbox::Policy {
-            max_attempts: self.outbox.max_attempts.max(1),
-            retry_base_seconds: self.outbox.retry_base_seconds,
-            // Files are created one at a time: parallel creates in one
-            // directory only contend for the file system's locks.
-            concurrency: if self.outbox.transport == "smtp" {
-                self.smtp.concurrency
-            } else {
-                1
-            },
-            limit: 500,
-        }
     }
 
     /// Every queue name: the default queue and the declared ones.

@@ -128,6 +128,25 @@ pub struct Policy {
     pub limit: usize,
 }
 
+impl Policy {
+    /// The retry policy the config asks for; `concurrency` is the
+    /// transport's.
+    pub fn from_config(cfg: &crate::config::Config) -> Policy {
+        Policy {
+            max_attempts: cfg.outbox.max_attempts.max(1),
+            retry_base_seconds: cfg.outbox.retry_base_seconds,
+            // Files are created one at a time: parallel creates in one
+            // directory only contend for the file system's locks.
+            concurrency: if cfg.outbox.transport == "smtp" {
+                cfg.smtp.concurrency
+            } else {
+                1
+            },
+            limit: 500,
+        }
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {

@@ -18,7 +18,6 @@ mod index;
 mod load;
 
 pub use facts::{Facts, History};
-pub(crate) use load::suggestion;
 
 use crate::model::Priority;
 use index::Index;

@@ -29,9 +29,7 @@ use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Acknowledgement times kept per key: enough for every pacing limit
-/// (`ack.max_per_domain_per_day` may not exceed it).
-pub const ACKS_KEPT: usize = 100;
+pub use crate::model::ACKS_KEPT;
 
 /// Bumped when the stored layout changes; opening a newer store fails.
 pub const SCHEMA_VERSION: u32 = 1;

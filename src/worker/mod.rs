@@ -301,7 +301,7 @@ impl<S: Store + 'static> Worker<S> {
             self.store.clone(),
             self.transport.clone(),
             self.clock.clone(),
-            self.engine.cfg.delivery_policy(),
+            crate::outbox::Policy::from_config(&self.engine.cfg),
             committed.clone(),
             sender_stopped,
             Some(refusals.handler()),
@@ -449,7 +449,7 @@ impl<S: Store + 'static> Worker<S> {
                 &*self.store,
                 &*self.transport,
                 &*self.clock,
-                &self.engine.cfg.delivery_policy(),
+                &crate::outbox::Policy::from_config(&self.engine.cfg),
             )
             .await?;
         }

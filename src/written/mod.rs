@@ -20,8 +20,11 @@
 
 mod patterns;
 
-use crate::agent::REPLY_ABOVE;
 use patterns::*;
+
+/// The line our notifications put above the quoted text; everything from
+/// it on is never sent to a customer, whatever the agent's client does.
+pub const REPLY_ABOVE: &str = "##- Reply above this line -##";
 
 /// One mail's text, taken apart.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
