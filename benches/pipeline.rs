@@ -7,11 +7,11 @@
 
 use std::time::Instant;
 use ticketbox::clock::FixedClock;
+use ticketbox::committer::isolate::process_all;
 use ticketbox::config::Config;
 use ticketbox::intake::RawMail;
 use ticketbox::pipeline::Engine;
 use ticketbox::store::{DiskStore, Staged, Store};
-use ticketbox::worker::isolate::process_all;
 
 fn message(i: usize) -> Vec<u8> {
     let c = i % 300;

@@ -7,12 +7,12 @@
 //! line out. Reads run against the worker's open store; ingested mail goes
 //! through the worker's committer like any other source.
 
+use crate::committer::Committer;
 use crate::intake::RawMail;
 use crate::model::Status;
 use crate::pipeline::Engine;
 use crate::report;
 use crate::store::Store;
-use crate::worker::committer::Committer;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
@@ -316,7 +316,7 @@ impl<S: Store + 'static> Server<S> {
     }
 
     /// Runs a change on the committer thread.
-    async fn write(&self, task: crate::worker::committer::Task) -> Response {
+    async fn write(&self, task: crate::committer::Task) -> Response {
         match self.committer.run(task).await {
             Ok(note) => Response {
                 stdout: note + "\n",

@@ -12,7 +12,7 @@
 //!            store.flush once per batch (group commit) ──► source told "done" ──► outbox sender
 //! ```
 //!
-//! Around each message, [`worker::isolate`] keeps one message's failure its
+//! Around each message, [`committer::isolate`] keeps one message's failure its
 //! own: a panic quarantines that message, and a message that took the
 //! process down (abort, OOM) is tried alone after the restart and set aside
 //! if it does so again.
@@ -57,8 +57,11 @@
 //! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP).
 //! - [`pipeline`]: one message through the core into one commit (an agent's
 //!   message: commands applied, answer passed on to the customer).
-//! - [`worker`]: the long-running job: sources, the single committer,
-//!   group commit, the outbox sender.
+//! - [`committer`]: the one writer: batches of mail processed and committed
+//!   (group commit), one message's failure kept its own ([`committer::isolate`]);
+//!   the sources, the control socket and the timers hand it their work.
+//! - [`worker`]: the long-running job: sources, the committer, the timers,
+//!   the outbox sender.
 //! - [`control`]: the unix socket the CLI uses while a worker runs.
 //! - [`report`]: listings for the CLI and the control socket.
 //! - [`dryrun`] and [`ops`]: trying rules and templates; changes made
@@ -66,6 +69,9 @@
 //! - [`escalation`] and [`autoclose`]: what the worker's minute timer does
 //!   (SLA notices; closing tickets that waited on the customer too long).
 //! - [`clock`], [`config`] and [`tls`]: time, settings, TLS, injected.
+//!
+//! No module reaches back to itself through others (`tests/layout.rs`
+//! checks the graph of `crate::` paths).
 //! - [`space`] and [`redact`]: free space on the data disk (intake pauses
 //!   before it is full); secrets kept out of logs and stored errors.
 
@@ -75,6 +81,7 @@ pub mod autoclose;
 pub mod calendar;
 pub mod classify;
 pub mod clock;
+pub mod committer;
 pub mod compose;
 pub mod config;
 pub mod control;

@@ -3,10 +3,10 @@
 //! in `./data`). Unknown keys are errors: a typo must not silently fall back
 //! to a default.
 
-mod sla;
 mod transport;
 
-pub use sla::{EstimateCfg, Sla, SlaPolicyCfg, Targets};
+// `[sla]` is described by the SLA module, as `[calendars]` by the calendar's.
+pub use crate::sla::settings::{EstimateCfg, Sla, SlaPolicyCfg, Targets};
 
 pub use transport::{
     AfterStore, MailboxCfg, QueueCfg, Queues, Secret, SecretError, SmtpCfg, TlsMode, is_loopback,

@@ -33,10 +33,10 @@ pub mod utf7;
 
 pub use connect::{ImapError, ImapSession, open};
 
+use crate::committer::Committer;
 use crate::config::{AfterStore, MailboxCfg};
 use crate::intake::RawMail;
 use crate::store::Store;
-use crate::worker::committer::Committer;
 use connect::timed;
 use futures::TryStreamExt;
 use std::sync::Arc;
@@ -535,9 +535,9 @@ impl<S: Store + 'static> MailboxReader<S> {
         for (uid, why) in &items {
             tracing::error!(mailbox = %name, uid, reason = %why, "the server could not give this message; quarantined, the rest of the mailbox flows");
         }
-        let task: crate::worker::committer::Task = Box::new(move |_engine, store, now| {
+        let task: crate::committer::Task = Box::new(move |_engine, store, now| {
             for (uid, why) in &items {
-                crate::worker::isolate::quarantine_unfetchable(
+                crate::committer::isolate::quarantine_unfetchable(
                     store,
                     &format!("imap:{name}/{uid}"),
                     &format!("imap:{name}:{validity}:{uid}"),

@@ -1,9 +1,9 @@
 //! The store's invariants, run against every backend: whatever keeps the
 //! data, the core must be able to rely on the same things.
 
+use super::OutboxState;
 use super::*;
 use crate::model::{MessageKind, Party, Priority, Status};
-use crate::outbox::OutboxState;
 use chrono::TimeZone;
 
 fn at(h: u32) -> DateTime<Utc> {

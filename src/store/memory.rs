@@ -6,8 +6,8 @@
 //! each commit is atomic by construction; `flush` has nothing to do.
 
 use super::{ACKS_KEPT, Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store};
+use super::{OutboxEntry, OutboxState};
 use crate::model::{MessageRecord, Ticket, TicketId};
-use crate::outbox::{OutboxEntry, OutboxState};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};

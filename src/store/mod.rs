@@ -12,6 +12,7 @@
 #[cfg(test)]
 mod conformance;
 mod memory;
+mod queue;
 mod sled_store;
 mod staged;
 
@@ -24,9 +25,9 @@ use sled_store::SledStore;
 pub use staged::Staged;
 
 use crate::model::{CustomerPrefs, MessageRecord, Ticket, TicketId};
-use crate::outbox::OutboxEntry;
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
+pub use queue::{OutboxEntry, OutboxState, RefusedRecipient};
 use serde::{Deserialize, Serialize};
 
 pub use crate::model::ACKS_KEPT;

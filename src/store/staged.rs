@@ -12,9 +12,9 @@
 //! flush anyway, and the raw messages are stored (and marked pending) directly,
 //! so a crash before the flush reprocesses them as before.
 
+use super::OutboxEntry;
 use super::{Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store};
 use crate::model::{MessageRecord, Ticket, TicketId};
-use crate::outbox::OutboxEntry;
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};

@@ -4,8 +4,8 @@
 //! arriving during the scan is missed; files seen twice are skipped by their
 //! source key.
 
-use super::committer::Committer;
 use super::{Stats, WorkerError};
+use crate::committer::Committer;
 use crate::intake::{self, Item};
 use crate::store::Store;
 use std::path::{Path, PathBuf};

@@ -13,12 +13,11 @@
 //! batch in hand, the committer drains and flushes, the sender finishes what
 //! is due, IMAP sessions log out.
 
-pub mod committer;
-pub mod isolate;
 mod maildir;
 mod reload;
 
 use crate::clock::Clock;
+use crate::committer::{self, Committer, isolate};
 use crate::config::MailboxCfg;
 use crate::control;
 use crate::imap::MailboxReader;
@@ -26,7 +25,6 @@ use crate::intake::{self, Item};
 use crate::outbox::{self, Transport};
 use crate::pipeline::{Engine, Outcome};
 use crate::store::{Staged, Store, StoreError};
-use committer::Committer;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};

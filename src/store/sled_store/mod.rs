@@ -28,7 +28,7 @@ use super::{
     Store, StoreError,
 };
 use crate::model::{MessageRecord, Ticket, TicketId};
-use crate::outbox::OutboxEntry;
+use crate::store::OutboxEntry;
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use serde::Serialize;

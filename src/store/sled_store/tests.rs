@@ -183,7 +183,7 @@ fn the_open_index_follows_status_and_is_built_for_old_stores() {
 
 #[test]
 fn big_outgoing_mail_lives_in_a_file_too() {
-    use crate::outbox::{OutboxEntry, OutboxState};
+    use crate::store::{OutboxEntry, OutboxState};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let now = chrono::Utc::now();

@@ -8,9 +8,11 @@
 //! the caller's.
 
 use crate::calendar::{Calendar, CalendarCfg};
-use crate::config::{SlaPolicyCfg, Targets};
+pub mod settings;
+
 use crate::model::Priority;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use settings::{SlaPolicyCfg, Targets};
 use std::collections::BTreeMap;
 
 /// How far ahead (in days) we look for working time before giving up: a

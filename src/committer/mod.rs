@@ -5,7 +5,8 @@
 //! flushes the store once (group commit) and only then answers each source,
 //! which may then tell its server the mail is safe.
 
-use super::isolate;
+pub mod isolate;
+
 use crate::clock::Clock;
 use crate::intake::RawMail;
 use crate::pipeline::{Engine, Outcome};
