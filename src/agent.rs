@@ -12,6 +12,7 @@
 //! customer, without the quoted notification (which holds internal details).
 //! Pure: which queues and agents exist is checked by the pipeline.
 
+use crate::i18n::fill;
 use crate::model::{Priority, Status};
 
 /// The line our notifications put above the quoted text (see
@@ -38,26 +39,9 @@ pub enum Assignee {
     Address(String),
 }
 
-/// Commands agents can write, as listed in error messages.
-pub const COMMANDS: &[&str] = &[
-    "close", "pending", "open", "priority", "assign", "unassign", "queue", "tag", "untag", "note",
-];
-
-/// A command's names in the agents' languages: English, Polish, Hebrew.
-/// What an agent may write, and what an error mail suggests in the team's
-/// language.
-const NAMES: &[(&str, &str, &str)] = &[
-    ("close", "zamknij", "סגור"),
-    ("pending", "oczekuje", "ממתין"),
-    ("open", "otwórz", "פתח"),
-    ("priority", "priorytet", "עדיפות"),
-    ("assign", "przypisz", "הקצה"),
-    ("unassign", "unassign", "unassign"),
-    ("queue", "kolejka", "תור"),
-    ("tag", "etykieta", "תגית"),
-    ("untag", "untag", "untag"),
-    ("note", "notatka", "הערה"),
-];
+/// Commands agents can write, by their English names; each language's
+/// words for them are in its table in [`crate::i18n`].
+pub use crate::i18n::COMMANDS;
 
 /// What is wrong with an agent's mail: where, and what, so it can be told
 /// in the team's language ([`Problem::say`]).
@@ -118,103 +102,45 @@ impl Problem {
         }
     }
 
-    /// The problem in `lang` (en, pl, he; English otherwise).
+    /// The problem in `lang`, from its table in [`crate::i18n`] (English
+    /// for a language without one).
     pub fn say(&self, lang: &str) -> String {
-        let lang = match lang {
-            "pl" | "he" => lang,
-            _ => "en",
-        };
-        let t = |en: &str, pl: &str, he: &str| -> String {
-            match lang {
-                "pl" => pl.to_owned(),
-                "he" => he.to_owned(),
-                _ => en.to_owned(),
-            }
-        };
+        let words = crate::i18n::get(lang);
+        let w = &words.agent;
         let what = match &self.what {
-            Wrong::NotACommand { word } => t(
-                &format!("{word:?} is not a command (commands start with #)"),
-                &format!("{word:?} to nie polecenie (polecenia zaczynają się od #)"),
-                &format!("\"{word}\" אינה פקודה (פקודות מתחילות ב-#)"),
-            ),
-            Wrong::Unknown { name, like } => match like {
-                Some(s) => t(
-                    &format!("#{name}: unknown command; did you mean #{s}?"),
-                    &format!("#{name}: nieznane polecenie; czy chodziło o #{s}?"),
-                    &format!("#{name}: פקודה לא מוכרת; האם התכוונת ל-#{s}?"),
-                ),
-                None => {
-                    let names: Vec<String> = NAMES
-                        .iter()
-                        .map(|(en, pl, he)| {
-                            format!(
-                                "#{}",
-                                match lang {
-                                    "pl" => pl,
-                                    "he" => he,
-                                    _ => en,
-                                }
-                            )
-                        })
-                        .collect();
-                    let names = names.join(", ");
-                    t(
-                        &format!("#{name}: unknown command; commands are {names}"),
-                        &format!("#{name}: nieznane polecenie; polecenia to {names}"),
-                        &format!("#{name}: פקודה לא מוכרת; הפקודות הן {names}"),
-                    )
-                }
-            },
-            Wrong::NeedsArgument { name } => t(
-                &format!("#{name}: needs an argument"),
-                &format!("#{name}: brakuje argumentu"),
-                &format!("#{name}: חסר ארגומנט"),
-            ),
-            Wrong::NoArgument { name, got } => t(
-                &format!("#{name}: takes no argument, got {got:?}"),
-                &format!("#{name}: nie przyjmuje argumentu, a podano {got:?}"),
-                &format!("#{name}: אינה מקבלת ארגומנט, והתקבל \"{got}\""),
-            ),
-            Wrong::OneArgument { name, got } => t(
-                &format!("#{name}: takes one argument, got {got:?}"),
-                &format!("#{name}: przyjmuje jeden argument, a podano {got:?}"),
-                &format!("#{name}: מקבלת ארגומנט אחד, והתקבל \"{got}\""),
-            ),
-            Wrong::Priority { name, got } => t(
-                &format!("#{name}: {got:?} is not a priority (low, normal, high, urgent)"),
-                &format!("#{name}: {got:?} to nie priorytet (niski, normalny, wysoki, pilny)"),
-                &format!("#{name}: \"{got}\" אינה עדיפות (נמוך, רגיל, גבוה, דחוף)"),
-            ),
-            Wrong::NotAnAddress { name, got } => t(
-                &format!("#{name}: {got:?} is not an address (or `me`)"),
-                &format!("#{name}: {got:?} to nie adres (ani „mnie”)"),
-                &format!("#{name}: \"{got}\" אינה כתובת (או \"אני\")"),
-            ),
-            Wrong::NotAnAgent { name, address } => t(
-                &format!("#{name}: {address} is not one of the agents"),
-                &format!("#{name}: {address} nie jest agentem"),
-                &format!("#{name}: {address} אינו אחד הנציגים"),
-            ),
-            Wrong::NoQueue { name, queue, known } => {
-                let known = known.join(", ");
-                t(
-                    &format!("#{name}: no queue named {queue:?} (queues: {known})"),
-                    &format!("#{name}: nie ma kolejki {queue:?} (kolejki: {known})"),
-                    &format!("#{name}: אין תור בשם \"{queue}\" (תורים: {known})"),
-                )
+            Wrong::NotACommand { word } => fill(w.not_a_command, &[("word", word)]),
+            Wrong::Unknown {
+                name,
+                like: Some(like),
+            } => fill(w.unknown_like, &[("name", name), ("like", like)]),
+            Wrong::Unknown { name, like: None } => {
+                let names: Vec<String> = words.commands.iter().map(|c| format!("#{c}")).collect();
+                fill(w.unknown, &[("name", name), ("names", &names.join(", "))])
             }
-            Wrong::NothingFound => t(
-                "no answer found: the mail has no text of yours outside the quoted mail (write above, below or between the quoted lines; start with #note for an internal note)",
-                "nie znaleziono odpowiedzi: poza cytowaną wiadomością nie ma Twojego tekstu (pisz nad, pod lub między cytowanymi wierszami; zacznij od #notatka, by zostawić notatkę wewnętrzną)",
-                "לא נמצאה תשובה: אין בהודעה טקסט שלך מחוץ להודעה המצוטטת (כתבו מעל, מתחת או בין השורות המצוטטות; התחילו ב-#הערה להערה פנימית)",
+            Wrong::NeedsArgument { name } => fill(w.needs_argument, &[("name", name)]),
+            Wrong::NoArgument { name, got } => fill(w.no_argument, &[("name", name), ("got", got)]),
+            Wrong::OneArgument { name, got } => {
+                fill(w.one_argument, &[("name", name), ("got", got)])
+            }
+            Wrong::Priority { name, got } => fill(w.priority, &[("name", name), ("got", got)]),
+            Wrong::NotAnAddress { name, got } => {
+                fill(w.not_an_address, &[("name", name), ("got", got)])
+            }
+            Wrong::NotAnAgent { name, address } => {
+                fill(w.not_an_agent, &[("name", name), ("address", address)])
+            }
+            Wrong::NoQueue { name, queue, known } => fill(
+                w.no_queue,
+                &[
+                    ("name", name),
+                    ("queue", queue),
+                    ("known", &known.join(", ")),
+                ],
             ),
+            Wrong::NothingFound => w.nothing_found.to_owned(),
         };
         match self.line {
-            Some(n) => match lang {
-                "pl" => format!("wiersz {n}: {what}"),
-                "he" => format!("שורה {n}: {what}"),
-                _ => format!("line {n}: {what}"),
-            },
+            Some(n) => format!("{}: {what}", fill(w.line, &[("n", &n.to_string())])),
             None => what,
         }
     }
@@ -312,12 +238,7 @@ fn names_a_command(t: &str) -> bool {
         .trim_start_matches('#')
         .to_lowercase();
     let english = english(&first);
-    COMMANDS.contains(&english)
-        || matches!(
-            english,
-            "closed" | "solved" | "wait" | "reopen" | "internal"
-        )
-        || crate::text::closest(&first, COMMANDS.iter().copied()).is_some()
+    COMMANDS.contains(&english) || crate::text::closest(&first, COMMANDS.iter().copied()).is_some()
 }
 
 /// Gmail's text part writes a pasted image as "[image: name.png]"; the
@@ -336,27 +257,35 @@ fn is_command_line(t: &str) -> bool {
 
 /// Polish and Hebrew words for the commands, as the English name.
 fn english(name: &str) -> &str {
-    match name {
-        "czeka" | "otworz" => return if name == "czeka" { "pending" } else { "open" },
-        _ => {}
-    }
-    NAMES
+    crate::i18n::ALL
         .iter()
-        .find(|(_, pl, he)| *pl == name || *he == name)
-        .map_or(name, |(en, _, _)| en)
+        .find_map(|l| {
+            l.commands
+                .iter()
+                .position(|c| *c == name)
+                .map(|i| crate::i18n::COMMANDS[i])
+                .or_else(|| {
+                    l.command_aliases
+                        .iter()
+                        .find(|(w, _)| *w == name)
+                        .map(|(_, e)| *e)
+                })
+        })
+        .unwrap_or(name)
 }
 
 /// A priority in English, Polish or Hebrew.
 fn priority(word: &str) -> Result<Priority, String> {
-    let english = match word.to_lowercase().as_str() {
-        "pilny" | "pilne" | "דחוף" => "urgent",
-        "wysoki" | "גבוה" => "high",
-        "normalny" | "רגיל" => "normal",
-        "niski" | "נמוך" => "low",
-        _ => word,
-    }
-    .to_owned();
-    english.parse()
+    let word = word.to_lowercase();
+    crate::i18n::ALL
+        .iter()
+        .find_map(|l| {
+            l.priority_words
+                .iter()
+                .position(|ws| ws.contains(&word.as_str()))
+        })
+        .map(|i| Priority::ALL[i])
+        .map_or_else(|| word.parse(), Ok)
 }
 
 fn parse_line(line: usize, text: &str, reading: &mut Reading) {
@@ -410,10 +339,10 @@ fn command(name: &str, args: &[&str]) -> Result<Command, Wrong> {
         }),
     };
     match english(name) {
-        "close" | "closed" | "solved" => none(Command::Status(Status::Closed)),
-        "pending" | "wait" => none(Command::Status(Status::Pending)),
-        "open" | "reopen" => none(Command::Status(Status::Open)),
-        "note" | "internal" => none(Command::Note),
+        "close" => none(Command::Status(Status::Closed)),
+        "pending" => none(Command::Status(Status::Pending)),
+        "open" => none(Command::Status(Status::Open)),
+        "note" => none(Command::Note),
         "unassign" => none(Command::Assign(None)),
         "priority" => {
             let p = one()?;
@@ -445,10 +374,7 @@ fn command(name: &str, args: &[&str]) -> Result<Command, Wrong> {
         "untag" => one().map(|t| Command::Untag(t.to_lowercase())),
         _ => {
             // Suggested in the language the agent wrote in.
-            let all: Vec<&str> = NAMES
-                .iter()
-                .flat_map(|(en, pl, he)| [*en, *pl, *he])
-                .collect();
+            let all: Vec<&str> = crate::i18n::ALL.iter().flat_map(|l| l.commands).collect();
             Err(Wrong::Unknown {
                 name: name.to_owned(),
                 like: crate::text::closest(name, all.iter().copied()).map(str::to_owned),

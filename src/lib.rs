@@ -36,6 +36,10 @@
 //! - [`rules`]: routing and priority rules from `rules/*.toml`.
 //! - [`sla`] and [`calendar`]: due times in business time, working hours,
 //!   holidays.
+//! - [`i18n`]: one table per language (days, months and the phrases dates
+//!   stand in, names of queues, priorities and statuses, agent command
+//!   words and what agents are told about their mistakes); adding a
+//!   language is one table plus its templates.
 //! - [`lang`] and [`locale`]: the language a customer wrote in (their own
 //!   words, by [`written`]); dates written the way each language writes them.
 //! - [`render`] and [`ack`]: the acknowledgement, from `templates/`;
@@ -88,6 +92,7 @@ pub mod control;
 pub mod dryrun;
 pub mod escalation;
 pub mod html;
+pub mod i18n;
 pub mod imap;
 pub mod intake;
 pub mod lang;

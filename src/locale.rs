@@ -1,102 +1,18 @@
-//! Dates and times the way each language writes them, and which way its
-//! text runs. Hand-written for the languages we answer in: chrono's locale
-//! data gives neither Polish genitive months nor Hebrew's ב prefix.
+//! Dates and times the way each language writes them, in the reader's
+//! zone, and which way its text runs; the words come from the language's
+//! table in [`crate::i18n`] (chrono's locale data gives neither Polish
+//! genitive months nor Hebrew's ב prefix).
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Offset, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Offset, Timelike, Utc};
 use chrono_tz::Tz;
-
-/// Languages we have day and month names for.
-pub const LANGUAGES: &[&str] = &["en", "pl", "he"];
 
 /// `rtl` for Hebrew (and Arabic, Persian, Urdu, Yiddish), else `ltr`.
 pub fn direction(lang: &str) -> &'static str {
-    match lang {
-        "he" | "ar" | "fa" | "ur" | "yi" => "rtl",
-        _ => "ltr",
-    }
-}
-
-fn weekday(lang: &str, d: Weekday) -> &'static str {
-    let i = d.num_days_from_monday() as usize;
-    match lang {
-        "pl" => [
-            "poniedziałek",
-            "wtorek",
-            "środa",
-            "czwartek",
-            "piątek",
-            "sobota",
-            "niedziela",
-        ][i],
-        "he" => [
-            "יום שני",
-            "יום שלישי",
-            "יום רביעי",
-            "יום חמישי",
-            "יום שישי",
-            "שבת",
-            "יום ראשון",
-        ][i],
-        _ => [
-            "Monday",
-            "Tuesday",
-            "Wednesday",
-            "Thursday",
-            "Friday",
-            "Saturday",
-            "Sunday",
-        ][i],
-    }
-}
-
-fn month(lang: &str, m: u32) -> &'static str {
-    let i = (m.clamp(1, 12) - 1) as usize;
-    match lang {
-        // Genitive: "24 listopada".
-        "pl" => [
-            "stycznia",
-            "lutego",
-            "marca",
-            "kwietnia",
-            "maja",
-            "czerwca",
-            "lipca",
-            "sierpnia",
-            "września",
-            "października",
-            "listopada",
-            "grudnia",
-        ][i],
-        // With the preposition: "24 בנובמבר".
-        "he" => [
-            "בינואר",
-            "בפברואר",
-            "במרץ",
-            "באפריל",
-            "במאי",
-            "ביוני",
-            "ביולי",
-            "באוגוסט",
-            "בספטמבר",
-            "באוקטובר",
-            "בנובמבר",
-            "בדצמבר",
-        ][i],
-        _ => [
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ][i],
-    }
+    let rtl = match lang {
+        "ar" | "fa" | "ur" | "yi" => true,
+        other => crate::i18n::known(other) && crate::i18n::get(other).rtl,
+    };
+    if rtl { "rtl" } else { "ltr" }
 }
 
 /// The zone a reader's times are written in, and whether to name it.
@@ -213,27 +129,16 @@ pub fn when(lang: &str, at: DateTime<Utc>, zone: Zone, now: DateTime<Utc>) -> Wh
     } else {
         String::new()
     };
+    let words = crate::i18n::get(lang);
     let rest = format!(
         "{} {}{year}, {:02}:{:02}{label}",
         local.day(),
-        month(lang, local.month()),
+        words.months[(local.month().clamp(1, 12) - 1) as usize],
         local.hour(),
         local.minute()
     );
-    let d = local.weekday();
-    let day = weekday(lang, d);
-    let (by, on) = match lang {
-        "pl" => (
-            format!("do {}", weekday_pl_genitive(d)),
-            format!(
-                "{} {}",
-                if d == Weekday::Tue { "we" } else { "w" },
-                weekday_pl_accusative(d)
-            ),
-        ),
-        "he" => (format!("עד {day}"), format!("ב{day}")),
-        _ => (format!("by {day}"), format!("on {day}")),
-    };
+    let d = local.weekday().num_days_from_monday() as usize;
+    let (day, by, on) = (words.weekdays[d], words.by_day[d], words.on_day[d]);
     When {
         plain: format!("{day}, {rest}"),
         by: format!("{by}, {rest}"),
@@ -246,32 +151,6 @@ pub fn when(lang: &str, at: DateTime<Utc>, zone: Zone, now: DateTime<Utc>) -> Wh
 /// 10:00", "wtorek, 24 listopada, 10:00", "יום שלישי, 24 בנובמבר, 10:00".
 pub fn format_when(lang: &str, at: DateTime<Utc>, zone: Zone, now: DateTime<Utc>) -> String {
     when(lang, at, zone, now).plain
-}
-
-/// "do poniedziałku", "do środy": the genitive after "do".
-fn weekday_pl_genitive(d: Weekday) -> &'static str {
-    [
-        "poniedziałku",
-        "wtorku",
-        "środy",
-        "czwartku",
-        "piątku",
-        "soboty",
-        "niedzieli",
-    ][d.num_days_from_monday() as usize]
-}
-
-/// "w środę", "w niedzielę": the accusative after "w".
-fn weekday_pl_accusative(d: Weekday) -> &'static str {
-    [
-        "poniedziałek",
-        "wtorek",
-        "środę",
-        "czwartek",
-        "piątek",
-        "sobotę",
-        "niedzielę",
-    ][d.num_days_from_monday() as usize]
 }
 
 /// What a name in [`display_name`] names.
@@ -297,48 +176,22 @@ impl Named {
 /// customer never reads "billing" or "normal". `None` for a queue only the
 /// config knows (the config's `[display.<lang>]` names it, else its id).
 pub fn display_name(lang: &str, what: Named, id: &str) -> Option<&'static str> {
-    let row: &[(&str, &str, &str, &str)] = match what {
-        // id, en, pl, he
-        Named::Queue => &[
-            ("general", "Support", "Obsługa klienta", "שירות לקוחות"),
-            ("billing", "Billing", "Rozliczenia", "חיובים"),
-            (
-                "technical",
-                "Technical support",
-                "Pomoc techniczna",
-                "תמיכה טכנית",
-            ),
-        ],
-        Named::Priority => &[
-            ("low", "low", "niski", "נמוכה"),
-            ("normal", "normal", "normalny", "רגילה"),
-            ("high", "high", "wysoki", "גבוהה"),
-            ("urgent", "urgent", "pilny", "דחופה"),
-        ],
-        Named::Status => &[
-            ("new", "new", "nowe", "חדשה"),
-            ("open", "open", "otwarte", "פתוחה"),
-            (
-                "pending",
-                "waiting for the customer",
-                "czeka na klienta",
-                "ממתינה ללקוח",
-            ),
-            ("closed", "closed", "zamknięte", "סגורה"),
-            (
-                "filed",
-                "filed (bulk mail)",
-                "odłożone (poczta masowa)",
-                "תויקה (דואר המוני)",
-            ),
-        ],
-    };
-    let (_, en, pl, he) = row.iter().find(|r| r.0 == id)?;
-    Some(match lang {
-        "pl" => pl,
-        "he" => he,
-        _ => en,
-    })
+    let words = crate::i18n::get(lang);
+    // A table only speaks for its own language.
+    if words.code != lang && lang != "en" {
+        return None;
+    }
+    match what {
+        Named::Queue => words.queues.iter().find(|(q, _)| *q == id).map(|(_, n)| *n),
+        Named::Priority => crate::model::Priority::ALL
+            .iter()
+            .position(|p| p.as_str() == id)
+            .map(|i| words.priorities[i]),
+        Named::Status => crate::model::Status::ALL
+            .iter()
+            .position(|s| s.as_str() == id)
+            .map(|i| words.statuses[i]),
+    }
 }
 
 #[cfg(test)]

@@ -726,12 +726,12 @@ impl Config {
             }
         }
         for (lang, names) in &self.display.0 {
-            if !crate::locale::LANGUAGES.contains(&lang.as_str()) {
+            if !crate::i18n::known(lang) {
                 errors.push(at(
                     &format!("display.{lang}"),
                     format!(
                         "display.{lang}: no language {lang:?}; languages are {}",
-                        crate::locale::LANGUAGES.join(", ")
+                        crate::i18n::codes().join(", ")
                     ),
                 ));
             }
@@ -771,9 +771,9 @@ impl Config {
                 }
             }
         }
-        let languages = crate::locale::LANGUAGES;
+        let languages = crate::i18n::codes();
         let mut language = |key: String, lang: &str| {
-            if !languages.contains(&lang) {
+            if !crate::i18n::known(lang) {
                 errors.push(at(
                     &key,
                     format!(

@@ -1,0 +1,169 @@
+//! Everything ticketbox says, per language: one table per language, in one
+//! file each ([`en`], [`pl`], [`he`]). Adding a language is one more table
+//! here plus its folder of templates; `tests` below fail when the two do
+//! not match or a table has a blank.
+//!
+//! The tables hold words and phrases only; grammar that differs between
+//! languages is written out whole rather than computed: Polish takes the
+//! genitive after "do" ("do środy") and the accusative after "w" ("w
+//! środę"), Hebrew joins ב to the word ("ביום רביעי").
+
+pub mod en;
+pub mod he;
+pub mod pl;
+
+/// One language's words.
+pub struct Language {
+    /// ISO 639-1.
+    pub code: &'static str,
+    /// Written right to left.
+    pub rtl: bool,
+    /// Monday first, standing alone ("środa").
+    pub weekdays: [&'static str; 7],
+    /// As a deadline, Monday first ("do środy", "by Wednesday").
+    pub by_day: [&'static str; 7],
+    /// As the day something happens, Monday first ("w środę").
+    pub on_day: [&'static str; 7],
+    /// January first, as they follow a day number ("2 grudnia").
+    pub months: [&'static str; 12],
+    /// Names of the shipped queues: (id, name).
+    pub queues: &'static [(&'static str, &'static str)],
+    /// low, normal, high, urgent.
+    pub priorities: [&'static str; 4],
+    /// new, open, pending, closed, filed.
+    pub statuses: [&'static str; 5],
+    /// Agent command words, in the order of [`COMMANDS`].
+    pub commands: [&'static str; 10],
+    /// Other spellings agents use for commands: (word, English name).
+    pub command_aliases: &'static [(&'static str, &'static str)],
+    /// Words an agent may write for low, normal, high, urgent.
+    pub priority_words: [&'static [&'static str]; 4],
+    /// What is said about mistakes in an agent's mail.
+    pub agent: AgentWords,
+}
+
+/// Phrases about an agent's mail; `{name}`, `{word}`, `{got}`, `{like}`,
+/// `{names}`, `{address}`, `{queue}`, `{known}` and `{n}` are filled in.
+pub struct AgentWords {
+    pub line: &'static str,
+    pub not_a_command: &'static str,
+    pub unknown_like: &'static str,
+    pub unknown: &'static str,
+    pub needs_argument: &'static str,
+    pub no_argument: &'static str,
+    pub one_argument: &'static str,
+    pub priority: &'static str,
+    pub not_an_address: &'static str,
+    pub not_an_agent: &'static str,
+    pub no_queue: &'static str,
+    pub nothing_found: &'static str,
+}
+
+/// The agent commands, by their English names.
+pub const COMMANDS: [&str; 10] = [
+    "close", "pending", "open", "priority", "assign", "unassign", "queue", "tag", "untag", "note",
+];
+
+/// Every language with a table.
+pub const ALL: [&Language; 3] = [&en::EN, &pl::PL, &he::HE];
+
+/// The table for `code`; English for a language without one.
+pub fn get(code: &str) -> &'static Language {
+    ALL.iter()
+        .copied()
+        .find(|l| l.code == code)
+        .unwrap_or(&en::EN)
+}
+
+/// Whether `code` has a table.
+pub fn known(code: &str) -> bool {
+    ALL.iter().any(|l| l.code == code)
+}
+
+/// The codes of every language with a table.
+pub fn codes() -> Vec<&'static str> {
+    ALL.iter().map(|l| l.code).collect()
+}
+
+/// `phrase` with each `{key}` replaced by its value.
+pub fn fill(phrase: &str, values: &[(&str, &str)]) -> String {
+    let mut out = phrase.to_owned();
+    for (k, v) in values {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table with a blank, or a language without templates (or templates
+    /// without a table), is caught here.
+    #[test]
+    fn every_table_is_whole_and_has_its_templates() {
+        let templates: std::collections::BTreeSet<&str> = crate::render::BUILTIN
+            .iter()
+            .filter_map(|(p, _)| p.split('/').next())
+            .collect();
+        let names: std::collections::BTreeSet<&str> = crate::render::BUILTIN
+            .iter()
+            .filter_map(|(p, _)| p.split_once('/').map(|(_, f)| f))
+            .collect();
+        for l in ALL {
+            assert!(templates.contains(l.code), "{}: no templates", l.code);
+            for f in &names {
+                assert!(
+                    crate::render::BUILTIN
+                        .iter()
+                        .any(|(p, _)| *p == format!("{}/{f}", l.code)),
+                    "{}: no template {f}",
+                    l.code
+                );
+            }
+            let a = &l.agent;
+            let phrases = [
+                a.line,
+                a.not_a_command,
+                a.unknown_like,
+                a.unknown,
+                a.needs_argument,
+                a.no_argument,
+                a.one_argument,
+                a.priority,
+                a.not_an_address,
+                a.not_an_agent,
+                a.no_queue,
+                a.nothing_found,
+            ];
+            let words = l
+                .weekdays
+                .iter()
+                .chain(&l.by_day)
+                .chain(&l.on_day)
+                .chain(&l.months)
+                .chain(&l.priorities)
+                .chain(&l.statuses)
+                .chain(&l.commands)
+                .chain(l.queues.iter().map(|(_, n)| n))
+                .chain(&phrases);
+            for w in words {
+                assert!(!w.trim().is_empty(), "{}: a blank in its table", l.code);
+            }
+            assert!(a.line.contains("{n}"), "{}", l.code);
+            assert!(a.unknown_like.contains("{like}"), "{}", l.code);
+        }
+        for code in templates {
+            assert!(known(code), "templates/{code}/ has no language table");
+        }
+    }
+
+    #[test]
+    fn the_shipped_queues_have_a_name_in_every_language() {
+        for l in ALL {
+            for q in ["general", "billing", "technical"] {
+                assert!(l.queues.iter().any(|(id, _)| *id == q), "{}: {q}", l.code);
+            }
+        }
+    }
+}
