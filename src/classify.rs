@@ -74,10 +74,9 @@ static BOUNCE_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^(auto(matic|matische)?[- ]?(reply|response|antwort|odpowied)|out of (the )?office|abwesenheit|autoodpowied|odpowied[zź] automatyczna|poza biurem|r[ée]ponse automatique|absence|vacation( reply)?:|on vacation|מענה אוטומטי|תשובה אוטומטית|לא נמצא במשרד|מחוץ למשרד)",
-    )
-    .expect("static regex")
+    // Every language's out-of-office subjects (see crate::i18n).
+    let any = crate::i18n::out_of_office().join("|");
+    Regex::new(&format!("(?i)^({any})")).expect("out-of-office subjects are valid patterns")
 });
 
 /// Local parts of bounce senders, without punctuation.

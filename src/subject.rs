@@ -102,19 +102,20 @@ impl TagFormat {
     }
 }
 
-/// Reply and forward prefixes: English, German, Polish, Hebrew, Nordic,
-/// Dutch, French, Spanish, Italian; `Re[2]:` and `RE :` included.
+/// Reply and forward prefixes of every language (see [`crate::i18n`]):
+/// `Re[2]:` and `RE :` included.
 static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^\s*(re|fw|fwd|aw|wg|antw|odp|pd|przekaż|sv|vs|vb|tr|rv|enc|השב|הועבר|תגובה)\s*(\[\d+\]|\(\d+\))?\s*[:：]\s*",
-    )
-    .expect("static regex")
+    let words = crate::i18n::reply_prefixes().join("|");
+    Regex::new(&format!(
+        r"(?i)^\s*({words})\s*(\[\d+\]|\(\d+\))?\s*[:：]\s*"
+    ))
+    .expect("prefixes are plain words")
 });
 
 /// Forward prefixes only ("Fwd:", "FW:", "PD:", "WG:", "הועבר:").
 static FORWARD_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(fw|fwd|wg|pd|przekaż|tr|enc|rv|הועבר|העבר)\s*[:：]")
-        .expect("static regex")
+    let words = crate::i18n::forward_prefixes().join("|");
+    Regex::new(&format!(r"(?i)^\s*({words})\s*[:：]")).expect("prefixes are plain words")
 });
 
 /// Whether the subject says the mail forwards another ("FW: …", "PD: …"),

@@ -398,30 +398,11 @@ impl Default for Threading {
     fn default() -> Self {
         Threading {
             subject_fallback_days: 14,
-            generic_subjects: [
-                "help",
-                "hello",
-                "hi",
-                "question",
-                "support",
-                "problem",
-                "issue",
-                "urgent",
-                "request",
-                "info",
-                "(no subject)",
-                "no subject",
-                "pomoc",
-                "pytanie",
-                "problem z",
-                "zapytanie",
-                "עזרה",
-                "שאלה",
-                "בעיה",
-                "פנייה",
-            ]
-            .map(String::from)
-            .to_vec(),
+            // Every language's vague subjects (see crate::i18n).
+            generic_subjects: crate::i18n::generic_subjects()
+                .into_iter()
+                .map(String::from)
+                .collect(),
         }
     }
 }

@@ -74,6 +74,15 @@ pub static HE: Language = Language {
         &["גבוה", "גבוהה"],
         &["דחוף", "דחופה"],
     ],
+    reply_prefixes: &["השב", "תגובה"],
+    forward_prefixes: &["הועבר", "העבר"],
+    out_of_office: &[
+        "מענה אוטומטי",
+        "תשובה אוטומטית",
+        "לא נמצא במשרד",
+        "מחוץ למשרד",
+    ],
+    generic_subjects: &["עזרה", "שאלה", "בעיה", "פנייה"],
     agent: AgentWords {
         line: "שורה {n}",
         not_a_command: "\"{word}\" אינה פקודה (פקודות מתחילות ב-#)",

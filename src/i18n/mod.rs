@@ -40,6 +40,76 @@ pub struct Language {
     pub priority_words: [&'static [&'static str]; 4],
     /// What is said about mistakes in an agent's mail.
     pub agent: AgentWords,
+    /// How mail clients in this language mark a reply or a forward in the
+    /// subject (`re`, `odp`, `השב`), and a forward alone (`fwd`, `pd`).
+    pub reply_prefixes: &'static [&'static str],
+    pub forward_prefixes: &'static [&'static str],
+    /// How automatic replies begin their subjects, as regular expressions
+    /// (case is ignored): `out of (the )?office`, `poza biurem`.
+    pub out_of_office: &'static [&'static str],
+    /// Subjects too vague to thread by (the default of
+    /// `threading.generic_subjects` is every language's list).
+    pub generic_subjects: &'static [&'static str],
+}
+
+/// What mail from clients in languages we do not answer in still says:
+/// German, Nordic, Dutch, French, Spanish, Italian prefixes and
+/// out-of-office subjects, so their replies thread and their robots are
+/// recognised.
+pub struct Elsewhere {
+    pub reply_prefixes: &'static [&'static str],
+    pub forward_prefixes: &'static [&'static str],
+    pub out_of_office: &'static [&'static str],
+}
+
+pub const ELSEWHERE: Elsewhere = Elsewhere {
+    reply_prefixes: &["aw", "antw", "sv", "vs", "vb"],
+    forward_prefixes: &["wg", "tr", "enc", "rv"],
+    out_of_office: &[
+        r"auto(matische)?[- ]?antwort",
+        "abwesenheit",
+        r"r[ée]ponse automatique",
+        "absence",
+    ],
+};
+
+/// Every reply and forward prefix we recognise, in any language.
+pub fn reply_prefixes() -> Vec<&'static str> {
+    let mut all: Vec<&str> = ALL
+        .iter()
+        .flat_map(|l| l.reply_prefixes.iter().chain(l.forward_prefixes))
+        .chain(ELSEWHERE.reply_prefixes)
+        .chain(ELSEWHERE.forward_prefixes)
+        .copied()
+        .collect();
+    all.dedup();
+    all
+}
+
+/// Every forward prefix we recognise.
+pub fn forward_prefixes() -> Vec<&'static str> {
+    ALL.iter()
+        .flat_map(|l| l.forward_prefixes)
+        .chain(ELSEWHERE.forward_prefixes)
+        .copied()
+        .collect()
+}
+
+/// Every out-of-office subject start we recognise.
+pub fn out_of_office() -> Vec<&'static str> {
+    ALL.iter()
+        .flat_map(|l| l.out_of_office)
+        .chain(ELSEWHERE.out_of_office)
+        .copied()
+        .collect()
+}
+
+/// Every language's vague subjects, in table order.
+pub fn generic_subjects() -> Vec<&'static str> {
+    ALL.iter()
+        .flat_map(|l| l.generic_subjects)
+        .copied()
+        .collect()
 }
 
 /// Phrases about an agent's mail; `{name}`, `{word}`, `{got}`, `{like}`,

@@ -75,6 +75,15 @@ pub static PL: Language = Language {
     ],
     command_aliases: &[("czeka", "pending"), ("otworz", "open")],
     priority_words: [&["niski"], &["normalny"], &["wysoki"], &["pilny", "pilne"]],
+    reply_prefixes: &["odp"],
+    forward_prefixes: &["pd", "przekaż"],
+    out_of_office: &[
+        r"auto(matic)?[- ]?odpowied",
+        "autoodpowied",
+        r"odpowied[zź] automatyczna",
+        "poza biurem",
+    ],
+    generic_subjects: &["pomoc", "pytanie", "problem z", "zapytanie"],
     agent: AgentWords {
         line: "wiersz {n}",
         not_a_command: "\"{word}\" to nie polecenie (polecenia zaczynają się od #)",
