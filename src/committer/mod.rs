@@ -91,9 +91,9 @@ impl Committer {
                             // No batch is acknowledged: the sources keep
                             // their mail and try again.
                             tracing::error!(error = %e, "storing a batch failed; its sources will retry");
-                            for b in group {
-                                let _ = b.done.send(Err(e.to_string()));
-                            }
+                            // Said before the sources hear of the failure:
+                            // a source that gives up on it may end the
+                            // process, and the reason must be in the log.
                             if e.is_fatal() {
                                 let why = format!(
                                     "the store takes no more writes ({e}); stopping: start again once \
@@ -101,6 +101,9 @@ impl Committer {
                                 );
                                 tracing::error!("{why}");
                                 let _ = fatal.send(Some(why));
+                            }
+                            for b in group {
+                                let _ = b.done.send(Err(e.to_string()));
                             }
                         }
                     }
