@@ -31,6 +31,7 @@ pub fn outcome_json(o: &Outcome) -> String {
         "reason": o.reason,
         "acknowledged": o.acknowledged,
         "origin": o.origin,
+        "history": o.history,
     })
     .to_string()
 }

@@ -292,3 +292,41 @@ fn every_argument_has_help() {
         }
     }
 }
+
+#[test]
+fn ingesting_an_old_maildir_takes_it_in_as_history_and_says_so() {
+    let sb = Sandbox::new("");
+    let old = sb.deliver(1, &mail(1, "Old question", "From last spring."));
+    let march_2025 =
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_741_600_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(march_2025)
+        .unwrap();
+    sb.deliver(2, &mail(2, "New question", "From today."));
+    let o = sb
+        .command(&["ingest", "--json", sb.maildir().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "ingest: 2 messages: 2 new tickets, 1 acknowledgements queued, 1 taken in as history"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let history: Vec<bool> = lines
+        .iter()
+        .map(|l| l["history"].as_bool().unwrap())
+        .collect();
+    assert_eq!(history.iter().filter(|h| **h).count(), 1, "{lines:?}");
+    let filed = sb.json(&["tickets", "--status", "filed", "--json"]);
+    assert_eq!(filed[0]["subject"], "Old question");
+}

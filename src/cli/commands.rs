@@ -385,12 +385,14 @@ pub fn read_items(paths: &[PathBuf]) -> Result<(Vec<Item>, Vec<String>)> {
 struct Tally {
     by_kind: std::collections::BTreeMap<&'static str, usize>,
     acknowledged: usize,
+    history: usize,
 }
 
 impl Tally {
     fn add(&mut self, o: &ticketbox::pipeline::Outcome) {
         *self.by_kind.entry(o.outcome.as_str()).or_default() += 1;
         self.acknowledged += usize::from(o.acknowledged);
+        self.history += usize::from(o.history);
     }
 
     fn summary(&self, unreadable: usize, problems: &[String]) -> String {
@@ -409,6 +411,12 @@ impl Tally {
         })
         .collect();
         parts.push(format!("{} acknowledgements queued", self.acknowledged));
+        if self.history > 0 {
+            parts.push(format!(
+                "{} taken in as history (they arrived over intake.history_hours ago: filed or added, nobody told)",
+                self.history
+            ));
+        }
         if unreadable > 0 {
             parts.push(format!("{unreadable} files unreadable"));
         }

@@ -178,6 +178,7 @@ fn quarantine<S: Store + ?Sized>(
         reason,
         acknowledged: false,
         origin: raw.origin.clone(),
+        history: false,
     })
 }
 

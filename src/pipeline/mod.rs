@@ -62,6 +62,9 @@ pub struct Outcome {
     /// Whether an acknowledgement was queued.
     pub acknowledged: bool,
     pub origin: String,
+    /// Taken in as history: it arrived long before it was read
+    /// (`intake.history_hours`), so nobody was told.
+    pub history: bool,
 }
 
 /// Processes one raw message and commits the result (not yet flushed).
@@ -107,6 +110,7 @@ fn run<S: Store + ?Sized>(
         reason,
         acknowledged: false,
         origin: raw.origin.clone(),
+        history: false,
     };
     // An early end: what the commit holds so far is the whole outcome.
     let finish = |commit: &Commit, kind, message_id: Option<&str>, ticket, reason: String| {
@@ -355,12 +359,14 @@ fn run<S: Store + ?Sized>(
         if !note.is_empty() {
             reason = format!("{reason}; {note}");
         }
-        return Ok(outcome(
+        let mut out = outcome(
             OutcomeKind::Appended,
             Some(&env.message_id),
             Some(id),
             reason,
-        ));
+        );
+        out.history = old_mail.is_some();
+        return Ok(out);
     }
 
     let Placement::New {
@@ -430,6 +436,7 @@ fn run<S: Store + ?Sized>(
         reason,
     );
     out.acknowledged = acknowledged;
+    out.history = old_mail.is_some();
     Ok(out)
 }
 
