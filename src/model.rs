@@ -374,6 +374,17 @@ impl Ticket {
 /// (`ack.max_per_domain_per_day` may not exceed it).
 pub const ACKS_KEPT: usize = 100;
 
+/// Recent first-response times of a queue, and how many tickets in it
+/// still wait for their first answer (see `store::Store::queue_stats`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueueStats {
+    /// (priority, business seconds to first response, tickets that were
+    /// ahead of it), most recent last.
+    pub samples: Vec<(Priority, i64, u32)>,
+    /// Open tickets without a first response.
+    pub awaiting: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

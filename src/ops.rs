@@ -3,9 +3,9 @@
 //! when a worker is running (the only writer), else directly.
 
 use crate::intake::RawMail;
-use crate::model::{CustomerPrefs, Status, TicketId};
+use crate::model::{Status, TicketId};
 use crate::pipeline::Engine;
-use crate::pipeline::timing::{self, QueueStats};
+use crate::pipeline::timing;
 use crate::store::{Commit, Store, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -34,10 +34,9 @@ pub fn set_status<S: Store + ?Sized>(
     let mut commit = Commit::default();
     // A ticket closed before anyone answered no longer waits in its queue.
     if t.first_response_at.is_none() && before.is_open() != status.is_open() {
-        let key = QueueStats::key(&t.queue);
-        let mut stats = QueueStats::parse(store.meta(&key)?);
+        let mut stats = store.queue_stats(&t.queue)?;
         stats.awaiting = (stats.awaiting + if status.is_open() { 1 } else { -1 }).max(0);
-        commit.meta.push((key, stats.encode()));
+        commit.queue_stats(&t.queue, &stats);
     }
     let note = format!("{} is now {status}", engine.threading.tags.format(id));
     commit.ticket = Some(t);
@@ -58,7 +57,6 @@ pub fn set_customer<S: Store + ?Sized>(
             "{address:?} is not an email address"
         )));
     }
-    let key = CustomerPrefs::key(&address);
     let mut prefs = store.customer_prefs(&address)?;
     if let Some(l) = language {
         let l = l.trim().to_ascii_lowercase();
@@ -78,10 +76,9 @@ pub fn set_customer<S: Store + ?Sized>(
         prefs.timezone = Some(z);
     }
     let value = serde_json::to_string(&prefs).unwrap_or_default();
-    store.commit(&Commit {
-        meta: vec![(key, value.clone())],
-        ..Commit::default()
-    })?;
+    let mut commit = Commit::default();
+    commit.customer_prefs(&address, &prefs);
+    store.commit(&commit)?;
     Ok(format!("{address}: {value}"))
 }
 /// Releases the quarantined message whose hash starts with `prefix`: it is

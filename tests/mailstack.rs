@@ -441,12 +441,16 @@ fn a_changed_uidvalidity_rescans_without_new_tickets_and_seen_flags_do_not_hide_
     {
         let store = ticketbox::store::DiskStore::open(&sb.path("data"), 1000).unwrap();
         use ticketbox::store::Store;
-        let (validity, last) =
-            ticketbox::imap::parse_checkpoint(&store.meta("imap:support").unwrap().unwrap())
-                .unwrap();
-        assert_eq!(last, 3);
+        let at = store.checkpoint("support").unwrap().unwrap();
+        assert_eq!(at.last, 3);
         store
-            .set_meta("imap:support", &format!("{}:{last}", validity + 1))
+            .set_checkpoint(
+                "support",
+                ticketbox::store::Checkpoint {
+                    validity: at.validity + 1,
+                    last: at.last,
+                },
+            )
             .unwrap();
         store.flush().unwrap();
     }

@@ -118,7 +118,7 @@ pub fn instance_id(cfg: &Config, store: &DiskStore) -> Result<String> {
     if !cfg.instance_id.is_empty() {
         return Ok(cfg.instance_id.clone());
     }
-    if let Some(id) = store.meta("instance_id")? {
+    if let Some(id) = store.instance_id()? {
         return Ok(id);
     }
     let seed = format!(
@@ -128,7 +128,7 @@ pub fn instance_id(cfg: &Config, store: &DiskStore) -> Result<String> {
         cfg.data_dir.display()
     );
     let id = intake::content_hash(seed.as_bytes())[..16].to_owned();
-    store.set_meta("instance_id", &id)?;
+    store.set_instance_id(&id)?;
     store.flush()?;
     Ok(id)
 }

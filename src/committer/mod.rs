@@ -10,7 +10,7 @@ pub mod isolate;
 use crate::clock::Clock;
 use crate::intake::RawMail;
 use crate::pipeline::{Engine, Outcome};
-use crate::store::{Staged, Store, StoreError};
+use crate::store::{Checkpoint, Staged, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +21,7 @@ pub struct Batch {
     pub mails: Vec<RawMail>,
     /// A (meta key, value) written after the batch's commits and before the
     /// flush, e.g. an IMAP mailbox's last UID.
-    pub checkpoint: Option<(String, String)>,
+    pub checkpoint: Option<(String, Checkpoint)>,
     done: oneshot::Sender<Result<Vec<Outcome>, String>>,
 }
 
@@ -123,7 +123,7 @@ impl Committer {
     pub async fn submit(
         &self,
         mails: Vec<RawMail>,
-        checkpoint: Option<(String, String)>,
+        checkpoint: Option<(String, Checkpoint)>,
     ) -> Result<Vec<Outcome>, String> {
         let (done, wait) = oneshot::channel();
         self.tx
@@ -170,8 +170,8 @@ fn commit_group<S: Store + ?Sized>(
     for b in group {
         let batch: Vec<Outcome> = outcomes.by_ref().take(b.mails.len()).collect();
         batch.iter().for_each(log_outcome);
-        if let Some((k, v)) = &b.checkpoint {
-            staged.set_meta(k, v)?;
+        if let Some((source, at)) = &b.checkpoint {
+            staged.set_checkpoint(source, *at)?;
         }
         results.push(batch);
     }

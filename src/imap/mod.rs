@@ -36,7 +36,7 @@ pub use connect::{ImapError, ImapSession, open};
 use crate::committer::Committer;
 use crate::config::{AfterStore, MailboxCfg};
 use crate::intake::RawMail;
-use crate::store::Store;
+use crate::store::{Checkpoint, Store};
 use connect::timed;
 use futures::TryStreamExt;
 use std::sync::Arc;
@@ -48,17 +48,6 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// The end of an IDLE (and a poll's NOOP) must be answered within this: a
 /// live server answers at once, so a silent one is known quickly.
 const LIVENESS: Duration = Duration::from_secs(10);
-
-/// Checkpoint key of a mailbox in the store's meta values.
-pub fn checkpoint_key(name: &str) -> String {
-    format!("imap:{name}")
-}
-
-/// Parses a checkpoint value `"<uidvalidity>:<last uid>"`.
-pub fn parse_checkpoint(v: &str) -> Option<(u32, u32)> {
-    let (a, b) = v.split_once(':')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
 
 /// Capped exponential backoff with jitter: 1 s, 2 s, 4 s … up to 60 s, each
 /// stretched by up to a quarter so reconnects of many mailboxes spread out.
@@ -192,12 +181,11 @@ impl<S: Store + 'static> MailboxReader<S> {
         };
         tracing::info!(mailbox = %cfg.name, host = %cfg.host, folder = %cfg.folder, idle = caps.idle, "connected");
 
-        let key = checkpoint_key(&cfg.name);
         let stored = self
             .store
-            .meta(&key)
+            .checkpoint(&cfg.name)
             .map_err(|e| ImapError::Commit(e.to_string()))?
-            .and_then(|v| parse_checkpoint(&v));
+            .map(|c| (c.validity, c.last));
         let mut last = match stored {
             Some((v, uid)) if v == validity => uid,
             Some((v, _)) => {
@@ -329,7 +317,13 @@ impl<S: Store + 'static> MailboxReader<S> {
                     // What was left is behind us: the checkpoint moves past it.
                     let high = chunk.iter().copied().max().unwrap_or(last).max(last);
                     if high > last {
-                        let checkpoint = (checkpoint_key(&cfg.name), format!("{validity}:{high}"));
+                        let checkpoint = (
+                            cfg.name.clone(),
+                            Checkpoint {
+                                validity,
+                                last: high,
+                            },
+                        );
                         self.committer
                             .submit(Vec::new(), Some(checkpoint))
                             .await
@@ -511,7 +505,13 @@ impl<S: Store + 'static> MailboxReader<S> {
         }
         // UIDs that vanished between SEARCH and FETCH are simply gone.
         let high = uids.iter().copied().max().unwrap_or(last).max(last);
-        let checkpoint = (checkpoint_key(&cfg.name), format!("{validity}:{high}"));
+        let checkpoint = (
+            cfg.name.clone(),
+            Checkpoint {
+                validity,
+                last: high,
+            },
+        );
         self.committer
             .submit(mails, Some(checkpoint))
             .await
@@ -732,13 +732,6 @@ fn budgeted(uids: &[u32], size: impl Fn(u32) -> u64, budget: u64) -> Vec<Vec<u32
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn checkpoints_parse() {
-        assert_eq!(parse_checkpoint("1700000000:42"), Some((1_700_000_000, 42)));
-        assert_eq!(parse_checkpoint("x:1"), None);
-        assert_eq!(parse_checkpoint("12"), None);
-    }
 
     #[test]
     fn backoff_grows_caps_and_resets() {

@@ -8,7 +8,7 @@
 //! assignee, else the queue's `notify` list).
 
 use super::outgoing::{self, Audience, Mail};
-use super::timing::{self, QueueStats};
+use super::timing;
 use super::{Engine, ticket};
 use crate::ack::{self, AnswerView, Personal, Purpose};
 use crate::agent::{self, Assignee, Command, Reading};
@@ -478,8 +478,7 @@ fn answered<S: Store + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     if let Some(took) = timing::first_response(engine, t, now) {
-        let key = QueueStats::key(&t.queue);
-        let mut stats = QueueStats::parse(store.meta(&key)?);
+        let mut stats = store.queue_stats(&t.queue)?;
         timing::record_sample(
             &mut stats,
             t.priority,
@@ -487,7 +486,7 @@ fn answered<S: Store + ?Sized>(
             t.queue_ahead,
             engine.cfg.sla.estimate.window,
         );
-        commit.meta.push((key, stats.encode()));
+        commit.queue_stats(&t.queue, &stats);
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! about timing.
 
 use super::outgoing::{self, Audience};
-use super::timing::{self, QueueStats};
+use super::timing;
 use super::{Engine, answer, ticket};
 use crate::ack::{self, Personal, TicketRef};
 use crate::classify::{Class, Verdict};
@@ -189,15 +189,14 @@ pub(super) fn create<S: Store + ?Sized>(
 
     // Queue depth, for the estimate now and the statistics later.
     let automatic = new.verdict.class != Class::Normal;
-    let key = QueueStats::key(&t.queue);
-    let mut stats = QueueStats::parse(store.meta(&key)?);
+    let mut stats = store.queue_stats(&t.queue)?;
     t.queue_ahead = u32::try_from(stats.awaiting.max(0)).unwrap_or(u32::MAX);
     let (promise, slower) = timing::promise(engine, &t, &stats, now);
     personal.promise = promise;
     personal.slower_than_sla = slower;
     if !automatic && !new.is_agent && new.history.is_none() {
         stats.awaiting += 1;
-        commit.meta.push((key, stats.encode()));
+        commit.queue_stats(&t.queue, &stats);
     }
 
     ticket::index_message(&mut commit, env, id);

@@ -303,7 +303,7 @@ fn first_agent_answer_records_whether_the_target_was_met() {
     let b = s.store.ticket(1001).unwrap().unwrap();
     assert_eq!(b.first_response_met, Some(false));
     // The queue's statistics know both, and nobody waits any more.
-    let stats = timing::QueueStats::parse(s.store.meta("stats:general").unwrap());
+    let stats = s.store.queue_stats("general").unwrap();
     assert_eq!(stats.samples.len(), 2);
     assert_eq!(stats.awaiting, 0);
 }

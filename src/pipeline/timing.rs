@@ -7,33 +7,8 @@ use super::Engine;
 use crate::model::{Priority, Status, Ticket};
 use crate::sla;
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 
-/// Recent first-response times of a queue, and how many tickets in it
-/// still wait for their first answer. Kept in the store's meta values.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct QueueStats {
-    /// (priority, business seconds to first response, tickets that were
-    /// ahead of it), most recent last.
-    pub samples: Vec<(Priority, i64, u32)>,
-    /// Open tickets without a first response.
-    pub awaiting: i64,
-}
-
-impl QueueStats {
-    pub fn key(queue: &str) -> String {
-        format!("stats:{queue}")
-    }
-
-    pub fn parse(text: Option<String>) -> QueueStats {
-        text.and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
-    }
-
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
+pub use crate::model::QueueStats;
 
 /// Sets a ticket's due times from its policy, priority and pauses.
 pub fn set_dues(engine: &Engine, t: &mut Ticket) {

@@ -282,14 +282,60 @@ fn acknowledgement_times_keep_the_latest<S: Store>(s: &S) {
 }
 
 fn small_values_and_preferences<S: Store>(s: &S) {
-    assert_eq!(s.meta("instance_id").unwrap(), None);
-    s.set_meta("instance_id", "abc").unwrap();
-    assert_eq!(s.meta("instance_id").unwrap().as_deref(), Some("abc"));
-    let key = crate::model::CustomerPrefs::key("ann@c.example");
-    s.set_meta(&key, r#"{"language":"pl","timezone":"Europe/Warsaw"}"#)
-        .unwrap();
+    assert_eq!(s.instance_id().unwrap(), None);
+    s.set_instance_id("abc").unwrap();
+    assert_eq!(s.instance_id().unwrap().as_deref(), Some("abc"));
+    // Checkpoints: set with the mail they cover, or alone; read back typed.
+    assert_eq!(s.checkpoint("support").unwrap(), None);
+    let mut c = Commit::default();
+    c.checkpoint(
+        "support",
+        Checkpoint {
+            validity: 1_700_000_000,
+            last: 42,
+        },
+    );
+    s.commit(&c).unwrap();
+    assert_eq!(
+        s.checkpoint("support").unwrap(),
+        Some(Checkpoint {
+            validity: 1_700_000_000,
+            last: 42
+        })
+    );
+    s.set_checkpoint(
+        "support",
+        Checkpoint {
+            validity: 7,
+            last: 43,
+        },
+    )
+    .unwrap();
+    assert_eq!(s.checkpoint("support").unwrap().map(|c| c.last), Some(43));
+    assert_eq!(s.checkpoint("other").unwrap(), None);
+    // Queue statistics: empty until written, then as written.
+    assert_eq!(s.queue_stats("billing").unwrap().awaiting, 0);
+    let mut c = Commit::default();
+    let stats = crate::model::QueueStats {
+        samples: vec![(Priority::High, 3600, 2)],
+        awaiting: 3,
+    };
+    c.queue_stats("billing", &stats);
+    s.commit(&c).unwrap();
+    assert_eq!(s.queue_stats("billing").unwrap(), stats);
+    assert_eq!(s.queue_stats("general").unwrap().awaiting, 0);
+    let mut c = Commit::default();
+    c.customer_prefs(
+        "ann@c.example",
+        &crate::model::CustomerPrefs {
+            language: Some("pl".into()),
+            timezone: Some("Europe/Warsaw".into()),
+        },
+    );
+    s.commit(&c).unwrap();
     let p = s.customer_prefs("ann@c.example").unwrap();
     assert_eq!(p.language.as_deref(), Some("pl"));
+    let key = crate::model::CustomerPrefs::key("ann@c.example");
     // Unreadable preferences are no preferences, not an error.
     s.set_meta(&key, "{not json").unwrap();
     assert_eq!(s.customer_prefs("ann@c.example").unwrap().language, None);

@@ -145,6 +145,36 @@ pub struct Quarantined {
     pub spam_rule: Option<String>,
 }
 
+/// Where a mailbox reader stands: the server's UIDVALIDITY and the last
+/// UID stored. Written in the same commit as the mail it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub validity: u32,
+    pub last: u32,
+}
+
+impl Checkpoint {
+    fn key(source: &str) -> String {
+        format!("imap:{source}")
+    }
+
+    fn encode(self) -> String {
+        format!("{}:{}", self.validity, self.last)
+    }
+
+    fn decode(v: &str) -> Option<Checkpoint> {
+        let (a, b) = v.split_once(':')?;
+        Some(Checkpoint {
+            validity: a.parse().ok()?,
+            last: b.parse().ok()?,
+        })
+    }
+}
+
+fn stats_key(queue: &str) -> String {
+    format!("stats:{queue}")
+}
+
 /// Everything one message changes, written in one atomic step.
 #[derive(Debug, Clone, Default)]
 pub struct Commit {
@@ -169,12 +199,33 @@ pub struct Commit {
     /// An acknowledgement went out, counted under each of these keys (its
     /// address, its domain, its text: see `pacing`).
     pub acked: Vec<Acked>,
-    /// Small named values written with the rest (queue statistics).
-    pub meta: Vec<(String, String)>,
+    /// Small named values written with the rest: queue statistics,
+    /// preferences, checkpoints. Set through the typed setters below; the
+    /// keys are the backends' business.
+    pub(crate) meta: Vec<(String, String)>,
     /// The raw message leaves quarantine (an admin released it); applied
     /// before `quarantine`, so a message quarantined again stays there.
     pub released: bool,
     pub quarantine: Option<Quarantined>,
+}
+
+impl Commit {
+    /// A queue's statistics after this commit.
+    pub fn queue_stats(&mut self, queue: &str, stats: &crate::model::QueueStats) {
+        let value = serde_json::to_string(stats).unwrap_or_default();
+        self.meta.push((stats_key(queue), value));
+    }
+
+    /// What a customer told us about themselves, after this commit.
+    pub fn customer_prefs(&mut self, address: &str, prefs: &CustomerPrefs) {
+        let value = serde_json::to_string(prefs).unwrap_or_default();
+        self.meta.push((CustomerPrefs::key(address), value));
+    }
+
+    /// A mailbox reader's place, with the mail it covers.
+    pub fn checkpoint(&mut self, source: &str, at: Checkpoint) {
+        self.meta.push((Checkpoint::key(source), at.encode()));
+    }
 }
 
 /// A store of tickets. Reads are consistent with every commit made before.
@@ -240,6 +291,36 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     /// Small named values: instance id, checkpoints.
     fn meta(&self, key: &str) -> Result<Option<String>>;
     fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+
+    /// A queue's recent first responses and backlog (empty, when unreadable).
+    fn queue_stats(&self, queue: &str) -> Result<crate::model::QueueStats> {
+        Ok(self
+            .meta(&stats_key(queue))?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default())
+    }
+
+    /// Where mailbox `source`'s reader stands.
+    fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>> {
+        Ok(self
+            .meta(&Checkpoint::key(source))?
+            .and_then(|v| Checkpoint::decode(&v)))
+    }
+
+    /// Records mailbox `source`'s place (for a batch without mail: what it
+    /// covers was left in the mailbox, or the UIDs were renumbered).
+    fn set_checkpoint(&self, source: &str, at: Checkpoint) -> Result<()> {
+        self.set_meta(&Checkpoint::key(source), &at.encode())
+    }
+
+    /// This installation's id, once made.
+    fn instance_id(&self) -> Result<Option<String>> {
+        self.meta("instance_id")
+    }
+
+    fn set_instance_id(&self, id: &str) -> Result<()> {
+        self.set_meta("instance_id", id)
+    }
 
     /// What a customer told us about themselves (nothing, when unreadable).
     fn customer_prefs(&self, address: &str) -> Result<CustomerPrefs> {
