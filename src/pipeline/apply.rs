@@ -117,7 +117,7 @@ pub(super) fn create<S: Store + ?Sized>(
         .author
         .unwrap_or_else(|| Party::new(None, "unknown@invalid"));
     let prefs = store.customer_prefs(&customer.address)?;
-    let id = store.next_ticket_id()?;
+    let id = store.allocate_ticket_id()?;
     let mut t = ticket::open(
         engine,
         id,

@@ -85,6 +85,38 @@ fn ticket_numbers_only_go_up<S: Store>(s: &S) {
     assert_eq!(ids, [1000, 1005], "in id order, each once");
 }
 
+fn ticket_numbers_are_taken_once_by_any_number_of_takers<S: Store>(s: &S) {
+    assert_eq!(s.allocate_ticket_id().unwrap(), 1000);
+    assert_eq!(s.next_ticket_id().unwrap(), 1001);
+    // Taken and never committed: skipped, not given again.
+    assert_eq!(s.allocate_ticket_id().unwrap(), 1001);
+    s.commit(&Commit {
+        ticket: Some(ticket(1000, "a@x", 9)),
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(s.next_ticket_id().unwrap(), 1002);
+    let taken: Vec<TicketId> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..50)
+                        .map(|_| s.allocate_ticket_id().unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let unique: std::collections::BTreeSet<TicketId> = taken.iter().copied().collect();
+    assert_eq!(unique.len(), 200, "no number twice");
+    assert_eq!(unique.first(), Some(&1002));
+    assert_eq!(unique.last(), Some(&1201));
+}
+
 fn one_record_per_message_id<S: Store>(s: &S) {
     s.commit(&Commit {
         messages: vec![record("m1@x", None)],
@@ -351,6 +383,11 @@ macro_rules! conformance {
             fn ticket_numbers_only_go_up() {
                 let (_keep, s) = $make();
                 super::ticket_numbers_only_go_up(&s);
+            }
+            #[test]
+            fn ticket_numbers_are_taken_once_by_any_number_of_takers() {
+                let (_keep, s) = $make();
+                super::ticket_numbers_are_taken_once_by_any_number_of_takers(&s);
             }
             #[test]
             fn one_record_per_message_id() {

@@ -186,6 +186,13 @@ impl Store for MemoryStore {
         Ok(self.lock().next_ticket.unwrap_or(self.first_ticket))
     }
 
+    fn allocate_ticket_id(&self) -> Result<TicketId> {
+        let mut m = self.lock();
+        let id = m.next_ticket.unwrap_or(self.first_ticket);
+        m.next_ticket = Some(id.saturating_add(1));
+        Ok(id)
+    }
+
     fn acks_to(&self, key: &str) -> Result<Vec<DateTime<Utc>>> {
         Ok(self.lock().acks.get(key).cloned().unwrap_or_default())
     }

@@ -259,8 +259,13 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     }
     /// The customer's tickets at a glance, oldest first.
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>>;
-    /// The number the next new ticket gets.
+    /// The number the next new ticket would get (a look: dry runs).
     fn next_ticket_id(&self) -> Result<TicketId>;
+    /// Takes the next ticket number: no two callers, in this process or
+    /// another, ever get the same one. A number taken for a message whose
+    /// commit never happens (a crash, a panic) is not given again: numbers
+    /// can skip, never repeat.
+    fn allocate_ticket_id(&self) -> Result<TicketId>;
     /// When acknowledgements were counted under `key` (an address, a
     /// domain, a text: see `pacing`), most recent last; the latest
     /// [`ACKS_KEPT`] are kept.

@@ -214,6 +214,12 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         Ok(held.map_or(stored, |h| h.max(stored)))
     }
 
+    fn allocate_ticket_id(&self) -> Result<TicketId> {
+        // Numbers come from the store itself, never from the batch: they
+        // must not repeat whoever else takes them.
+        self.inner.allocate_ticket_id()
+    }
+
     fn acks_to(&self, key: &str) -> Result<Vec<DateTime<Utc>>> {
         if let Some(times) = self.lock().acks.get(key) {
             return Ok(times.clone());

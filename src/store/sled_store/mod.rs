@@ -529,6 +529,19 @@ impl Store for SledStore {
             .unwrap_or(self.first_ticket))
     }
 
+    fn allocate_ticket_id(&self) -> Result<TicketId> {
+        // One compare-and-swap on the counter: atomic whoever else writes.
+        let first = self.first_ticket;
+        let parse = |v: Option<&[u8]>| {
+            v.and_then(|b| std::str::from_utf8(b).ok()?.parse::<TicketId>().ok())
+                .unwrap_or(first)
+        };
+        let after = self.meta.update_and_fetch(NEXT_TICKET, |old| {
+            Some(parse(old).saturating_add(1).to_string().into_bytes())
+        })?;
+        Ok(parse(after.as_deref()).saturating_sub(1))
+    }
+
     fn acks_to(&self, address: &str) -> Result<Vec<DateTime<Utc>>> {
         Ok(get(&self.senders, "senders", address.as_bytes())?.unwrap_or_default())
     }
