@@ -139,11 +139,20 @@ pub fn test_message<S: Store + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<TestReport, DryRunError> {
     let hash = crate::intake::content_hash(raw);
-    let env = parse::parse_limited(raw, &hash, &engine.cfg.limits)?;
+    let mut env = parse::parse_limited(raw, &hash, &engine.cfg.limits)?;
     if let Some(store) = store
         && let Some(report) = test_stored(engine, rules, store, &env, &hash)?
     {
         return Ok(report);
+    }
+    if let Some(store) = store
+        && store.message(&env.message_id)?.is_some_and(|r| {
+            r.raw_hash != hash && r.fingerprint != crate::pipeline::fingerprint(&env)
+        })
+    {
+        // A different message that reuses a stored Message-ID: live
+        // processing keeps it under a key of its own, and threads it so.
+        env.message_id = format!("{}#{}", env.message_id, &hash[..12]);
     }
     let verdict = classify::classify(&env, &engine.identity);
     let mut notes = Vec::new();

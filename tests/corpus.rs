@@ -101,3 +101,86 @@ fn every_corpus_message_gets_an_outcome_with_a_reason() {
         "more than 1% of sisimai bounces were acknowledged"
     );
 }
+
+/// On every corpus message, the dry run (`rules test`) predicts what live
+/// processing then does: the same queue, priority, SLA policy and rules
+/// for a new ticket, the same ticket for a reply. Run on the in-memory
+/// store with the shipped rules, message by message.
+#[test]
+fn the_dry_run_predicts_live_processing_on_the_whole_corpus() {
+    use ticketbox::pipeline::{Engine, OutcomeKind, process};
+    use ticketbox::store::MemoryStore;
+    use ticketbox::thread::ThreadView;
+    let Some(dir) = corpus_dir() else {
+        eprintln!("skipped: ../shared/corpus is not present");
+        return;
+    };
+    let mut files = Vec::new();
+    message_files(&dir, &mut files);
+    let cfg = ticketbox::config::Config {
+        rules_dir: Path::new(common::REPO).join("rules"),
+        templates_dir: Path::new(common::REPO).join("templates"),
+        agents: vec!["agent@example.com".into()],
+        ..Default::default()
+    };
+    let engine = Engine::new(cfg, "corpus".into()).unwrap();
+    let rules = engine.rules();
+    let store = MemoryStore::new(1000);
+    let now = chrono::Utc::now();
+    let (mut created, mut appended) = (0, 0);
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap();
+        let Ok(before) =
+            ticketbox::dryrun::test_message(&engine, &rules, Some(&store), &bytes, now)
+        else {
+            continue;
+        };
+        let raw = ticketbox::intake::RawMail::new(bytes, path.display().to_string(), None);
+        let o = process(&engine, &store, &raw, now).unwrap();
+        match o.outcome {
+            OutcomeKind::Created => {
+                let t = store.ticket(o.ticket.unwrap()).unwrap().unwrap();
+                let d = &before.decision;
+                assert_eq!(
+                    (
+                        d.queue.as_str(),
+                        d.priority.as_str(),
+                        d.sla.as_str(),
+                        &d.fired
+                    ),
+                    (
+                        t.queue.as_str(),
+                        t.priority.as_str(),
+                        t.sla_policy.as_deref().unwrap_or(""),
+                        &t.rules_fired
+                    ),
+                    "{}: {} {:?} {}",
+                    path.display(),
+                    before.kind,
+                    before.notes,
+                    o.reason
+                );
+                created += 1;
+            }
+            OutcomeKind::Appended => {
+                let tag = engine.threading.tags.format(o.ticket.unwrap());
+                assert!(
+                    before
+                        .notes
+                        .iter()
+                        .any(|n| n.contains(&format!("would join {tag}"))),
+                    "{}: {:?}",
+                    path.display(),
+                    before.notes
+                );
+                appended += 1;
+            }
+            _ => {}
+        }
+    }
+    eprintln!("compared {created} new tickets and {appended} replies");
+    assert!(
+        created >= 200 && appended >= 5,
+        "{created} new tickets, {appended} replies compared"
+    );
+}
