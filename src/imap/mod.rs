@@ -317,18 +317,9 @@ impl<S: Store + 'static> MailboxReader<S> {
                     // What was left is behind us: the checkpoint moves past it.
                     let high = chunk.iter().copied().max().unwrap_or(last).max(last);
                     if high > last {
-                        let checkpoint = (
-                            cfg.name.clone(),
-                            Checkpoint {
-                                validity,
-                                last: high,
-                            },
-                        );
-                        self.committer
-                            .submit(Vec::new(), Some(checkpoint))
-                            .await
-                            .map_err(ImapError::Commit)?;
-                        last = high;
+                        last = self
+                            .store_with_checkpoint(Vec::new(), validity, high)
+                            .await?;
                     }
                 }
                 done += chunk.len();
@@ -340,6 +331,25 @@ impl<S: Store + 'static> MailboxReader<S> {
                 tracing::info!(mailbox = %cfg.name, left, since = ?self.leave_before(), "left old mail in the mailbox unread, as history/history_since ask");
             }
         }
+    }
+
+    /// Hands `mails` to the committer with the checkpoint moved to `high`,
+    /// in the same commit; returns `high` once it is stored.
+    async fn store_with_checkpoint(
+        &self,
+        mails: Vec<RawMail>,
+        validity: u32,
+        high: u32,
+    ) -> Result<u32, ImapError> {
+        let at = Checkpoint {
+            validity,
+            last: high,
+        };
+        self.committer
+            .submit(mails, Some((self.cfg.name.clone(), at)))
+            .await
+            .map_err(ImapError::Commit)?;
+        Ok(high)
     }
 
     /// Mail that arrived before this is left in the mailbox.
@@ -505,17 +515,7 @@ impl<S: Store + 'static> MailboxReader<S> {
         }
         // UIDs that vanished between SEARCH and FETCH are simply gone.
         let high = uids.iter().copied().max().unwrap_or(last).max(last);
-        let checkpoint = (
-            cfg.name.clone(),
-            Checkpoint {
-                validity,
-                last: high,
-            },
-        );
-        self.committer
-            .submit(mails, Some(checkpoint))
-            .await
-            .map_err(ImapError::Commit)?;
+        self.store_with_checkpoint(mails, validity, high).await?;
         // Only now, with the mail flushed, may the server know. What could
         // not be read stays where it is, unflagged, for a person to look
         // at; the checkpoint keeps us from asking for it again.
