@@ -277,13 +277,14 @@ pub fn run(cfg: Config, source: Source, once: bool) -> Result<ExitCode> {
     // lettre's SMTP pool is built and dropped inside a runtime context.
     let _rt_context = rt.enter();
     let transport = transport(&cfg)?;
-    let (cfg_outbox, cfg_outbox_dir, cfg_data) = (
-        cfg.outbox.transport.clone(),
-        cfg.outbox.dir.display().to_string(),
-        cfg.data_dir.display().to_string(),
-    );
-    let cfg_smtp = format!("{}:{}", cfg.smtp.host, cfg.smtp.port());
     let engine = Arc::new(engine(cfg, &store)?);
+    // Said once at start: where mail comes from and where ours goes.
+    let cfg = &engine.cfg;
+    let sending = match cfg.outbox.transport.as_str() {
+        "smtp" => format!("SMTP via {}:{}", cfg.smtp.host, cfg.smtp.port()),
+        _ => format!("as .eml files in {}", cfg.outbox.dir.display()),
+    };
+    let data = cfg.data_dir.display().to_string();
     let worker = Worker {
         engine,
         store,
@@ -307,11 +308,7 @@ pub fn run(cfg: Config, source: Source, once: bool) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", "),
     };
-    let sending = match cfg_outbox.as_str() {
-        "smtp" => format!("SMTP via {}", cfg_smtp),
-        _ => format!("as .eml files in {}", cfg_outbox_dir),
-    };
-    tracing::info!(reading = %reading, outgoing = %sending, data = %cfg_data, once, "starting");
+    tracing::info!(reading = %reading, outgoing = %sending, data = %data, once, "starting");
     let stats = rt.block_on(async {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
