@@ -11,6 +11,7 @@ use ticketbox::committer::isolate::process_all;
 use ticketbox::config::Config;
 use ticketbox::intake::RawMail;
 use ticketbox::pipeline::Engine;
+use ticketbox::store::View;
 use ticketbox::store::{DiskStore, Staged, Store};
 
 fn message(i: usize) -> Vec<u8> {

@@ -8,7 +8,8 @@ use common::Sandbox;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 use ticketbox::model::MessageKind;
-use ticketbox::store::{DiskStore, Store};
+use ticketbox::store::DiskStore;
+use ticketbox::store::View;
 use ticketbox::thread::ThreadView;
 
 const NEW: usize = 2000;

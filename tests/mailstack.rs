@@ -9,6 +9,7 @@ use common::mailstack::{
 };
 use common::{Sandbox, header};
 use serde_json::Value;
+use ticketbox::store::View;
 
 fn config(ms: &Mailstack, support: &str, extra: &str) -> String {
     ms.worker_config(support, extra)

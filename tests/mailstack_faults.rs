@@ -10,7 +10,8 @@ use common::{Sandbox, header};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use ticketbox::model::MessageKind;
-use ticketbox::store::{DiskStore, Store};
+use ticketbox::store::DiskStore;
+use ticketbox::store::View;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 

@@ -282,7 +282,7 @@ fn thousands_of_mutated_messages_never_panic_and_all_get_an_outcome() {
     }
     // Nothing left half-done.
     let store = ticketbox::store::DiskStore::open(&sb.path("data"), 1000).unwrap();
-    assert!(ticketbox::store::Store::pending(&store).unwrap().is_empty());
+    assert!(ticketbox::store::View::pending(&store).unwrap().is_empty());
 }
 
 fn tail(log: &str) -> String {

@@ -8,6 +8,7 @@ use ticketbox::config::Config;
 use ticketbox::control::{self, ControlError, Request};
 use ticketbox::intake;
 use ticketbox::pipeline::Engine;
+use ticketbox::store::View;
 use ticketbox::store::{DiskStore, Store, StoreError};
 
 /// Sends `req` to a worker running on this data directory. `None` when no

@@ -544,7 +544,7 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
                 &policy,
             ))?;
         }
-        undelivered = ticketbox::store::Store::outbox_active(&store)?.len();
+        undelivered = ticketbox::store::View::outbox_active(&store)?.len();
     }
     eprintln!("{}", tally.summary(stats.unreadable, &problems));
     Ok(if stats.unreadable > 0 || !problems.is_empty() {

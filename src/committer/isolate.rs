@@ -263,7 +263,7 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::config::Config;
-    use crate::store::DiskStore;
+    use crate::store::{DiskStore, View};
     use chrono::TimeZone;
     use std::sync::Mutex;
 

@@ -278,7 +278,7 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::outbox::transport::SendFuture;
-    use crate::store::{Commit, DiskStore};
+    use crate::store::{Commit, DiskStore, View};
     use chrono::TimeZone;
     use std::sync::Mutex;
 

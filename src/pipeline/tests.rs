@@ -5,6 +5,7 @@ use super::*;
 use crate::config::Config;
 use crate::model::Priority;
 use crate::store::MemoryStore;
+use crate::store::View;
 use crate::thread::ThreadView;
 use chrono::TimeZone;
 

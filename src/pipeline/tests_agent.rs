@@ -7,6 +7,7 @@ use super::*;
 use crate::config::{Config, QueueCfg};
 use crate::model::Priority;
 use crate::outbox::OutboxEntry;
+use crate::store::View;
 use crate::thread::ThreadView;
 use mail_parser::MimeHeaders;
 

@@ -7,6 +7,7 @@ use super::tests::{Setup, mail, setup, t0};
 use super::tests_agent::{sent, team};
 use super::*;
 use crate::outbox::OutboxEntry;
+use crate::store::View;
 use crate::thread::ThreadView;
 
 /// Every outgoing mail so far, with its message.

@@ -7,6 +7,7 @@
 use super::tests::{Setup, mail, setup, t0};
 use super::*;
 use crate::outbox::OutboxEntry;
+use crate::store::View;
 
 fn acks(s: &Setup) -> Vec<OutboxEntry> {
     let mut v: Vec<OutboxEntry> = s

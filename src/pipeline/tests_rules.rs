@@ -6,6 +6,7 @@ use super::tests::{Setup, mail, setup, t0};
 use super::tests_agent::team;
 use super::*;
 use crate::model::Priority;
+use crate::store::View;
 use crate::thread::ThreadView;
 
 fn shipped() -> Setup {

@@ -5,6 +5,7 @@ use super::tests::{Setup, mail, setup, t0};
 use super::*;
 use crate::calendar::CalendarCfg;
 use crate::config::Config;
+use crate::store::View;
 use crate::thread::ThreadView;
 
 fn warsaw(cfg: &mut Config) {

@@ -5,7 +5,9 @@
 //! suite in `store/conformance.rs`. Everything sits behind one mutex, so
 //! each commit is atomic by construction; `flush` has nothing to do.
 
-use super::{ACKS_KEPT, Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store};
+use super::{
+    ACKS_KEPT, Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store, View,
+};
 use super::{OutboxEntry, OutboxState};
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
@@ -90,24 +92,7 @@ impl ThreadView for MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
-    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
-        let mut m = self.lock();
-        m.raw
-            .entry(hash.to_owned())
-            .or_insert_with(|| bytes.to_vec());
-        // A mark already there keeps its arrival order and tries.
-        if !m.pending.contains_key(hash) && !m.quarantine.contains_key(hash) {
-            m.arrivals += 1;
-            let seq = m.arrivals;
-            m.pending.insert(
-                hash.to_owned(),
-                (seq, Attempts::default(), origin.to_owned()),
-            );
-        }
-        Ok(())
-    }
-
+impl View for MemoryStore {
     fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.lock().raw.get(hash).cloned())
     }
@@ -139,19 +124,6 @@ impl Store for MemoryStore {
             .get(hash)
             .map(|p| p.1)
             .unwrap_or_default())
-    }
-
-    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
-        let mut m = self.lock();
-        for hash in hashes {
-            if let Some((_, a, _)) = m.pending.get_mut(*hash) {
-                a.total = a.total.saturating_add(1);
-                if alone {
-                    a.alone = a.alone.saturating_add(1);
-                }
-            }
-        }
-        Ok(())
     }
 
     fn source_seen(&self, key: &str) -> Result<bool> {
@@ -186,15 +158,80 @@ impl Store for MemoryStore {
         Ok(self.lock().next_ticket.unwrap_or(self.first_ticket))
     }
 
+    fn acks_to(&self, key: &str) -> Result<Vec<DateTime<Utc>>> {
+        Ok(self.lock().acks.get(key).cloned().unwrap_or_default())
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxEntry>> {
+        let m = self.lock();
+        // Active first, then done, each by id; then by creation (stable),
+        // as the sled store lists them.
+        let mut all: Vec<OutboxEntry> = m
+            .outbox
+            .values()
+            .filter(|e| !is_done(e))
+            .chain(m.outbox.values().filter(|e| is_done(e)))
+            .map(without_raw)
+            .collect();
+        all.sort_by_key(|e| e.created);
+        Ok(all)
+    }
+
+    fn outbox_active(&self) -> Result<Vec<OutboxEntry>> {
+        Ok(self
+            .lock()
+            .outbox
+            .values()
+            .filter(|e| !is_done(e))
+            .map(without_raw)
+            .collect())
+    }
+
+    fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>> {
+        Ok(self.lock().outbox.get(id).cloned())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.lock().meta.get(key).cloned())
+    }
+}
+
+impl Store for MemoryStore {
+    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
+        let mut m = self.lock();
+        m.raw
+            .entry(hash.to_owned())
+            .or_insert_with(|| bytes.to_vec());
+        // A mark already there keeps its arrival order and tries.
+        if !m.pending.contains_key(hash) && !m.quarantine.contains_key(hash) {
+            m.arrivals += 1;
+            let seq = m.arrivals;
+            m.pending.insert(
+                hash.to_owned(),
+                (seq, Attempts::default(), origin.to_owned()),
+            );
+        }
+        Ok(())
+    }
+
+    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
+        let mut m = self.lock();
+        for hash in hashes {
+            if let Some((_, a, _)) = m.pending.get_mut(*hash) {
+                a.total = a.total.saturating_add(1);
+                if alone {
+                    a.alone = a.alone.saturating_add(1);
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn allocate_ticket_id(&self) -> Result<TicketId> {
         let mut m = self.lock();
         let id = m.next_ticket.unwrap_or(self.first_ticket);
         m.next_ticket = Some(id.saturating_add(1));
         Ok(id)
-    }
-
-    fn acks_to(&self, key: &str) -> Result<Vec<DateTime<Utc>>> {
-        Ok(self.lock().acks.get(key).cloned().unwrap_or_default())
     }
 
     fn commit(&self, c: &Commit) -> Result<()> {
@@ -252,35 +289,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn outbox(&self) -> Result<Vec<OutboxEntry>> {
-        let m = self.lock();
-        // Active first, then done, each by id; then by creation (stable),
-        // as the sled store lists them.
-        let mut all: Vec<OutboxEntry> = m
-            .outbox
-            .values()
-            .filter(|e| !is_done(e))
-            .chain(m.outbox.values().filter(|e| is_done(e)))
-            .map(without_raw)
-            .collect();
-        all.sort_by_key(|e| e.created);
-        Ok(all)
-    }
-
-    fn outbox_active(&self) -> Result<Vec<OutboxEntry>> {
-        Ok(self
-            .lock()
-            .outbox
-            .values()
-            .filter(|e| !is_done(e))
-            .map(without_raw)
-            .collect())
-    }
-
-    fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>> {
-        Ok(self.lock().outbox.get(id).cloned())
-    }
-
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
         let mut m = self.lock();
         // The message is written once: later writes carry the state.
@@ -296,10 +304,6 @@ impl Store for MemoryStore {
             },
         );
         Ok(())
-    }
-
-    fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.lock().meta.get(key).cloned())
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {

@@ -228,11 +228,10 @@ impl Commit {
     }
 }
 
-/// A store of tickets. Reads are consistent with every commit made before.
-pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
-    // Intake: raw bytes are stored, and remembered as pending, before any
-    // decision; `commit` clears the pending mark.
-    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()>;
+/// What deciding may look at: a read-only view of the store. Every read
+/// is consistent with every commit applied before it. The core's
+/// [`crate::pipeline::decide`] takes a `View`, so it cannot write.
+pub trait View: ThreadView<Error = StoreError> + Send + Sync {
     fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>>;
     /// Raw messages stored but never committed (a crash in between), in
     /// the order they arrived.
@@ -240,10 +239,6 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     /// Tries at processing a pending message so far (none when it is not
     /// pending).
     fn attempts(&self, hash: &str) -> Result<Attempts>;
-    /// Counts a try at processing each of `hashes` (pending messages),
-    /// `alone` when the try is for one message by itself. Durable with the
-    /// next flush, which must come before the try.
-    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()>;
     fn source_seen(&self, key: &str) -> Result<bool>;
 
     fn message(&self, message_id: &str) -> Result<Option<MessageRecord>>;
@@ -261,24 +256,10 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>>;
     /// The number the next new ticket would get (a look: dry runs).
     fn next_ticket_id(&self) -> Result<TicketId>;
-    /// Takes the next ticket number: no two callers, in this process or
-    /// another, ever get the same one. A number taken for a message whose
-    /// commit never happens (a crash, a panic) is not given again: numbers
-    /// can skip, never repeat.
-    fn allocate_ticket_id(&self) -> Result<TicketId>;
     /// When acknowledgements were counted under `key` (an address, a
     /// domain, a text: see `pacing`), most recent last; the latest
     /// [`ACKS_KEPT`] are kept.
     fn acks_to(&self, key: &str) -> Result<Vec<DateTime<Utc>>>;
-
-    fn commit(&self, c: &Commit) -> Result<()>;
-    /// Several commits, in order, as one atomic step where the backend can
-    /// (see [`Staged`]).
-    fn commit_all(&self, commits: &[Commit]) -> Result<()> {
-        commits.iter().try_for_each(|c| self.commit(c))
-    }
-    /// Makes every commit so far durable.
-    fn flush(&self) -> Result<()>;
 
     /// Every outbox entry, active and done, without their messages (`raw`).
     fn outbox(&self) -> Result<Vec<OutboxEntry>>;
@@ -286,16 +267,9 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
     fn outbox_active(&self) -> Result<Vec<OutboxEntry>>;
     /// One entry with its complete message.
     fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>>;
-    fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
-    /// Several entries in one step (a delivery round records its results
-    /// together).
-    fn put_outbox_all(&self, entries: &[OutboxEntry]) -> Result<()> {
-        entries.iter().try_for_each(|e| self.put_outbox(e))
-    }
 
     /// Small named values: instance id, checkpoints.
     fn meta(&self, key: &str) -> Result<Option<String>>;
-    fn set_meta(&self, key: &str, value: &str) -> Result<()>;
 
     /// A queue's recent first responses and backlog (empty, when unreadable).
     fn queue_stats(&self, queue: &str) -> Result<crate::model::QueueStats> {
@@ -312,19 +286,9 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
             .and_then(|v| Checkpoint::decode(&v)))
     }
 
-    /// Records mailbox `source`'s place (for a batch without mail: what it
-    /// covers was left in the mailbox, or the UIDs were renumbered).
-    fn set_checkpoint(&self, source: &str, at: Checkpoint) -> Result<()> {
-        self.set_meta(&Checkpoint::key(source), &at.encode())
-    }
-
     /// This installation's id, once made.
     fn instance_id(&self) -> Result<Option<String>> {
         self.meta("instance_id")
-    }
-
-    fn set_instance_id(&self, id: &str) -> Result<()> {
-        self.set_meta("instance_id", id)
     }
 
     /// What a customer told us about themselves (nothing, when unreadable).
@@ -333,5 +297,49 @@ pub trait Store: ThreadView<Error = StoreError> + Send + Sync {
             .meta(&CustomerPrefs::key(address))?
             .and_then(|v| serde_json::from_str(&v).ok())
             .unwrap_or_default())
+    }
+}
+
+/// A store of tickets: its [`View`], and the writes. Intake stores raw
+/// bytes (and marks them pending) before any decision; `commit` applies
+/// one decision atomically and clears the mark.
+pub trait Store: View {
+    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()>;
+    /// Counts a try at processing each of `hashes` (pending messages),
+    /// `alone` when the try is for one message by itself. Durable with the
+    /// next flush, which must come before the try.
+    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()>;
+    /// Takes the next ticket number: no two callers, in this process or
+    /// another, ever get the same one. A number taken for a message whose
+    /// commit never happens (a crash, a panic) is not given again: numbers
+    /// can skip, never repeat.
+    fn allocate_ticket_id(&self) -> Result<TicketId>;
+
+    fn commit(&self, c: &Commit) -> Result<()>;
+    /// Several commits, in order, as one atomic step where the backend can
+    /// (see [`Staged`]).
+    fn commit_all(&self, commits: &[Commit]) -> Result<()> {
+        commits.iter().try_for_each(|c| self.commit(c))
+    }
+    /// Makes every commit so far durable.
+    fn flush(&self) -> Result<()>;
+
+    fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
+    /// Several entries in one step (a delivery round records its results
+    /// together).
+    fn put_outbox_all(&self, entries: &[OutboxEntry]) -> Result<()> {
+        entries.iter().try_for_each(|e| self.put_outbox(e))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Records mailbox `source`'s place (for a batch without mail: what it
+    /// covers was left in the mailbox, or the UIDs were renumbered).
+    fn set_checkpoint(&self, source: &str, at: Checkpoint) -> Result<()> {
+        self.set_meta(&Checkpoint::key(source), &at.encode())
+    }
+
+    fn set_instance_id(&self, id: &str) -> Result<()> {
+        self.set_meta("instance_id", id)
     }
 }

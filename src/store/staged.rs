@@ -13,7 +13,7 @@
 //! so a crash before the flush reprocesses them as before.
 
 use super::OutboxEntry;
-use super::{Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store};
+use super::{Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store, View};
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
@@ -116,12 +116,7 @@ impl<S: Store + ?Sized> ThreadView for Staged<'_, S> {
     }
 }
 
-impl<S: Store + ?Sized> Store for Staged<'_, S> {
-    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
-        // Straight through: the raw message is never held back.
-        self.inner.put_raw(hash, bytes, origin)
-    }
-
+impl<S: Store + ?Sized> View for Staged<'_, S> {
     fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         self.inner.raw(hash)
     }
@@ -138,11 +133,6 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
             return Ok(Attempts::default());
         }
         self.inner.attempts(hash)
-    }
-
-    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
-        // Straight through, like the raw message: never held back.
-        self.inner.count_attempts(hashes, alone)
     }
 
     fn source_seen(&self, key: &str) -> Result<bool> {
@@ -214,17 +204,53 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         Ok(held.map_or(stored, |h| h.max(stored)))
     }
 
-    fn allocate_ticket_id(&self) -> Result<TicketId> {
-        // Numbers come from the store itself, never from the batch: they
-        // must not repeat whoever else takes them.
-        self.inner.allocate_ticket_id()
-    }
-
     fn acks_to(&self, key: &str) -> Result<Vec<DateTime<Utc>>> {
         if let Some(times) = self.lock().acks.get(key) {
             return Ok(times.clone());
         }
         self.inner.acks_to(key)
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxEntry>> {
+        self.write_out()?;
+        self.inner.outbox()
+    }
+
+    fn outbox_active(&self) -> Result<Vec<OutboxEntry>> {
+        self.write_out()?;
+        self.inner.outbox_active()
+    }
+
+    fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>> {
+        if let Some(e) = self.lock().outbox.get(id) {
+            return Ok(Some(e.clone()));
+        }
+        self.inner.outbox_entry(id)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        if let Some(v) = self.lock().meta.get(key) {
+            return Ok(Some(v.clone()));
+        }
+        self.inner.meta(key)
+    }
+}
+
+impl<S: Store + ?Sized> Store for Staged<'_, S> {
+    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
+        // Straight through: the raw message is never held back.
+        self.inner.put_raw(hash, bytes, origin)
+    }
+
+    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
+        // Straight through, like the raw message: never held back.
+        self.inner.count_attempts(hashes, alone)
+    }
+
+    fn allocate_ticket_id(&self) -> Result<TicketId> {
+        // Numbers come from the store itself, never from the batch: they
+        // must not repeat whoever else takes them.
+        self.inner.allocate_ticket_id()
     }
 
     fn commit(&self, c: &Commit) -> Result<()> {
@@ -301,34 +327,10 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         self.inner.flush()
     }
 
-    fn outbox(&self) -> Result<Vec<OutboxEntry>> {
-        self.write_out()?;
-        self.inner.outbox()
-    }
-
-    fn outbox_active(&self) -> Result<Vec<OutboxEntry>> {
-        self.write_out()?;
-        self.inner.outbox_active()
-    }
-
-    fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>> {
-        if let Some(e) = self.lock().outbox.get(id) {
-            return Ok(Some(e.clone()));
-        }
-        self.inner.outbox_entry(id)
-    }
-
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
         // Keep the order of writes: what is held goes first.
         self.write_out()?;
         self.inner.put_outbox(entry)
-    }
-
-    fn meta(&self, key: &str) -> Result<Option<String>> {
-        if let Some(v) = self.lock().meta.get(key) {
-            return Ok(Some(v.clone()));
-        }
-        self.inner.meta(key)
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {

@@ -24,6 +24,7 @@ use crate::imap::MailboxReader;
 use crate::intake::{self, Item};
 use crate::outbox::{self, Transport};
 use crate::pipeline::{Engine, Outcome};
+use crate::store::View;
 use crate::store::{Staged, Store, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;

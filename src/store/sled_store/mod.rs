@@ -28,7 +28,7 @@ use super::{
     Store, StoreError,
 };
 use crate::model::{MessageRecord, Ticket, TicketId};
-use crate::store::OutboxEntry;
+use crate::store::{OutboxEntry, View};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -380,32 +380,7 @@ impl ThreadView for SledStore {
     }
 }
 
-impl Store for SledStore {
-    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
-        if bytes.len() > INLINE_MAX {
-            // The file may be missing or short after a power failure even
-            // when sled remembers it: look at the file itself.
-            if !self.files.has(hash, bytes.len()).map_err(io)? {
-                self.files.write(hash, bytes).map_err(io)?;
-            }
-            self.raw_big
-                .insert(hash.as_bytes(), &(bytes.len() as u64).to_be_bytes())?;
-        } else if !self.raw.contains_key(hash.as_bytes())? {
-            self.raw.insert(hash.as_bytes(), bytes)?;
-        }
-        // Pending until a commit says what became of it. A mark already
-        // there stays: it holds the arrival order and the tries so far.
-        if !self.pending.contains_key(hash.as_bytes())? && !self.is_quarantined(hash)? {
-            let mark = PendingMark {
-                seq: self.db.generate_id()?,
-                attempts: Attempts::default(),
-                origin: origin.to_owned(),
-            };
-            self.pending.insert(hash.as_bytes(), mark.encode())?;
-        }
-        Ok(())
-    }
-
+impl View for SledStore {
     fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         if let Some(v) = self.raw.get(hash.as_bytes())? {
             return Ok(Some(v.to_vec()));
@@ -440,21 +415,6 @@ impl Store for SledStore {
             .get(hash.as_bytes())?
             .map(|v| PendingMark::decode(&v).attempts)
             .unwrap_or_default())
-    }
-
-    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for hash in hashes {
-            if let Some(v) = self.pending.get(hash.as_bytes())? {
-                let mut mark = PendingMark::decode(&v);
-                mark.attempts.total = mark.attempts.total.saturating_add(1);
-                if alone {
-                    mark.attempts.alone = mark.attempts.alone.saturating_add(1);
-                }
-                batch.insert(hash.as_bytes(), mark.encode());
-            }
-        }
-        Ok(self.pending.apply_batch(batch)?)
     }
 
     fn source_seen(&self, key: &str) -> Result<bool> {
@@ -529,36 +489,8 @@ impl Store for SledStore {
             .unwrap_or(self.first_ticket))
     }
 
-    fn allocate_ticket_id(&self) -> Result<TicketId> {
-        // One compare-and-swap on the counter: atomic whoever else writes.
-        let first = self.first_ticket;
-        let parse = |v: Option<&[u8]>| {
-            v.and_then(|b| std::str::from_utf8(b).ok()?.parse::<TicketId>().ok())
-                .unwrap_or(first)
-        };
-        let after = self.meta.update_and_fetch(NEXT_TICKET, |old| {
-            Some(parse(old).saturating_add(1).to_string().into_bytes())
-        })?;
-        Ok(parse(after.as_deref()).saturating_sub(1))
-    }
-
     fn acks_to(&self, address: &str) -> Result<Vec<DateTime<Utc>>> {
         Ok(get(&self.senders, "senders", address.as_bytes())?.unwrap_or_default())
-    }
-
-    fn commit(&self, c: &Commit) -> Result<()> {
-        self.commit_all(std::slice::from_ref(c))
-    }
-
-    fn commit_all(&self, commits: &[Commit]) -> Result<()> {
-        self.write_commits(commits)
-    }
-
-    fn flush(&self) -> Result<()> {
-        // Files first: a flushed store must never name a file not on disk.
-        self.files.sync().map_err(io)?;
-        self.db.flush()?;
-        Ok(())
     }
 
     fn outbox(&self) -> Result<Vec<OutboxEntry>> {
@@ -603,19 +535,89 @@ impl Store for SledStore {
         Ok(Some(e))
     }
 
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .meta
+            .get(key.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+}
+
+impl Store for SledStore {
+    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
+        if bytes.len() > INLINE_MAX {
+            // The file may be missing or short after a power failure even
+            // when sled remembers it: look at the file itself.
+            if !self.files.has(hash, bytes.len()).map_err(io)? {
+                self.files.write(hash, bytes).map_err(io)?;
+            }
+            self.raw_big
+                .insert(hash.as_bytes(), &(bytes.len() as u64).to_be_bytes())?;
+        } else if !self.raw.contains_key(hash.as_bytes())? {
+            self.raw.insert(hash.as_bytes(), bytes)?;
+        }
+        // Pending until a commit says what became of it. A mark already
+        // there stays: it holds the arrival order and the tries so far.
+        if !self.pending.contains_key(hash.as_bytes())? && !self.is_quarantined(hash)? {
+            let mark = PendingMark {
+                seq: self.db.generate_id()?,
+                attempts: Attempts::default(),
+                origin: origin.to_owned(),
+            };
+            self.pending.insert(hash.as_bytes(), mark.encode())?;
+        }
+        Ok(())
+    }
+
+    fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for hash in hashes {
+            if let Some(v) = self.pending.get(hash.as_bytes())? {
+                let mut mark = PendingMark::decode(&v);
+                mark.attempts.total = mark.attempts.total.saturating_add(1);
+                if alone {
+                    mark.attempts.alone = mark.attempts.alone.saturating_add(1);
+                }
+                batch.insert(hash.as_bytes(), mark.encode());
+            }
+        }
+        Ok(self.pending.apply_batch(batch)?)
+    }
+
+    fn allocate_ticket_id(&self) -> Result<TicketId> {
+        // One compare-and-swap on the counter: atomic whoever else writes.
+        let first = self.first_ticket;
+        let parse = |v: Option<&[u8]>| {
+            v.and_then(|b| std::str::from_utf8(b).ok()?.parse::<TicketId>().ok())
+                .unwrap_or(first)
+        };
+        let after = self.meta.update_and_fetch(NEXT_TICKET, |old| {
+            Some(parse(old).saturating_add(1).to_string().into_bytes())
+        })?;
+        Ok(parse(after.as_deref()).saturating_sub(1))
+    }
+
+    fn commit(&self, c: &Commit) -> Result<()> {
+        self.commit_all(std::slice::from_ref(c))
+    }
+
+    fn commit_all(&self, commits: &[Commit]) -> Result<()> {
+        self.write_commits(commits)
+    }
+
+    fn flush(&self) -> Result<()> {
+        // Files first: a flushed store must never name a file not on disk.
+        self.files.sync().map_err(io)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
         self.put_outbox_all(std::slice::from_ref(entry))
     }
 
     fn put_outbox_all(&self, entries: &[OutboxEntry]) -> Result<()> {
         self.write_outbox(entries)
-    }
-
-    fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .meta
-            .get(key.as_bytes())?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {

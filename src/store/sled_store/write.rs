@@ -8,7 +8,8 @@ use super::{
     without_raw,
 };
 use crate::model::TicketId;
-use crate::store::{Commit, Result, Store, StoreError};
+use crate::store::View;
+use crate::store::{Commit, Result, StoreError};
 use crate::store::{OutboxEntry, OutboxState};
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
