@@ -16,7 +16,7 @@ use crate::compose::{Draft, compose};
 use crate::model::{MessageKind, MessageRecord, Party, Status, Ticket};
 use crate::parse::Envelope;
 use crate::rules::Decision;
-use crate::store::{Commit, Store, StoreError};
+use crate::store::{Commit, Store, StoreError, View};
 use chrono::{DateTime, Utc};
 
 /// How many of the ticket's latest messages the answer's References name.
@@ -32,9 +32,9 @@ pub(super) struct Handled {
 
 /// Applies an agent's mail to `t`; returns what happened.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn handle<S: Store + ?Sized>(
+pub(super) fn handle<V: View + ?Sized>(
     engine: &Engine,
-    store: &S,
+    store: &V,
     commit: &mut Commit,
     t: &mut Ticket,
     env: &Envelope,
@@ -247,7 +247,9 @@ fn tell_agent(
         personal,
     };
     if let Err(e) = outgoing::queue(engine, commit, t, cause, &mail, now) {
-        tracing::error!(ticket = t.id, template = why.1, error = %e, "mail to the agent not built");
+        commit
+            .problems
+            .push(format!("mail to the agent not built ({}): {e}", why.1));
     }
 }
 
@@ -310,6 +312,9 @@ pub fn tell_refused<S: Store + ?Sized>(
         &personal,
         now,
     );
+    for problem in &commit.problems {
+        tracing::error!(ticket = t.id, "{problem}");
+    }
     if commit.outbox.is_empty() {
         return Ok(false);
     }
@@ -330,9 +335,9 @@ struct Relayed {
 /// address, threaded under the customer's mail. `None` when it could not be
 /// built.
 #[allow(clippy::too_many_arguments)]
-fn relay<S: Store + ?Sized>(
+fn relay<V: View + ?Sized>(
     engine: &Engine,
-    store: &S,
+    store: &V,
     commit: &mut Commit,
     t: &mut Ticket,
     env: &Envelope,
@@ -371,7 +376,7 @@ fn relay<S: Store + ?Sized>(
         Ok(r) => r,
         Err(e) => {
             // The answer is stored with the ticket; nothing half-made goes out.
-            tracing::error!(ticket = t.id, error = %e, "answer not rendered");
+            commit.problems.push(format!("answer not rendered: {e}"));
             return Ok(None);
         }
     };
@@ -434,7 +439,7 @@ fn relay<S: Store + ?Sized>(
     let (entry, sent) = match compose(draft, &engine.identity, now) {
         Ok(built) => built,
         Err(e) => {
-            tracing::error!(ticket = t.id, error = %e, "answer not built");
+            commit.problems.push(format!("answer not built: {e}"));
             return Ok(None);
         }
     };
@@ -461,18 +466,13 @@ fn is_our_mail(engine: &Engine, f: &crate::parse::AttachmentData) -> bool {
     }
     let contains =
         |needle: &[u8]| !needle.is_empty() && f.bytes.windows(needle.len()).any(|w| w == needle);
-    let ours =
-        contains(agent::REPLY_ABOVE.as_bytes()) || contains(engine.identity.instance_id.as_bytes());
-    if ours {
-        tracing::info!(file = %f.info.name, "attached copy of our own mail kept inside");
-    }
-    ours
+    contains(agent::REPLY_ABOVE.as_bytes()) || contains(engine.identity.instance_id.as_bytes())
 }
 
 /// The first answer a customer gets stops the first-response clock.
-fn answered<S: Store + ?Sized>(
+fn answered<V: View + ?Sized>(
     engine: &Engine,
-    store: &S,
+    store: &V,
     commit: &mut Commit,
     t: &mut Ticket,
     now: DateTime<Utc>,

@@ -13,7 +13,7 @@ use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Status, Tic
 use crate::pacing;
 use crate::parse::Envelope;
 use crate::rules::Decision;
-use crate::store::{Commit, Store, StoreError};
+use crate::store::{Commit, StoreError, View};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
@@ -23,10 +23,10 @@ const RECENT_TICKETS: usize = 20;
 
 /// Adds a message to its ticket and commits.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn append<S: Store + ?Sized>(
+pub(super) fn append<V: View + ?Sized>(
     engine: &Engine,
-    store: &S,
-    mut commit: Commit,
+    store: &V,
+    commit: &mut Commit,
     mut t: Ticket,
     mut record: MessageRecord,
     env: &Envelope,
@@ -40,11 +40,10 @@ pub(super) fn append<S: Store + ?Sized>(
         // commands run, no answer relayed, nobody told.
         t.messages.push(env.message_id.clone());
         t.updated = t.updated.max(now);
-        ticket::index_message(&mut commit, env, t.id);
+        ticket::index_message(commit, env, t.id);
         record.ticket = Some(t.id);
         commit.messages.push(record);
         commit.ticket = Some(t);
-        store.commit(&commit)?;
         return Ok("history: recorded, nothing sent".into());
     }
     // An agent's mail that is refused changes nothing: the ticket as it
@@ -53,13 +52,12 @@ pub(super) fn append<S: Store + ?Sized>(
     let before = (record.kind == MessageKind::Agent).then(|| t.clone());
     ticket::append(engine, &mut t, env, record.kind, now);
     ticket::apply_rule_decision(engine, &mut t, decision);
-    ticket::index_message(&mut commit, env, t.id);
+    ticket::index_message(commit, env, t.id);
     record.ticket = Some(t.id);
     let mut note = String::new();
     match (record.kind, record.from.clone()) {
         (MessageKind::Agent, Some(agent)) => {
-            let handled =
-                answer::handle(engine, store, &mut commit, &mut t, env, raw, &agent, now)?;
+            let handled = answer::handle(engine, store, commit, &mut t, env, raw, &agent, now)?;
             note = handled.note;
             record.reason = format!("{}; {note}", record.reason);
             match before {
@@ -68,17 +66,16 @@ pub(super) fn append<S: Store + ?Sized>(
                     kept.messages = std::mem::take(&mut t.messages);
                     t = kept;
                 }
-                _ => outgoing::notify(engine, &mut commit, &mut t, decision, env, now),
+                _ => outgoing::notify(engine, commit, &mut t, decision, env, now),
             }
         }
         (MessageKind::Customer, _) => {
-            answer::notify_agents(engine, &mut commit, &mut t, decision, env, raw, now);
+            answer::notify_agents(engine, commit, &mut t, decision, env, raw, now);
         }
-        _ => outgoing::notify(engine, &mut commit, &mut t, decision, env, now),
+        _ => outgoing::notify(engine, commit, &mut t, decision, env, now),
     }
     commit.messages.push(record);
     commit.ticket = Some(t);
-    store.commit(&commit)?;
     Ok(note)
 }
 
@@ -102,22 +99,22 @@ pub(super) struct NewTicket<'a> {
     pub history: Option<DateTime<Utc>>,
 }
 
-/// Opens a ticket, acknowledges it, commits. Returns the ticket id, whether
+/// Opens ticket `id` and acknowledges it, into `commit`. Returns whether
 /// an acknowledgement was queued, and a note saying why (not).
-pub(super) fn create<S: Store + ?Sized>(
+pub(super) fn create<V: View + ?Sized>(
     engine: &Engine,
-    store: &S,
-    mut commit: Commit,
+    store: &V,
+    commit: &mut Commit,
+    id: TicketId,
     mut record: MessageRecord,
     new: NewTicket<'_>,
     now: DateTime<Utc>,
-) -> Result<(TicketId, bool, String), StoreError> {
+) -> Result<(bool, String), StoreError> {
     let env = new.env;
     let customer = new
         .author
         .unwrap_or_else(|| Party::new(None, "unknown@invalid"));
     let prefs = store.customer_prefs(&customer.address)?;
-    let id = store.allocate_ticket_id()?;
     let mut t = ticket::open(
         engine,
         id,
@@ -199,7 +196,7 @@ pub(super) fn create<S: Store + ?Sized>(
         commit.queue_stats(&t.queue, &stats);
     }
 
-    ticket::index_message(&mut commit, env, id);
+    ticket::index_message(commit, env, id);
     record.ticket = Some(id);
     commit.messages.push(record);
 
@@ -262,15 +259,7 @@ pub(super) fn create<S: Store + ?Sized>(
                 tz,
             };
             let (queued, note) = outgoing::acknowledge(
-                engine,
-                &mut commit,
-                &mut t,
-                decision,
-                env,
-                &to,
-                &audience,
-                &personal,
-                now,
+                engine, commit, &mut t, decision, env, &to, &audience, &personal, now,
             );
             if queued && let Some(keys) = &paced {
                 commit.acked.extend(keys.record(&engine.cfg.ack, now));
@@ -281,13 +270,12 @@ pub(super) fn create<S: Store + ?Sized>(
     if new.history.is_some() {
         // History: the team has seen it, or it is past helping by mail.
     } else if automatic || new.is_agent {
-        outgoing::notify(engine, &mut commit, &mut t, decision, env, now);
+        outgoing::notify(engine, commit, &mut t, decision, env, now);
     } else {
-        answer::notify_agents(engine, &mut commit, &mut t, decision, env, new.raw, now);
+        answer::notify_agents(engine, commit, &mut t, decision, env, new.raw, now);
     }
     commit.ticket = Some(t);
-    store.commit(&commit)?;
-    Ok((id, acknowledged, note))
+    Ok((acknowledged, note))
 }
 
 /// The language ([`reply_language`]) and time zone of mail to a customer:

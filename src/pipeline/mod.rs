@@ -10,23 +10,23 @@
 
 mod answer;
 mod apply;
+mod decide;
 mod engine;
 mod outgoing;
 mod ticket;
 pub mod timing;
 
 pub use answer::tell_refused;
+pub use decide::{Ask, Decided, Numbers, Prepared, Seen, decide, prepare};
 pub use engine::{Engine, EngineError};
 pub use outgoing::{customer_audience, outgoing_mail};
 pub use ticket::{ruled_after, ruled_at_open};
 
-use crate::classify::{self, Class};
 use crate::intake::{RawMail, content_hash};
-use crate::model::{MessageKind, MessageRecord, Status, Ticket, TicketId};
-use crate::parse::{self, Envelope};
+use crate::model::{Ticket, TicketId};
+use crate::parse::Envelope;
 use crate::rules::{Author, Facts, History, Kind as RuleKind};
-use crate::store::{Commit, Quarantined, Store, StoreError};
-use crate::thread::{self, Placement};
+use crate::store::{Store, StoreError, View};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -67,7 +67,9 @@ pub struct Outcome {
     pub history: bool,
 }
 
-/// Processes one raw message and commits the result (not yet flushed).
+/// Processes one raw message and commits the result (not yet flushed):
+/// the raw bytes stored (and marked pending) first, then [`prepare`],
+/// [`decide`] over the store's view, and the decision's one commit.
 pub fn process<S: Store + ?Sized>(
     engine: &Engine,
     store: &S,
@@ -97,346 +99,24 @@ fn run<S: Store + ?Sized>(
     released: bool,
 ) -> Result<Outcome, StoreError> {
     store.put_raw(&raw.hash, &raw.bytes, &raw.origin)?;
-    let mut commit = Commit {
-        raw_hash: raw.hash.clone(),
-        source_key: raw.source_key.clone(),
-        released,
-        ..Commit::default()
-    };
-    let outcome = |kind, message_id: Option<&str>, ticket, reason: String| Outcome {
-        message_id: message_id.map(str::to_owned),
-        ticket,
-        outcome: kind,
-        reason,
-        acknowledged: false,
-        origin: raw.origin.clone(),
-        history: false,
-    };
-    // An early end: what the commit holds so far is the whole outcome.
-    let finish = |commit: &Commit, kind, message_id: Option<&str>, ticket, reason: String| {
-        store.commit(commit)?;
-        Ok(outcome(kind, message_id, ticket, reason))
-    };
-
-    if !released && store.is_quarantined(&raw.hash)? {
-        return finish(
-            &commit,
-            OutcomeKind::Duplicate,
-            None,
-            None,
-            "already quarantined".into(),
-        );
-    }
-    let parsed = if raw.bytes.len() > engine.cfg.intake.max_message_bytes {
-        Err(format!(
-            "message is {} bytes, over intake.max_message_bytes ({})",
-            raw.bytes.len(),
-            engine.cfg.intake.max_message_bytes
-        ))
-    } else {
-        parse::parse_limited(&raw.bytes, &raw.hash, &engine.cfg.limits).map_err(|e| e.to_string())
-    };
-    let mut env = match parsed {
-        Ok(env) => env,
-        Err(reason) => {
-            commit.quarantine = Some(quarantined(raw, &reason, now, None));
-            tracing::warn!(origin = %raw.origin, %reason, "quarantined");
-            return finish(&commit, OutcomeKind::Quarantined, None, None, reason);
-        }
-    };
-
-    // Duplicate: same Message-ID with the same content (another delivery of
-    // it, perhaps with other transport headers). A different message that
-    // reuses a Message-ID is kept under a key of its own.
-    let fp = fingerprint(&env);
-    if let Some(existing) = store.message(&env.message_id)? {
-        if existing.raw_hash == raw.hash || existing.fingerprint == fp {
-            let why = format!("already stored (Message-ID <{}>)", env.message_id);
-            return finish(
-                &commit,
-                OutcomeKind::Duplicate,
-                Some(&env.message_id),
-                existing.ticket,
-                why,
-            );
-        }
-        env.message_id = format!("{}#{}", env.message_id, &raw.hash[..12]);
-        if let Some(again) = store.message(&env.message_id)? {
-            let why = "already stored (reused Message-ID, same content)".to_owned();
-            return finish(
-                &commit,
-                OutcomeKind::Duplicate,
-                Some(&env.message_id),
-                again.ticket,
-                why,
-            );
-        }
-    }
-
-    let verdict = classify::classify(&env, &engine.identity);
-    // Mail that sat in its mailbox long before we read it is history.
-    let hours = engine.cfg.intake.history_hours;
-    let old_mail = raw.arrived.filter(|at| {
-        hours > 0 && now.signed_duration_since(*at) > chrono::Duration::hours(i64::from(hours))
-    });
-    let author = env.author().cloned();
-    let author_addr = author
-        .as_ref()
-        .map(|p| p.address.clone())
-        .unwrap_or_default();
-    let is_agent = engine.cfg.agents.contains(&author_addr);
-    let authserv = &engine.cfg.agents_authserv_id;
-    if is_agent
-        && !released
-        && !authserv.is_empty()
-        && let Err(why) = crate::agent::authenticated(&env.headers, authserv, &author_addr)
-    {
-        let reason = format!("from agent address {author_addr} but not authenticated: {why}");
-        tracing::warn!(origin = %raw.origin, %reason, "quarantined");
-        commit.quarantine = Some(quarantined(raw, &reason, now, None));
-        return finish(
-            &commit,
-            OutcomeKind::Quarantined,
-            Some(&env.message_id),
-            None,
-            reason,
-        );
-    }
-    let kind = match verdict.class {
-        Class::Normal if is_agent => MessageKind::Agent,
-        Class::Normal => MessageKind::Customer,
-        Class::AutoReply | Class::Bulk => MessageKind::AutoReply,
-        Class::Bounce => MessageKind::Bounce,
-        Class::Loop => MessageKind::Loop,
-    };
-    let mut record = MessageRecord {
-        message_id: env.message_id.clone(),
-        raw_hash: raw.hash.clone(),
-        fingerprint: fp,
-        ticket: None,
-        kind,
-        from: author.clone(),
-        to: env.to.clone(),
-        cc: env.cc.clone(),
-        subject: env.subject.clone(),
-        date: env.date,
-        received: now,
-        attachments: env.attachments.clone(),
-        reason: verdict.reason.clone(),
-        refused: false,
-    };
-
-    if verdict.class == Class::Loop {
-        let why = format!("our own mail: {}", verdict.reason);
-        commit.messages.push(record);
-        return finish(
-            &commit,
-            OutcomeKind::Ignored,
-            Some(&env.message_id),
-            None,
-            why,
-        );
-    }
-
-    let mut placement = thread::place(&env, verdict.class, &engine.threading, store, now)?;
-    let mut existing = None;
-    if let Placement::Existing { ticket, via } = &placement {
-        match store.ticket(*ticket)? {
-            Some(t)
-                if t.status == Status::Closed
-                    && kind == MessageKind::Customer
-                    && reopen_expired(engine, &t, now) =>
-            {
-                placement = Placement::New {
-                    linked: Some(t.id),
-                    reason: format!(
-                        "{via}, but that ticket was closed over {} days ago",
-                        engine.cfg.tickets.reopen_days
-                    ),
-                };
-            }
-            Some(t) => existing = Some((t, via.clone())),
-            None => {
-                placement = Placement::New {
-                    linked: None,
-                    reason: format!("{via} points at ticket {ticket}, which does not exist"),
-                }
-            }
-        }
-    }
-
-    // An agent's forward of a customer's mail onto no ticket: the ticket
-    // is the customer's, opened on their behalf; the forward's own text
-    // (the agent's remark) stays in the stored mail, not in the ticket's
-    // customer-facing text.
-    let mut forwarded_by = None;
-    let (env, is_agent, author, author_addr) = match (&existing, is_agent) {
-        (None, true) => match forwarded_customer_mail(engine, &env) {
-            Some(theirs) => {
-                forwarded_by = Some(author_addr.clone());
-                let customer = theirs.from.clone();
-                let addr = customer
-                    .as_ref()
-                    .map(|p| p.address.clone())
-                    .unwrap_or_default();
-                (theirs, false, customer, addr)
-            }
-            None => (env, is_agent, author, author_addr),
-        },
-        _ => (env, is_agent, author, author_addr),
-    };
-    if let Some(agent) = &forwarded_by {
-        record.reason = format!("forwarded by agent {agent} for {author_addr}");
-    }
-
-    // Rules see the message with what threading found.
+    let prepared = prepare(engine, raw);
     let rules = engine.rules();
-    let language = crate::lang::detect(&env);
-    let history = if rules.needs_history() {
-        history_of(store, &author_addr)?
-    } else {
-        History::default()
+    let take = || store.allocate_ticket_id();
+    let ask = Ask {
+        rules: &rules,
+        released,
+        explain: false,
+        numbers: Numbers::Take(&take),
     };
-    let mut facts = rule_facts(
-        engine,
-        &env,
-        language.clone(),
-        existing.is_some(),
-        is_agent,
-        verdict.class != Class::Normal,
-        history,
-        now,
-    );
-    if let Some((t, _)) = &existing {
-        facts.ticket_rules.clone_from(&t.rules_fired);
+    let decided = decide(engine, store, &ask, raw, prepared, now)?;
+    store.commit(&decided.commit)?;
+    let out = decided.outcome;
+    for problem in &decided.problems {
+        tracing::error!(origin = %raw.origin, ticket = ?out.ticket, "{problem}");
     }
-    let decision = rules.evaluate(&facts);
-
-    if let Some(rule) = &decision.spam
-        && !released
-    {
-        let reason = format!("spam (rule {rule:?})");
-        commit.quarantine = Some(quarantined(raw, &reason, now, Some(rule)));
-        return finish(
-            &commit,
-            OutcomeKind::Quarantined,
-            Some(&env.message_id),
-            None,
-            reason,
-        );
+    if out.outcome == OutcomeKind::Quarantined {
+        tracing::warn!(origin = %raw.origin, reason = %out.reason, "quarantined");
     }
-    if let Some(rule) = &decision.drop
-        && verdict.class != Class::Normal
-    {
-        let why = format!("dropped by rule {rule:?} ({})", verdict.reason);
-        record.reason = why.clone();
-        commit.messages.push(record);
-        return finish(
-            &commit,
-            OutcomeKind::Ignored,
-            Some(&env.message_id),
-            None,
-            why,
-        );
-    }
-
-    if let Some((ticket, via)) = existing {
-        let mut reason = format!("{} via {via} ({})", kind.as_str(), verdict.reason);
-        record.reason = reason.clone();
-        let id = ticket.id;
-        let note = apply::append(
-            engine,
-            store,
-            commit,
-            ticket,
-            record,
-            &env,
-            &raw.bytes,
-            &decision,
-            old_mail.is_some(),
-            now,
-        )?;
-        if !note.is_empty() {
-            reason = format!("{reason}; {note}");
-        }
-        let mut out = outcome(
-            OutcomeKind::Appended,
-            Some(&env.message_id),
-            Some(id),
-            reason,
-        );
-        out.history = old_mail.is_some();
-        return Ok(out);
-    }
-
-    let Placement::New {
-        linked,
-        reason: why_new,
-    } = placement
-    else {
-        unreachable!("existing placements returned above")
-    };
-    if verdict.class == Class::Bounce {
-        let why = format!("bounce for no known ticket ({})", verdict.reason);
-        record.reason = why.clone();
-        commit.messages.push(record);
-        return finish(
-            &commit,
-            OutcomeKind::Ignored,
-            Some(&env.message_id),
-            None,
-            why,
-        );
-    }
-
-    let new = apply::NewTicket {
-        env: &env,
-        verdict: &verdict,
-        is_agent,
-        no_ack: old_mail
-            .map(|at| {
-                format!(
-                    "history: it arrived {}, over {} hours before it was read",
-                    at.format("%Y-%m-%d %H:%M UTC"),
-                    engine.cfg.intake.history_hours
-                )
-            })
-            .or_else(|| {
-                forwarded_by
-                    .as_ref()
-                    .filter(|_| !engine.cfg.ack.forwarded_by_agent)
-                    .map(|a| format!("forwarded by agent {a} (ack.forwarded_by_agent is off)"))
-            }),
-        author,
-        mailbox_queue: raw.queue.as_deref(),
-        linked,
-        language,
-        decision: &decision,
-        raw: &raw.bytes,
-        history: old_mail,
-    };
-    let (id, acknowledged, ack_note) = apply::create(engine, store, commit, record, new, now)?;
-    let fired = if decision.fired.is_empty() {
-        String::new()
-    } else {
-        format!("; rules: {}", decision.fired.join(", "))
-    };
-    let by = forwarded_by
-        .map(|a| format!("; forwarded by agent {a} for {author_addr}"))
-        .unwrap_or_default();
-    let reason = format!(
-        "{why_new}; {} ({}){by}{fired}; {ack_note}",
-        kind.as_str(),
-        verdict.reason
-    );
-    let mut out = outcome(
-        OutcomeKind::Created,
-        Some(&env.message_id),
-        Some(id),
-        reason,
-    );
-    out.acknowledged = acknowledged;
-    out.history = old_mail.is_some();
     Ok(out)
 }
 
@@ -510,7 +190,7 @@ pub fn rule_facts<'a>(
 }
 
 /// The customer's tickets: when each was opened and whether it is open.
-pub fn history_of<S: Store + ?Sized>(store: &S, address: &str) -> Result<History, StoreError> {
+pub fn history_of<V: View + ?Sized>(store: &V, address: &str) -> Result<History, StoreError> {
     let tickets = store.customer_tickets(address)?;
     Ok(History {
         tickets: tickets.iter().map(|t| (t.created, t.open)).collect(),
@@ -520,22 +200,6 @@ pub fn history_of<S: Store + ?Sized>(store: &S, address: &str) -> Result<History
 fn reopen_expired(engine: &Engine, t: &Ticket, now: DateTime<Utc>) -> bool {
     let days = Duration::days(i64::from(engine.cfg.tickets.reopen_days));
     t.closed.is_some_and(|c| now - c > days)
-}
-
-fn quarantined(
-    raw: &RawMail,
-    reason: &str,
-    now: DateTime<Utc>,
-    spam_rule: Option<&String>,
-) -> Quarantined {
-    Quarantined {
-        raw_hash: raw.hash.clone(),
-        reason: reason.to_owned(),
-        received: now,
-        origin: raw.origin.clone(),
-        size: raw.bytes.len(),
-        spam_rule: spam_rule.cloned(),
-    }
 }
 
 /// Content fingerprint: author, subject, date and text.

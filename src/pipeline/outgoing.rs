@@ -9,7 +9,7 @@ use crate::locale::Zone;
 use crate::model::{Party, Ticket};
 use crate::parse::Envelope;
 use crate::rules::Decision;
-use crate::store::{Commit, Store, StoreError};
+use crate::store::{Commit, StoreError, View};
 use chrono::{DateTime, Utc};
 
 /// Who the mail speaks to: language and time zone.
@@ -48,7 +48,9 @@ pub(super) fn acknowledge(
             format!("acknowledgement queued ({})", audience.language),
         ),
         Err(e) => {
-            tracing::error!(ticket = ticket.id, error = %e, "acknowledgement not built");
+            commit
+                .problems
+                .push(format!("acknowledgement not built: {e}"));
             (false, format!("no acknowledgement: {e}"))
         }
     }
@@ -91,7 +93,9 @@ pub(super) fn notify_each(
             personal,
         };
         if let Err(e) = queue(engine, commit, ticket, env, &mail, now) {
-            tracing::error!(ticket = ticket.id, to = %address, error = %e, "notification not built");
+            commit
+                .problems
+                .push(format!("notification to {address} not built: {e}"));
         }
     }
 }
@@ -175,9 +179,9 @@ pub fn outgoing_mail(
 
 /// The language (one `template` exists in) and time zone for mail to the
 /// customer of `t`: their stored preferences, else the ticket's language.
-pub fn customer_audience<S: Store + ?Sized>(
+pub fn customer_audience<V: View + ?Sized>(
     engine: &Engine,
-    store: &S,
+    store: &V,
     t: &Ticket,
     template: &str,
 ) -> Result<(String, Zone), StoreError> {

@@ -7,6 +7,7 @@ use crate::model::Priority;
 use crate::store::MemoryStore;
 use crate::store::View;
 use crate::thread::ThreadView;
+use crate::{model::Status, store::Commit};
 use chrono::TimeZone;
 
 pub(super) struct Setup {

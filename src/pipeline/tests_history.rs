@@ -4,6 +4,7 @@
 
 use super::tests::{mail, setup, t0};
 use super::*;
+use crate::model::Status;
 use crate::store::View;
 use crate::thread::ThreadView;
 use chrono::Duration;

@@ -5,6 +5,7 @@
 use super::tests::{Setup, mail, setup, t0};
 use super::*;
 use crate::config::Config;
+use crate::model::Status;
 use crate::store::View;
 use crate::thread::ThreadView;
 

@@ -207,6 +207,9 @@ pub struct Commit {
     /// before `quarantine`, so a message quarantined again stays there.
     pub released: bool,
     pub quarantine: Option<Quarantined>,
+    /// Not stored: mail the decision could not build (a template that
+    /// failed), for the caller to log.
+    pub problems: Vec<String>,
 }
 
 impl Commit {
