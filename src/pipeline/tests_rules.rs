@@ -251,7 +251,29 @@ fn the_dry_run_and_live_processing_decide_alike_on_every_fixture() {
         let now = t0() + Duration::minutes(i as i64);
         let before = crate::dryrun::test_message(&s.engine, &rules, Some(&s.store), &bytes, now);
         let raw = RawMail::new(bytes.clone(), path.display().to_string(), None);
+        // The decision a dry run makes (nothing written, the next number
+        // only looked at) is the one live processing then commits.
+        let ask = super::Ask {
+            rules: &rules,
+            released: false,
+            explain: false,
+            numbers: super::Numbers::Peek,
+        };
+        let predicted = super::decide(
+            &s.engine,
+            &s.store,
+            &ask,
+            &raw,
+            super::prepare(&s.engine, &raw),
+            now,
+        )
+        .unwrap();
         let o = s.process(&raw, now);
+        assert_eq!(predicted.outcome, o, "{path:?}");
+        if let Some(t) = &predicted.commit.ticket {
+            let stored = s.store.ticket(t.id).unwrap().unwrap();
+            assert_eq!(format!("{t:?}"), format!("{stored:?}"), "{path:?}");
+        }
         let Ok(before) = before else {
             // Only what live processing cannot read either.
             assert_eq!(o.outcome, OutcomeKind::Quarantined, "{path:?}");

@@ -3,15 +3,15 @@
 //! re-evaluates stored tickets and lists the decisions that would change.
 //! The store, when given, is only read.
 
-use crate::classify::{self, Class};
+mod past;
+
+use crate::intake::RawMail;
 use crate::model::{MessageKind, Ruled};
 use crate::parse;
-use crate::pipeline::{
-    Engine, forwarded_customer_mail, history_of, rule_facts, ruled_after, ruled_at_open,
-};
-use crate::rules::{Decision, History, RuleSet, RuleTrace};
-use crate::store::{Store, StoreError};
-use crate::thread::{self, Placement};
+use crate::pipeline::{self, Ask, Engine, Numbers, OutcomeKind, Seen, ruled_after, ruled_at_open};
+use crate::rules::{Decision, RuleSet, RuleTrace};
+use crate::store::{MemoryStore, Staged, Store, StoreError, View};
+use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -122,134 +122,150 @@ impl DecisionView {
 #[derive(Debug, thiserror::Error)]
 pub enum DryRunError {
     #[error("the message cannot be read: {0}")]
-    Parse(#[from] parse::ParseError),
+    Unreadable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Explains every rule of `rules` on the raw message. A message already
-/// in a ticket is shown as live processing met it (whether it opened the
-/// ticket or joined it, who wrote it, when, and which rules had already
-/// shaped the ticket); any other is simulated as if it arrived `now`.
-pub fn test_message<S: Store + ?Sized>(
+/// Explains every rule of `rules` on the raw message, by the very function
+/// live processing decides with ([`pipeline::decide`]). A message already
+/// in a ticket is shown as live processing met it (replayed up to it: as
+/// new or reply, by whom, when, after the rules that had shaped the
+/// ticket); any other as if it arrived `now`, against the store as it is
+/// (or an empty one, when there is none).
+pub fn test_message<S: View + ?Sized>(
     engine: &Engine,
     rules: &RuleSet,
     store: Option<&S>,
     raw: &[u8],
     now: DateTime<Utc>,
 ) -> Result<TestReport, DryRunError> {
-    let hash = crate::intake::content_hash(raw);
-    let mut env = parse::parse_limited(raw, &hash, &engine.cfg.limits)?;
+    let mail = RawMail::new(raw.to_vec(), "rules test".into(), None);
+    let prepared = pipeline::prepare(engine, &mail);
     if let Some(store) = store
-        && let Some(report) = test_stored(engine, rules, store, &env, &hash)?
+        && let Some(report) = test_stored(engine, rules, store, &mail)?
     {
         return Ok(report);
     }
-    if let Some(store) = store
-        && store.message(&env.message_id)?.is_some_and(|r| {
-            r.raw_hash != hash && r.fingerprint != crate::pipeline::fingerprint(&env)
-        })
-    {
-        // A different message that reuses a stored Message-ID: live
-        // processing keeps it under a key of its own, and threads it so.
-        env.message_id = format!("{}#{}", env.message_id, &hash[..12]);
-    }
-    let verdict = classify::classify(&env, &engine.identity);
     let mut notes = Vec::new();
-    let author = env.author().map(|p| p.address.clone()).unwrap_or_default();
-    let is_agent = engine.cfg.agents.contains(&author);
-    let (is_reply, history, ticket_rules) = match store {
-        Some(store) => {
-            let placement = thread::place(&env, verdict.class, &engine.threading, store, now)?;
-            let history = if rules.needs_history() {
-                history_of(store, &author)?
-            } else {
-                History::default()
-            };
-            let (is_reply, fired) = match &placement {
-                Placement::Existing { ticket, via } => {
-                    notes.push(format!(
-                        "not stored: simulated as if it arrived now; it would join {} ({via})",
-                        engine.threading.tags.format(*ticket)
-                    ));
-                    let fired = store
-                        .ticket(*ticket)?
-                        .map(|t| t.rules_fired)
-                        .unwrap_or_default();
-                    (true, fired)
-                }
-                Placement::New { reason, .. } => {
-                    notes.push(format!(
-                        "not stored: simulated as if it arrived now; it would open a new ticket ({reason})"
-                    ));
-                    (false, Vec::new())
-                }
-            };
-            (is_reply, history, fired)
-        }
+    let empty = MemoryStore::new(engine.cfg.tickets.first_number);
+    let ask = Ask {
+        rules,
+        released: false,
+        explain: true,
+        numbers: Numbers::Peek,
+    };
+    let decided = match store {
+        Some(store) => pipeline::decide(engine, store, &ask, &mail, prepared, now)?,
         None => {
             notes.push(
                 "no store available: simulated as a new ticket from a customer with no history, arriving now"
                     .into(),
             );
-            (false, History::default(), Vec::new())
+            pipeline::decide(engine, &empty, &ask, &mail, prepared, now)?
         }
     };
-    let language = crate::lang::detect(&env);
-    let mut facts = rule_facts(
-        engine,
-        &env,
-        language.clone(),
-        is_reply,
-        is_agent,
-        verdict.class != Class::Normal,
-        history,
-        now,
-    );
-    facts.ticket_rules = ticket_rules;
-    let (decision, trace) = rules.explain(&facts);
-    Ok(TestReport {
-        language,
-        kind: if is_reply { "reply" } else { "new" },
-        author: if is_agent { "agent" } else { "customer" },
-        automatic: (verdict.class != Class::Normal).then(|| verdict.reason.clone()),
+    let out = &decided.outcome;
+    if out.outcome == OutcomeKind::Quarantined && decided.seen.is_none() {
+        return Err(DryRunError::Unreadable(out.reason.clone()));
+    }
+    let seen = match decided.seen {
+        Some(seen) => {
+            if store.is_some() {
+                let what = match (out.outcome, out.ticket) {
+                    (OutcomeKind::Appended, Some(id)) => format!(
+                        "it would join {}: {}",
+                        engine.threading.tags.format(id),
+                        out.reason
+                    ),
+                    (OutcomeKind::Created, _) => {
+                        format!("it would open a new ticket: {}", out.reason)
+                    }
+                    (kind, _) => format!("it would be {}: {}", kind.as_str(), out.reason),
+                };
+                notes.push(format!(
+                    "not stored: simulated as if it arrived now; {what}"
+                ));
+            }
+            seen
+        }
+        None => {
+            // Live processing would not put it to the rules (already
+            // stored, our own mail): show them on it against an empty store.
+            notes.push(format!(
+                "live processing would not put it to the rules ({}: {}); shown as a new ticket from a customer with no history",
+                out.outcome.as_str(),
+                out.reason
+            ));
+            let again = pipeline::prepare(engine, &mail);
+            let decided = pipeline::decide(engine, &empty, &ask, &mail, again, now)?;
+            decided.seen.ok_or_else(|| {
+                DryRunError::Unreadable(format!(
+                    "{}: {}",
+                    decided.outcome.outcome.as_str(),
+                    decided.outcome.reason
+                ))
+            })?
+        }
+    };
+    Ok(report(engine, seen, notes, None))
+}
+
+/// The report of how the rules saw a message.
+fn report(
+    engine: &Engine,
+    seen: Seen,
+    notes: Vec<String>,
+    mailbox_queue: Option<&str>,
+) -> TestReport {
+    let decision = match &seen.before {
+        Some(base) => DecisionView::on(engine, &seen.decision, base),
+        None => DecisionView::new(engine, &seen.decision, mailbox_queue),
+    };
+    TestReport {
+        language: seen.language,
+        kind: if seen.reply { "reply" } else { "new" },
+        author: if seen.agent { "agent" } else { "customer" },
+        automatic: seen.automatic,
         notes,
-        rules: trace.into_iter().map(TraceView::from).collect(),
-        decision: DecisionView::new(engine, &decision, None),
-    })
+        rules: seen.trace.into_iter().map(TraceView::from).collect(),
+        decision,
+    }
 }
 
 /// `test_message` for a message that is in a ticket already: replayed up
 /// to it, as live processing met it.
-fn test_stored<S: Store + ?Sized>(
+fn test_stored<S: View + ?Sized>(
     engine: &Engine,
     rules: &RuleSet,
     store: &S,
-    env: &parse::Envelope,
-    hash: &str,
+    mail: &RawMail,
 ) -> Result<Option<TestReport>, DryRunError> {
-    let fp = crate::pipeline::fingerprint(env);
+    let Ok(env) = parse::parse_limited(&mail.bytes, &mail.hash, &engine.cfg.limits) else {
+        return Ok(None);
+    };
+    let fp = crate::pipeline::fingerprint(&env);
     let mut rec = store.message(&env.message_id)?;
     if rec
         .as_ref()
-        .is_some_and(|r| r.raw_hash != hash && r.fingerprint != fp)
+        .is_some_and(|r| r.raw_hash != mail.hash && r.fingerprint != fp)
     {
         // A reused Message-ID: stored under a key of its own.
-        rec = store.message(&format!("{}#{}", env.message_id, &hash[..12]))?;
+        rec = store.message(&format!("{}#{}", env.message_id, &mail.hash[..12]))?;
     }
     let Some(rec) = rec else { return Ok(None) };
     let Some(t) = rec.ticket.map(|id| store.ticket(id)).transpose()?.flatten() else {
         return Ok(None);
     };
-    let replayed = replay_ticket(engine, rules, store, &t, Some(&rec.message_id))?;
-    let Some(step) = replayed.steps.into_iter().last() else {
+    let replayed = replay_ticket(engine, rules, store, &t, Some(&rec.message_id), true)?;
+    let Some(seen) = replayed.steps.into_iter().last() else {
         return Ok(None);
     };
     let tag = engine.threading.tags.format(t.id);
     let when = rec.received.format("%Y-%m-%d %H:%M UTC");
     let mut notes = vec![format!(
         "stored: this message {} {tag} on {when}; shown as it was met then (time, ticket, rules that had shaped the ticket before it), with the rules as they are now",
-        if step.new { "opened" } else { "joined" }
+        if seen.reply { "joined" } else { "opened" }
     )];
     notes.push(format!("what live processing recorded: {}", rec.reason));
     if rec.refused {
@@ -258,60 +274,42 @@ fn test_stored<S: Store + ?Sized>(
         );
     }
     let mailbox_queue = t.ruled.as_ref().and_then(|r| r.mailbox_queue.clone());
-    let decision = match &step.before {
-        Some(base) => DecisionView::on(engine, &step.decision, base),
-        None => DecisionView::new(engine, &step.decision, mailbox_queue.as_deref()),
-    };
-    Ok(Some(TestReport {
-        language: step.language,
-        kind: if step.new { "new" } else { "reply" },
-        author: if step.agent { "agent" } else { "customer" },
-        automatic: step.automatic,
-        notes,
-        rules: step.trace.into_iter().map(TraceView::from).collect(),
-        decision,
-    }))
-}
-
-/// One stored message's turn with the rules.
-struct Step {
-    /// What the rules had made of the ticket before it (none: it opened
-    /// the ticket).
-    before: Option<Ruled>,
-    new: bool,
-    agent: bool,
-    automatic: Option<String>,
-    language: Option<String>,
-    decision: Decision,
-    trace: Vec<RuleTrace>,
+    Ok(Some(report(engine, seen, notes, mailbox_queue.as_deref())))
 }
 
 /// A ticket's messages through the rules again.
 struct Replayed {
     /// What the rules would make of the ticket (none: nothing to replay).
     ruled: Option<Ruled>,
-    steps: Vec<Step>,
+    /// How the rules saw each message replayed.
+    steps: Vec<Seen>,
 }
 
-/// Replays the ticket's incoming messages through `rules` in the order
-/// they came, the way live processing met each: as new or reply, by an
-/// agent or not, at the time it was stored, with the rules that had fired
-/// on the ticket before it (they shape a ticket once). Our own mail and an
-/// agent's refused mail changed nothing live and are skipped. Stops after
-/// message `upto`, when given.
-fn replay_ticket<S: Store + ?Sized>(
+/// Replays the ticket's incoming messages through [`pipeline::decide`] in
+/// the order they came, each at the time it was stored, against the store
+/// as it stood then ([`past::AsItStood`]) with the replay's own commits in
+/// front: as new or reply, by an agent or not, with the rules that had
+/// fired on the ticket before it (they shape a ticket once). Our own mail
+/// and an agent's refused mail changed nothing live and are skipped.
+/// Stops after message `upto`, when given.
+fn replay_ticket<S: View + ?Sized>(
     engine: &Engine,
     rules: &RuleSet,
     store: &S,
     t: &crate::model::Ticket,
     upto: Option<&str>,
+    explain: bool,
 ) -> Result<Replayed, DryRunError> {
-    let mut out = Replayed {
-        ruled: None,
-        steps: Vec::new(),
-    };
-    let mut fired: Vec<String> = Vec::new();
+    let past = past::AsItStood::new(store, t);
+    let replay = Staged::new(&past);
     let mailbox_queue = t.ruled.as_ref().and_then(|r| r.mailbox_queue.clone());
+    let ask = Ask {
+        rules,
+        released: false,
+        explain,
+        numbers: Numbers::Fixed(t.id),
+    };
+    let mut steps = Vec::new();
     for id in &t.messages {
         let Some(rec) = store.message(id)? else {
             continue;
@@ -326,99 +324,24 @@ fn replay_ticket<S: Store + ?Sized>(
             }
             continue;
         }
-        let Some(raw) = store.raw(&rec.raw_hash)? else {
+        let Some(bytes) = store.raw(&rec.raw_hash)? else {
             continue;
         };
-        let Ok(mut env) = parse::parse_limited(&raw, &rec.raw_hash, &engine.cfg.limits) else {
-            continue;
-        };
-        let new = out.ruled.is_none();
-        let mut agent = rec.kind == MessageKind::Agent;
-        // An agent's forward that opened the ticket: live processing read
-        // the customer's mail inside it.
-        if new
-            && agent
-            && let Some(theirs) = forwarded_customer_mail(engine, &env)
-        {
-            env = theirs;
-            agent = false;
-        }
-        let automatic = matches!(rec.kind, MessageKind::AutoReply | MessageKind::Bounce);
-        let author = env.author().map(|p| p.address.clone()).unwrap_or_default();
-        let history = if rules.needs_history() {
-            history_at(store, &author, rec.received)?
-        } else {
-            History::default()
-        };
-        let language = crate::lang::detect(&env);
-        let mut facts = rule_facts(
-            engine,
-            &env,
-            language.clone(),
-            !new,
-            agent,
-            automatic,
-            history,
-            rec.received,
-        );
-        facts.ticket_rules = fired.clone();
-        let (decision, trace) = rules.explain(&facts);
-        let before = out.ruled.clone();
-        match out.ruled.as_mut() {
-            None => {
-                let v = DecisionView::new(engine, &decision, mailbox_queue.as_deref());
-                let mut opened = crate::model::Ticket::new(
-                    t.id,
-                    t.subject.clone(),
-                    v.queue,
-                    decision.final_priority(engine.cfg.tickets.default_priority),
-                    t.customer.clone(),
-                    t.created,
-                );
-                opened.sla_policy = Some(v.sla);
-                opened.assignee = v.assign;
-                opened.tags = v.tags.into_iter().collect();
-                out.ruled = Some(ruled_at_open(&opened, mailbox_queue.as_deref()));
-            }
-            Some(r) => ruled_after(r, &decision),
-        }
-        for r in &decision.fired {
-            if !fired.contains(r) {
-                fired.push(r.clone());
-            }
-        }
-        out.steps.push(Step {
-            before,
-            new,
-            agent,
-            automatic: automatic.then(|| rec.reason.clone()),
-            language,
-            decision,
-            trace,
-        });
+        let mut mail = RawMail::new(bytes, format!("replay of {id}"), None);
+        mail.queue.clone_from(&mailbox_queue);
+        past.stand_at(rec.received);
+        let prepared = pipeline::prepare(engine, &mail);
+        let decided = pipeline::decide(engine, &replay, &ask, &mail, prepared, rec.received)?;
+        replay.commit(&decided.commit)?;
+        steps.extend(decided.seen);
         if upto == Some(id.as_str()) {
             break;
         }
     }
-    Ok(out)
-}
-
-/// The customer's tickets as they stood at `at`: opened before it, open
-/// unless closed by then (a ticket closed, reopened and closed again later
-/// counts as open: only its last closing is known).
-fn history_at<S: Store + ?Sized>(
-    store: &S,
-    address: &str,
-    at: DateTime<Utc>,
-) -> Result<History, StoreError> {
-    let tickets = store.customer_tickets(address)?;
-    Ok(History {
-        tickets: tickets
-            .iter()
-            .filter(|c| c.created < at)
-            .map(|c| (c.created, c.closed.is_none_or(|closed| closed > at)))
-            .collect(),
-    })
+    let ruled = replay
+        .ticket(t.id)?
+        .map(|r| r.ruled.clone().unwrap_or_else(|| ruled_at_open(&r, None)));
+    Ok(Replayed { ruled, steps })
 }
 
 /// One ticket whose decision would change under the current rules.
@@ -447,7 +370,7 @@ pub fn replay<S: Store + ?Sized>(
         if since.is_some_and(|s| t.created < s) {
             continue;
         }
-        let replayed = replay_ticket(engine, rules, store, &t, None)?;
+        let replayed = replay_ticket(engine, rules, store, &t, None, false)?;
         let Some(now) = replayed.ruled else {
             continue;
         };
