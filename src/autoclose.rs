@@ -7,7 +7,7 @@ use crate::ack::{Personal, Purpose};
 use crate::model::{Status, Ticket, TicketId};
 use crate::parse::Envelope;
 use crate::pipeline::{Engine, customer_audience, outgoing_mail, timing};
-use crate::store::{Commit, Store, StoreError};
+use crate::store::{Commit, Store, StoreError, View};
 use chrono::{DateTime, Duration, Utc};
 
 /// Whether `t` has waited on its customer long enough to close. Pure.
@@ -44,59 +44,83 @@ pub fn run<S: Store + ?Sized>(
 }
 
 /// Closes the tickets `ids` that are still due when read again (the
-/// customer may have answered since the snapshot).
+/// customer may have answered since the snapshot): each one decided, then
+/// applied in its own commit.
 pub fn run_for<S: Store + ?Sized>(
     engine: &Engine,
     store: &S,
     ids: &[TicketId],
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
-    let days = engine.cfg.tickets.close_pending_after_days;
     let mut closed = 0;
     for id in ids {
-        let Some(mut t) = store.ticket(*id)? else {
+        let Some(commit) = decide(engine, store, *id, now)? else {
             continue;
         };
-        if !due(&t, days, now) {
-            continue;
-        }
-        let since = t.status_since.unwrap_or(t.updated);
-        let mut commit = Commit::default();
-        // One notice per closing: the time it started waiting is part of
-        // what the notice is about (its Message-ID derives from it).
-        let cause = Envelope {
-            message_id: format!(
-                "{}#pending-{}",
-                t.messages.first().map_or("ticket", String::as_str),
-                since.timestamp()
-            ),
-            subject: t.subject.clone(),
-            from: Some(t.customer.clone()),
-            ..Envelope::default()
-        };
-        timing::set_status(engine, &mut t, Status::Closed, now);
-        let (language, tz) = customer_audience(engine, store, &t, "closed")?;
-        let to = t.customer.clone();
-        if let Err(e) = outgoing_mail(
-            engine,
-            &mut commit,
-            &mut t,
-            &cause,
-            Purpose::Closed,
-            "closed",
-            &to,
-            &Personal::default(),
-            Some((&language, tz)),
-            now,
-        ) {
-            tracing::error!(ticket = t.id, error = %e, "closing notice not built");
-        }
-        tracing::info!(ticket = t.id, days, "closed after waiting on the customer");
-        commit.ticket = Some(t);
         store.commit(&commit)?;
+        for problem in &commit.problems {
+            tracing::error!(ticket = id, "{problem}");
+        }
+        tracing::info!(
+            ticket = id,
+            days = engine.cfg.tickets.close_pending_after_days,
+            "closed after waiting on the customer"
+        );
         closed += 1;
     }
     Ok(format!("{closed} pending tickets closed"))
+}
+
+/// What closing ticket `id` at `now` changes (none: it is not due), over a
+/// read-only view: the ticket closed and the customer's notice queued.
+pub fn decide<V: View + ?Sized>(
+    engine: &Engine,
+    view: &V,
+    id: TicketId,
+    now: DateTime<Utc>,
+) -> Result<Option<Commit>, StoreError> {
+    let days = engine.cfg.tickets.close_pending_after_days;
+    let Some(mut t) = view.ticket(id)? else {
+        return Ok(None);
+    };
+    if !due(&t, days, now) {
+        return Ok(None);
+    }
+    let since = t.status_since.unwrap_or(t.updated);
+    let mut commit = Commit::default();
+    // One notice per closing: the time it started waiting is part of
+    // what the notice is about (its Message-ID derives from it).
+    let cause = Envelope {
+        message_id: format!(
+            "{}#pending-{}",
+            t.messages.first().map_or("ticket", String::as_str),
+            since.timestamp()
+        ),
+        subject: t.subject.clone(),
+        from: Some(t.customer.clone()),
+        ..Envelope::default()
+    };
+    timing::set_status(engine, &mut t, Status::Closed, now);
+    let (language, tz) = customer_audience(engine, view, &t, "closed")?;
+    let to = t.customer.clone();
+    if let Err(e) = outgoing_mail(
+        engine,
+        &mut commit,
+        &mut t,
+        &cause,
+        Purpose::Closed,
+        "closed",
+        &to,
+        &Personal::default(),
+        Some((&language, tz)),
+        now,
+    ) {
+        commit
+            .problems
+            .push(format!("closing notice not built: {e}"));
+    }
+    commit.ticket = Some(t);
+    Ok(Some(commit))
 }
 
 #[cfg(test)]

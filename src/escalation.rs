@@ -9,7 +9,7 @@ use crate::model::{Party, Priority, Ticket, TicketId};
 use crate::parse::Envelope;
 use crate::pipeline::{Engine, outgoing_mail};
 use crate::rules::raise;
-use crate::store::{Commit, Store, StoreError};
+use crate::store::{Commit, Store, StoreError, View};
 use chrono::{DateTime, Duration, Utc};
 
 /// One stage of one target that is due for a notice.
@@ -105,7 +105,8 @@ pub fn run<S: Store + ?Sized>(
 
 /// Sends the notices due at `now` for the tickets `ids`, each read again
 /// first: the snapshot they were picked from may be behind (an answer that
-/// arrived since means no notice).
+/// arrived since means no notice). Each ticket is decided, then applied in
+/// its own commit.
 pub fn run_for<S: Store + ?Sized>(
     engine: &Engine,
     store: &S,
@@ -114,72 +115,106 @@ pub fn run_for<S: Store + ?Sized>(
 ) -> Result<String, StoreError> {
     let mut sent = 0;
     for id in ids {
-        let Some(mut t) = store.ticket(*id)? else {
+        let Some(decided) = decide(engine, store, *id, now)? else {
             continue;
         };
-        let dues = pending_notices(engine, &t, now);
-        if dues.is_empty() {
-            continue;
+        store.commit(&decided.commit)?;
+        for d in &decided.dues {
+            tracing::warn!(ticket = id, target = d.target, breached = d.breached, due = %d.due, "SLA escalation");
         }
-        let mut commit = Commit::default();
-        let escalation_to = engine
-            .cfg
-            .queues
-            .get(&t.queue)
-            .and_then(|q| q.escalation.clone());
-        let first = t
-            .messages
-            .first()
-            .cloned()
-            .unwrap_or_else(|| format!("ticket-{}", t.id));
-        let cause = Envelope {
-            message_id: first,
-            subject: t.subject.clone(),
-            from: Some(t.customer.clone()),
-            ..Envelope::default()
-        };
-        for d in dues {
-            let policy = engine.policy(t.sla_policy.as_deref());
-            if d.breached && policy.raise_on_breach && t.priority != Priority::Urgent {
-                t.priority = raise(t.priority, 1);
-            }
-            tracing::warn!(ticket = t.id, target = d.target, breached = d.breached, due = %d.due, "SLA escalation");
-            if let Some(to) = &escalation_to {
-                let personal = Personal {
-                    escalation: Some(EscalationView {
-                        target: d.target.replace('_', " "),
-                        due: crate::locale::format_when(
-                            &engine.cfg.support.team_language,
-                            d.due,
-                            crate::locale::Zone::own(engine.tz),
-                            now,
-                        ),
-                        breached: d.breached,
-                    }),
-                    ..Personal::default()
-                };
-                let to = Party::new(None, to);
-                if let Err(e) = outgoing_mail(
-                    engine,
-                    &mut commit,
-                    &mut t,
-                    &cause,
-                    Purpose::Escalation,
-                    "escalation",
-                    &to,
-                    &personal,
-                    None,
-                    now,
-                ) {
-                    tracing::error!(ticket = t.id, error = %e, "escalation notice not built");
-                    continue;
-                }
-                sent += 1;
-            }
-            t.escalations.push(d.key());
+        for problem in &decided.commit.problems {
+            tracing::error!(ticket = id, "{problem}");
         }
-        commit.ticket = Some(t);
-        store.commit(&commit)?;
+        sent += decided.sent;
     }
     Ok(format!("{sent} escalation notices"))
+}
+
+/// One ticket's escalation, decided.
+pub struct Escalated {
+    /// The ticket with the notices recorded (and its priority raised on a
+    /// breach, where the policy says so), and the notices queued.
+    pub commit: Commit,
+    /// What fell due.
+    pub dues: Vec<Due>,
+    /// Notices queued.
+    pub sent: usize,
+}
+
+/// What escalating ticket `id` at `now` changes (none: nothing is due),
+/// over a read-only view.
+pub fn decide<V: View + ?Sized>(
+    engine: &Engine,
+    view: &V,
+    id: TicketId,
+    now: DateTime<Utc>,
+) -> Result<Option<Escalated>, StoreError> {
+    let Some(mut t) = view.ticket(id)? else {
+        return Ok(None);
+    };
+    let dues = pending_notices(engine, &t, now);
+    if dues.is_empty() {
+        return Ok(None);
+    }
+    let mut sent = 0;
+    let mut commit = Commit::default();
+    let escalation_to = engine
+        .cfg
+        .queues
+        .get(&t.queue)
+        .and_then(|q| q.escalation.clone());
+    let first = t
+        .messages
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("ticket-{}", t.id));
+    let cause = Envelope {
+        message_id: first,
+        subject: t.subject.clone(),
+        from: Some(t.customer.clone()),
+        ..Envelope::default()
+    };
+    for d in &dues {
+        let policy = engine.policy(t.sla_policy.as_deref());
+        if d.breached && policy.raise_on_breach && t.priority != Priority::Urgent {
+            t.priority = raise(t.priority, 1);
+        }
+        if let Some(to) = &escalation_to {
+            let personal = Personal {
+                escalation: Some(EscalationView {
+                    target: d.target.replace('_', " "),
+                    due: crate::locale::format_when(
+                        &engine.cfg.support.team_language,
+                        d.due,
+                        crate::locale::Zone::own(engine.tz),
+                        now,
+                    ),
+                    breached: d.breached,
+                }),
+                ..Personal::default()
+            };
+            let to = Party::new(None, to);
+            if let Err(e) = outgoing_mail(
+                engine,
+                &mut commit,
+                &mut t,
+                &cause,
+                Purpose::Escalation,
+                "escalation",
+                &to,
+                &personal,
+                None,
+                now,
+            ) {
+                commit
+                    .problems
+                    .push(format!("escalation notice not built: {e}"));
+                continue;
+            }
+            sent += 1;
+        }
+        t.escalations.push(d.key());
+    }
+    commit.ticket = Some(t);
+    Ok(Some(Escalated { commit, dues, sent }))
 }
