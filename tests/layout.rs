@@ -129,3 +129,134 @@ fn the_checker_sees_a_cycle() {
     g.insert("c".into(), BTreeSet::new());
     assert_eq!(cycle_from(&g, "a"), None);
 }
+
+/// The code of `text` without its `#[cfg(test)] mod tests` block, comment
+/// lines, and the bodies of the functions named in `loaders` (they run
+/// when the engine is built, before any decision: reading rule files,
+/// templates, a holidays file).
+fn deciding_code(text: &str, loaders: &[&str]) -> String {
+    let code = text
+        .split("#[cfg(test)]\nmod tests")
+        .next()
+        .unwrap_or_default();
+    let mut out = String::new();
+    let mut skip_until: Option<String> = None;
+    for line in code.lines() {
+        if let Some(end) = &skip_until {
+            if line == end {
+                skip_until = None;
+            }
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("//") {
+            continue;
+        }
+        if loaders
+            .iter()
+            .any(|f| trimmed.contains(&format!("fn {f}(")) || trimmed.contains(&format!("fn {f}<")))
+        {
+            let indent = &line[..line.len() - trimmed.len()];
+            skip_until = Some(format!("{indent}}}"));
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Deciding reads no file, environment or clock, logs nothing and writes
+/// nothing: it is handed `now`, the engine's loaded rules and templates and
+/// a read-only view of the store, and returns what to change.
+#[test]
+fn deciding_touches_no_file_clock_environment_log_or_store_write() {
+    // (file under src/, functions in it that load at start-up)
+    let deciding: &[(&str, &[&str])] = &[
+        ("pipeline/decide.rs", &[]),
+        ("pipeline/apply.rs", &[]),
+        ("pipeline/answer.rs", &[]),
+        ("pipeline/outgoing.rs", &[]),
+        ("pipeline/ticket.rs", &[]),
+        ("pipeline/timing.rs", &[]),
+        ("thread.rs", &[]),
+        ("classify.rs", &[]),
+        ("lang.rs", &[]),
+        ("locale.rs", &[]),
+        ("written/mod.rs", &[]),
+        ("written/patterns.rs", &[]),
+        ("agent.rs", &[]),
+        ("pacing.rs", &[]),
+        ("sla/mod.rs", &[]),
+        ("calendar.rs", &["from_cfg"]),
+        ("rules/mod.rs", &["load_dir", "load_lists"]),
+        ("rules/facts.rs", &[]),
+        ("rules/fold.rs", &[]),
+        ("rules/index.rs", &[]),
+        ("ack.rs", &[]),
+        ("compose.rs", &[]),
+        ("render.rs", &["load", "template_files"]),
+        ("subject.rs", &[]),
+        ("parse.rs", &[]),
+        ("html.rs", &[]),
+        ("tnef.rs", &[]),
+        ("text.rs", &[]),
+        ("i18n/mod.rs", &[]),
+        ("model.rs", &[]),
+        // The timers: `decide` is theirs; `run`/`run_for` apply and log.
+        ("autoclose.rs", &["run", "run_for"]),
+        ("escalation.rs", &["run", "run_for"]),
+    ];
+    let forbidden = [
+        "std::fs",
+        "std::env",
+        "File::",
+        "Utc::now",
+        "Local::now",
+        "SystemTime",
+        "Instant::now",
+        "tracing::",
+        "println!",
+        "eprintln!",
+        ".commit(",
+        ".commit_all(",
+        "put_raw(",
+        "allocate_ticket_id(",
+        "set_meta(",
+        "put_outbox(",
+        "set_checkpoint(",
+        "flush(",
+    ];
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for (file, loaders) in deciding {
+        let text = std::fs::read_to_string(src.join(file)).unwrap();
+        let code = deciding_code(&text, loaders);
+        assert!(code.len() > 200, "{file}: read {} bytes", code.len());
+        for (n, line) in code.lines().enumerate() {
+            for f in forbidden {
+                if line.contains(f) {
+                    found.push(format!(
+                        "{file}: {f} in {:?} (code line {})",
+                        line.trim(),
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "deciding code does I/O:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_io_check_sees_io_and_skips_loaders() {
+    let text = "fn a() {\n    let x = std::fs::read(p);\n}\nfn load(p: &Path) {\n    std::fs::read(p);\n}\n// std::env in a comment\n#[cfg(test)]\nmod tests {\n    std::env::var(\"X\");\n}\n";
+    let code = deciding_code(text, &["load"]);
+    assert!(code.contains("std::fs::read(p)"), "{code}");
+    assert_eq!(code.matches("std::fs").count(), 1, "{code}");
+    assert!(!code.contains("std::env"), "{code}");
+}

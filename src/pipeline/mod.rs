@@ -13,13 +13,14 @@ mod apply;
 mod decide;
 mod engine;
 mod outgoing;
+mod refused;
 mod ticket;
 pub mod timing;
 
-pub use answer::tell_refused;
 pub use decide::{Ask, Decided, Numbers, Prepared, Seen, decide, prepare};
 pub use engine::{Engine, EngineError};
 pub use outgoing::{customer_audience, outgoing_mail};
+pub use refused::tell_refused;
 pub use ticket::{ruled_after, ruled_at_open};
 
 use crate::intake::{RawMail, content_hash};

@@ -1,0 +1,81 @@
+//! After delivery: the agent whose answer the mail server partly refused
+//! is told which recipients it did not reach. The outbox sender calls this
+//! with the delivery's result; it decides the notice and commits it.
+
+use super::Engine;
+use super::answer::tell_agent;
+use crate::ack::{self, Personal, Purpose};
+use crate::model::Party;
+use crate::parse::Envelope;
+use crate::store::{Commit, Store, StoreError};
+use chrono::{DateTime, Utc};
+
+/// Tells the agent whose answer `sent` is (its `notify` address) which
+/// recipients the mail server refused, and who got it; one commit.
+/// Returns whether a notice was queued (none when the ticket is gone or
+/// this refusal was told already).
+pub fn tell_refused<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    sent: &crate::outbox::OutboxEntry,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let (Some(agent), Some(mut t)) = (sent.notify.as_deref(), store.ticket(sent.ticket)?) else {
+        return Ok(false);
+    };
+    // The cause names the refusals so far: told once per refusal, and
+    // again if more come in a later round.
+    let cause = Envelope {
+        message_id: format!("{}#refused-{}", sent.id, sent.refused.len()),
+        subject: sent.subject.clone(),
+        ..Envelope::default()
+    };
+    let agent = Party::new(None, agent);
+    let id = ack::message_id(
+        Purpose::Notice,
+        t.id,
+        &cause.message_id,
+        &agent.address,
+        &engine.identity.message_id_domain,
+    );
+    if store.outbox_entry(&id)?.is_some() {
+        return Ok(false);
+    }
+    let personal = Personal {
+        notice: Some(ack::NoticeView {
+            delivered: sent.delivered.clone(),
+            refused: sent
+                .refused
+                .iter()
+                .map(|r| ack::RefusedView {
+                    address: r.address.clone(),
+                    reason: r.reason.clone(),
+                })
+                .collect(),
+            left_out: 0,
+            limit: engine.cfg.limits.max_answer_recipients,
+        }),
+        ..Personal::default()
+    };
+    let mut commit = Commit::default();
+    let why = (Purpose::Notice, "agent-notice");
+    tell_agent(
+        engine,
+        &mut commit,
+        &mut t,
+        &cause,
+        &agent,
+        why,
+        &personal,
+        now,
+    );
+    for problem in &commit.problems {
+        tracing::error!(ticket = t.id, "{problem}");
+    }
+    if commit.outbox.is_empty() {
+        return Ok(false);
+    }
+    commit.ticket = Some(t);
+    store.commit(&commit)?;
+    Ok(true)
+}
