@@ -3,14 +3,21 @@
 //! # How a message flows
 //!
 //! ```text
-//! intake ──► store.put_raw + count a try ──► flush ──► parse ──► classify ──► thread ──► rules ──► sla ──► ack/render
-//!   (Maildir,     (raw bytes durable, and                  (Envelope)  (person, auto,  (which     (queue,   (due    (templated
-//!    IMAP, stdin)  the try on record, first)                            bounce, loop)   ticket)    priority) time)    mail)
-//!                                                                                 │
-//!            store.commit: ticket + message + indexes + outbox entry, one atomic step
+//! intake ──► store.put_raw + count a try ──► flush ──► prepare ──────────► decide ──────────────► store.commit
+//!   (Maildir,     (raw bytes durable, and             (parse, classify,    (pure: a read-only      (the one Commit:
+//!    IMAP, stdin)  the try on record, first)           language; no store)  View, rules, now ──►    ticket, records,
+//!                                                                           outcome + Commit)       indexes, outbox)
 //!                                                                                 │
 //!            store.flush once per batch (group commit) ──► source told "done" ──► outbox sender
 //! ```
+//!
+//! [`pipeline::decide`] is the core's one decision: threading, rules, SLA,
+//! the acknowledgement or an agent's commands and answer, all computed over
+//! a [`store::View`] it cannot write through, with `now` given; it returns
+//! the outcome with its explanation and one [`store::Commit`]. Live
+//! processing applies that commit; `ticketbox rules test` and `--replay`
+//! ([`dryrun`]) call the same function and apply nothing. The minute
+//! timers ([`escalation`], [`autoclose`]) decide per ticket the same way.
 //!
 //! Around each message, [`committer::isolate`] keeps one message's failure its
 //! own: a panic quarantines that message, and a message that took the
@@ -55,12 +62,16 @@
 //! - [`intake`]: reading Maildirs, mbox files, stdin.
 //! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects,
 //!   timeouts, modified UTF-7 folder names).
-//! - [`store`]: the [`store::Store`] trait and its backends: [`store::DiskStore`]
-//!   (embedded, the default) and [`store::MemoryStore`] (the core's tests), held to
-//!   one conformance suite.
+//! - [`store`]: the ports: [`store::View`] (what deciding reads) and
+//!   [`store::Store`] (raw mail, commits, the outbox, checkpoints, ticket
+//!   numbers); backends [`store::DiskStore`] (embedded, the default) and
+//!   [`store::MemoryStore`] (the core's tests), held to one conformance
+//!   suite.
 //! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP).
-//! - [`pipeline`]: one message through the core into one commit (an agent's
-//!   message: commands applied, answer passed on to the customer).
+//! - [`pipeline`]: [`pipeline::prepare`] and [`pipeline::decide`] (one
+//!   message into one commit; an agent's message: commands applied, answer
+//!   passed on to the customer), and [`pipeline::process`], which stores
+//!   the raw mail, decides and applies.
 //! - [`committer`]: the one writer: batches of mail processed and committed
 //!   (group commit), one message's failure kept its own ([`committer::isolate`]);
 //!   the sources, the control socket and the timers hand it their work.
@@ -74,8 +85,9 @@
 //!   (SLA notices; closing tickets that waited on the customer too long).
 //! - [`clock`], [`config`] and [`tls`]: time, settings, TLS, injected.
 //!
-//! No module reaches back to itself through others (`tests/layout.rs`
-//! checks the graph of `crate::` paths).
+//! No module reaches back to itself through others, and the deciding
+//! modules read no file, environment or clock and write nothing
+//! (`tests/layout.rs` checks both).
 //! - [`space`] and [`redact`]: free space on the data disk (intake pauses
 //!   before it is full); secrets kept out of logs and stored errors.
 

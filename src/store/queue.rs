@@ -50,7 +50,7 @@ pub struct OutboxEntry {
     pub subject: String,
     /// The complete RFC 5322 message. Stored apart from the entry (written
     /// once, read when sending): empty in listings, filled by
-    /// [`Store::outbox_entry`](crate::store::Store::outbox_entry).
+    /// [`View::outbox_entry`](crate::store::View::outbox_entry).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub raw: String,
     pub state: OutboxState,
