@@ -24,7 +24,7 @@
 
 use crate::clock::Clock;
 use crate::intake::RawMail;
-use crate::pipeline::{self, Engine, Outcome, OutcomeKind};
+use crate::pipeline::{self, Engine, Outcome, OutcomeKind, Prepared};
 use crate::store::{Attempts, Commit, Quarantined, Store, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -32,6 +32,80 @@ use chrono::{DateTime, Utc};
 /// one: a SIGKILL or power cut during an innocent message's single try must
 /// not quarantine it.
 pub const MAX_CRASHES_ALONE: u32 = 2;
+
+mod ahead {
+    //! Preparing the next messages on another core while one is decided.
+    //!
+    //! Parsing, classifying and language detection need no store, so a
+    //! helper thread runs them a bounded distance ahead (memory stays flat:
+    //! at most [`AHEAD`] prepared messages wait); deciding and committing
+    //! stay on the caller's thread, in order. A panic while preparing is
+    //! carried over and raised where the message is processed, so it is
+    //! quarantined like any other.
+    //!
+    //! The helper is one long-lived thread (a rayon pool of one), not a
+    //! thread per batch: the regex engine keeps its scratch space per
+    //! thread, and a fresh thread per batch made it grow for each (peak RSS
+    //! 167 MB instead of 98 MB on the 10,000-message ingest).
+
+    use crate::intake::RawMail;
+    use crate::pipeline::{self, Engine, Prepared};
+    use crate::store::StoreError;
+    use std::sync::{LazyLock, mpsc};
+
+    /// Prepared messages that may wait for their turn.
+    const AHEAD: usize = 32;
+
+    /// A message prepared, or the panic preparing it raised.
+    pub(super) type Ready = std::thread::Result<Prepared>;
+
+    /// The helper, when there is a core to spare for it.
+    static HELPER: LazyLock<Option<rayon::ThreadPool>> = LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 {
+            return None;
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "ticketbox-prepare".into())
+            .build()
+            .ok()
+    });
+
+    /// Calls `each(k, prepared)` for every mail of `mails`, in order, with
+    /// the mail prepared ahead on another core when there is one to spare.
+    pub(super) fn each_prepared(
+        engine: &Engine,
+        mails: &[&RawMail],
+        mut each: impl FnMut(usize, Option<Ready>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let helper = HELPER.as_ref().filter(|_| mails.len() > 1);
+        let Some(helper) = helper else {
+            return (0..mails.len()).try_for_each(|k| each(k, None));
+        };
+        helper.in_place_scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<Ready>(AHEAD);
+            scope.spawn(move |_| {
+                for raw in mails {
+                    let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        pipeline::prepare(engine, raw)
+                    }));
+                    if tx.send(ready).is_err() {
+                        // The caller stopped (an error of the store).
+                        return;
+                    }
+                }
+            });
+            // Returning drops `rx`, which ends the helper's work early.
+            for k in 0..mails.len() {
+                // The helper sends every message unless it died outside the
+                // guarded call: then each is prepared here.
+                each(k, rx.recv().ok())?;
+            }
+            Ok(())
+        })
+    }
+}
 
 /// Processes `mails` (each with [`pipeline::process`]) and returns their
 /// outcomes in the same order. Messages with tries on record go first, one
@@ -43,12 +117,19 @@ pub fn process_all<S: Store + ?Sized>(
     clock: &dyn Clock,
     mails: &[&RawMail],
 ) -> Result<Vec<Outcome>, StoreError> {
-    process_all_with(engine, store, clock, mails, &pipeline::process::<S>)
+    process_all_with(
+        engine,
+        store,
+        clock,
+        mails,
+        &pipeline::process_prepared::<S>,
+    )
 }
 
-/// The processing step, as a parameter so tests can make it fail.
+/// The processing step (deciding and committing a prepared message), as a
+/// parameter so tests can make it fail.
 pub type Step<'a, S> =
-    dyn Fn(&Engine, &S, &RawMail, DateTime<Utc>) -> Result<Outcome, StoreError> + 'a;
+    dyn Fn(&Engine, &S, &RawMail, Prepared, DateTime<Utc>) -> Result<Outcome, StoreError> + 'a;
 
 /// [`process_all`] with the step that processes one message given.
 pub fn process_all_with<S: Store + ?Sized>(
@@ -77,7 +158,7 @@ pub fn process_all_with<S: Store + ?Sized>(
         } else if tries.total > 0 {
             // Was in a batch that never finished: alone this time.
             take_in(store, &[raw])?;
-            outcomes[i] = Some(process_one(engine, store, raw, clock.now(), step)?);
+            outcomes[i] = Some(process_one(engine, store, raw, None, clock.now(), step)?);
             store.flush()?;
         } else {
             fresh.push(i);
@@ -86,9 +167,18 @@ pub fn process_all_with<S: Store + ?Sized>(
     if !fresh.is_empty() {
         let batch: Vec<&RawMail> = fresh.iter().map(|&i| mails[i]).collect();
         take_in(store, &batch)?;
-        for i in fresh {
-            outcomes[i] = Some(process_one(engine, store, mails[i], clock.now(), step)?);
-        }
+        ahead::each_prepared(engine, &batch, |k, prepared| {
+            let i = fresh[k];
+            outcomes[i] = Some(process_one(
+                engine,
+                store,
+                mails[i],
+                prepared,
+                clock.now(),
+                step,
+            )?);
+            Ok(())
+        })?;
     }
     Ok(outcomes.into_iter().flatten().collect())
 }
@@ -104,11 +194,13 @@ fn take_in<S: Store + ?Sized>(store: &S, mails: &[&RawMail]) -> Result<(), Store
     store.flush()
 }
 
-/// One message; a panic or an error of its own quarantines it.
+/// One message (`prepared` ahead, or else here); a panic or an error of
+/// its own quarantines it.
 fn process_one<S: Store + ?Sized>(
     engine: &Engine,
     store: &S,
     raw: &RawMail,
+    prepared: Option<ahead::Ready>,
     now: DateTime<Utc>,
     step: &Step<'_, S>,
 ) -> Result<Outcome, StoreError> {
@@ -119,7 +211,13 @@ fn process_one<S: Store + ?Sized>(
         if !store.is_quarantined(&raw.hash).unwrap_or(false) {
             fault::inject(raw);
         }
-        step(engine, store, raw, now)
+        let prepared = match prepared {
+            Some(Ok(p)) => p,
+            // It panicked on the other core: the same as here.
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => pipeline::prepare(engine, raw),
+        };
+        step(engine, store, raw, prepared, now)
     }));
     let reason = match result {
         Ok(Ok(outcome)) => return Ok(outcome),
@@ -301,9 +399,15 @@ mod tests {
     /// call is noted with the tries on record at that moment.
     fn step_noting<'a>(
         calls: &'a Mutex<Vec<(String, Attempts)>>,
-    ) -> impl Fn(&Engine, &DiskStore, &RawMail, DateTime<Utc>) -> Result<Outcome, StoreError> + 'a
-    {
-        move |engine, store, raw, now| {
+    ) -> impl Fn(
+        &Engine,
+        &DiskStore,
+        &RawMail,
+        Prepared,
+        DateTime<Utc>,
+    ) -> Result<Outcome, StoreError>
+    + 'a {
+        move |engine, store, raw, prepared, now| {
             calls
                 .lock()
                 .unwrap()
@@ -311,7 +415,7 @@ mod tests {
             if String::from_utf8_lossy(&raw.bytes).contains("POISON") {
                 panic!("cannot handle {}", raw.origin);
             }
-            pipeline::process(engine, store, raw, now)
+            pipeline::process_prepared(engine, store, raw, prepared, now)
         }
     }
 
@@ -405,5 +509,41 @@ mod tests {
         );
         let out = process_all(&s.engine, &s.store, &s.clock, &[&m]).unwrap();
         assert_eq!(out[0].outcome, OutcomeKind::Created);
+    }
+
+    #[test]
+    fn messages_prepared_ahead_come_in_order_and_an_error_stops_the_helper() {
+        let s = setup();
+        let mails: Vec<RawMail> = (0..100).map(|n| mail(n, "fine")).collect();
+        let refs: Vec<&RawMail> = mails.iter().collect();
+        let mut seen = Vec::new();
+        ahead::each_prepared(&s.engine, &refs, |k, ready| {
+            let prepared = ready.expect("prepared ahead").expect("no panic");
+            let raw = refs[k];
+            // The prepared message is this mail's: deciding it yields its id.
+            let out =
+                pipeline::process_prepared(&s.engine, &s.store, raw, prepared, s.clock.now())?;
+            seen.push((k, out.outcome));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 100);
+        assert!(seen.iter().enumerate().all(|(i, (k, _))| i == *k));
+        assert!(
+            seen.iter().all(|(_, o)| *o == OutcomeKind::Created),
+            "{seen:?}"
+        );
+
+        // The caller's error ends the run at once; the helper does not hang.
+        let mut calls = 0;
+        let err = ahead::each_prepared(&s.engine, &refs, |k, _| {
+            calls += 1;
+            if k == 10 {
+                return Err(StoreError::Other("stop".into()));
+            }
+            Ok(())
+        });
+        assert!(err.is_err());
+        assert_eq!(calls, 11);
     }
 }

@@ -92,6 +92,18 @@ pub fn release<S: Store + ?Sized>(
     run(engine, store, raw, now, true)
 }
 
+/// [`process`] for a message [`prepare`]d ahead (on another core, while
+/// the one before it was decided).
+pub fn process_prepared<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    raw: &RawMail,
+    prepared: Prepared,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    run_prepared(engine, store, raw, prepared, now, false)
+}
+
 fn run<S: Store + ?Sized>(
     engine: &Engine,
     store: &S,
@@ -99,8 +111,18 @@ fn run<S: Store + ?Sized>(
     now: DateTime<Utc>,
     released: bool,
 ) -> Result<Outcome, StoreError> {
+    run_prepared(engine, store, raw, prepare(engine, raw), now, released)
+}
+
+fn run_prepared<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    raw: &RawMail,
+    prepared: Prepared,
+    now: DateTime<Utc>,
+    released: bool,
+) -> Result<Outcome, StoreError> {
     store.put_raw(&raw.hash, &raw.bytes, &raw.origin)?;
-    let prepared = prepare(engine, raw);
     let rules = engine.rules();
     let take = || store.allocate_ticket_id();
     let ask = Ask {
