@@ -506,43 +506,78 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
     let mut write_err = None;
     let mut tally = Tally::default();
     let mut progress = Progress::new(items.len());
-    let stats = worker::ingest(&engine, &store, &clock, items, false, &mut |o| {
-        tally.add(o);
-        progress.step();
-        let line = if json {
-            report::outcome_json(o)
-        } else {
-            report::outcome_line(o, &engine.threading.tags)
+    // What the batches queue is delivered while the next ones are
+    // processed, on the runtime's threads: a big ingest's first customers
+    // hear back before its last message is read, and the file or SMTP
+    // work overlaps the deciding.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let deliver_round = || {
+        rt.block_on(ticketbox::outbox::deliver_due(
+            &store,
+            &*transport,
+            &clock,
+            &policy,
+        ))
+    };
+    let (stats, mut to_tell) = std::thread::scope(|scope| -> Result<_> {
+        let sender = (!no_deliver).then(|| {
+            scope.spawn(|| -> Result<Vec<ticketbox::store::OutboxEntry>> {
+                let mut to_tell = Vec::new();
+                loop {
+                    let finished = done.load(std::sync::atomic::Ordering::Acquire);
+                    let round = deliver_round()?;
+                    let idle = round.sent + round.retrying + round.failed == 0;
+                    to_tell.extend(round.to_tell);
+                    if finished {
+                        return Ok(to_tell);
+                    }
+                    if idle {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                }
+            })
+        });
+        let stats = worker::ingest(&engine, &store, &clock, items, false, &mut |o| {
+            tally.add(o);
+            progress.step();
+            let line = if json {
+                report::outcome_json(o)
+            } else {
+                report::outcome_line(o, &engine.threading.tags)
+            };
+            if let Err(e) = out.write_all((line + "\n").as_bytes()) {
+                write_err.get_or_insert(e);
+            }
+            if o.outcome == OutcomeKind::Quarantined {
+                tracing::warn!(origin = %o.origin, reason = %o.reason, "quarantined");
+            }
+        });
+        done.store(true, std::sync::atomic::Ordering::Release);
+        let to_tell = match sender.map(|h| h.join()) {
+            Some(Ok(told)) => told?,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Vec::new(),
         };
-        if let Err(e) = out.write_all((line + "\n").as_bytes()) {
-            write_err.get_or_insert(e);
-        }
-        if o.outcome == OutcomeKind::Quarantined {
-            tracing::warn!(origin = %o.origin, reason = %o.reason, "quarantined");
-        }
+        Ok((stats?, to_tell))
     })?;
     if let Some(e) = write_err {
         return Err(e).context("writing to stdout");
     }
     let mut undelivered = 0;
     if !no_deliver {
-        let round = rt.block_on(ticketbox::outbox::deliver_due(
-            &store,
-            &*transport,
-            &clock,
-            &policy,
-        ))?;
+        // The sender's last round started after the last batch was
+        // flushed; agents hear of refused recipients, and that is sent too.
+        for e in to_tell.drain(..) {
+            ticketbox::pipeline::tell_refused(&engine, &store, &e, clock.now())?;
+        }
+        ticketbox::store::Store::flush(&store)?;
+        let round = deliver_round()?;
         for e in &round.to_tell {
             ticketbox::pipeline::tell_refused(&engine, &store, e, clock.now())?;
         }
         if !round.to_tell.is_empty() {
             ticketbox::store::Store::flush(&store)?;
-            rt.block_on(ticketbox::outbox::deliver_due(
-                &store,
-                &*transport,
-                &clock,
-                &policy,
-            ))?;
+            deliver_round()?;
         }
         undelivered = ticketbox::store::View::outbox_active(&store)?.len();
     }

@@ -55,6 +55,8 @@ mod ahead {
 
     /// Prepared messages that may wait for their turn.
     const AHEAD: usize = 32;
+    /// Prepared messages handed over at once.
+    const HANDFUL: usize = 8;
 
     /// A message prepared, or the panic preparing it raised.
     pub(super) type Ready = std::thread::Result<Prepared>;
@@ -84,12 +86,19 @@ mod ahead {
             return (0..mails.len()).try_for_each(|k| each(k, None));
         };
         helper.in_place_scope(|scope| {
-            let (tx, rx) = mpsc::sync_channel::<Ready>(AHEAD);
+            // Handed over a few at a time: one wake-up per message cost
+            // more than the handing over saved.
+            let (tx, rx) = mpsc::sync_channel::<Vec<Ready>>(AHEAD / HANDFUL);
             scope.spawn(move |_| {
-                for raw in mails {
-                    let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        pipeline::prepare(engine, raw)
-                    }));
+                for handful in mails.chunks(HANDFUL) {
+                    let ready = handful
+                        .iter()
+                        .map(|raw| {
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                pipeline::prepare(engine, raw)
+                            }))
+                        })
+                        .collect();
                     if tx.send(ready).is_err() {
                         // The caller stopped (an error of the store).
                         return;
@@ -97,10 +106,14 @@ mod ahead {
                 }
             });
             // Returning drops `rx`, which ends the helper's work early.
+            let mut received = Vec::new().into_iter();
             for k in 0..mails.len() {
+                if received.len() == 0 {
+                    received = rx.recv().unwrap_or_default().into_iter();
+                }
                 // The helper sends every message unless it died outside the
-                // guarded call: then each is prepared here.
-                each(k, rx.recv().ok())?;
+                // guarded call: then the rest are prepared here.
+                each(k, received.next())?;
             }
             Ok(())
         })

@@ -30,7 +30,9 @@ pub struct Round {
 /// at a time, and records each result as soon as it is known: one flush per
 /// batch of results that came in together, never one at the end of the
 /// round, so a crash repeats at most `concurrency` sends. Entries are marked
-/// `sending` (flushed) before their send begins.
+/// `sending` (flushed) before their send begins. A transport whose repeat
+/// leaves one copy ([`Transport::repeat_is_harmless`]) is flushed once per
+/// round instead: a crash repeats the round's sends, to no effect.
 pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
     store: &S,
     transport: &T,
@@ -57,6 +59,9 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
         return Ok(round);
     }
     due.sort_by_key(|e| e.created);
+    // A repeat that leaves one copy needs no flush before each send: the
+    // round's marks and results are made durable once, at its end.
+    let careless = transport.repeat_is_harmless();
     let mut waiting = due.into_iter();
     let mut in_flight = FuturesUnordered::new();
     let mut finished: Vec<(OutboxEntry, Result<Sent, SendError>)> = Vec::new();
@@ -79,13 +84,18 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
         }
         if !writes.is_empty() {
             store.put_outbox_all(&writes)?;
-            store.flush()?;
+            if !careless {
+                store.flush()?;
+            }
         }
         // Only now, marked and flushed, do the sends begin.
         for e in starting {
             in_flight.push(send_one(store, transport, e));
         }
         let Some(first) = in_flight.next().await else {
+            if careless {
+                store.flush()?;
+            }
             break;
         };
         finished.push(first);

@@ -62,6 +62,14 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Sent, SendError>> +
 /// one took it (with those that did not), `Err` when none did.
 pub trait Transport: Send + Sync {
     fn send<'a>(&'a self, from: &'a str, to: &'a [String], raw: &'a [u8]) -> SendFuture<'a>;
+
+    /// Whether sending a message again leaves the recipient with one copy
+    /// (a file named after its content): then a delivery round need not
+    /// make each `sending` mark durable before the send, only the round's
+    /// results at its end. Not so for SMTP: a second send is a second mail.
+    fn repeat_is_harmless(&self) -> bool {
+        false
+    }
 }
 
 /// Builds a lettre envelope; a malformed address is a permanent failure.
@@ -107,6 +115,10 @@ impl FileTransport {
 }
 
 impl Transport for FileTransport {
+    fn repeat_is_harmless(&self) -> bool {
+        true
+    }
+
     fn send<'a>(&'a self, from: &'a str, to: &'a [String], raw: &'a [u8]) -> SendFuture<'a> {
         Box::pin(async move {
             // The same checks as a real transport: a bad address is refused.
