@@ -152,12 +152,6 @@ pub struct CustomerPrefs {
     pub timezone: Option<String>,
 }
 
-impl CustomerPrefs {
-    pub fn key(address: &str) -> String {
-        format!("customer:{address}")
-    }
-}
-
 /// What a stored message is, as far as the helpdesk is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -172,6 +172,10 @@ impl<V: View + ?Sized> View for AsItStood<'_, V> {
     fn meta(&self, key: &str) -> Result<Option<String>> {
         self.inner.meta(key)
     }
+
+    fn state(&self, key: &crate::store::StateKey) -> Result<Option<crate::store::State>> {
+        self.inner.state(key)
+    }
 }
 
 /// A replay writes nothing: its commits stay in the overlay in front.

@@ -50,6 +50,7 @@ pub(super) fn append<V: View + ?Sized>(
     // was is kept, with only the record of the message and of the mail
     // that told the agent.
     let before = (record.kind == MessageKind::Agent).then(|| t.clone());
+    let queue_before = t.queue.clone();
     ticket::append(engine, &mut t, env, record.kind, now);
     ticket::apply_rule_decision(engine, &mut t, decision);
     ticket::index_message(commit, env, t.id);
@@ -74,9 +75,33 @@ pub(super) fn append<V: View + ?Sized>(
         }
         _ => outgoing::notify(engine, commit, &mut t, decision, env, now),
     }
+    if t.queue != queue_before {
+        waits_elsewhere(store, commit, &t, &queue_before)?;
+    }
     commit.messages.push(record);
     commit.ticket = Some(t);
     Ok(note)
+}
+
+/// A ticket that moved from queue `from` (a reply's rule, an agent's
+/// `#queue`) while still waiting for its first answer waits in its new
+/// queue now: the queues' backlogs (and so their estimates) follow it.
+fn waits_elsewhere<V: View + ?Sized>(
+    store: &V,
+    commit: &mut Commit,
+    t: &Ticket,
+    from: &str,
+) -> Result<(), StoreError> {
+    if t.first_response_at.is_some() || !t.status.is_open() || t.status == Status::Filed {
+        return Ok(());
+    }
+    let mut old = store.queue_stats(from)?;
+    old.awaiting = (old.awaiting - 1).max(0);
+    commit.queue_stats(from, &old);
+    let mut new = store.queue_stats(&t.queue)?;
+    new.awaiting += 1;
+    commit.queue_stats(&t.queue, &new);
+    Ok(())
 }
 
 /// What opening a ticket needs to know about the message.

@@ -332,3 +332,31 @@ fn the_dry_run_and_live_processing_decide_alike_on_every_fixture() {
     }
     assert!(compared >= 10, "{compared} fixtures compared");
 }
+
+/// A reply whose rule moves the ticket to another queue before anyone
+/// answered moves its place in the backlog too: the queues' waiting
+/// counts (behind the honest estimates) follow the ticket.
+#[test]
+fn a_ticket_moved_by_a_reply_waits_in_its_new_queue() {
+    let s = shipped();
+    s.process(
+        &mail("ann@c.example", "q1@c", "Printer", "", "It is down."),
+        t0(),
+    );
+    let queue = ticket(&s).queue;
+    assert_ne!(queue, "billing");
+    assert_eq!(s.store.queue_stats(&queue).unwrap().awaiting, 1);
+    s.process(
+        &mail(
+            "ann@c.example",
+            "q2@c",
+            "Re: Printer",
+            "In-Reply-To: <q1@c>\r\n",
+            "Also, I was charged twice on the last invoice.",
+        ),
+        t0() + Duration::minutes(5),
+    );
+    assert_eq!(ticket(&s).queue, "billing");
+    assert_eq!(s.store.queue_stats(&queue).unwrap().awaiting, 0);
+    assert_eq!(s.store.queue_stats("billing").unwrap().awaiting, 1);
+}

@@ -207,17 +207,23 @@ fn pending_mail_comes_back_in_arrival_order<S: Store>(s: &S) {
     assert_eq!(s.attempts("cc").unwrap(), Attempts { total: 1, alone: 1 });
     assert_eq!(s.raw("99").unwrap().as_deref(), Some(&b"mail 2"[..]));
     // Its commit clears the mark, and marks its source as read, together.
-    s.commit(&Commit {
+    let mut covered = Commit {
         raw_hash: "99".into(),
         source_key: Some("maildir:new/3".into()),
-        meta: vec![("imap:support".into(), "7:42".into())],
         ..Commit::default()
-    })
-    .unwrap();
+    };
+    covered.checkpoint(
+        "support",
+        Checkpoint {
+            validity: 7,
+            last: 42,
+        },
+    );
+    s.commit(&covered).unwrap();
     assert_eq!(s.pending().unwrap().len(), 3);
     assert!(s.source_seen("maildir:new/3").unwrap());
     assert!(!s.source_seen("maildir:new/4").unwrap());
-    assert_eq!(s.meta("imap:support").unwrap().as_deref(), Some("7:42"));
+    assert_eq!(s.checkpoint("support").unwrap().map(|c| c.last), Some(42));
     assert_eq!(
         s.raw("99").unwrap().as_deref(),
         Some(&b"mail 2"[..]),
@@ -367,10 +373,39 @@ fn small_values_and_preferences<S: Store>(s: &S) {
     s.commit(&c).unwrap();
     let p = s.customer_prefs("ann@c.example").unwrap();
     assert_eq!(p.language.as_deref(), Some("pl"));
-    let key = crate::model::CustomerPrefs::key("ann@c.example");
-    // Unreadable preferences are no preferences, not an error.
-    s.set_meta(&key, "{not json").unwrap();
-    assert_eq!(s.customer_prefs("ann@c.example").unwrap().language, None);
+    assert_eq!(
+        s.customer_prefs("bob@c.example").unwrap(),
+        Default::default()
+    );
+    // The kinds keep apart: a queue and a source of one name.
+    let mut c = Commit::default();
+    c.queue_stats("ann@c.example", &stats);
+    s.commit(&c).unwrap();
+    assert_eq!(
+        s.customer_prefs("ann@c.example")
+            .unwrap()
+            .language
+            .as_deref(),
+        Some("pl")
+    );
+    // Within one commit the later value wins.
+    let mut c = Commit::default();
+    c.customer_prefs("ann@c.example", &Default::default());
+    c.customer_prefs(
+        "ann@c.example",
+        &crate::model::CustomerPrefs {
+            language: Some("he".into()),
+            timezone: None,
+        },
+    );
+    s.commit(&c).unwrap();
+    assert_eq!(
+        s.customer_prefs("ann@c.example")
+            .unwrap()
+            .language
+            .as_deref(),
+        Some("he")
+    );
 }
 
 /// Every invariant, each on a fresh store from `make`.

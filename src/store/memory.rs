@@ -9,6 +9,7 @@ use super::{
     ACKS_KEPT, Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store, View,
 };
 use super::{OutboxEntry, OutboxState};
+use super::{State, StateKey};
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
@@ -34,6 +35,7 @@ struct Mem {
     acks: HashMap<String, Vec<DateTime<Utc>>>,
     quarantine: BTreeMap<String, Quarantined>,
     meta: BTreeMap<String, String>,
+    state: HashMap<StateKey, State>,
 }
 
 /// The in-memory store. `first_ticket` is the number of the first ticket.
@@ -194,6 +196,10 @@ impl View for MemoryStore {
     fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self.lock().meta.get(key).cloned())
     }
+
+    fn state(&self, key: &StateKey) -> Result<Option<State>> {
+        Ok(self.lock().state.get(key).cloned())
+    }
 }
 
 impl Store for MemoryStore {
@@ -273,8 +279,8 @@ impl Store for MemoryStore {
             let skip = times.len().saturating_sub(a.keep.clamp(1, ACKS_KEPT));
             times.drain(..skip);
         }
-        for (k, v) in &c.meta {
-            m.meta.insert(k.clone(), v.clone());
+        for st in &c.state {
+            m.state.insert(st.key(), st.clone());
         }
         if c.released {
             m.quarantine.remove(&c.raw_hash);

@@ -33,7 +33,11 @@ use serde::{Deserialize, Serialize};
 pub use crate::model::ACKS_KEPT;
 
 /// Bumped when the stored layout changes; opening a newer store fails.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 2: typed state (checkpoints, queue statistics, customer preferences)
+/// in a tree of its own instead of strings among the named values; a
+/// version 1 store is migrated when opened.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -147,32 +151,47 @@ pub struct Quarantined {
 
 /// Where a mailbox reader stands: the server's UIDVALIDITY and the last
 /// UID stored. Written in the same commit as the mail it covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub validity: u32,
     pub last: u32,
 }
 
-impl Checkpoint {
-    fn key(source: &str) -> String {
-        format!("imap:{source}")
-    }
-
-    fn encode(self) -> String {
-        format!("{}:{}", self.validity, self.last)
-    }
-
-    fn decode(v: &str) -> Option<Checkpoint> {
-        let (a, b) = v.split_once(':')?;
-        Some(Checkpoint {
-            validity: a.parse().ok()?,
-            last: b.parse().ok()?,
-        })
-    }
+/// Typed state kept under a name: a mailbox reader's place, a queue's
+/// statistics, a customer's preferences. Each kind has its own key space;
+/// a commit sets any of them with the mail that changed them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum State {
+    Checkpoint {
+        source: String,
+        at: Checkpoint,
+    },
+    QueueStats {
+        queue: String,
+        stats: crate::model::QueueStats,
+    },
+    Prefs {
+        address: String,
+        prefs: CustomerPrefs,
+    },
 }
 
-fn stats_key(queue: &str) -> String {
-    format!("stats:{queue}")
+/// Which state, and whose.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StateKey {
+    Checkpoint(String),
+    QueueStats(String),
+    Prefs(String),
+}
+
+impl State {
+    pub fn key(&self) -> StateKey {
+        match self {
+            State::Checkpoint { source, .. } => StateKey::Checkpoint(source.clone()),
+            State::QueueStats { queue, .. } => StateKey::QueueStats(queue.clone()),
+            State::Prefs { address, .. } => StateKey::Prefs(address.clone()),
+        }
+    }
 }
 
 /// Everything one message changes, written in one atomic step.
@@ -199,10 +218,10 @@ pub struct Commit {
     /// An acknowledgement went out, counted under each of these keys (its
     /// address, its domain, its text: see `pacing`).
     pub acked: Vec<Acked>,
-    /// Small named values written with the rest: queue statistics,
-    /// preferences, checkpoints. Set through the typed setters below; the
-    /// keys are the backends' business.
-    pub(crate) meta: Vec<(String, String)>,
+    /// Typed state written with the rest (queue statistics, preferences,
+    /// checkpoints), in order: a later value of the same key wins. Set
+    /// through the setters below.
+    pub state: Vec<State>,
     /// The raw message leaves quarantine (an admin released it); applied
     /// before `quarantine`, so a message quarantined again stays there.
     pub released: bool,
@@ -215,19 +234,26 @@ pub struct Commit {
 impl Commit {
     /// A queue's statistics after this commit.
     pub fn queue_stats(&mut self, queue: &str, stats: &crate::model::QueueStats) {
-        let value = serde_json::to_string(stats).unwrap_or_default();
-        self.meta.push((stats_key(queue), value));
+        self.state.push(State::QueueStats {
+            queue: queue.to_owned(),
+            stats: stats.clone(),
+        });
     }
 
     /// What a customer told us about themselves, after this commit.
     pub fn customer_prefs(&mut self, address: &str, prefs: &CustomerPrefs) {
-        let value = serde_json::to_string(prefs).unwrap_or_default();
-        self.meta.push((CustomerPrefs::key(address), value));
+        self.state.push(State::Prefs {
+            address: address.to_owned(),
+            prefs: prefs.clone(),
+        });
     }
 
     /// A mailbox reader's place, with the mail it covers.
     pub fn checkpoint(&mut self, source: &str, at: Checkpoint) {
-        self.meta.push((Checkpoint::key(source), at.encode()));
+        self.state.push(State::Checkpoint {
+            source: source.to_owned(),
+            at,
+        });
     }
 }
 
@@ -274,19 +300,25 @@ pub trait View: ThreadView<Error = StoreError> + Send + Sync {
     /// Small named values: instance id, checkpoints.
     fn meta(&self, key: &str) -> Result<Option<String>>;
 
-    /// A queue's recent first responses and backlog (empty, when unreadable).
+    /// Typed state under `key`, if any (none, when unreadable).
+    fn state(&self, key: &StateKey) -> Result<Option<State>>;
+
+    /// A queue's recent first responses and backlog.
     fn queue_stats(&self, queue: &str) -> Result<crate::model::QueueStats> {
-        Ok(self
-            .meta(&stats_key(queue))?
-            .and_then(|v| serde_json::from_str(&v).ok())
-            .unwrap_or_default())
+        Ok(match self.state(&StateKey::QueueStats(queue.to_owned()))? {
+            Some(State::QueueStats { stats, .. }) => stats,
+            _ => Default::default(),
+        })
     }
 
     /// Where mailbox `source`'s reader stands.
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>> {
-        Ok(self
-            .meta(&Checkpoint::key(source))?
-            .and_then(|v| Checkpoint::decode(&v)))
+        Ok(
+            match self.state(&StateKey::Checkpoint(source.to_owned()))? {
+                Some(State::Checkpoint { at, .. }) => Some(at),
+                _ => None,
+            },
+        )
     }
 
     /// This installation's id, once made.
@@ -294,12 +326,12 @@ pub trait View: ThreadView<Error = StoreError> + Send + Sync {
         self.meta("instance_id")
     }
 
-    /// What a customer told us about themselves (nothing, when unreadable).
+    /// What a customer told us about themselves.
     fn customer_prefs(&self, address: &str) -> Result<CustomerPrefs> {
-        Ok(self
-            .meta(&CustomerPrefs::key(address))?
-            .and_then(|v| serde_json::from_str(&v).ok())
-            .unwrap_or_default())
+        Ok(match self.state(&StateKey::Prefs(address.to_owned()))? {
+            Some(State::Prefs { prefs, .. }) => prefs,
+            _ => Default::default(),
+        })
     }
 }
 
@@ -339,7 +371,9 @@ pub trait Store: View {
     /// Records mailbox `source`'s place (for a batch without mail: what it
     /// covers was left in the mailbox, or the UIDs were renumbered).
     fn set_checkpoint(&self, source: &str, at: Checkpoint) -> Result<()> {
-        self.set_meta(&Checkpoint::key(source), &at.encode())
+        let mut c = Commit::default();
+        c.checkpoint(source, at);
+        self.commit(&c)
     }
 
     fn set_instance_id(&self, id: &str) -> Result<()> {

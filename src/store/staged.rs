@@ -13,7 +13,10 @@
 //! so a crash before the flush reprocesses them as before.
 
 use super::OutboxEntry;
-use super::{Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store, View};
+use super::{
+    Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, State, StateKey, Store,
+    View,
+};
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
@@ -38,7 +41,7 @@ struct Overlay {
     /// `None`: released from quarantine by a held commit.
     quarantine: HashMap<String, Option<Quarantined>>,
     acks: HashMap<String, Vec<DateTime<Utc>>>,
-    meta: HashMap<String, String>,
+    state: HashMap<StateKey, State>,
     outbox: HashMap<String, OutboxEntry>,
 }
 
@@ -229,10 +232,14 @@ impl<S: Store + ?Sized> View for Staged<'_, S> {
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {
-        if let Some(v) = self.lock().meta.get(key) {
+        self.inner.meta(key)
+    }
+
+    fn state(&self, key: &StateKey) -> Result<Option<State>> {
+        if let Some(v) = self.lock().state.get(key) {
             return Ok(Some(v.clone()));
         }
-        self.inner.meta(key)
+        self.inner.state(key)
     }
 }
 
@@ -304,8 +311,8 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
             for e in &c.outbox {
                 held.outbox.insert(e.id.clone(), e.clone());
             }
-            for (k, v) in &c.meta {
-                held.meta.insert(k.clone(), v.clone());
+            for st in &c.state {
+                held.state.insert(st.key(), st.clone());
             }
             if c.released {
                 held.quarantine.insert(c.raw_hash.clone(), None);
@@ -334,10 +341,8 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        // Held like a commit, so it is written with (and after) the mail.
-        self.commit(&Commit {
-            meta: vec![(key.to_owned(), value.to_owned())],
-            ..Commit::default()
-        })
+        // Keep the order of writes: what is held goes first.
+        self.write_out()?;
+        self.inner.set_meta(key, value)
     }
 }

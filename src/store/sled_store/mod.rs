@@ -18,6 +18,7 @@
 //! | `senders` | address → acknowledgement times |
 //! | `quarantine` | content hash → [`Quarantined`] |
 //! | `meta` | name → value (schema version, next ticket id, instance id) |
+//! | `state` | kind (`c` checkpoint, `s` queue statistics, `p` customer preferences), NUL, name → [`State`] (since schema 2; see `migrate.rs`) |
 //!
 //! Values are JSON: readable with any sled tool, and fast enough (the
 //! benchmarks say where time goes). Ticket ids are big-endian so trees
@@ -28,7 +29,7 @@ use super::{
     Store, StoreError,
 };
 use crate::model::{MessageRecord, Ticket, TicketId};
-use crate::store::{OutboxEntry, View};
+use crate::store::{OutboxEntry, State, StateKey, View};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -36,7 +37,8 @@ use serde::de::DeserializeOwned;
 use sled::{Db, Tree};
 use std::path::Path;
 
-pub mod raw_files;
+mod migrate;
+mod raw_files;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -118,6 +120,8 @@ pub struct SledStore {
     senders: Tree,
     quarantine: Tree,
     meta: Tree,
+    /// Typed state (see [`State`]), under [`state_key`].
+    state: Tree,
     first_ticket: TicketId,
 }
 
@@ -205,6 +209,7 @@ impl SledStore {
             senders: t("senders")?,
             quarantine: t("quarantine")?,
             meta: t("meta")?,
+            state: t("state")?,
             db,
             first_ticket,
         };
@@ -221,6 +226,9 @@ impl SledStore {
                     return Err(StoreError::TooNew { found });
                 }
                 // Older versions migrate here, one step at a time.
+                if found < 2 {
+                    migrate::typed_state(&store)?;
+                }
             }
         }
         if store.meta(OPEN_INDEX)?.is_none() {
@@ -240,6 +248,20 @@ impl SledStore {
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+/// The key of typed state: its kind, a NUL, and whose it is.
+pub(super) fn state_key(key: &StateKey) -> Vec<u8> {
+    let (kind, name) = match key {
+        StateKey::Checkpoint(source) => (b'c', source),
+        StateKey::QueueStats(queue) => (b's', queue),
+        StateKey::Prefs(address) => (b'p', address),
+    };
+    let mut k = Vec::with_capacity(name.len() + 2);
+    k.push(kind);
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    k
 }
 
 /// A ticket's entry in the customer index: created, open, closed (seconds).
@@ -540,6 +562,15 @@ impl View for SledStore {
             .meta
             .get(key.as_bytes())?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn state(&self, key: &StateKey) -> Result<Option<State>> {
+        // Unreadable state is no state: a preference or a statistic is
+        // not worth refusing mail over.
+        Ok(self
+            .state
+            .get(state_key(key))?
+            .and_then(|v| serde_json::from_slice(&v).ok()))
     }
 }
 

@@ -2,6 +2,7 @@
 //! reads and writes.
 
 use super::*;
+use crate::store::Checkpoint;
 
 fn open() -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -270,4 +271,92 @@ fn the_store_is_the_owners_alone_whatever_the_umask_was() {
     // process's umask, which the binary sets to 077 (tests/file_modes.rs).
     assert_eq!(mode(&data.join("db")), 0o600);
     assert_eq!(mode(&data.join("conf")), 0o600);
+}
+
+#[test]
+fn a_schema_1_store_has_its_string_kept_state_migrated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        // Schema 1's layout: typed state as strings among the named values.
+        let store = SledStore::open(&data, 1000).unwrap();
+        store.set_meta("schema_version", "1").unwrap();
+        store.set_meta("imap:support", "7:42").unwrap();
+        store.set_meta("imap:broken", "seven").unwrap();
+        store
+            .set_meta(
+                "stats:billing",
+                r#"{"samples":[["high",3600,2]],"awaiting":3}"#,
+            )
+            .unwrap();
+        store
+            .set_meta(
+                "customer:ann@c.example",
+                r#"{"language":"pl","timezone":"Europe/Warsaw"}"#,
+            )
+            .unwrap();
+        store
+            .set_meta("customer:bad@c.example", "{not json")
+            .unwrap();
+        store.set_meta("instance_id", "tb-1").unwrap();
+        store.flush().unwrap();
+    }
+    let store = SledStore::open(&data, 1000).unwrap();
+    assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("2"));
+    assert_eq!(
+        store.checkpoint("support").unwrap(),
+        Some(Checkpoint {
+            validity: 7,
+            last: 42
+        })
+    );
+    assert_eq!(store.checkpoint("broken").unwrap(), None);
+    let stats = store.queue_stats("billing").unwrap();
+    assert_eq!(stats.awaiting, 3);
+    assert_eq!(stats.samples, [(crate::model::Priority::High, 3600, 2)]);
+    let prefs = store.customer_prefs("ann@c.example").unwrap();
+    assert_eq!(prefs.language.as_deref(), Some("pl"));
+    assert_eq!(prefs.timezone.as_deref(), Some("Europe/Warsaw"));
+    assert_eq!(
+        store.customer_prefs("bad@c.example").unwrap(),
+        Default::default()
+    );
+    // Moved, not copied; what is not state stays.
+    for key in [
+        "imap:support",
+        "imap:broken",
+        "stats:billing",
+        "customer:ann@c.example",
+    ] {
+        assert_eq!(store.meta(key).unwrap(), None, "{key}");
+    }
+    assert_eq!(store.instance_id().unwrap().as_deref(), Some("tb-1"));
+    // A value written after the migration is not undone by a second open.
+    let mut c = Commit::default();
+    c.checkpoint(
+        "support",
+        Checkpoint {
+            validity: 7,
+            last: 50,
+        },
+    );
+    store.commit(&c).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let store = SledStore::open(&data, 1000).unwrap();
+    assert_eq!(
+        store.checkpoint("support").unwrap().map(|c| c.last),
+        Some(50)
+    );
+}
+
+#[test]
+fn unreadable_state_is_no_state() {
+    let (_dir, store) = open();
+    let key = state_key(&StateKey::Prefs("ann@c.example".into()));
+    store.state.insert(key, &b"{not json"[..]).unwrap();
+    assert_eq!(
+        store.customer_prefs("ann@c.example").unwrap(),
+        Default::default()
+    );
 }

@@ -4,8 +4,8 @@
 
 use super::raw_files::INLINE_MAX;
 use super::{
-    ACKS_KEPT, NEXT_TICKET, SledStore, customer_key, enc, id_key, io, outbox_file_key, summary,
-    without_raw,
+    ACKS_KEPT, NEXT_TICKET, SledStore, customer_key, enc, id_key, io, outbox_file_key, state_key,
+    summary, without_raw,
 };
 use crate::model::TicketId;
 use crate::store::View;
@@ -24,6 +24,7 @@ struct Encoded<'a> {
     outbox: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
     acked: Vec<(&'a str, Vec<u8>)>,
     quarantine: Option<Vec<u8>>,
+    state: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 struct EncodedTicket<'a> {
@@ -65,6 +66,11 @@ impl<'a> Encoded<'a> {
                 .collect(),
             acked,
             quarantine: c.quarantine.as_ref().map(enc),
+            state: c
+                .state
+                .iter()
+                .map(|st| (state_key(&st.key()), enc(st)))
+                .collect(),
         }
     }
 }
@@ -127,6 +133,7 @@ impl SledStore {
             &self.senders,
             &self.quarantine,
             &self.meta,
+            &self.state,
         );
         trees
             .transaction(
@@ -144,6 +151,7 @@ impl SledStore {
                     senders,
                     quar,
                     meta,
+                    state,
                 )| {
                     for (c, e) in commits.iter().zip(&encoded) {
                         if !c.raw_hash.is_empty() {
@@ -203,8 +211,8 @@ impl SledStore {
                         for (key, times) in &e.acked {
                             senders.insert(key.as_bytes(), times.as_slice())?;
                         }
-                        for (k, v) in &c.meta {
-                            meta.insert(k.as_bytes(), v.as_bytes())?;
+                        for (k, v) in &e.state {
+                            state.insert(k.as_slice(), v.as_slice())?;
                         }
                         if c.released {
                             quar.remove(c.raw_hash.as_bytes())?;

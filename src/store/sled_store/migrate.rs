@@ -1,0 +1,76 @@
+//! Bringing a store written by an earlier release up to this one's layout,
+//! one schema step at a time, each step in one transaction: a crash
+//! during a migration leaves the old layout whole, and the next start
+//! migrates again.
+
+use super::{SledStore, state_key};
+use crate::model::{CustomerPrefs, QueueStats};
+use crate::store::{Checkpoint, Result, State, StoreError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+/// Schema 1 → 2: checkpoints (`imap:<source>` = `validity:last`), queue
+/// statistics (`stats:<queue>`, JSON) and customer preferences
+/// (`customer:<address>`, JSON) move from strings among the named values
+/// into the typed `state` tree. A value that does not read is dropped
+/// with the rest of its key, as schema 1 read it: as nothing.
+pub(super) fn typed_state(store: &SledStore) -> Result<()> {
+    let mut moved = Vec::new();
+    for kv in store.meta.iter() {
+        let (k, v) = kv?;
+        let (Ok(key), Ok(value)) = (std::str::from_utf8(&k), std::str::from_utf8(&v)) else {
+            continue;
+        };
+        let state = if let Some(source) = key.strip_prefix("imap:") {
+            value.split_once(':').and_then(|(a, b)| {
+                Some(State::Checkpoint {
+                    source: source.to_owned(),
+                    at: Checkpoint {
+                        validity: a.parse().ok()?,
+                        last: b.parse().ok()?,
+                    },
+                })
+            })
+        } else if let Some(queue) = key.strip_prefix("stats:") {
+            serde_json::from_str::<QueueStats>(value)
+                .ok()
+                .map(|stats| State::QueueStats {
+                    queue: queue.to_owned(),
+                    stats,
+                })
+        } else if let Some(address) = key.strip_prefix("customer:") {
+            serde_json::from_str::<CustomerPrefs>(value)
+                .ok()
+                .map(|prefs| State::Prefs {
+                    address: address.to_owned(),
+                    prefs,
+                })
+        } else {
+            continue;
+        };
+        let encoded = state
+            .as_ref()
+            .map(|st| (state_key(&st.key()), super::enc(st)));
+        moved.push((k.to_vec(), encoded));
+    }
+    (&store.meta, &store.state)
+        .transaction(|(meta, state)| {
+            for (old, new) in &moved {
+                if let Some((k, v)) = new {
+                    state.insert(k.as_slice(), v.as_slice())?;
+                }
+                meta.remove(old.as_slice())?;
+            }
+            meta.insert("schema_version", b"2".as_slice())?;
+            Ok::<(), ConflictableTransactionError<StoreError>>(())
+        })
+        .map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::from(e),
+        })?;
+    store.db.flush()?;
+    tracing::info!(
+        moved = moved.len(),
+        "store migrated to schema 2 (typed state)"
+    );
+    Ok(())
+}
