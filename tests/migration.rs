@@ -1,5 +1,5 @@
 //! A store written by the previous release (schema 1, see
-//! `tests/fixtures/stores/README.md`) opens in this one: it is migrated to
+//! `tests/stores/README.md`) opens in this one: it is migrated to
 //! the current schema once, and every ticket, message, preference,
 //! statistic and quarantined message is still there; numbering goes on
 //! where it stopped.
@@ -16,7 +16,7 @@ use ticketbox::thread::ThreadView;
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 fn unpack(into: &Path) {
-    let archive = Path::new(REPO).join("tests/fixtures/stores/v1-f4a3952.tar.gz");
+    let archive = Path::new(REPO).join("tests/stores/v1-f4a3952.tar.gz");
     std::fs::create_dir_all(into).unwrap();
     let status = Command::new("tar")
         .arg("xzf")

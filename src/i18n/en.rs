@@ -1,6 +1,6 @@
 //! English.
 
-use super::{AgentWords, Language};
+use super::{AgentWords, Language, QuoteWords};
 
 pub static EN: Language = Language {
     code: "en",
@@ -87,6 +87,28 @@ pub static EN: Language = Language {
         "(no subject)",
         "no subject",
     ],
+    quotes: QuoteWords {
+        wrote: &["wrote", "writes", "said"],
+        from_fields: &["from"],
+        other_fields: &["sent", "date", "to", "subject", "cc", "reply-to"],
+        subject_fields: &["subject"],
+        original: &["original message", "original"],
+        forwarded: &[
+            "forwarded message",
+            "forwarded message follows",
+            "forwarded",
+        ],
+        forward_lines: &["begin forwarded message:"],
+        device: &[
+            r"sent\ (from|via|with|using|by)\ (my\ .{1,80}|(the\ )?(iphone|ipad|ipod|android|mobile|phone|cell|samsung|galaxy|windows|mailbox|yahoo|outlook|gmail|airmail|blackberry|spark|proton|aol|mail\ for|my)\b.{0,80})",
+            r"from\ my\ (iphone|ipad|android|mobile|phone|samsung|galaxy).{0,40}",
+            r"get\ outlook\ for\ (ios|android).{0,40}",
+            r"<<sent\ by\ .{0,40}>>",
+        ],
+        openers: &[
+            "on", r"\d+", "mon", "tue", "wed", "thu", "fri", "sat", "sun",
+        ],
+    },
     agent: AgentWords {
         line: "line {n}",
         not_a_command: "\"{word}\" is not a command (commands start with #)",

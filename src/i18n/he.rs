@@ -2,7 +2,7 @@
 //! joins the day something happens on, and months carry their ב after a
 //! day number ("2 בדצמבר").
 
-use super::{AgentWords, Language};
+use super::{AgentWords, Language, QuoteWords};
 
 pub static HE: Language = Language {
     code: "he",
@@ -83,6 +83,20 @@ pub static HE: Language = Language {
         "מחוץ למשרד",
     ],
     generic_subjects: &["עזרה", "שאלה", "בעיה", "פנייה"],
+    quotes: QuoteWords {
+        wrote: &["כתב", "כתבה", "כתב/ה", "כתב(ה)"],
+        from_fields: &["מאת"],
+        other_fields: &["נשלח", "תאריך", "אל", "נושא", "עותק"],
+        subject_fields: &["נושא"],
+        original: &["הודעה מקורית"],
+        forwarded: &["הודעה שהועברה", "הודעה מועברת"],
+        forward_lines: &["תחילת הודעה מועברת:"],
+        device: &[
+            r"נשלח\ מ(ה|-|־|ה-|ה־)?(iphone|ipad|samsung|galaxy|android|outlook|טלפון|נייד|סמסונג|אנדרואיד|אייפון|yahoo|gmail|mail|my).{0,60}",
+            r"(השג|הורד|קבל)\ את\ outlook.{0,40}",
+        ],
+        openers: &["בתאריך", "ב-", "יום"],
+    },
     agent: AgentWords {
         line: "שורה {n}",
         not_a_command: "\"{word}\" אינה פקודה (פקודות מתחילות ב-#)",

@@ -50,6 +50,38 @@ pub struct Language {
     /// Subjects too vague to thread by (the default of
     /// `threading.generic_subjects` is every language's list).
     pub generic_subjects: &'static [&'static str],
+    /// What this language's mail clients write around quoted and
+    /// forwarded mail.
+    pub quotes: QuoteWords,
+}
+
+/// The words mail clients write around a person's text: quote headers
+/// ("On … wrote:"), Outlook's header blocks, forward markers, device
+/// footers. Read by [`crate::written`], for every language at once (a
+/// Polish customer's Outlook may be in English).
+pub struct QuoteWords {
+    /// Verbs that end a quote header ("… wrote:"), lower case.
+    pub wrote: &'static [&'static str],
+    /// Header-block field names, lower case: the first of a block
+    /// ("From:") and the others ("Sent:", "To:", "Subject:").
+    pub from_fields: &'static [&'static str],
+    pub other_fields: &'static [&'static str],
+    /// The subject fields among them.
+    pub subject_fields: &'static [&'static str],
+    /// What a separator line before an embedded original says ("original
+    /// message"), as regular expressions (case is ignored).
+    pub original: &'static [&'static str],
+    /// What a dashed line opening forwarded mail says ("forwarded
+    /// message"), and whole lines that open it ("begin forwarded
+    /// message:"), as regular expressions.
+    pub forwarded: &'static [&'static str],
+    pub forward_lines: &'static [&'static str],
+    /// Footers phones and apps add ("sent from my iphone"), as regular
+    /// expressions in verbose mode (a space is written `\ `).
+    pub device: &'static [&'static str],
+    /// How quote headers begin ("on", "w dniu", "בתאריך"), weekday
+    /// abbreviations included, as regular expressions.
+    pub openers: &'static [&'static str],
 }
 
 /// What mail from clients in languages we do not answer in still says:
@@ -60,6 +92,7 @@ pub struct Elsewhere {
     pub reply_prefixes: &'static [&'static str],
     pub forward_prefixes: &'static [&'static str],
     pub out_of_office: &'static [&'static str],
+    pub quotes: QuoteWords,
 }
 
 pub const ELSEWHERE: Elsewhere = Elsewhere {
@@ -71,6 +104,149 @@ pub const ELSEWHERE: Elsewhere = Elsewhere {
         r"r[ée]ponse automatique",
         "absence",
     ],
+    quotes: QuoteWords {
+        // de, fr, es, it, pt, nl, sv, no/da, fi, ru, uk, cs, zh
+        wrote: &[
+            "schrieb",
+            "a écrit",
+            "escribió",
+            "ha scritto",
+            "scrisse",
+            "escreveu",
+            "schreef",
+            "het volgende geschreven",
+            "geschreven",
+            "пише",
+            "пишет",
+            "skrev",
+            "kirjoitti",
+            "написал(а)",
+            "написал",
+            "написала",
+            "написав(ла)",
+            "написав",
+            "napsal(a)",
+            "napsal",
+            "写道",
+        ],
+        from_fields: &[
+            "von",
+            "de",
+            "van",
+            "da",
+            "från",
+            "fra",
+            "от",
+            "від",
+            "发件人",
+            "lähettäjä",
+            "odesílatel",
+        ],
+        other_fields: &[
+            // de
+            "gesendet",
+            "datum",
+            "an",
+            "betreff",
+            "kopie",
+            // fr
+            "envoyé",
+            "à",
+            "objet",
+            // es, pt, it
+            "enviado",
+            "enviada",
+            "fecha",
+            "para",
+            "asunto",
+            "assunto",
+            "inviato",
+            "a",
+            "oggetto",
+            // nl, sv, no/da, fi, ru, uk, zh, cs
+            "verzonden",
+            "aan",
+            "onderwerp",
+            "skickat",
+            "till",
+            "ämne",
+            "sendt",
+            "til",
+            "emne",
+            "lähetetty",
+            "vastaanottaja",
+            "aihe",
+            "отправлено",
+            "дата",
+            "кому",
+            "тема",
+            "надіслано",
+            "发送时间",
+            "收件人",
+            "主题",
+            "odesláno",
+            "komu",
+            "předmět",
+        ],
+        subject_fields: &[
+            "betreff",
+            "objet",
+            "asunto",
+            "assunto",
+            "oggetto",
+            "onderwerp",
+            "ämne",
+            "emne",
+            "aihe",
+            "тема",
+            "主题",
+            "předmět",
+        ],
+        original: &[
+            "ursprüngliche nachricht",
+            "message d'origine",
+            "mensaje original",
+            "mensagem original",
+            "messaggio originale",
+            "oorspronkelijk bericht",
+            "ursprungligt meddelande",
+            "opprinnelig melding",
+            "oprindelig meddelelse",
+            "alkuperäinen viesti",
+            "исходное сообщение",
+        ],
+        forwarded: &[
+            "weitergeleitete nachricht",
+            "message transféré",
+            "mensaje reenviado",
+            "messaggio inoltrato",
+            "doorgestuurd bericht",
+            "vidarebefordrat meddelande",
+            "videresendt melding",
+            "пересылаемое сообщение",
+            "переслане повідомлення",
+        ],
+        forward_lines: &[
+            "anfang der weitergeleiteten nachricht:",
+            "début du message réexpédié :?",
+            "inicio del mensaje reenviado:",
+        ],
+        device: &[
+            r"(envoyé|envoye)\ (de|depuis)\ (mon|ma|l).{0,60}",
+            r"von\ meinem\ .{0,60}\ gesendet\.?",
+            r"gesendet\ von\ (meinem|mein)\ .{0,60}",
+            r"enviado\ (desde|de)\ (mi|meu)\ .{0,60}",
+            r"inviato\ da\ .{0,60}",
+            r"verzonden\ (met|vanaf|van)\ (mijn|de)\ .{0,60}",
+            r"skickat\ från\ (min|mitt)\ .{0,60}",
+            r"sendt\ fra\ (min|mitt)\ .{0,60}",
+            r"отправлено\ (с|из)\ .{0,60}",
+            r"diese\ nachricht\ wurde\ von\ .{0,120}",
+        ],
+        openers: &[
+            "am", "le", "el", "il", "op", "den", "em", "в", "у", "el día",
+        ],
+    },
 };
 
 /// Every reply and forward prefix we recognise, in any language.
@@ -100,6 +276,16 @@ pub fn out_of_office() -> Vec<&'static str> {
     ALL.iter()
         .flat_map(|l| l.out_of_office)
         .chain(ELSEWHERE.out_of_office)
+        .copied()
+        .collect()
+}
+
+/// Every language's quote words of one kind (`pick`), then those of the
+/// languages we read but do not answer in.
+pub fn quote_words(pick: impl Fn(&QuoteWords) -> &'static [&'static str]) -> Vec<&'static str> {
+    ALL.iter()
+        .flat_map(|l| pick(&l.quotes))
+        .chain(pick(&ELSEWHERE.quotes))
         .copied()
         .collect()
 }
@@ -188,6 +374,32 @@ mod tests {
                         .iter()
                         .any(|(p, _)| *p == format!("{}/{f}", l.code)),
                     "{}: no template {f}",
+                    l.code
+                );
+            }
+            let q = &l.quotes;
+            for (what, words) in [
+                ("wrote", q.wrote),
+                ("from_fields", q.from_fields),
+                ("other_fields", q.other_fields),
+                ("subject_fields", q.subject_fields),
+                ("original", q.original),
+                ("forwarded", q.forwarded),
+                ("forward_lines", q.forward_lines),
+                ("device", q.device),
+                ("openers", q.openers),
+            ] {
+                assert!(!words.is_empty(), "{}: no quote words {what}", l.code);
+                assert!(
+                    words.iter().all(|w| !w.trim().is_empty()),
+                    "{}: a blank in {what}",
+                    l.code
+                );
+            }
+            for f in q.subject_fields {
+                assert!(
+                    q.from_fields.contains(f) || q.other_fields.contains(f),
+                    "{}: subject field {f:?} is not a header field",
                     l.code
                 );
             }

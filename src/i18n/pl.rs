@@ -2,7 +2,7 @@
 //! after "do" (`by_day`), the accusative after "w"/"we" (`on_day`), the
 //! genitive for months after a day number.
 
-use super::{AgentWords, Language};
+use super::{AgentWords, Language, QuoteWords};
 
 pub static PL: Language = Language {
     code: "pl",
@@ -84,6 +84,34 @@ pub static PL: Language = Language {
         "poza biurem",
     ],
     generic_subjects: &["pomoc", "pytanie", "problem z", "zapytanie"],
+    quotes: QuoteWords {
+        // Gmail's "napisał(a):", Outlook mobile's "pisze".
+        wrote: &["napisał(a)", "napisał", "napisała", "pisze", "napisali"],
+        from_fields: &["od"],
+        other_fields: &["wysłano", "wysłane", "data", "do", "temat", "dw", "kopia"],
+        subject_fields: &["temat"],
+        original: &[
+            "wiadomość oryginalna",
+            "oryginalna wiadomość",
+            "oryginalna wiadomosc",
+        ],
+        forwarded: &[
+            "wiadomość przekazana dalej",
+            "przekazana wiadomość",
+            "przesłana wiadomość",
+        ],
+        forward_lines: &[
+            "początek przekazywanej wiadomości:",
+            "początek wiadomości przekazanej dalej:",
+        ],
+        device: &[
+            r"(wysłane|wysłano)\ (z|ze)\ (mojego|mojej|aplikacji|telefonu|iphone|ipada|ipad|samsung|urządzenia|poczty|outlook|androida|smartfona|tabletu).{0,80}",
+            r"pobierz\ (aplikację\ )?outlook\ (dla|na)\ .{0,60}",
+        ],
+        openers: &[
+            "w dniu", "dnia", "pon", "wt", "śr", "czw", "pt", "sob", "niedz",
+        ],
+    },
     agent: AgentWords {
         line: "wiersz {n}",
         not_a_command: "\"{word}\" to nie polecenie (polecenia zaczynają się od #)",

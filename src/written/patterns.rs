@@ -1,213 +1,70 @@
-//! The words mail clients write around a person's text, per language: quote
+//! The patterns of what mail clients write around a person's text: quote
 //! headers ("On … wrote:"), Outlook's header blocks, forward markers, device
-//! footers. One table per kind; a new language adds its words here.
+//! footers. The words are each language's, in its `i18n` table
+//! ([`crate::i18n::QuoteWords`]; languages we read but do not answer in are
+//! in `i18n::ELSEWHERE`); here they become the matchers.
 //!
 //! Sources: the clients themselves (Gmail, Outlook desktop/web/mobile,
 //! Thunderbird, Apple Mail, Samsung Email, K-9) in English, Polish and
 //! Hebrew, and the languages of the reply corpora we test on.
 
+use crate::i18n;
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// Verbs that end a quote header ("… wrote:"), lower case. Gmail's Polish
-/// "napisał(a):", Hebrew "כתב/ה:", and Outlook mobile's forms included.
-pub const WROTE: &[&str] = &[
-    // en
-    "wrote",
-    "writes",
-    "said",
-    // pl
-    "napisał(a)",
-    "napisał",
-    "napisała",
-    "pisze",
-    "napisali",
-    // he
-    "כתב",
-    "כתבה",
-    "כתב/ה",
-    "כתב(ה)",
-    // de, fr, es, it, pt, nl, sv, no/da, fi, ru, uk, cs, zh
-    "schrieb",
-    "a écrit",
-    "escribió",
-    "ha scritto",
-    "scrisse",
-    "escreveu",
-    "schreef",
-    "het volgende geschreven",
-    "geschreven",
-    "пише",
-    "пишет",
-    "skrev",
-    "kirjoitti",
-    "написал(а)",
-    "написал",
-    "написала",
-    "написав(ла)",
-    "написав",
-    "написала",
-    "napsal(a)",
-    "napsal",
-    "写道",
-];
+/// Verbs that end a quote header ("… wrote:"), lower case, every language.
+pub static WROTE: LazyLock<Vec<&'static str>> = LazyLock::new(|| i18n::quote_words(|q| q.wrote));
 
 /// Header-block field names, lower case: the first of a block ("From:") and
 /// the others ("Sent:", "To:", "Subject:"), as Outlook and Yahoo write them.
-pub const FROM_FIELDS: &[&str] = &[
-    "from",
-    "od",
-    "מאת",
-    "von",
-    "de",
-    "van",
-    "da",
-    "från",
-    "fra",
-    "от",
-    "від",
-    "发件人",
-    "lähettäjä",
-    "odesílatel",
-];
-pub const OTHER_FIELDS: &[&str] = &[
-    // en
-    "sent",
-    "date",
-    "to",
-    "subject",
-    "cc",
-    "reply-to",
-    // pl
-    "wysłano",
-    "wysłane",
-    "data",
-    "do",
-    "temat",
-    "dw",
-    "kopia",
-    // he
-    "נשלח",
-    "תאריך",
-    "אל",
-    "נושא",
-    "עותק",
-    // de
-    "gesendet",
-    "datum",
-    "an",
-    "betreff",
-    "kopie",
-    // fr
-    "envoyé",
-    "à",
-    "objet",
-    // es, pt, it
-    "enviado",
-    "enviada",
-    "fecha",
-    "para",
-    "asunto",
-    "assunto",
-    "inviato",
-    "a",
-    "oggetto",
-    // nl, sv, no/da, fi, ru, uk, zh, cs
-    "verzonden",
-    "aan",
-    "onderwerp",
-    "skickat",
-    "till",
-    "ämne",
-    "sendt",
-    "til",
-    "emne",
-    "lähetetty",
-    "vastaanottaja",
-    "aihe",
-    "отправлено",
-    "дата",
-    "кому",
-    "тема",
-    "надіслано",
-    "发送时间",
-    "收件人",
-    "主题",
-    "odesláno",
-    "komu",
-    "předmět",
-];
+pub static FROM_FIELDS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| i18n::quote_words(|q| q.from_fields));
+pub static OTHER_FIELDS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| i18n::quote_words(|q| q.other_fields));
 
 /// Subject fields of a header block.
-pub const SUBJECT_FIELDS: &[&str] = &[
-    "subject",
-    "temat",
-    "נושא",
-    "betreff",
-    "objet",
-    "asunto",
-    "assunto",
-    "oggetto",
-    "onderwerp",
-    "ämne",
-    "emne",
-    "aihe",
-    "тема",
-    "主题",
-    "předmět",
-];
+pub static SUBJECT_FIELDS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| i18n::quote_words(|q| q.subject_fields));
+
+/// The alternatives of `pick`, every language, as one regex group body.
+fn any_of(pick: impl Fn(&i18n::QuoteWords) -> &'static [&'static str], sep: &str) -> String {
+    i18n::quote_words(pick).join(sep)
+}
 
 /// A separator line before an embedded original ("-----Original Message-----").
 pub static ORIGINAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^\s*[-_=*]{2,}\s*(original message|ursprüngliche nachricht|wiadomość oryginalna|oryginalna wiadomość|oryginalna wiadomosc|הודעה מקורית|message d'origine|mensaje original|mensagem original|messaggio originale|oorspronkelijk bericht|ursprungligt meddelande|opprinnelig melding|oprindelig meddelelse|alkuperäinen viesti|исходное сообщение|original)\s*[-_=*]{2,}\s*$",
-    )
-    .expect("static regex")
+    Regex::new(&format!(
+        r"(?i)^\s*[-_=*]{{2,}}\s*({})\s*[-_=*]{{2,}}\s*$",
+        any_of(|q| q.original, "|")
+    ))
+    .expect("quote words make a regex (i18n tables)")
 });
 
 /// A line that opens forwarded mail.
 pub static FORWARD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^\s*(-{2,}\s*(forwarded message|forwarded message follows|wiadomość przekazana dalej|przekazana wiadomość|przesłana wiadomość|הודעה שהועברה|הודעה מועברת|weitergeleitete nachricht|message transféré|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|vidarebefordrat meddelande|videresendt melding|пересылаемое сообщение|переслане повідомлення|forwarded)\s*-{2,}|begin forwarded message:|początek przekazywanej wiadomości:|początek wiadomości przekazanej dalej:|תחילת הודעה מועברת:|anfang der weitergeleiteten nachricht:|début du message réexpédié :?|inicio del mensaje reenviado:)\s*$",
-    )
-    .expect("static regex")
+    Regex::new(&format!(
+        r"(?i)^\s*(-{{2,}}\s*({})\s*-{{2,}}|{})\s*$",
+        any_of(|q| q.forwarded, "|"),
+        any_of(|q| q.forward_lines, "|")
+    ))
+    .expect("quote words make a regex (i18n tables)")
 });
 
 /// A footer a phone or an app adds ("Sent from my iPhone"): a signature of
 /// the device, never part of what the person wrote.
 pub static DEVICE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?ix)^\s*(
-            sent\ (from|via|with|using|by)\ (my\ .{1,80}|(the\ )?(iphone|ipad|ipod|android|mobile|phone|cell|samsung|galaxy|windows|mailbox|yahoo|outlook|gmail|airmail|blackberry|spark|proton|aol|mail\ for|my)\b.{0,80})
-          | from\ my\ (iphone|ipad|android|mobile|phone|samsung|galaxy).{0,40}
-          | get\ outlook\ for\ (ios|android).{0,40}
-          | (wysłane|wysłano)\ (z|ze)\ (mojego|mojej|aplikacji|telefonu|iphone|ipada|ipad|samsung|urządzenia|poczty|outlook|androida|smartfona|tabletu).{0,80}
-          | pobierz\ (aplikację\ )?outlook\ (dla|na)\ .{0,60}
-          | נשלח\ מ(ה|-|־|ה-|ה־)?(iphone|ipad|samsung|galaxy|android|outlook|טלפון|נייד|סמסונג|אנדרואיד|אייפון|yahoo|gmail|mail|my).{0,60}
-          | (השג|הורד|קבל)\ את\ outlook.{0,40}
-          | (envoyé|envoye)\ (de|depuis)\ (mon|ma|l).{0,60}
-          | von\ meinem\ .{0,60}\ gesendet\.?
-          | gesendet\ von\ (meinem|mein)\ .{0,60}
-          | enviado\ (desde|de)\ (mi|meu)\ .{0,60}
-          | inviato\ da\ .{0,60}
-          | verzonden\ (met|vanaf|van)\ (mijn|de)\ .{0,60}
-          | skickat\ från\ (min|mitt)\ .{0,60}
-          | sendt\ fra\ (min|mitt)\ .{0,60}
-          | отправлено\ (с|из)\ .{0,60}
-          | diese\ nachricht\ wurde\ von\ .{0,120}
-          | <<sent\ by\ .{0,40}>>
-        )\s*$",
-    )
-    .expect("static regex")
+    Regex::new(&format!(
+        "(?ix)^\\s*(\n{}\n)\\s*$",
+        any_of(|q| q.device, "\n| ")
+    ))
+    .expect("quote words make a regex (i18n tables)")
 });
 
 /// Opening words of a quote header that mail clients wrap over two or
 /// three lines ("On Tue, Dec 1, 2026 at 10:00 AM Ruth <\nruth@x> wrote:").
 pub static ATTRIBUTION_OPENER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^\s*(on|w dniu|dnia|בתאריך|ב-|am|le|el|il|op|den|em|в|у|el día|\d+|mon|tue|wed|thu|fri|sat|sun|pon|wt|śr|czw|pt|sob|niedz|יום)\b",
-    )
-    .expect("static regex")
+    Regex::new(&format!(r"(?i)^\s*({})\b", any_of(|q| q.openers, "|")))
+        .expect("quote words make a regex (i18n tables)")
 });
 
 /// A time of day or an address: what a quote header generated by a client
@@ -232,3 +89,32 @@ pub static ZOHO: LazyLock<Regex> = LazyLock::new(|| {
 /// A time of day.
 pub static TIME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b\d{1,2}:\d{2}\b").expect("static regex"));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The matchers build from the tables, and each language's words are
+    /// in them.
+    #[test]
+    fn every_languages_quote_words_make_the_matchers() {
+        for l in i18n::ALL {
+            let q = &l.quotes;
+            for w in q.wrote {
+                assert!(WROTE.contains(w), "{}: {w}", l.code);
+            }
+            let dashes = format!("----- {} -----", q.original[0]);
+            assert!(ORIGINAL.is_match(&dashes), "{}: {dashes}", l.code);
+            let forwarded = format!("---------- {} ---------", q.forwarded[0]);
+            assert!(FORWARD.is_match(&forwarded), "{}: {forwarded}", l.code);
+        }
+        assert!(DEVICE.is_match("Sent from my iPhone"));
+        assert!(DEVICE.is_match("Wysłane z mojego iPhone'a"));
+        assert!(DEVICE.is_match("נשלח מה-iPhone שלי"));
+        assert!(DEVICE.is_match("Von meinem iPhone gesendet"));
+        assert!(!DEVICE.is_match("I sent it from my office yesterday, twice."));
+        assert!(ATTRIBUTION_OPENER.is_match("W dniu 2026-12-01 o 10:00"));
+        assert!(ATTRIBUTION_OPENER.is_match("בתאריך יום ג׳"));
+        assert!(!ATTRIBUTION_OPENER.is_match("Thanks for the help"));
+    }
+}
