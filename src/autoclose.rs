@@ -28,6 +28,7 @@ pub fn candidates(tickets: &[Ticket], days: u32, now: DateTime<Utc>) -> Vec<Tick
         .collect()
 }
 
+#[cfg(test)]
 /// Closes the tickets that are due and queues the customer's notice;
 /// returns a summary.
 pub fn run<S: Store + ?Sized>(

@@ -93,6 +93,7 @@ pub fn candidates(engine: &Engine, tickets: &[Ticket], now: DateTime<Utc>) -> Ve
         .collect()
 }
 
+#[cfg(test)]
 /// Sends the notices due at `now` and records them; returns a summary.
 pub fn run<S: Store + ?Sized>(
     engine: &Engine,
