@@ -343,7 +343,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: "data".into(),
-            store_cache_mib: 16,
+            store_cache_mib: 8,
             instance_id: String::new(),
             support: Support::default(),
             tickets: Tickets::default(),
