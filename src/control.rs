@@ -1,6 +1,6 @@
 //! The control socket: how `ticketbox tickets`, `show`, `outbox`,
 //! `quarantine` and `ingest` work while `ticketbox run` holds the store
-//! (sled admits one process).
+//! (the embedded store admits one process).
 //!
 //! A unix socket `control.sock` in the data directory, mode 0600 (only the
 //! owner may talk to it). One request per connection: a JSON line in, a JSON

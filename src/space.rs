@@ -1,7 +1,7 @@
 //! Free space on the disk that holds the store.
 //!
 //! A store that runs out of room mid-write is the worst way to learn the
-//! disk is full: sled stops taking writes for the rest of the process's
+//! disk is full: the embedded store stops taking writes for the rest of the process's
 //! life, and a snapshot cut short can keep it from opening at all. So the
 //! worker looks before each batch and stops taking mail while the disk is
 //! nearly full (`intake.min_free_mib`): the mail stays with its source (an

@@ -260,3 +260,30 @@ fn the_io_check_sees_io_and_skips_loaders() {
     assert_eq!(code.matches("std::fs").count(), 1, "{code}");
     assert!(!code.contains("std::env"), "{code}");
 }
+
+/// The embedded backend's engine is the store's business: nothing outside
+/// `src/store/` names it, in code or in comments.
+#[test]
+fn only_the_store_names_its_engine() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let store = src.join("store");
+    let mut found = Vec::new();
+    let mut read = 0;
+    for f in files.iter().filter(|f| !f.starts_with(&store)) {
+        read += 1;
+        let text = std::fs::read_to_string(f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.to_lowercase().contains("sled") {
+                found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(read > 50, "read {read} files");
+    assert!(
+        found.is_empty(),
+        "the engine named outside src/store/:\n{}",
+        found.join("\n")
+    );
+}

@@ -1,5 +1,5 @@
 //! Reaching the data: a running worker through its control socket first,
-//! the store directly only when no worker answers (sled admits one process).
+//! the store directly only when no worker answers (the embedded store admits one process).
 
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -88,7 +88,7 @@ pub fn is_locked(e: &anyhow::Error) -> bool {
 }
 
 pub fn open_store(cfg: &Config) -> Result<DiskStore> {
-    // Opening the store may write (sled brings its snapshot up to date):
+    // Opening the store may write (the embedded store brings its snapshot up to date):
     // on a disk with almost no room, a command meant to look must not be
     // the one that fills it, and a worker could not take mail anyway.
     ticketbox::space::ensure(

@@ -1,5 +1,5 @@
 //! `ticketbox.toml`: every setting with its default, so that no config file
-//! at all is a working setup (local Maildir in, file outbox out, sled store
+//! at all is a working setup (local Maildir in, file outbox out, embedded store
 //! in `./data`). Unknown keys are errors: a typo must not silently fall back
 //! to a default.
 
@@ -160,7 +160,7 @@ pub const MAX_FIRST_NUMBER: u64 = 999_999_999_999;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Where the sled store lives.
+    /// Where the embedded store lives.
     pub data_dir: PathBuf,
     /// Memory the store may keep as a page cache, in MiB.
     pub store_cache_mib: u64,

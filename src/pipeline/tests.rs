@@ -1,5 +1,5 @@
 //! The pipeline against the in-memory store (held to the same invariants
-//! as the sled store by `store/conformance.rs`), on a fixed clock.
+//! as the embedded store by `store/conformance.rs`), on a fixed clock.
 
 use super::*;
 use crate::config::Config;
