@@ -155,6 +155,7 @@ pub fn compose(
         delivered: Vec::new(),
         refused: Vec::new(),
         notify: None,
+        claim: None,
     };
     let record = MessageRecord {
         message_id: id,

@@ -207,6 +207,16 @@ impl<V: View + ?Sized> Store for AsItStood<'_, V> {
     fn set_meta(&self, _key: &str, _value: &str) -> Result<()> {
         Err(refused())
     }
+
+    fn claim_due(
+        &self,
+        _holder: &str,
+        _now: DateTime<Utc>,
+        _until: DateTime<Utc>,
+        _limit: usize,
+    ) -> Result<crate::store::Due> {
+        Err(refused())
+    }
 }
 
 fn refused() -> StoreError {

@@ -41,28 +41,16 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
 ) -> Result<Round, StoreError> {
     let now = clock.now();
     let mut round = Round::default();
-    let mut due = Vec::new();
-    for e in store.outbox_active()? {
-        match e.state {
-            OutboxState::Pending | OutboxState::Sending
-                if e.next_attempt <= now && due.len() < policy.limit =>
-            {
-                due.push(e)
-            }
-            OutboxState::Pending | OutboxState::Sending => {
-                round.next_due = earliest(round.next_due, e.next_attempt);
-            }
-            _ => {}
-        }
-    }
-    if due.is_empty() {
+    // This round's entries, taken so no other drainer sends them too.
+    let due = store.claim_due(&policy.holder, now, now + policy.lease, policy.limit)?;
+    round.next_due = due.next;
+    if due.claimed.is_empty() {
         return Ok(round);
     }
-    due.sort_by_key(|e| e.created);
     // A repeat that leaves one copy needs no flush before each send: the
     // round's marks and results are made durable once, at its end.
     let careless = transport.repeat_is_harmless();
-    let mut waiting = due.into_iter();
+    let mut waiting = due.claimed.into_iter();
     let mut in_flight = FuturesUnordered::new();
     let mut finished: Vec<(OutboxEntry, Result<Sent, SendError>)> = Vec::new();
     loop {
@@ -209,6 +197,8 @@ fn record(
             retry(&mut e, now, err.retry_after, policy, round);
         }
     }
+    // Its result is on record: the claim ends.
+    e.claim = None;
     e
 }
 
@@ -330,6 +320,7 @@ mod tests {
             delivered: Vec::new(),
             refused: Vec::new(),
             notify: None,
+            claim: None,
         }
     }
 

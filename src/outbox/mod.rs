@@ -31,7 +31,7 @@ use chrono::Duration;
 pub use crate::store::{OutboxEntry, OutboxState, RefusedRecipient};
 
 /// How the outbox retries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Attempts before a temporary failure becomes final.
     pub max_attempts: u32,
@@ -41,7 +41,20 @@ pub struct Policy {
     pub concurrency: usize,
     /// Most entries handled per round.
     pub limit: usize,
+    /// Who drains the outbox, as claims name it: one drainer per process.
+    pub holder: String,
+    /// How long a claim holds entries for a round before another drainer
+    /// may take them (its holder is taken for dead).
+    pub lease: chrono::Duration,
 }
+
+/// This process as a drainer of the outbox.
+fn this_process() -> String {
+    format!("pid {}", std::process::id())
+}
+
+/// A round's claim: long past any send's timeouts.
+const LEASE_MINUTES: i64 = 15;
 
 impl Policy {
     /// The retry policy the config asks for; `concurrency` is the
@@ -58,6 +71,8 @@ impl Policy {
                 1
             },
             limit: 500,
+            holder: this_process(),
+            lease: chrono::Duration::minutes(LEASE_MINUTES),
         }
     }
 }
@@ -69,6 +84,8 @@ impl Default for Policy {
             retry_base_seconds: 30,
             concurrency: 4,
             limit: 500,
+            holder: this_process(),
+            lease: chrono::Duration::minutes(LEASE_MINUTES),
         }
     }
 }

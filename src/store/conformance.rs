@@ -58,6 +58,7 @@ fn entry(id: &str, raw: &str, h: u32) -> OutboxEntry {
         delivered: Vec::new(),
         refused: Vec::new(),
         notify: None,
+        claim: None,
     }
 }
 
@@ -319,6 +320,90 @@ fn acknowledgement_times_keep_the_latest<S: Store>(s: &S) {
     assert!(s.acks_to("bob@c.example").unwrap().is_empty());
 }
 
+fn an_outbox_entry_is_claimed_by_one_drainer_at_a_time<S: Store>(s: &S) {
+    let mut c = Commit::default();
+    for (i, h) in [(1, 3), (2, 1), (3, 2)] {
+        c.outbox.push(entry(&format!("e{i}"), "mail", h));
+    }
+    let mut later = entry("later", "mail", 1);
+    later.next_attempt = at(20);
+    c.outbox.push(later);
+    let mut sent = entry("sent", "mail", 1);
+    sent.state = OutboxState::Sent;
+    c.outbox.push(sent);
+    s.commit(&c).unwrap();
+    let lease = |h| at(h);
+    // Oldest first, at most the limit; what is not due, or done, is not
+    // taken; the next due time counts what was left.
+    let a = s.claim_due("a", at(10), lease(11), 2).unwrap();
+    let ids: Vec<&str> = a.claimed.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["e2", "e3"]);
+    assert!(a.claimed.iter().all(|e| e.raw.is_empty()));
+    // Another drainer gets only what is left, and waits for the rest.
+    let b = s.claim_due("b", at(10), lease(11), 10).unwrap();
+    let ids: Vec<&str> = b.claimed.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["e1"]);
+    assert_eq!(b.next, Some(at(11)), "a's claims run out at 11");
+    assert!(
+        s.claim_due("b", at(10), lease(11), 10)
+            .unwrap()
+            .claimed
+            .len()
+            == 1
+    );
+    assert!(
+        s.claim_due("c", at(10), lease(11), 10)
+            .unwrap()
+            .claimed
+            .is_empty()
+    );
+    // Many takers at once: each entry to one of them.
+    let mut c = Commit::default();
+    for i in 0..40 {
+        c.outbox.push(entry(&format!("m{i}"), "mail", 5));
+    }
+    s.commit(&c).unwrap();
+    let taken: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let takers: Vec<_> = (0..4)
+            .map(|t| {
+                let s = &s;
+                scope.spawn(move || {
+                    let due = s
+                        .claim_due(&format!("t{t}"), at(10), lease(12), 10)
+                        .unwrap();
+                    due.claimed.into_iter().map(|e| e.id).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        takers.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut owner = std::collections::BTreeMap::new();
+    for (t, ids) in taken.iter().enumerate() {
+        for id in ids {
+            assert_eq!(owner.insert(id.clone(), t), None, "{id} to two takers");
+        }
+    }
+    // What the racing takers left, a latecomer gets: every entry once.
+    let rest = s.claim_due("late", at(10), lease(12), 100).unwrap();
+    for e in &rest.claimed {
+        assert_eq!(owner.insert(e.id.clone(), 9), None, "{} taken twice", e.id);
+    }
+    assert_eq!(owner.len(), 40);
+    // Claims that ran out (their holders died) can be taken over.
+    let took_over = s.claim_due("c", at(11), lease(13), 10).unwrap();
+    let ids: Vec<&str> = took_over.claimed.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["e2", "e3", "e1"]);
+    // A result on record ends the claim: the entry is free for its retry.
+    let mut done = took_over.claimed[0].clone();
+    done.claim = None;
+    done.attempts = 1;
+    s.put_outbox(&done).unwrap();
+    let again = s.claim_due("d", at(11), lease(14), 10).unwrap();
+    let ids: Vec<&str> = again.claimed.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["e2"]);
+    assert_eq!(s.outbox_entry("e2").unwrap().unwrap().raw, "mail");
+}
+
 fn small_values_and_preferences<S: Store>(s: &S) {
     assert_eq!(s.instance_id().unwrap(), None);
     s.set_instance_id("abc").unwrap();
@@ -458,6 +543,11 @@ macro_rules! conformance {
             fn acknowledgement_times_keep_the_latest() {
                 let (_keep, s) = $make();
                 super::acknowledgement_times_keep_the_latest(&s);
+            }
+            #[test]
+            fn an_outbox_entry_is_claimed_by_one_drainer_at_a_time() {
+                let (_keep, s) = $make();
+                super::an_outbox_entry_is_claimed_by_one_drainer_at_a_time(&s);
             }
             #[test]
             fn small_values_and_preferences() {

@@ -8,7 +8,7 @@
 use super::{
     ACKS_KEPT, Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store, View,
 };
-use super::{OutboxEntry, OutboxState};
+use super::{Due, OutboxEntry, OutboxState};
 use super::{State, StateKey};
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
@@ -315,5 +315,29 @@ impl Store for MemoryStore {
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.lock().meta.insert(key.to_owned(), value.to_owned());
         Ok(())
+    }
+
+    fn claim_due(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Due> {
+        // Under the one lock: picking and marking are one step.
+        let mut m = self.lock();
+        let active: Vec<OutboxEntry> = m
+            .outbox
+            .values()
+            .filter(|e| !e.state.is_done())
+            .map(without_raw)
+            .collect();
+        let due = OutboxEntry::pick_due(active, holder, now, until, limit);
+        for e in &due.claimed {
+            if let Some(stored) = m.outbox.get_mut(&e.id) {
+                stored.claim.clone_from(&e.claim);
+            }
+        }
+        Ok(due)
     }
 }

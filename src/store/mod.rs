@@ -27,7 +27,7 @@ pub use staged::Staged;
 use crate::model::{CustomerPrefs, MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
-pub use queue::{OutboxEntry, OutboxState, RefusedRecipient};
+pub use queue::{Claim, Due, OutboxEntry, OutboxState, RefusedRecipient};
 use serde::{Deserialize, Serialize};
 
 pub use crate::model::ACKS_KEPT;
@@ -360,6 +360,18 @@ pub trait Store: View {
     fn flush(&self) -> Result<()>;
 
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
+    /// Claims for `holder` until `until` at most `limit` of the entries it
+    /// may take at `now` ([`OutboxEntry::claimable`]), oldest first, in one
+    /// atomic step: two drainers never hold the same entry. The claim ends
+    /// when the entry's result is written (its `claim` cleared), or runs
+    /// out. Durable at the next flush, like any write.
+    fn claim_due(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Due>;
     /// Several entries in one step (a delivery round records its results
     /// together).
     fn put_outbox_all(&self, entries: &[OutboxEntry]) -> Result<()> {

@@ -72,9 +72,89 @@ pub struct OutboxEntry {
     /// this is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<String>,
+    /// The drainer that took it for its current round, and until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
+}
+
+/// An entry taken by one drainer of the outbox: no other takes it until
+/// the claim runs out (its holder died) or its result is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub holder: String,
+    pub until: DateTime<Utc>,
+}
+
+/// What [`Store::claim_due`](crate::store::Store::claim_due) hands a drainer.
+#[derive(Debug, Clone, Default)]
+pub struct Due {
+    /// The entries claimed (without `raw`), oldest first.
+    pub claimed: Vec<OutboxEntry>,
+    /// When the next entry not claimed now falls due (for the drainer's
+    /// sleep).
+    pub next: Option<DateTime<Utc>>,
 }
 
 impl OutboxEntry {
+    /// Whether `holder` may take it at `now`: still to deliver, due, and
+    /// not held by another drainer whose claim still runs. (A holder is one
+    /// drainer, which runs one round at a time: its own claim is its own.)
+    pub fn claimable(&self, holder: &str, now: DateTime<Utc>) -> bool {
+        !self.state.is_done()
+            && self.next_attempt <= now
+            && self
+                .claim
+                .as_ref()
+                .is_none_or(|c| c.holder == holder || c.until <= now)
+    }
+
+    /// When it could next be taken by someone other than `holder` (none:
+    /// never, it is done).
+    pub fn free_at(&self, holder: &str) -> Option<DateTime<Utc>> {
+        if self.state.is_done() {
+            return None;
+        }
+        Some(match &self.claim {
+            Some(c) if c.holder != holder => c.until.max(self.next_attempt),
+            _ => self.next_attempt,
+        })
+    }
+
+    /// Picks, among `active`, what `holder` claims at `now` (at most
+    /// `limit`, oldest first, each marked with the claim to `until`), and
+    /// when the next of the rest falls due: the one rule every backend's
+    /// [`Store::claim_due`](crate::store::Store::claim_due) applies.
+    pub fn pick_due(
+        active: Vec<OutboxEntry>,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Due {
+        let mut due = Due::default();
+        let mut ready: Vec<OutboxEntry> = Vec::new();
+        for e in active {
+            if e.claimable(holder, now) {
+                ready.push(e);
+            } else if let Some(at) = e.free_at(holder) {
+                due.next = Some(due.next.map_or(at, |n| n.min(at)));
+            }
+        }
+        ready.sort_by_key(|e| e.created);
+        for mut e in ready {
+            if due.claimed.len() >= limit {
+                due.next = Some(due.next.map_or(now, |n| n.min(now)));
+                break;
+            }
+            e.claim = Some(Claim {
+                holder: holder.to_owned(),
+                until,
+            });
+            due.claimed.push(e);
+        }
+        due
+    }
+
     /// Everyone the mail was addressed to: delivered, refused, waiting.
     pub fn addressed(&self) -> Vec<String> {
         self.delivered

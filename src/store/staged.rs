@@ -340,6 +340,18 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         self.inner.put_outbox(entry)
     }
 
+    fn claim_due(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<super::Due> {
+        // Held entries must be claimable too: written out first.
+        self.write_out()?;
+        self.inner.claim_due(holder, now, until, limit)
+    }
+
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         // Keep the order of writes: what is held goes first.
         self.write_out()?;

@@ -241,6 +241,9 @@ impl SledStore {
             store.set_meta(OPEN_INDEX, "1")?;
             store.db.flush()?;
         }
+        // One process at a time holds this store: whatever claims are on
+        // record belong to a process that is gone.
+        store.drop_claims()?;
         Ok(store)
     }
 
@@ -654,5 +657,15 @@ impl Store for SledStore {
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.meta.insert(key.as_bytes(), value.as_bytes())?;
         Ok(())
+    }
+
+    fn claim_due(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<crate::store::Due> {
+        self.write_claims(holder, now, until, limit)
     }
 }

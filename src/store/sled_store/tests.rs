@@ -206,6 +206,7 @@ fn big_outgoing_mail_lives_in_a_file_too() {
         delivered: Vec::new(),
         refused: Vec::new(),
         notify: None,
+        claim: None,
     };
     {
         let store = SledStore::open(&data, 1000).unwrap();
@@ -359,4 +360,46 @@ fn unreadable_state_is_no_state() {
         store.customer_prefs("ann@c.example").unwrap(),
         Default::default()
     );
+}
+
+/// The embedded store admits one process: claims on record when it opens
+/// belong to a process that is gone, so its outbox is free again at once.
+#[test]
+fn claims_do_not_outlive_the_process_that_made_them() {
+    use crate::store::{OutboxEntry, OutboxState};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let now = chrono::Utc::now();
+    {
+        let store = SledStore::open(&data, 1000).unwrap();
+        let mut c = Commit::default();
+        c.outbox.push(OutboxEntry {
+            id: "a@x".into(),
+            ticket: 1000,
+            purpose: "acknowledgement".into(),
+            envelope_from: "support@example.com".into(),
+            recipients: vec!["ann@c.example".into()],
+            subject: "s".into(),
+            raw: "mail".into(),
+            state: OutboxState::Pending,
+            attempts: 0,
+            created: now,
+            next_attempt: now,
+            last_error: None,
+            sent: None,
+            delivered: Vec::new(),
+            refused: Vec::new(),
+            notify: None,
+            claim: None,
+        });
+        store.commit(&c).unwrap();
+        let until = now + chrono::Duration::hours(1);
+        assert_eq!(store.claim_due("old", now, until, 10).unwrap().claimed.len(), 1);
+        assert!(store.claim_due("new", now, until, 10).unwrap().claimed.is_empty());
+        store.flush().unwrap();
+    }
+    let store = SledStore::open(&data, 1000).unwrap();
+    let until = now + chrono::Duration::hours(1);
+    let due = store.claim_due("new", now, until, 10).unwrap();
+    assert_eq!(due.claimed.len(), 1, "the dead process's claim was dropped");
 }

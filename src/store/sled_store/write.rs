@@ -262,4 +262,66 @@ impl SledStore {
                 TransactionError::Storage(e) => StoreError::from(e),
             })
     }
+
+    /// Claims entries for a drainer: picked from the active tree and
+    /// marked in one transaction that checks each is still claimable.
+    pub(super) fn write_claims(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<crate::store::Due> {
+        let picked = OutboxEntry::pick_due(self.outbox_active()?, holder, now, until, limit);
+        let claim = crate::store::Claim {
+            holder: holder.to_owned(),
+            until,
+        };
+        let claimed = self
+            .outbox
+            .transaction(|active| {
+                let mut claimed = Vec::with_capacity(picked.claimed.len());
+                for e in &picked.claimed {
+                    let Some(v) = active.get(e.id.as_bytes())? else {
+                        continue;
+                    };
+                    let Ok(mut now_stored) = serde_json::from_slice::<OutboxEntry>(&v) else {
+                        continue;
+                    };
+                    if !now_stored.claimable(holder, now) {
+                        continue;
+                    }
+                    now_stored.claim = Some(claim.clone());
+                    active.insert(e.id.as_bytes(), enc(&now_stored))?;
+                    claimed.push(now_stored);
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(claimed)
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::from(e),
+            })?;
+        Ok(crate::store::Due {
+            claimed,
+            next: picked.next,
+        })
+    }
+
+    /// Clears every claim on record (at open: their holders are gone).
+    pub(super) fn drop_claims(&self) -> Result<()> {
+        let held: Vec<OutboxEntry> = self
+            .outbox_active()?
+            .into_iter()
+            .filter(|e| e.claim.is_some())
+            .map(|mut e| {
+                e.claim = None;
+                e
+            })
+            .collect();
+        if !held.is_empty() {
+            self.write_outbox(&held)?;
+            self.db.flush()?;
+        }
+        Ok(())
+    }
 }
