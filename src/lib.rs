@@ -63,18 +63,21 @@
 //! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects,
 //!   timeouts, modified UTF-7 folder names).
 //! - [`store`]: the ports: [`store::View`] (what deciding reads) and
-//!   [`store::Store`] (raw mail, commits, the outbox, checkpoints, ticket
-//!   numbers); backends [`store::DiskStore`] (embedded, the default) and
-//!   [`store::MemoryStore`] (the core's tests), held to one conformance
-//!   suite.
-//! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP).
+//!   [`store::Store`] (raw mail, commits, the outbox and its claims, typed
+//!   state such as checkpoints, ticket numbers); backends
+//!   [`store::DiskStore`] (embedded, the default) and [`store::MemoryStore`]
+//!   (the core's tests), held to one conformance suite.
+//! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP);
+//!   each round claims what it sends, so no two drainers send one mail.
 //! - [`pipeline`]: [`pipeline::prepare`] and [`pipeline::decide`] (one
 //!   message into one commit; an agent's message: commands applied, answer
 //!   passed on to the customer), and [`pipeline::process`], which stores
 //!   the raw mail, decides and applies.
 //! - [`committer`]: the one writer: batches of mail processed and committed
-//!   (group commit), one message's failure kept its own ([`committer::isolate`]);
-//!   the sources, the control socket and the timers hand it their work.
+//!   (group commit), each message prepared on a second core while the one
+//!   before it is decided, one message's failure kept its own
+//!   ([`committer::isolate`]); the sources, the control socket and the
+//!   timers hand it their work.
 //! - [`worker`]: the long-running job: sources, the committer, the timers,
 //!   the outbox sender.
 //! - [`control`]: the unix socket the CLI uses while a worker runs.

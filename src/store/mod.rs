@@ -46,9 +46,11 @@ pub enum StoreError {
     /// cause is gone, brings it back.
     #[error("store: {message}")]
     Backend { message: String, fatal: bool },
-    #[error("store: value under {key:?} in {tree} is unreadable: {source}")]
+    /// A stored record that no longer reads, named by its kind (`tickets`,
+    /// `messages` …) and key.
+    #[error("store: the {kind} record {key:?} is unreadable: {source}")]
     Corrupt {
-        tree: &'static str,
+        kind: &'static str,
         key: String,
         source: serde_json::Error,
     },

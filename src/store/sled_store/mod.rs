@@ -348,7 +348,7 @@ fn enc<T: Serialize>(v: &T) -> Vec<u8> {
 
 fn dec<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
-        tree,
+        kind: tree,
         key: String::from_utf8_lossy(key).into_owned(),
         source,
     })
