@@ -4,8 +4,8 @@
 //! policy may raise the priority on breach. Tickets waiting on the customer
 //! are skipped while their clock is paused.
 
-use crate::ack::{EscalationView, Personal, Purpose};
 use crate::model::{Party, Priority, Ticket, TicketId};
+use crate::outgoing::ack::{EscalationView, Personal, Purpose};
 use crate::parse::Envelope;
 use crate::pipeline::{Engine, outgoing_mail};
 use crate::rules::raise;
@@ -184,10 +184,10 @@ pub fn decide<V: View + ?Sized>(
             let personal = Personal {
                 escalation: Some(EscalationView {
                     target: d.target.replace('_', " "),
-                    due: crate::locale::format_when(
+                    due: crate::outgoing::locale::format_when(
                         &engine.cfg.support.team_language,
                         d.due,
-                        crate::locale::Zone::own(engine.tz),
+                        crate::outgoing::locale::Zone::own(engine.tz),
                         now,
                     ),
                     breached: d.breached,

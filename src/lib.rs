@@ -47,10 +47,12 @@
 //!   stand in, names of queues, priorities and statuses, agent command
 //!   words and what agents are told about their mistakes); adding a
 //!   language is one table plus its templates.
-//! - [`lang`] and [`locale`]: the language a customer wrote in (their own
-//!   words, by [`written`]); dates written the way each language writes them.
-//! - [`render`] and [`ack`]: the acknowledgement, from `templates/`;
-//!   [`compose`] turns rendered parts into a mail.
+//! - [`lang`]: the language a customer wrote in (their own words, by
+//!   [`written`]).
+//! - [`outgoing`]: every mail we write: templates rendered in the reader's
+//!   language ([`outgoing::render`], dates and names the way each language
+//!   writes them), the acknowledgement and the other mails a ticket causes
+//!   ([`outgoing::ack`]), the finished message ([`outgoing::compose`]).
 //! - [`agent`]: an agent's reply read as commands and an answer.
 //! - [`pacing`]: how many acknowledgements a correspondent gets (per
 //!   sender, domain and text: robots at any pace).
@@ -98,14 +100,12 @@
 // its API); `cargo doc --document-private-items` renders every link.
 #![allow(rustdoc::private_intra_doc_links)]
 
-pub mod ack;
 mod agent;
 mod autoclose;
 mod calendar;
 mod classify;
 pub mod clock;
 pub mod committer;
-mod compose;
 pub mod config;
 pub mod control;
 pub mod dryrun;
@@ -116,15 +116,14 @@ pub mod imap;
 pub mod intake;
 mod lang;
 mod limits;
-mod locale;
 pub mod model;
 pub mod ops;
 pub mod outbox;
+pub mod outgoing;
 mod pacing;
 pub mod parse;
 pub mod pipeline;
 pub mod redact;
-pub mod render;
 pub mod report;
 pub mod rules;
 mod sla;

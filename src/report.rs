@@ -477,7 +477,7 @@ pub fn released(o: &Outcome, tags: &TagFormat, json: bool) -> String {
 /// here, the HTML part written to `html` when given.
 pub fn preview(
     out: &mut dyn Write,
-    r: &crate::render::Rendered,
+    r: &crate::outgoing::render::Rendered,
     lang: &str,
     html: Option<&std::path::Path>,
 ) -> Result<()> {

@@ -171,7 +171,7 @@ pub fn config_check(path: &Path) -> Result<ExitCode> {
 pub fn templates_check(cfg: &Config, dir: Option<PathBuf>) -> Result<ExitCode> {
     let dir = dir.unwrap_or_else(|| cfg.templates_dir.clone());
     let shown = dir.display().to_string();
-    match ticketbox::ack::load_templates(&dir, &cfg.display) {
+    match ticketbox::outgoing::ack::load_templates(&dir, &cfg.display) {
         Ok(t) => {
             let (files, _) = t.files();
             let langs: std::collections::BTreeSet<&str> =

@@ -51,7 +51,7 @@ pub fn init(dir: &Path) -> Result<Vec<String>> {
         include_str!("../../templates/README.md"),
     ));
     files.extend(
-        ticketbox::render::BUILTIN
+        ticketbox::outgoing::render::BUILTIN
             .iter()
             .map(|(p, t)| (format!("templates/{p}"), *t)),
     );

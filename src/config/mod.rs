@@ -207,25 +207,6 @@ pub struct Config {
 #[serde(transparent)]
 pub struct Display(pub BTreeMap<String, DisplayNames>);
 
-impl Display {
-    /// The name a reader of `lang` sees for queue, priority or status `id`:
-    /// the config's `[display.<lang>]`, else the built-in name, else `id`.
-    pub fn name(&self, lang: &str, what: crate::locale::Named, id: &str) -> String {
-        use crate::locale::Named;
-        self.0
-            .get(lang)
-            .and_then(|d| match what {
-                Named::Queue => d.queue.get(id),
-                Named::Priority => d.priority.get(id),
-                Named::Status => d.status.get(id),
-            })
-            .map(String::as_str)
-            .or_else(|| crate::locale::display_name(lang, what, id))
-            .unwrap_or(id)
-            .to_owned()
-    }
-}
-
 /// One language's names for queues, priorities and statuses.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -438,9 +438,9 @@ pub fn preview<S: Store + ?Sized>(
     lang: &str,
     source: PreviewSource<'_>,
     now: DateTime<Utc>,
-) -> Result<crate::render::Rendered, String> {
-    use crate::ack::{EscalationView, Personal};
+) -> Result<crate::outgoing::render::Rendered, String> {
     use crate::model::Party;
+    use crate::outgoing::ack::{EscalationView, Personal};
     let example = || crate::parse::Envelope {
         message_id: "example@ticketbox.invalid".into(),
         from: Some(Party::new(Some("Dana Cohen"), "dana@example.com")),
@@ -494,10 +494,10 @@ pub fn preview<S: Store + ?Sized>(
     let personal = Personal {
         escalation: (name == "escalation").then(|| EscalationView {
             target: "first response".into(),
-            due: crate::locale::format_when(
+            due: crate::outgoing::locale::format_when(
                 "en",
                 ticket.response_due.unwrap_or(now),
-                crate::locale::Zone::own(engine.tz),
+                crate::outgoing::locale::Zone::own(engine.tz),
                 now,
             ),
             breached: false,
@@ -512,7 +512,7 @@ pub fn preview<S: Store + ?Sized>(
                 read.answer
             };
             let agent = Party::new(Some("Ola Agent"), "agent@example.com");
-            crate::ack::AnswerView::new(&agent, &text)
+            crate::outgoing::ack::AnswerView::new(&agent, &text)
         }),
         problems: if name == "agent-error" {
             vec!["line 1: #clsoe: unknown command; did you mean #close?".to_owned()]
@@ -521,20 +521,20 @@ pub fn preview<S: Store + ?Sized>(
         },
         ..Personal::default()
     };
-    let sender = crate::ack::Sender {
+    let sender = crate::outgoing::ack::Sender {
         identity: &engine.identity,
         address: &engine.cfg.support.address,
         name: &engine.cfg.support.name,
         template: name,
         language: lang,
-        tz: crate::locale::Zone::own(engine.tz),
+        tz: crate::outgoing::locale::Zone::own(engine.tz),
         display: &engine.cfg.display,
     };
     let to = cause
         .author()
         .cloned()
         .unwrap_or_else(|| ticket.customer.clone());
-    crate::ack::render_only(
+    crate::outgoing::ack::render_only(
         &sender,
         &engine.templates(),
         &ticket,

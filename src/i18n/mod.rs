@@ -358,11 +358,11 @@ mod tests {
     /// without a table), is caught here.
     #[test]
     fn every_table_is_whole_and_has_its_templates() {
-        let templates: std::collections::BTreeSet<&str> = crate::render::BUILTIN
+        let templates: std::collections::BTreeSet<&str> = crate::outgoing::render::BUILTIN
             .iter()
             .filter_map(|(p, _)| p.split('/').next())
             .collect();
-        let names: std::collections::BTreeSet<&str> = crate::render::BUILTIN
+        let names: std::collections::BTreeSet<&str> = crate::outgoing::render::BUILTIN
             .iter()
             .filter_map(|(p, _)| p.split_once('/').map(|(_, f)| f))
             .collect();
@@ -370,7 +370,7 @@ mod tests {
             assert!(templates.contains(l.code), "{}: no templates", l.code);
             for f in &names {
                 assert!(
-                    crate::render::BUILTIN
+                    crate::outgoing::render::BUILTIN
                         .iter()
                         .any(|(p, _)| *p == format!("{}/{f}", l.code)),
                     "{}: no template {f}",

@@ -10,10 +10,10 @@
 use super::outgoing::{self, Audience, Mail};
 use super::timing;
 use super::{Engine, ticket};
-use crate::ack::{self, AnswerView, Personal, Purpose};
 use crate::agent::{self, Assignee, Command, Reading};
-use crate::compose::{Draft, compose};
 use crate::model::{MessageKind, MessageRecord, Party, Status, Ticket};
+use crate::outgoing::ack::{self, AnswerView, Personal, Purpose};
+use crate::outgoing::compose::{Draft, compose};
 use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::{Commit, StoreError, View};
@@ -449,7 +449,7 @@ fn sender_name(agent: &Party, support: &str) -> String {
 fn team_audience(engine: &Engine) -> Audience<'_> {
     Audience {
         language: &engine.cfg.support.team_language,
-        tz: crate::locale::Zone::own(engine.tz),
+        tz: crate::outgoing::locale::Zone::own(engine.tz),
     }
 }
 

@@ -6,10 +6,10 @@
 use super::outgoing::{self, Audience};
 use super::timing;
 use super::{Engine, answer, ticket};
-use crate::ack::{self, Personal, TicketRef};
 use crate::classify::{Class, Verdict};
-use crate::locale::Zone;
 use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Status, Ticket, TicketId};
+use crate::outgoing::ack::{self, Personal, TicketRef};
+use crate::outgoing::locale::Zone;
 use crate::pacing;
 use crate::parse::Envelope;
 use crate::rules::Decision;

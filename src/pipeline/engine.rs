@@ -5,7 +5,7 @@
 use crate::calendar::Calendar;
 use crate::classify::Identity;
 use crate::config::Config;
-use crate::render::{TemplateError, Templates};
+use crate::outgoing::render::{TemplateError, Templates};
 use crate::rules::{Known, RuleErrors, RuleSet};
 use crate::sla::Policy;
 use crate::subject::TagFormat;
@@ -45,7 +45,7 @@ impl Engine {
             TagFormat::new(&cfg.tickets.tag).map_err(|e| EngineError::Config(e.to_string()))?;
         let calendar = cfg.default_calendar();
         let tz = calendar.tz;
-        let templates = crate::ack::load_templates(&cfg.templates_dir, &cfg.display)
+        let templates = crate::outgoing::ack::load_templates(&cfg.templates_dir, &cfg.display)
             .map_err(EngineError::Templates)?;
         let mut policies = BTreeMap::new();
         for (name, p) in &cfg.sla.policies {
@@ -129,7 +129,8 @@ impl Engine {
     /// Reloads the templates; a set that does not load or does not render
     /// its samples is refused, and the templates in force stay.
     pub fn reload_templates(&self) -> Result<usize, Vec<TemplateError>> {
-        let fresh = crate::ack::load_templates(&self.cfg.templates_dir, &self.cfg.display)?;
+        let fresh =
+            crate::outgoing::ack::load_templates(&self.cfg.templates_dir, &self.cfg.display)?;
         let n = fresh.names().len();
         *self.templates.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
         Ok(n)

@@ -4,9 +4,9 @@
 //! and into the ticket's history.
 
 use super::Engine;
-use crate::ack::{self, Personal, Purpose};
-use crate::locale::Zone;
 use crate::model::{Party, Ticket};
+use crate::outgoing::ack::{self, Personal, Purpose};
+use crate::outgoing::locale::Zone;
 use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::{Commit, StoreError, View};
@@ -157,13 +157,13 @@ pub fn outgoing_mail(
     commit: &mut Commit,
     ticket: &mut Ticket,
     cause: &Envelope,
-    purpose: crate::ack::Purpose,
+    purpose: crate::outgoing::ack::Purpose,
     template: &str,
     to: &crate::model::Party,
-    personal: &crate::ack::Personal,
+    personal: &crate::outgoing::ack::Personal,
     customer: Option<(&str, Zone)>,
     now: DateTime<Utc>,
-) -> Result<(), crate::ack::AckError> {
+) -> Result<(), crate::outgoing::ack::AckError> {
     let (language, tz) =
         customer.unwrap_or((&engine.cfg.support.team_language, Zone::own(engine.tz)));
     let audience = Audience { language, tz };

@@ -4,8 +4,8 @@
 
 use super::Engine;
 use super::answer::tell_agent;
-use crate::ack::{self, Personal, Purpose};
 use crate::model::Party;
+use crate::outgoing::ack::{self, Personal, Purpose};
 use crate::parse::Envelope;
 use crate::store::{Commit, Store, StoreError};
 use chrono::{DateTime, Utc};

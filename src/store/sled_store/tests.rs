@@ -394,8 +394,21 @@ fn claims_do_not_outlive_the_process_that_made_them() {
         });
         store.commit(&c).unwrap();
         let until = now + chrono::Duration::hours(1);
-        assert_eq!(store.claim_due("old", now, until, 10).unwrap().claimed.len(), 1);
-        assert!(store.claim_due("new", now, until, 10).unwrap().claimed.is_empty());
+        assert_eq!(
+            store
+                .claim_due("old", now, until, 10)
+                .unwrap()
+                .claimed
+                .len(),
+            1
+        );
+        assert!(
+            store
+                .claim_due("new", now, until, 10)
+                .unwrap()
+                .claimed
+                .is_empty()
+        );
         store.flush().unwrap();
     }
     let store = SledStore::open(&data, 1000).unwrap();

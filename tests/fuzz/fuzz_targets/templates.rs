@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use ticketbox::config::Config;
 use ticketbox::dryrun::{self, PreviewSource};
 use ticketbox::pipeline::Engine;
-use ticketbox::render::Templates;
+use ticketbox::outgoing::render::Templates;
 use ticketbox::store::DiskStore;
 
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");

@@ -161,14 +161,21 @@ pub enum Named {
     Status,
 }
 
-impl Named {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Named::Queue => "queue",
-            Named::Priority => "priority",
-            Named::Status => "status",
-        }
-    }
+/// The name a reader of `lang` sees for queue, priority or status `id`:
+/// the config's `[display.<lang>]`, else the built-in name, else `id`.
+pub fn shown_name(display: &crate::config::Display, lang: &str, what: Named, id: &str) -> String {
+    display
+        .0
+        .get(lang)
+        .and_then(|d| match what {
+            Named::Queue => d.queue.get(id),
+            Named::Priority => d.priority.get(id),
+            Named::Status => d.status.get(id),
+        })
+        .map(String::as_str)
+        .or_else(|| display_name(lang, what, id))
+        .unwrap_or(id)
+        .to_owned()
 }
 
 /// The built-in name a reader of `lang` sees for a queue, priority or

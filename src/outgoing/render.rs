@@ -10,7 +10,7 @@
 //! `{{ ticket.queu }}` must never reach a customer as a blank. Since a
 //! template's mistakes only show when it runs, a set is accepted only after
 //! every template has rendered against a full sample (see
-//! [`crate::ack::check_templates`]).
+//! [`crate::outgoing::ack::check_templates`]).
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -19,71 +19,98 @@ use std::path::Path;
 /// Templates built into the binary (the repository's `templates/`), by
 /// `<language>/<file>`: the fallback, and what `ticketbox init` writes out.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("en/ack.txt", include_str!("../templates/en/ack.txt")),
-    ("en/ack.html", include_str!("../templates/en/ack.html")),
-    ("pl/ack.txt", include_str!("../templates/pl/ack.txt")),
-    ("pl/ack.html", include_str!("../templates/pl/ack.html")),
-    ("he/ack.txt", include_str!("../templates/he/ack.txt")),
-    ("he/ack.html", include_str!("../templates/he/ack.html")),
-    ("en/notify.txt", include_str!("../templates/en/notify.txt")),
+    ("en/ack.txt", include_str!("../../templates/en/ack.txt")),
+    ("en/ack.html", include_str!("../../templates/en/ack.html")),
+    ("pl/ack.txt", include_str!("../../templates/pl/ack.txt")),
+    ("pl/ack.html", include_str!("../../templates/pl/ack.html")),
+    ("he/ack.txt", include_str!("../../templates/he/ack.txt")),
+    ("he/ack.html", include_str!("../../templates/he/ack.html")),
+    (
+        "en/notify.txt",
+        include_str!("../../templates/en/notify.txt"),
+    ),
     (
         "en/agent-error.txt",
-        include_str!("../templates/en/agent-error.txt"),
+        include_str!("../../templates/en/agent-error.txt"),
     ),
-    ("pl/notify.txt", include_str!("../templates/pl/notify.txt")),
-    ("he/notify.txt", include_str!("../templates/he/notify.txt")),
+    (
+        "pl/notify.txt",
+        include_str!("../../templates/pl/notify.txt"),
+    ),
+    (
+        "he/notify.txt",
+        include_str!("../../templates/he/notify.txt"),
+    ),
     (
         "pl/escalation.txt",
-        include_str!("../templates/pl/escalation.txt"),
+        include_str!("../../templates/pl/escalation.txt"),
     ),
     (
         "he/escalation.txt",
-        include_str!("../templates/he/escalation.txt"),
+        include_str!("../../templates/he/escalation.txt"),
     ),
     (
         "pl/agent-error.txt",
-        include_str!("../templates/pl/agent-error.txt"),
+        include_str!("../../templates/pl/agent-error.txt"),
     ),
     (
         "he/agent-error.txt",
-        include_str!("../templates/he/agent-error.txt"),
+        include_str!("../../templates/he/agent-error.txt"),
     ),
-    ("en/closed.txt", include_str!("../templates/en/closed.txt")),
+    (
+        "en/closed.txt",
+        include_str!("../../templates/en/closed.txt"),
+    ),
     (
         "en/closed.html",
-        include_str!("../templates/en/closed.html"),
+        include_str!("../../templates/en/closed.html"),
     ),
-    ("pl/closed.txt", include_str!("../templates/pl/closed.txt")),
+    (
+        "pl/closed.txt",
+        include_str!("../../templates/pl/closed.txt"),
+    ),
     (
         "pl/closed.html",
-        include_str!("../templates/pl/closed.html"),
+        include_str!("../../templates/pl/closed.html"),
     ),
-    ("he/closed.txt", include_str!("../templates/he/closed.txt")),
+    (
+        "he/closed.txt",
+        include_str!("../../templates/he/closed.txt"),
+    ),
     (
         "he/closed.html",
-        include_str!("../templates/he/closed.html"),
+        include_str!("../../templates/he/closed.html"),
     ),
-    ("en/reply.txt", include_str!("../templates/en/reply.txt")),
-    ("en/reply.html", include_str!("../templates/en/reply.html")),
-    ("pl/reply.txt", include_str!("../templates/pl/reply.txt")),
-    ("pl/reply.html", include_str!("../templates/pl/reply.html")),
-    ("he/reply.txt", include_str!("../templates/he/reply.txt")),
-    ("he/reply.html", include_str!("../templates/he/reply.html")),
+    ("en/reply.txt", include_str!("../../templates/en/reply.txt")),
+    (
+        "en/reply.html",
+        include_str!("../../templates/en/reply.html"),
+    ),
+    ("pl/reply.txt", include_str!("../../templates/pl/reply.txt")),
+    (
+        "pl/reply.html",
+        include_str!("../../templates/pl/reply.html"),
+    ),
+    ("he/reply.txt", include_str!("../../templates/he/reply.txt")),
+    (
+        "he/reply.html",
+        include_str!("../../templates/he/reply.html"),
+    ),
     (
         "en/escalation.txt",
-        include_str!("../templates/en/escalation.txt"),
+        include_str!("../../templates/en/escalation.txt"),
     ),
     (
         "en/agent-notice.txt",
-        include_str!("../templates/en/agent-notice.txt"),
+        include_str!("../../templates/en/agent-notice.txt"),
     ),
     (
         "pl/agent-notice.txt",
-        include_str!("../templates/pl/agent-notice.txt"),
+        include_str!("../../templates/pl/agent-notice.txt"),
     ),
     (
         "he/agent-notice.txt",
-        include_str!("../templates/he/agent-notice.txt"),
+        include_str!("../../templates/he/agent-notice.txt"),
     ),
 ];
 
@@ -279,13 +306,13 @@ impl Templates {
 
 /// A moment for a template: `{{ due }}` writes it alone, `{{ due.by }}` as a
 /// deadline and `{{ due.on }}` as a day, each in the grammar its language
-/// wants there (see [`crate::locale::When`]); `{{ due.iso }}` for machines.
-pub fn date(when: crate::locale::When) -> minijinja::Value {
+/// wants there (see [`crate::outgoing::locale::When`]); `{{ due.iso }}` for machines.
+pub fn date(when: crate::outgoing::locale::When) -> minijinja::Value {
     minijinja::Value::from_object(DateValue(when))
 }
 
 #[derive(Debug)]
-struct DateValue(crate::locale::When);
+struct DateValue(crate::outgoing::locale::When);
 
 impl minijinja::value::Object for DateValue {
     fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
@@ -410,7 +437,12 @@ mod tests {
         let at = chrono::Utc
             .with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
             .unwrap();
-        let due = crate::locale::when("en", at, crate::locale::Zone::own(chrono_tz::UTC), at);
+        let due = crate::outgoing::locale::when(
+            "en",
+            at,
+            crate::outgoing::locale::Zone::own(chrono_tz::UTC),
+            at,
+        );
         let ctx = minijinja::context! { name => "Alice", due => date(due) };
         let r = hello().render("hello", "de", &ctx).unwrap();
         assert_eq!(r.subject, "Hi Alice");

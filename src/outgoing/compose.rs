@@ -7,9 +7,9 @@
 use crate::classify::{Identity, LOOP_HEADER};
 use crate::model::{MessageKind, MessageRecord, Party, TicketId};
 use crate::outbox::{OutboxEntry, OutboxState};
+use crate::outgoing::render::Rendered;
+use crate::outgoing::render::TemplateError;
 use crate::parse::AttachmentData;
-use crate::render::Rendered;
-use crate::render::TemplateError;
 use crate::text;
 use chrono::{DateTime, Utc};
 use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};

@@ -6,12 +6,12 @@
 //! the same message again can never produce a second, different mail.
 
 use crate::classify::{Class, Identity};
-pub use crate::compose::{Draft, compose};
-use crate::locale::Named;
 use crate::model::{MessageRecord, Party, Ticket};
 use crate::outbox::OutboxEntry;
+pub use crate::outgoing::compose::{Draft, compose};
+use crate::outgoing::locale::Named;
+use crate::outgoing::render::{TemplateError, Templates};
 use crate::parse::Envelope;
-use crate::render::{TemplateError, Templates};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -85,12 +85,12 @@ pub struct Sender<'a> {
     pub template: &'a str,
     pub language: &'a str,
     /// The reader's zone, and whether times name it.
-    pub tz: crate::locale::Zone,
+    pub tz: crate::outgoing::locale::Zone,
     /// Names of queues, priorities and statuses per language.
     pub display: &'a crate::config::Display,
 }
 
-pub use crate::compose::{AckError, Purpose};
+pub use crate::outgoing::compose::{AckError, Purpose};
 
 /// The Message-ID of the mail about `cause` to `to` for `purpose`: stable,
 /// so processing the cause again cannot make a different mail.
@@ -316,12 +316,15 @@ pub fn render_only(
     to: &Party,
     personal: &Personal,
     now: DateTime<Utc>,
-) -> Result<crate::render::Rendered, AckError> {
+) -> Result<crate::outgoing::render::Rendered, AckError> {
     let sla_due = ticket.response_due.unwrap_or(now);
     let due = personal.promise.unwrap_or(sla_due).max(sla_due);
-    let name = |what: Named, id: &str| s.display.name(s.language, what, id);
-    let when =
-        |t: DateTime<Utc>| crate::render::date(crate::locale::when(s.language, t, s.tz, now));
+    let name = |what: Named, id: &str| {
+        crate::outgoing::locale::shown_name(s.display, s.language, what, id)
+    };
+    let when = |t: DateTime<Utc>| {
+        crate::outgoing::render::date(crate::outgoing::locale::when(s.language, t, s.tz, now))
+    };
     let view = View {
         ticket: TicketView {
             id: ticket.id,
@@ -347,7 +350,7 @@ pub fn render_only(
         sla_due: when(sla_due),
         slower_than_sla: personal.slower_than_sla && due > sla_due,
         language: s.language,
-        dir: crate::locale::direction(s.language),
+        dir: crate::outgoing::locale::direction(s.language),
         other_open: &personal.other_open,
         recently_closed: personal.recently_closed.as_ref().map(|(t, at)| ClosedView {
             tag: t.tag.clone(),
@@ -560,7 +563,7 @@ pub fn check_templates(
             name: "Example Support",
             template: &name,
             language: &lang,
-            tz: crate::locale::Zone::own(chrono_tz::UTC),
+            tz: crate::outgoing::locale::Zone::own(chrono_tz::UTC),
             display,
         };
         let samples = [
@@ -651,14 +654,15 @@ mod tests {
 
     #[test]
     fn typos_in_variables_are_found_with_file_and_line() {
-        let shipped = include_str!("../templates/pl/ack.txt");
+        let shipped = include_str!("../../templates/pl/ack.txt");
         let typo = shipped.replace("{{ ticket.queue }}", "{{ ticket.queu }}");
         let errs = check_with(&[("pl/ack.txt", &typo)]);
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].contains("pl/ack.txt:6: undefined"), "{errs:?}");
         assert!(errs[0].contains("ticket.queu"), "{errs:?}");
 
-        let one_up = include_str!("../templates/en/notify.txt").replace("ticket.tag", "tiket.tag");
+        let one_up =
+            include_str!("../../templates/en/notify.txt").replace("ticket.tag", "tiket.tag");
         let errs = check_with(&[("en/notify.txt", &one_up)]);
         assert!(
             errs.iter()
@@ -666,7 +670,7 @@ mod tests {
             "{errs:?}"
         );
         // In the HTML part, inside a condition only the full sample meets.
-        let html = include_str!("../templates/he/ack.html")
+        let html = include_str!("../../templates/he/ack.html")
             .replace("recently_closed.subject", "recently_closed.subjet");
         let errs = check_with(&[("he/ack.html", &html)]);
         assert!(
