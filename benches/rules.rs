@@ -4,8 +4,8 @@
 //! `cargo bench --bench rules`.
 
 use std::time::Instant;
+use ticketbox::mail::parse::Envelope;
 use ticketbox::model::{AttachmentInfo, Party};
-use ticketbox::parse::Envelope;
 use ticketbox::rules::{Facts, Known, RuleSet};
 
 const WORDS: &[&str] = &[

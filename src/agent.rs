@@ -16,8 +16,8 @@ use crate::i18n::fill;
 use crate::model::{Priority, Status};
 
 /// The line our notifications put above the quoted text (see
-/// [`crate::written::REPLY_ABOVE`]).
-pub use crate::written::REPLY_ABOVE;
+/// [`crate::mail::written::REPLY_ABOVE`]).
+pub use crate::mail::written::REPLY_ABOVE;
 
 /// One command from the top of an agent's reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,18 +185,18 @@ impl Reading {
 /// near miss of one, is: "#general" in a sentence-initial position stays
 /// text). Lines in quotes are never commands.
 pub fn read(text: &str) -> Reading {
-    read_written(&crate::written::read(text), false)
+    read_written(&crate::mail::written::read(text), false)
 }
 
 /// Reads an agent's mail: its text, and its subject for a forward that
 /// has no forward marker (Outlook's "FW:" over a header block).
 pub fn read_mail(text: &str, subject: &str) -> Reading {
-    let written = crate::written::read(text);
+    let written = crate::mail::written::read(text);
     let forward = crate::subject::is_forward(subject) && !written.embedded.is_empty();
     read_written(&written, forward)
 }
 
-fn read_written(written: &crate::written::Written, forward: bool) -> Reading {
+fn read_written(written: &crate::mail::written::Written, forward: bool) -> Reading {
     let mut reading = Reading {
         forwarded: forward || !written.forwarded.is_empty(),
         ..Reading::default()

@@ -3,9 +3,9 @@
 //! `tickets.close_pending_after_days`, is closed by the worker's timer and
 //! the customer is told, in their language, that a reply opens it again.
 
+use crate::mail::parse::Envelope;
 use crate::model::{Status, Ticket, TicketId};
 use crate::outgoing::ack::{Personal, Purpose};
-use crate::parse::Envelope;
 use crate::pipeline::{Engine, customer_audience, outgoing_mail, timing};
 use crate::store::{Commit, Store, StoreError, View};
 use chrono::{DateTime, Duration, Utc};

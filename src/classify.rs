@@ -5,7 +5,7 @@
 //! (the header or pattern that decided it) so an admin can see why a message
 //! got no acknowledgement.
 
-use crate::parse::Envelope;
+use crate::mail::parse::Envelope;
 use regex::Regex;
 use std::sync::LazyLock;
 

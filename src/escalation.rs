@@ -4,9 +4,9 @@
 //! policy may raise the priority on breach. Tickets waiting on the customer
 //! are skipped while their clock is paused.
 
+use crate::mail::parse::Envelope;
 use crate::model::{Party, Priority, Ticket, TicketId};
 use crate::outgoing::ack::{EscalationView, Personal, Purpose};
-use crate::parse::Envelope;
 use crate::pipeline::{Engine, outgoing_mail};
 use crate::rules::raise;
 use crate::store::{Commit, Store, StoreError, View};

@@ -2,16 +2,16 @@
 //!
 //! Replies quote earlier mail and end with signatures; both would mislead
 //! detection (an English signature or "Sent from my iPhone" under Hebrew
-//! text). [`own_words`] keeps the customer's part ([`crate::written`]);
+//! text). [`own_words`] keeps the customer's part ([`crate::mail::written`]);
 //! [`detect`] runs whatlang on it. A `Content-Language` header is only a
 //! hint: Outlook writes the language of its menus there, not the mail's.
 
-use crate::parse::Envelope;
+use crate::mail::parse::Envelope;
 
 /// The customer's own words: quotes, quote headers, signatures, phone
 /// footers and forwarded mail removed.
 pub fn own_words(text: &str) -> String {
-    crate::written::read(text).text()
+    crate::mail::written::read(text).text()
 }
 
 /// ISO 639-1 code of the language of `env`: whatlang on the author's own

@@ -31,12 +31,12 @@
 //! # Modules
 //!
 //! The pure core (no I/O; data in, data out):
-//! - [`parse`]: raw bytes → [`parse::Envelope`] (ids, addresses, text, attachments);
-//!   [`html`] turns HTML bodies into text with quotes marked, [`tnef`] opens
-//!   Outlook's `winmail.dat`.
-//! - [`written`]: what the author of a mail wrote, apart from quotes, quote
-//!   headers, signatures, phone footers, forwards and our own notification:
-//!   the one reader behind agents' answers, notifications and language.
+//! - [`mail`]: reading a message: raw bytes → [`mail::parse::Envelope`]
+//!   (ids, addresses, text, attachments); HTML bodies as text with quotes
+//!   marked, Outlook's `winmail.dat` opened; [`mail::written`], what the
+//!   author of a mail wrote apart from quotes, quote headers, signatures,
+//!   phone footers, forwards and our own notification: the one reader
+//!   behind agents' answers, notifications and language.
 //! - [`classify`]: person, auto-reply, bounce or our own mail (RFC 3834).
 //! - [`subject`]: the ticket tag and reply prefixes.
 //! - [`thread`]: which ticket a message belongs to.
@@ -48,7 +48,7 @@
 //!   words and what agents are told about their mistakes); adding a
 //!   language is one table plus its templates.
 //! - [`lang`]: the language a customer wrote in (their own words, by
-//!   [`written`]).
+//!   [`mail::written`]).
 //! - [`outgoing`]: every mail we write: templates rendered in the reader's
 //!   language ([`outgoing::render`], dates and names the way each language
 //!   writes them), the acknowledgement and the other mails a ticket causes
@@ -110,18 +110,17 @@ pub mod config;
 pub mod control;
 pub mod dryrun;
 mod escalation;
-pub mod html;
 mod i18n;
 pub mod imap;
 pub mod intake;
 mod lang;
 mod limits;
+pub mod mail;
 pub mod model;
 pub mod ops;
 pub mod outbox;
 pub mod outgoing;
 mod pacing;
-pub mod parse;
 pub mod pipeline;
 pub mod redact;
 pub mod report;
@@ -133,6 +132,4 @@ pub mod subject;
 mod text;
 pub mod thread;
 mod tls;
-mod tnef;
 pub mod worker;
-pub mod written;

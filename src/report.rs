@@ -319,11 +319,11 @@ fn message_text<S: Store + ?Sized>(store: &S, m: &MessageRecord) -> Result<(Stri
         return Ok((String::new(), String::new()));
     };
     let limits = crate::limits::Limits::default();
-    let Ok(env) = crate::parse::parse_limited(&raw, &m.raw_hash, &limits) else {
+    let Ok(env) = crate::mail::parse::parse_limited(&raw, &m.raw_hash, &limits) else {
         return Ok((String::new(), String::new()));
     };
     let body = env.text.replace("\r\n", "\n");
-    let written = crate::written::read(&body);
+    let written = crate::mail::written::read(&body);
     let own = if written.own.trim().is_empty() {
         written.forwarded
     } else {

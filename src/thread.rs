@@ -20,8 +20,8 @@
 //! [`ThreadView`], so tests use a map and production uses the store.
 
 use crate::classify::Class;
+use crate::mail::parse::Envelope;
 use crate::model::{Ticket, TicketId};
-use crate::parse::Envelope;
 use crate::subject::{self, TagFormat};
 use chrono::{DateTime, Duration, Utc};
 

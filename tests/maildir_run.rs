@@ -134,7 +134,7 @@ fn maildir_run_threads_acknowledges_once_and_is_idempotent() {
             "References {refs} should include In-Reply-To {irt}"
         );
         // In the customer's language, with the due time.
-        let parsed = ticketbox::parse::parse(f.as_bytes(), "x").unwrap();
+        let parsed = ticketbox::mail::parse::parse(f.as_bytes(), "x").unwrap();
         let to = &parsed.to[0].address;
         let (lang, phrase) = if to.ends_with(".co.il") {
             ("he", "נשיב עד")

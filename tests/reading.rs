@@ -1,10 +1,10 @@
-//! The reader of "what this person wrote" ([`ticketbox::written`]) on
+//! The reader of "what this person wrote" ([`ticketbox::mail::written`]) on
 //! replies from real mail clients: Mailgun talon's fixtures in
 //! `../shared/corpus/talon` (12 clients' whole messages, 9 HTML bodies),
 //! read through the same parse step the pipeline uses.
 
 use std::path::Path;
-use ticketbox::{html, parse, written};
+use ticketbox::mail::{html, parse, written};
 
 fn corpus() -> Option<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/talon");

@@ -199,8 +199,8 @@ fn reading_run(n: usize) -> Duration {
     blanks.push_str("> end\n");
     best_of_three(|| {
         let start = Instant::now();
-        let a = ticketbox::written::read(&inline);
-        let b = ticketbox::written::read(&blanks);
+        let a = ticketbox::mail::written::read(&inline);
+        let b = ticketbox::mail::written::read(&blanks);
         assert!(a.inline && !b.own.is_empty());
         start.elapsed()
     })

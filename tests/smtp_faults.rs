@@ -47,7 +47,9 @@ fn taken_for(fake: &FakeSmtp, to: &str) -> usize {
 }
 
 fn text_of(raw: &str) -> String {
-    ticketbox::parse::parse(raw.as_bytes(), "x").unwrap().text
+    ticketbox::mail::parse::parse(raw.as_bytes(), "x")
+        .unwrap()
+        .text
 }
 
 #[test]

@@ -6,8 +6,8 @@
 mod past;
 
 use crate::intake::RawMail;
+use crate::mail::parse;
 use crate::model::{MessageKind, Ruled};
-use crate::parse;
 use crate::pipeline::{self, Ask, Engine, Numbers, OutcomeKind, Seen, ruled_after, ruled_at_open};
 use crate::rules::{Decision, RuleSet, RuleTrace};
 use crate::store::{MemoryStore, Staged, Store, StoreError, View};
@@ -441,7 +441,7 @@ pub fn preview<S: Store + ?Sized>(
 ) -> Result<crate::outgoing::render::Rendered, String> {
     use crate::model::Party;
     use crate::outgoing::ack::{EscalationView, Personal};
-    let example = || crate::parse::Envelope {
+    let example = || crate::mail::parse::Envelope {
         message_id: "example@ticketbox.invalid".into(),
         from: Some(Party::new(Some("Dana Cohen"), "dana@example.com")),
         subject: "The printer does not work".into(),

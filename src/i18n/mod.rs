@@ -57,7 +57,7 @@ pub struct Language {
 
 /// The words mail clients write around a person's text: quote headers
 /// ("On … wrote:"), Outlook's header blocks, forward markers, device
-/// footers. Read by [`crate::written`], for every language at once (a
+/// footers. Read by [`crate::mail::written`], for every language at once (a
 /// Polish customer's Outlook may be in English).
 pub struct QuoteWords {
     /// Verbs that end a quote header ("… wrote:"), lower case.

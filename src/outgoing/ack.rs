@@ -6,12 +6,12 @@
 //! the same message again can never produce a second, different mail.
 
 use crate::classify::{Class, Identity};
+use crate::mail::parse::Envelope;
 use crate::model::{MessageRecord, Party, Ticket};
 use crate::outbox::OutboxEntry;
 pub use crate::outgoing::compose::{Draft, compose};
 use crate::outgoing::locale::Named;
 use crate::outgoing::render::{TemplateError, Templates};
-use crate::parse::Envelope;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -144,7 +144,7 @@ pub struct Personal {
     /// The cause's attachments, as listed in the mail.
     pub files: Vec<FileView>,
     /// Attachments sent along with the mail.
-    pub forward: Vec<crate::parse::AttachmentData>,
+    pub forward: Vec<crate::mail::parse::AttachmentData>,
     /// Who an agent's answer did and did not reach (to tell the agent).
     pub notice: Option<NoticeView>,
 }
@@ -371,7 +371,7 @@ pub fn render_only(
 /// author wrote wherever they wrote it (with the lines they answered), and
 /// the whole of what they forwarded.
 fn message_view(cause: &Envelope) -> MessageView<'_> {
-    let written = crate::written::read(&cause.text);
+    let written = crate::mail::written::read(&cause.text);
     let mut text = written.own.clone();
     if !written.forwarded.is_empty() {
         if !text.is_empty() {

@@ -5,11 +5,11 @@
 //! same commit as the decision that caused the mail.
 
 use crate::classify::{Identity, LOOP_HEADER};
+use crate::mail::parse::AttachmentData;
 use crate::model::{MessageKind, MessageRecord, Party, TicketId};
 use crate::outbox::{OutboxEntry, OutboxState};
 use crate::outgoing::render::Rendered;
 use crate::outgoing::render::TemplateError;
-use crate::parse::AttachmentData;
 use crate::text;
 use chrono::{DateTime, Utc};
 use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};

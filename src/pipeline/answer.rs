@@ -11,10 +11,10 @@ use super::outgoing::{self, Audience, Mail};
 use super::timing;
 use super::{Engine, ticket};
 use crate::agent::{self, Assignee, Command, Reading};
+use crate::mail::parse::Envelope;
 use crate::model::{MessageKind, MessageRecord, Party, Status, Ticket};
 use crate::outgoing::ack::{self, AnswerView, Personal, Purpose};
 use crate::outgoing::compose::{Draft, compose};
-use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::{Commit, StoreError, View};
 use chrono::{DateTime, Utc};
@@ -353,11 +353,11 @@ fn relay<V: View + ?Sized>(
         attachments: if env.attachments.is_empty() {
             Vec::new()
         } else {
-            let mut files = crate::parse::attachment_data(raw);
+            let mut files = crate::mail::parse::attachment_data(raw);
             files.retain(|f| !is_our_mail(engine, f));
             // Images of the agent's signature (a logo on every mail) or of
             // the quoted mail stay behind; those in their text go along.
-            if let Some(own) = crate::parse::images_in_own_text(raw) {
+            if let Some(own) = crate::mail::parse::images_in_own_text(raw) {
                 files.retain(|f| {
                     !f.info.content_type.starts_with("image/")
                         || f.content_id.as_ref().is_none_or(|cid| own.contains(cid))
@@ -390,7 +390,7 @@ fn relay<V: View + ?Sized>(
 /// A copy of our own mail attached to the agent's (Outlook's "attach
 /// original message", a forward as attachment): our notification, with
 /// the ticket's internal details, never goes to the customer.
-fn is_our_mail(engine: &Engine, f: &crate::parse::AttachmentData) -> bool {
+fn is_our_mail(engine: &Engine, f: &crate::mail::parse::AttachmentData) -> bool {
     if !f.info.content_type.starts_with("message/") && !f.info.name.ends_with(".eml") {
         return false;
     }
@@ -496,7 +496,7 @@ pub(super) fn customer_files(env: &Envelope, raw: &[u8]) -> Personal {
         return p;
     }
     let mut total = 0;
-    for a in crate::parse::attachment_data(raw) {
+    for a in crate::mail::parse::attachment_data(raw) {
         let fits = total + a.bytes.len() <= FORWARD_MAX;
         p.files
             .push(ack::FileView::new(&a.info.name, a.bytes.len(), fits));

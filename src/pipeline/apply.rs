@@ -7,11 +7,11 @@ use super::outgoing::{self, Audience};
 use super::timing;
 use super::{Engine, answer, ticket};
 use crate::classify::{Class, Verdict};
+use crate::mail::parse::Envelope;
 use crate::model::{CustomerPrefs, MessageKind, MessageRecord, Party, Status, Ticket, TicketId};
 use crate::outgoing::ack::{self, Personal, TicketRef};
 use crate::outgoing::locale::Zone;
 use crate::pacing;
-use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::{Commit, StoreError, View};
 use chrono::{DateTime, Duration, Utc};
@@ -249,7 +249,7 @@ pub(super) fn create<V: View + ?Sized>(
             Some(why) => Some(why),
             None => match &reply_to {
                 Some(to) => {
-                    let own_words = crate::written::read(&env.text).with_signature();
+                    let own_words = crate::mail::written::read(&env.text).with_signature();
                     let keys = pacing::keys(&engine.cfg.ack, to, &own_words);
                     let history = pacing::History::read(&keys, |k| store.acks_to(k))?;
                     let why = pacing::refusal(&engine.cfg.ack, &keys, &history, now);

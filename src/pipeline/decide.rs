@@ -13,8 +13,8 @@
 use super::{Engine, Outcome, OutcomeKind, apply, fingerprint, forwarded_customer_mail};
 use crate::classify::{self, Class, Verdict};
 use crate::intake::RawMail;
+use crate::mail::parse::{self, Envelope};
 use crate::model::{MessageKind, MessageRecord, Ruled, Status, TicketId};
-use crate::parse::{self, Envelope};
 use crate::rules::{Decision, History, RuleSet, RuleTrace};
 use crate::store::{Commit, Quarantined, StoreError, View};
 use crate::thread::{self, Placement};

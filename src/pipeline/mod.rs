@@ -24,8 +24,8 @@ pub use refused::tell_refused;
 pub use ticket::{ruled_after, ruled_at_open};
 
 use crate::intake::{RawMail, content_hash};
+use crate::mail::parse::Envelope;
 use crate::model::{Ticket, TicketId};
-use crate::parse::Envelope;
 use crate::rules::{Author, Facts, History, Kind as RuleKind};
 use crate::store::{Store, StoreError, View};
 use chrono::{DateTime, Duration, Utc};
@@ -147,7 +147,7 @@ fn run_prepared<S: Store + ?Sized>(
 /// sent it: author, subject and text from the forward's header fields. A
 /// forward of an agent's or our own mail is not a customer's.
 pub fn forwarded_customer_mail(engine: &Engine, env: &Envelope) -> Option<Envelope> {
-    let written = crate::written::read(&env.text);
+    let written = crate::mail::written::read(&env.text);
     let block = if !written.forwarded.is_empty() {
         &written.forwarded
     } else if crate::subject::is_forward(&env.subject) && !written.embedded.is_empty() {
@@ -155,7 +155,7 @@ pub fn forwarded_customer_mail(engine: &Engine, env: &Envelope) -> Option<Envelo
     } else {
         return None;
     };
-    let origin = crate::written::origin(block)?;
+    let origin = crate::mail::written::origin(block)?;
     if engine.cfg.agents.contains(&origin.address)
         || engine.identity.is_own_address(&origin.address)
     {

@@ -4,10 +4,10 @@
 //! and into the ticket's history.
 
 use super::Engine;
+use crate::mail::parse::Envelope;
 use crate::model::{Party, Ticket};
 use crate::outgoing::ack::{self, Personal, Purpose};
 use crate::outgoing::locale::Zone;
-use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::{Commit, StoreError, View};
 use chrono::{DateTime, Utc};

@@ -4,9 +4,9 @@
 
 use super::Engine;
 use super::answer::tell_agent;
+use crate::mail::parse::Envelope;
 use crate::model::Party;
 use crate::outgoing::ack::{self, Personal, Purpose};
-use crate::parse::Envelope;
 use crate::store::{Commit, Store, StoreError};
 use chrono::{DateTime, Utc};
 

@@ -68,7 +68,7 @@ fn new_ticket_gets_sla_due_and_one_acknowledgement() {
     assert_eq!(outbox.len(), 1);
     assert!(outbox[0].raw.is_empty(), "listings leave the message out");
     let raw = s.store.outbox_entry(&outbox[0].id).unwrap().unwrap().raw;
-    let ack = crate::parse::parse(raw.as_bytes(), "x").unwrap();
+    let ack = crate::mail::parse::parse(raw.as_bytes(), "x").unwrap();
     assert!(ack.text.contains("Hello Ann,"), "{}", ack.text);
     assert!(
         ack.text.contains("Monday, 23 November, 17:00"),

@@ -9,7 +9,7 @@ use crate::model::Priority;
 use crate::outbox::OutboxEntry;
 use crate::store::View;
 use crate::thread::ThreadView;
-use crate::{model::Status, parse};
+use crate::{mail::parse, model::Status};
 use mail_parser::MimeHeaders;
 
 pub(super) fn team(cfg: &mut Config) {

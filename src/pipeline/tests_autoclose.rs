@@ -5,7 +5,7 @@ use super::tests::{mail, setup};
 use super::tests_agent::{opened, reply_to, sent, team};
 use super::*;
 use crate::thread::ThreadView;
-use crate::{model::Status, parse};
+use crate::{mail::parse, model::Status};
 
 #[test]
 fn a_long_pending_ticket_is_closed_once_and_the_customer_told() {

@@ -11,7 +11,7 @@ use super::tests_agent::{sent, team};
 use super::*;
 use crate::outbox::OutboxEntry;
 use crate::thread::ThreadView;
-use crate::{model::Status, parse};
+use crate::{mail::parse, model::Status};
 
 /// A ticket opened in `lang` by its customer; the notification Ola got.
 fn opened(s: &Setup, lang: &str) -> OutboxEntry {

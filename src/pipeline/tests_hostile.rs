@@ -67,7 +67,7 @@ fn assert_well_formed(e: &OutboxEntry) {
         let name = f.split(':').next().unwrap().to_ascii_lowercase();
         assert!(allowed.contains(&name.as_str()), "unexpected header {f:?}");
     }
-    assert!(crate::parse::parse(raw.as_bytes(), "x").is_ok());
+    assert!(crate::mail::parse::parse(raw.as_bytes(), "x").is_ok());
 }
 
 #[test]
@@ -190,7 +190,7 @@ fn an_answer_to_thousands_of_copies_is_capped_and_linear() {
         assert_eq!(notices.len(), 1);
         assert_eq!(notices[0].recipients, ["ola@example.com"]);
         assert_well_formed(&notices[0]);
-        let text = crate::parse::parse(notices[0].raw.as_bytes(), "n")
+        let text = crate::mail::parse::parse(notices[0].raw.as_bytes(), "n")
             .unwrap()
             .text;
         assert!(text.contains("were left out"), "{text}");
@@ -325,7 +325,7 @@ fn the_agent_hears_of_left_out_copies_in_the_team_language() {
         );
         let notices = sent(&s, "notice");
         assert_eq!(notices.len(), 1, "{lang}");
-        let text = crate::parse::parse(notices[0].raw.as_bytes(), "n")
+        let text = crate::mail::parse::parse(notices[0].raw.as_bytes(), "n")
             .unwrap()
             .text;
         assert!(text.contains(words), "{lang}: {text}");

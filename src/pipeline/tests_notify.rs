@@ -3,7 +3,7 @@
 use super::tests::{mail, setup};
 use super::tests_agent::{attached, sent, team};
 use super::*;
-use crate::parse;
+use crate::mail::parse;
 
 #[test]
 fn a_customers_attachment_travels_with_the_notification() {

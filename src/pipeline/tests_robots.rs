@@ -32,7 +32,7 @@ fn robot_answer(round: usize, last_ack: Option<&str>, quote: bool) -> String {
         1 + round % 28
     );
     if let Some(ack) = last_ack {
-        let text = crate::parse::parse(ack.as_bytes(), "a").unwrap().text;
+        let text = crate::mail::parse::parse(ack.as_bytes(), "a").unwrap().text;
         for line in text.lines().take(8) {
             body.push_str(if quote { "> " } else { "" });
             body.push_str(line);

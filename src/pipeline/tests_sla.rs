@@ -7,7 +7,7 @@ use crate::calendar::CalendarCfg;
 use crate::config::Config;
 use crate::store::View;
 use crate::thread::ThreadView;
-use crate::{model::Status, parse};
+use crate::{mail::parse, model::Status};
 
 fn warsaw(cfg: &mut Config) {
     cfg.calendars.insert(

@@ -2,8 +2,8 @@
 //! applied.
 
 use super::{Engine, timing};
+use crate::mail::parse::Envelope;
 use crate::model::{MessageKind, Party, Ruled, Status, Ticket, TicketId};
-use crate::parse::Envelope;
 use crate::rules::Decision;
 use crate::store::Commit;
 use crate::thread;

@@ -3,7 +3,7 @@
 //! time in the team's calendar). Gathered once per message.
 
 use super::{Author, BODY_LIMIT, Kind, TextField};
-use crate::parse::Envelope;
+use crate::mail::parse::Envelope;
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use std::borrow::Cow;
 

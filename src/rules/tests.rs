@@ -3,8 +3,8 @@
 //! loading and evaluation never panic.
 
 use super::*;
+use crate::mail::parse::Envelope;
 use crate::model::{AttachmentInfo, Party};
-use crate::parse::Envelope;
 use chrono::{TimeZone, Utc};
 
 pub(super) fn known() -> Known {

@@ -3,8 +3,8 @@
 
 use super::tests::{errors, known, now};
 use super::*;
+use crate::mail::parse::Envelope;
 use crate::model::{AttachmentInfo, Party};
-use crate::parse::Envelope;
 
 #[test]
 fn typical_mistakes_are_reported_with_file_line_column() {

@@ -88,7 +88,7 @@ fn cfg() -> ThreadConfig {
 fn fixture(name: &str) -> Envelope {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let raw = std::fs::read(&path).unwrap();
-    crate::parse::parse(&raw, &crate::intake::content_hash(&raw)).unwrap()
+    crate::mail::parse::parse(&raw, &crate::intake::content_hash(&raw)).unwrap()
 }
 
 fn place_fixture(name: &str, class: Class, v: &Map) -> Placement {

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 use ticketbox::config::Config;
-use ticketbox::parse::{self, Envelope};
+use ticketbox::mail::parse::{self, Envelope};
 use ticketbox::pipeline::{self, Engine};
 use ticketbox::rules::{History, RuleSet};
 

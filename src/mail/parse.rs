@@ -401,7 +401,7 @@ fn body_text(msg: &Message<'_>) -> String {
                 }
             }
             // Our own conversion: one line per block, quotes marked.
-            PartType::Html(h) => crate::html::to_text(h),
+            PartType::Html(h) => crate::mail::html::to_text(h),
             _ => continue,
         };
         if !text.is_empty() {
@@ -489,7 +489,7 @@ fn attachments(msg: &Message<'_>, keep_bytes: bool) -> Vec<AttachmentData> {
     for part in msg.attachments() {
         let info = attachment_info(part, &mut unnamed);
         if is_tnef(&info)
-            && let Some(files) = crate::tnef::files(part.contents())
+            && let Some(files) = crate::mail::tnef::files(part.contents())
         {
             for f in files {
                 let content_type = f
@@ -533,8 +533,8 @@ pub fn images_in_own_text(raw: &[u8]) -> Option<Vec<String>> {
             PartType::Html(h) => Some(h.clone()),
             _ => None,
         })?;
-    let own = crate::written::read(&crate::html::to_text_marking_images(&html)).own;
-    Some(crate::html::image_marks(&own))
+    let own = crate::mail::written::read(&crate::mail::html::to_text_marking_images(&html)).own;
+    Some(crate::mail::html::image_marks(&own))
 }
 
 fn is_tnef(info: &AttachmentInfo) -> bool {

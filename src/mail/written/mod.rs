@@ -16,7 +16,7 @@
 //! Monday, Tom from our lab wrote: …" in the middle of a paragraph is text.
 //!
 //! Pure: text in, [`Written`] out. HTML bodies are turned into text with
-//! their quotes marked by [`crate::html`] before they get here.
+//! their quotes marked by [`crate::mail::html`] before they get here.
 
 mod patterns;
 

@@ -149,8 +149,11 @@ fn format_flowed_soft_breaks_are_joined() {
 #[test]
 fn winmail_dat_is_opened_and_nameless_images_get_names() {
     use base64::Engine as _;
-    let tnef =
-        crate::tnef::tests::winmail(&[("FAKTUR~1.PDF", "faktura grudzień.pdf", b"%PDF-1.4 x")]);
+    let tnef = crate::mail::tnef::tests::winmail(&[(
+        "FAKTUR~1.PDF",
+        "faktura grudzień.pdf",
+        b"%PDF-1.4 x",
+    )]);
     let b64 = base64::engine::general_purpose::STANDARD.encode(&tnef);
     let raw = format!(
         "From: Ruth <ruth@example.com>\r\nTo: support@example.com\r\nSubject: invoice\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n--b\r\nContent-Type: application/ms-tnef; name=\"winmail.dat\"\r\nContent-Disposition: attachment; filename=\"winmail.dat\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b\r\nContent-Type: image/png\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b--\r\n"

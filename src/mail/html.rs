@@ -2,7 +2,7 @@
 //! per block (Outlook on the web writes one `<div>` per line; run together,
 //! `#pending` and the next line's "hi" would become `#pendinghi`), and
 //! quoted mail marked with `>` per `<blockquote>` level (and the quote
-//! containers of Yahoo), so [`crate::written`] reads HTML replies the way it
+//! containers of Yahoo), so [`crate::mail::written`] reads HTML replies the way it
 //! reads plain ones.
 //!
 //! A small tokenizer, not a browser: mail HTML is tag soup, and all that
@@ -423,7 +423,7 @@ mod tests {
     fn images_of_the_text_and_of_the_signature_are_told_apart() {
         let html = "<div>See the screenshot:</div><div><img src=\"cid:ii_shot\" alt=\"x\"></div><div>Thanks</div><div class=\"gmail_signature\"><div>Ola</div><img src=\"cid:logo@01\"></div><div class=\"gmail_quote\">On Wed, Dec 2, 2026 at 1:05 AM S &lt;s@x.example&gt; wrote:<blockquote><img src=\"cid:old\"></blockquote></div>";
         let text = to_text_marking_images(html);
-        let own = crate::written::read(&text).own;
+        let own = crate::mail::written::read(&text).own;
         assert_eq!(image_marks(&own), ["ii_shot"]);
         assert_eq!(image_marks(&text), ["ii_shot", "logo@01", "old"]);
         assert!(!to_text(html).contains('\u{E000}'));
