@@ -393,7 +393,8 @@ fn run_backlog(ms: &Mailstack, support: &str, transport: &str, backlog: usize) -
         .command(&["run", "--once"])
         .env(
             "RUST_LOG",
-            std::env::var("TB_BENCH_LOG").unwrap_or_else(|_| "warn,ticketbox::worker=info".into()),
+            std::env::var("TB_BENCH_LOG")
+                .unwrap_or_else(|_| "warn,ticketbox::runtime::worker=info".into()),
         )
         .stdout(Stdio::null())
         .stderr(log)

@@ -80,9 +80,9 @@
 //!   before it is decided, one message's failure kept its own
 //!   ([`committer::isolate`]); the sources, the control socket and the
 //!   timers hand it their work.
-//! - [`worker`]: the long-running job: sources, the committer, the timers,
-//!   the outbox sender.
-//! - [`control`]: the unix socket the CLI uses while a worker runs.
+//! - [`runtime`]: the long-running job: [`runtime::worker`] (sources, the
+//!   committer, the timers, the outbox sender) and [`runtime::control`], the
+//!   unix socket the CLI uses while a worker runs.
 //! - [`report`]: listings for the CLI and the control socket.
 //! - [`dryrun`] and [`ops`]: trying rules and templates; changes made
 //!   outside mail (status, customer preferences, releasing quarantine).
@@ -107,7 +107,6 @@ mod classify;
 pub mod clock;
 pub mod committer;
 pub mod config;
-pub mod control;
 pub mod dryrun;
 mod escalation;
 mod i18n;
@@ -125,6 +124,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod report;
 pub mod rules;
+pub mod runtime;
 mod sla;
 pub mod space;
 pub mod store;
@@ -132,4 +132,3 @@ pub mod subject;
 mod text;
 pub mod thread;
 mod tls;
-pub mod worker;

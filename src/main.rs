@@ -18,10 +18,10 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use ticketbox::config::Config;
-use ticketbox::control::{Request, WireMail};
 use ticketbox::report;
+use ticketbox::runtime::control::{Request, WireMail};
+use ticketbox::runtime::worker::Source;
 use ticketbox::store::Store;
-use ticketbox::worker::Source;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -5,9 +5,9 @@ use anyhow::{Context, Result};
 use std::io::Write;
 use std::process::ExitCode;
 use ticketbox::config::Config;
-use ticketbox::control::{self, ControlError, Request};
 use ticketbox::intake;
 use ticketbox::pipeline::Engine;
+use ticketbox::runtime::control::{self, ControlError, Request};
 use ticketbox::store::View;
 use ticketbox::store::{DiskStore, Store, StoreError};
 

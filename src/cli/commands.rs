@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use ticketbox::clock::{Clock, SystemClock};
 use ticketbox::config::Config;
-use ticketbox::control::{self, Request, WireMail};
 use ticketbox::intake::{self, Item};
 use ticketbox::outbox::{FileTransport, SmtpTransport, Transport};
 use ticketbox::pipeline::{Engine, OutcomeKind};
 use ticketbox::report;
+use ticketbox::runtime::control::{self, Request, WireMail};
+use ticketbox::runtime::worker::{self, Source, Worker};
 use ticketbox::store::DiskStore;
-use ticketbox::worker::{self, Source, Worker};
 
 pub fn templates_preview(
     cfg: Config,

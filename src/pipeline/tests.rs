@@ -252,7 +252,8 @@ fn pending_raw_mail_is_recovered_after_a_crash() {
     s.store.put_raw(&raw.hash, &raw.bytes, &raw.origin).unwrap();
     assert_eq!(s.store.pending().unwrap().len(), 1);
     let n =
-        crate::worker::recover(&s.engine, &s.store, &crate::clock::FixedClock::new(t0())).unwrap();
+        crate::runtime::worker::recover(&s.engine, &s.store, &crate::clock::FixedClock::new(t0()))
+            .unwrap();
     assert_eq!(n, 1);
     assert!(s.store.pending().unwrap().is_empty());
     assert_eq!(s.store.tickets().unwrap().len(), 1);
