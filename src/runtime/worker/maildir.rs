@@ -13,10 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-/// A batch is cut once it holds this much mail, so big attachments do not
-/// pile up in memory.
-const BATCH_BYTES: usize = 16 << 20;
-
 const RESCAN: Duration = Duration::from_secs(30);
 
 pub struct MaildirSource<S: Store + 'static> {
@@ -85,42 +81,19 @@ impl<S: Store + 'static> MaildirSource<S> {
     }
 
     /// Reads unseen items and submits them in batches of at most
-    /// `batch_size` messages or [`BATCH_BYTES`], whichever comes first.
+    /// `batch_size` messages or [`super::BATCH_BYTES`], whichever comes first.
     async fn submit(&self, items: Vec<Item>) -> Result<Stats, WorkerError> {
         let mut stats = Stats::default();
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        for item in items {
-            if let Some(key) = item.source_key()
-                && self.store.source_seen(key)?
-            {
-                stats.skipped += 1;
-                continue;
-            }
-            match item.clone().read() {
-                Ok(raw) => {
-                    bytes += raw.bytes.len();
-                    batch.push(raw);
-                }
-                Err(e) => {
-                    // Gone already (a client moved it) or unreadable.
-                    tracing::warn!(item = ?item, error = %e, "cannot read message file");
-                    stats.unreadable += 1;
-                }
-            }
-            if batch.len() >= self.batch_size || bytes >= BATCH_BYTES {
-                bytes = 0;
+        let mut items = items.into_iter().peekable();
+        let seen = |key: &str| Ok(self.store.source_seen(key)?);
+        while items.peek().is_some() {
+            let batch = super::next_batch(&mut items, self.batch_size, &seen, &mut stats)?;
+            if !batch.is_empty() {
                 self.committer
-                    .submit(std::mem::take(&mut batch), None)
+                    .submit(batch, None)
                     .await
                     .map_err(WorkerError::Task)?;
             }
-        }
-        if !batch.is_empty() {
-            self.committer
-                .submit(batch, None)
-                .await
-                .map_err(WorkerError::Task)?;
         }
         Ok(stats)
     }

@@ -136,31 +136,8 @@ pub fn ingest<S: Store + ?Sized>(
     let mut items = items.into_iter().peekable();
     let store = &Staged::new(store);
     while items.peek().is_some() {
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        for item in items.by_ref() {
-            if skip_seen
-                && let Some(key) = item.source_key()
-                && store.source_seen(key)?
-            {
-                stats.skipped += 1;
-                continue;
-            }
-            match item.clone().read() {
-                Ok(raw) => {
-                    bytes += raw.bytes.len();
-                    batch.push(raw);
-                }
-                Err(e) => {
-                    tracing::error!(item = ?item, error = %e, "cannot read message");
-                    stats.unreadable += 1;
-                    continue;
-                }
-            }
-            if batch.len() >= engine.cfg.intake.batch_size || bytes >= BATCH_BYTES {
-                break;
-            }
-        }
+        let seen = |key: &str| Ok(skip_seen && store.source_seen(key)?);
+        let batch = next_batch(&mut items, engine.cfg.intake.batch_size, &seen, &mut stats)?;
         let mails: Vec<&intake::RawMail> = batch.iter().collect();
         for outcome in isolate::process_all(engine, store, clock, &mails)? {
             report(&outcome);
@@ -171,12 +148,50 @@ pub fn ingest<S: Store + ?Sized>(
     Ok(stats)
 }
 
+/// Reads the next batch from `items`: the readable ones not `seen`
+/// already, up to `size` messages or [`BATCH_BYTES`], whichever comes
+/// first; counts what it skips and what it cannot read. The one way every
+/// Maildir, mbox or file source turns items into mail for the committer.
+pub(crate) fn next_batch(
+    items: &mut dyn Iterator<Item = Item>,
+    size: usize,
+    seen: &dyn Fn(&str) -> Result<bool, WorkerError>,
+    stats: &mut Stats,
+) -> Result<Vec<intake::RawMail>, WorkerError> {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        if let Some(key) = item.source_key()
+            && seen(key)?
+        {
+            stats.skipped += 1;
+            continue;
+        }
+        match item.clone().read() {
+            Ok(raw) => {
+                bytes += raw.bytes.len();
+                batch.push(raw);
+            }
+            Err(e) => {
+                // Gone already (a client moved it) or unreadable.
+                tracing::warn!(item = ?item, error = %e, "cannot read message");
+                stats.unreadable += 1;
+                continue;
+            }
+        }
+        if batch.len() >= size.max(1) || bytes >= BATCH_BYTES {
+            break;
+        }
+    }
+    Ok(batch)
+}
+
 /// After SIGTERM, deliveries in hand get this long.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Mail read for one batch stops at this many bytes (big attachments are
 /// not all held at once).
-const BATCH_BYTES: usize = 16 << 20;
+pub(crate) const BATCH_BYTES: usize = 16 << 20;
 
 /// Raw messages stored but never committed (a crash between the two):
 /// they were durable, so they are processed again, not lost. Their tries
