@@ -61,7 +61,8 @@
 //! - [`model`]: tickets and message records.
 //!
 //! The edges:
-//! - [`intake`]: reading Maildirs, mbox files, stdin.
+//! - [`intake`]: reading Maildirs, mbox files, stdin; the
+//!   [`intake::Source`] trait every mail source (Maildir, IMAP) implements.
 //! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects,
 //!   timeouts, modified UTF-7 folder names).
 //! - [`store`]: the ports: [`store::View`] (what deciding reads) and

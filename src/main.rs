@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use ticketbox::config::Config;
 use ticketbox::report;
 use ticketbox::runtime::control::{Request, WireMail};
-use ticketbox::runtime::worker::Source;
+use ticketbox::runtime::worker::Intake;
 use ticketbox::store::Store;
 
 fn main() -> ExitCode {
@@ -91,9 +91,9 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::Init { .. } | Command::Config { .. } => unreachable!("handled above"),
         Command::Run { once, maildir } => {
             let source = match maildir {
-                Some(dir) => Source::Maildir(dir),
-                None if !cfg.mailbox.is_empty() => Source::Imap(cfg.mailbox.clone()),
-                None => Source::Maildir(cfg.intake.maildir.clone()),
+                Some(dir) => Intake::Maildir(dir),
+                None if !cfg.mailbox.is_empty() => Intake::Imap(cfg.mailbox.clone()),
+                None => Intake::Maildir(cfg.intake.maildir.clone()),
             };
             return run(cfg, source, once);
         }

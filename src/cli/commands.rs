@@ -13,7 +13,7 @@ use ticketbox::outbox::{FileTransport, SmtpTransport, Transport};
 use ticketbox::pipeline::{Engine, OutcomeKind};
 use ticketbox::report;
 use ticketbox::runtime::control::{self, Request, WireMail};
-use ticketbox::runtime::worker::{self, Source, Worker};
+use ticketbox::runtime::worker::{self, Intake, Worker};
 use ticketbox::store::DiskStore;
 
 pub fn templates_preview(
@@ -224,8 +224,8 @@ pub fn transport(cfg: &Config) -> Result<Arc<dyn Transport>> {
 /// (EX_TEMPFAIL): a `run --once` in a script must not look like success.
 const UNDELIVERED: u8 = 75;
 
-pub fn run(cfg: Config, source: Source, once: bool) -> Result<ExitCode> {
-    if let Source::Maildir(dir) = &source
+pub fn run(cfg: Config, source: Intake, once: bool) -> Result<ExitCode> {
+    if let Intake::Maildir(dir) = &source
         && !dir.is_dir()
     {
         bail!(
@@ -247,7 +247,7 @@ pub fn run(cfg: Config, source: Source, once: bool) -> Result<ExitCode> {
     // Passwords are looked up now, before any connection, so a missing
     // variable is one line at start rather than a retry loop later.
     let mut missing = Vec::new();
-    if let Source::Imap(mailboxes) = &source {
+    if let Intake::Imap(mailboxes) = &source {
         for m in mailboxes {
             if let Err(e) = m.secret().read(&m.user) {
                 missing.push(format!("mailbox {:?}: {e}", m.name));
@@ -292,8 +292,8 @@ pub fn run(cfg: Config, source: Source, once: bool) -> Result<ExitCode> {
         transport,
     };
     let reading = match &source {
-        Source::Maildir(dir) => format!("the Maildir {}", dir.display()),
-        Source::Imap(boxes) => boxes
+        Intake::Maildir(dir) => format!("the Maildir {}", dir.display()),
+        Intake::Imap(boxes) => boxes
             .iter()
             .map(|m| {
                 format!(

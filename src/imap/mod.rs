@@ -729,6 +729,25 @@ fn budgeted(uids: &[u32], size: impl Fn(u32) -> u64, budget: u64) -> Vec<Vec<u32
     groups
 }
 
+/// An IMAP mailbox as one of the worker's sources.
+impl<S: Store + 'static> crate::intake::Source for MailboxReader<S> {
+    fn name(&self) -> String {
+        format!("mailbox {}", self.cfg.name)
+    }
+
+    fn run(
+        self: Box<Self>,
+        once: bool,
+        shutdown: watch::Receiver<bool>,
+    ) -> crate::intake::SourceRun {
+        let reader = MailboxReader { once, ..*self };
+        Box::pin(async move {
+            reader.run(shutdown).await?;
+            Ok(crate::intake::Taken::default())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

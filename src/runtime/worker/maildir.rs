@@ -158,3 +158,23 @@ fn watch(
     }
     Ok(watcher)
 }
+
+impl<S: Store + 'static> crate::intake::Source for MaildirSource<S> {
+    fn name(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn run(
+        self: Box<Self>,
+        once: bool,
+        shutdown: watch::Receiver<bool>,
+    ) -> crate::intake::SourceRun {
+        Box::pin(async move {
+            let stats = MaildirSource::run(&self, once, shutdown).await?;
+            Ok(crate::intake::Taken {
+                skipped: stats.skipped,
+                unreadable: stats.unreadable,
+            })
+        })
+    }
+}

@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::committer::{self, Committer, isolate};
 use crate::config::MailboxCfg;
 use crate::imap::MailboxReader;
-use crate::intake::{self, Item};
+use crate::intake::{self, Item, Source};
 use crate::outbox::{self, Transport};
 use crate::pipeline::{Engine, Outcome};
 use crate::runtime::control;
@@ -41,8 +41,9 @@ pub enum WorkerError {
     },
     #[error("watching {path}: {message}")]
     Watch { path: String, message: String },
-    #[error("mailbox {name}: {message}")]
-    Mailbox { name: String, message: String },
+    /// A mail source gave up (its name: a Maildir path, a mailbox).
+    #[error("{name}: {message}")]
+    Source { name: String, message: String },
     #[error("control socket: {0}")]
     Control(String),
     #[error("worker task failed: {0}")]
@@ -113,9 +114,9 @@ impl Refusals {
     }
 }
 
-/// Where `run` takes mail from.
+/// Where `run` takes mail from, as configured.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub enum Intake {
     Maildir(PathBuf),
     Imap(Vec<MailboxCfg>),
 }
@@ -263,7 +264,7 @@ impl<S: Store + 'static> Worker<S> {
     /// up, then delivers what is due and returns.
     pub async fn run(
         &self,
-        source: Source,
+        source: Intake,
         once: bool,
         outer: watch::Receiver<bool>,
     ) -> Result<Stats, WorkerError> {
@@ -294,7 +295,7 @@ impl<S: Store + 'static> Worker<S> {
 
     async fn run_until(
         &self,
-        source: Source,
+        source: Intake,
         once: bool,
         shutdown: watch::Receiver<bool>,
         fatal: watch::Sender<Option<String>>,
@@ -370,43 +371,52 @@ impl<S: Store + 'static> Worker<S> {
             tracing::info!(recovered = n, "recovered messages from an interrupted run");
         }
 
+        // Every source side by side; one that gives up leaves the others
+        // running (with `once`, its error is the run's).
+        let sources: Vec<Box<dyn Source>> = match source {
+            Intake::Maildir(dir) => vec![Box::new(maildir::MaildirSource {
+                dir,
+                committer: committer.clone(),
+                store: self.store.clone(),
+                batch_size: self.engine.cfg.intake.batch_size,
+            })],
+            Intake::Imap(mailboxes) => mailboxes
+                .into_iter()
+                .map(|cfg| {
+                    Box::new(MailboxReader {
+                        cfg,
+                        committer: committer.clone(),
+                        store: self.store.clone(),
+                        once,
+                        history_hours: self.engine.cfg.intake.history_hours,
+                    }) as Box<dyn Source>
+                })
+                .collect(),
+        };
+        let runs: Vec<_> = sources
+            .into_iter()
+            .map(|s| (s.name(), tokio::spawn(s.run(once, shutdown.clone()))))
+            .collect();
         let mut stats = Stats::default();
-        match source {
-            Source::Maildir(dir) => {
-                let src = maildir::MaildirSource {
-                    dir,
-                    committer: committer.clone(),
-                    store: self.store.clone(),
-                    batch_size: self.engine.cfg.intake.batch_size,
-                };
-                stats = src.run(once, shutdown.clone()).await?;
-            }
-            Source::Imap(mailboxes) => {
-                let readers: Vec<_> = mailboxes
-                    .into_iter()
-                    .map(|cfg| {
-                        let name = cfg.name.clone();
-                        let reader = MailboxReader {
-                            cfg,
-                            committer: committer.clone(),
-                            store: self.store.clone(),
-                            once,
-                            history_hours: self.engine.cfg.intake.history_hours,
-                        };
-                        (name, tokio::spawn(reader.run(shutdown.clone())))
-                    })
-                    .collect();
-                for (name, task) in readers {
-                    let r = task.await.map_err(|e| WorkerError::Task(e.to_string()))?;
-                    if let Err(e) = r {
-                        if once {
-                            return Err(WorkerError::Mailbox {
-                                name,
-                                message: e.to_string(),
-                            });
-                        }
-                        tracing::error!(mailbox = %name, error = %e, "mailbox reader gave up");
+        let total = runs.len();
+        let (mut failed, mut gave_up) = (None, 0);
+        for (name, task) in runs {
+            match task.await.map_err(|e| WorkerError::Task(e.to_string()))? {
+                Ok(taken) => {
+                    stats.skipped += taken.skipped;
+                    stats.unreadable += taken.unreadable;
+                }
+                Err(e) => {
+                    let e = WorkerError::Source {
+                        name,
+                        message: e.to_string(),
+                    };
+                    if once {
+                        return Err(e);
                     }
+                    tracing::error!(error = %e, "mail source gave up");
+                    gave_up += 1;
+                    failed = Some(e);
                 }
             }
         }
@@ -474,7 +484,12 @@ impl<S: Store + 'static> Worker<S> {
             cpu_seconds = cpu_seconds(),
             "stopped: batches finished, store flushed"
         );
-        Ok(stats)
+        // A worker none of whose sources still reads is a failed run (a
+        // supervisor restarts it), once what they took in is safe.
+        match failed {
+            Some(e) if gave_up == total => Err(e),
+            _ => Ok(stats),
+        }
     }
 }
 

@@ -8,6 +8,10 @@
 //! does not even read them again; the store's duplicate check is the
 //! backstop when a file is renamed or copied.
 
+mod source;
+
+pub use source::{GaveUp, Source, SourceRun, Taken};
+
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
