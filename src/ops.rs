@@ -114,6 +114,7 @@ pub fn release<S: Store + ?Sized>(
     let bytes = store.raw(&q.raw_hash)?.ok_or_else(|| {
         OpError::Input(format!("the bytes of {} are not in the store", q.raw_hash))
     })?;
-    let raw = RawMail::new(bytes, format!("released:{}", q.origin), None);
+    let origin = crate::intake::Origin::Released(Box::new(crate::intake::Origin::parse(&q.origin)));
+    let raw = RawMail::new(bytes, origin.to_string(), None);
     Ok(crate::pipeline::release(engine, store, &raw, now)?)
 }

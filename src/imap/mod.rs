@@ -506,8 +506,12 @@ impl<S: Store + 'static> MailboxReader<S> {
             mails.push(
                 RawMail::new(
                     body,
-                    format!("imap:{}/{uid}", cfg.name),
-                    Some(format!("imap:{}:{validity}:{uid}", cfg.name)),
+                    crate::intake::Origin::Imap {
+                        mailbox: cfg.name.clone(),
+                        uid,
+                    }
+                    .to_string(),
+                    Some(crate::intake::imap_source_key(&cfg.name, validity, uid)),
                 )
                 .with_queue(cfg.queue.clone())
                 .arrived_at(arrived),
@@ -539,8 +543,12 @@ impl<S: Store + 'static> MailboxReader<S> {
             for (uid, why) in &items {
                 crate::committer::isolate::quarantine_unfetchable(
                     store,
-                    &format!("imap:{name}/{uid}"),
-                    &format!("imap:{name}:{validity}:{uid}"),
+                    &crate::intake::Origin::Imap {
+                        mailbox: name.clone(),
+                        uid: *uid,
+                    }
+                    .to_string(),
+                    &crate::intake::imap_source_key(&name, validity, *uid),
                     why,
                     now,
                 )

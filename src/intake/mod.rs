@@ -8,8 +8,10 @@
 //! does not even read them again; the store's duplicate check is the
 //! backstop when a file is renamed or copied.
 
+mod origin;
 mod source;
 
+pub use origin::{Origin, imap_source_key};
 pub use source::{GaveUp, Source, SourceRun, Taken};
 
 use sha2::{Digest, Sha256};

@@ -206,10 +206,9 @@ pub fn pending_mails<S: Store + ?Sized>(
         let Some(bytes) = store.raw(&hash)? else {
             continue;
         };
-        // "imap:<mailbox>/<uid>": the mailbox's queue applies.
-        let queue = origin
-            .strip_prefix("imap:")
-            .and_then(|rest| rest.split('/').next())
+        // From an IMAP mailbox: the mailbox's queue applies.
+        let queue = intake::Origin::parse(&origin)
+            .mailbox()
             .and_then(|name| engine.cfg.mailbox.iter().find(|m| m.name == name))
             .and_then(|m| m.queue.clone());
         mails.push(intake::RawMail::new(bytes, origin, None).with_queue(queue));
