@@ -164,18 +164,28 @@ pub fn process_all_with<S: Store + ?Sized>(
     .map_err(StoreError::NoSpace)?;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; mails.len()];
     let mut fresh = Vec::with_capacity(mails.len());
+    let mut again = Vec::new();
     for (i, raw) in mails.iter().enumerate() {
         let tries = store.attempts(&raw.hash)?;
         if tries.alone >= MAX_CRASHES_ALONE {
             outcomes[i] = Some(set_aside(store, raw, tries, clock.now())?);
         } else if tries.total > 0 {
-            // Was in a batch that never finished: alone this time.
-            take_in(store, &[raw])?;
-            outcomes[i] = Some(process_one(engine, store, raw, None, clock.now(), step)?);
-            store.flush()?;
+            again.push((tries.alone, i));
         } else {
             fresh.push(i);
         }
+    }
+    // Was in a batch that never finished: alone this time. Those already
+    // tried alone go last: a process killed from outside (an admin, the
+    // OOM killer for another reason) stops whichever message is first, and
+    // the same one must not be first every time, or an innocent message is
+    // set aside for two kills that were not its doing.
+    again.sort_by_key(|&(alone, i)| (alone, i));
+    for (_, i) in again {
+        let raw = mails[i];
+        take_in(store, &[raw])?;
+        outcomes[i] = Some(process_one(engine, store, raw, None, clock.now(), step)?);
+        store.flush()?;
     }
     if !fresh.is_empty() {
         let batch: Vec<&RawMail> = fresh.iter().map(|&i| mails[i]).collect();
@@ -508,6 +518,34 @@ mod tests {
         // The same bytes arriving again stay where they are.
         let again = process_all(&s.engine, &s.store, &s.clock, &[&mails[2]]).unwrap();
         assert_eq!(again[0].outcome, OutcomeKind::Duplicate);
+    }
+
+    /// Kills from outside (an admin's SIGKILL, a power cut) stop whichever
+    /// message is being tried alone; the one already tried alone waits
+    /// behind the others, so two kills in a row do not both land on it.
+    #[test]
+    fn a_message_already_tried_alone_goes_behind_the_others() {
+        let s = setup();
+        let mails: Vec<RawMail> = (1..=3).map(|n| mail(n, "fine")).collect();
+        let refs: Vec<&RawMail> = mails.iter().collect();
+        take_in(&s.store, &refs).unwrap();
+        // Message 1 was being tried alone when the process was killed.
+        s.store.count_attempts(&[&mails[0].hash], true).unwrap();
+        s.store.flush().unwrap();
+        let calls = Mutex::new(Vec::new());
+        let out =
+            process_all_with(&s.engine, &s.store, &s.clock, &refs, &step_noting(&calls)).unwrap();
+        let seen: Vec<String> = calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(o, _)| o.clone())
+            .collect();
+        assert_eq!(seen, ["test:2", "test:3", "test:1"]);
+        // Outcomes keep the order the mail came in.
+        let origins: Vec<&str> = out.iter().map(|o| o.origin.as_str()).collect();
+        assert_eq!(origins, ["test:1", "test:2", "test:3"]);
+        assert!(out.iter().all(|o| o.outcome == OutcomeKind::Created));
     }
 
     #[test]
