@@ -184,30 +184,12 @@ fn the_open_index_follows_status_and_is_built_for_old_stores() {
 
 #[test]
 fn big_outgoing_mail_lives_in_a_file_too() {
-    use crate::store::{OutboxEntry, OutboxState};
+    use crate::store::OutboxState;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let now = chrono::Utc::now();
     let raw = format!("Subject: logs\r\n\r\n{}", "x".repeat(raw_files::INLINE_MAX));
-    let entry = |id: &str, raw: &str| OutboxEntry {
-        id: id.into(),
-        ticket: 1000,
-        purpose: "notification".into(),
-        envelope_from: "support@example.com".into(),
-        recipients: vec!["ola@example.com".into()],
-        subject: "logs".into(),
-        raw: raw.into(),
-        state: OutboxState::Pending,
-        attempts: 0,
-        created: now,
-        next_attempt: now,
-        last_error: None,
-        sent: None,
-        delivered: Vec::new(),
-        refused: Vec::new(),
-        notify: None,
-        claim: None,
-    };
+    let entry = |id: &str, raw: &str| outgoing(id, raw, now);
     {
         let store = SledStore::open(&data, 1000).unwrap();
         store
@@ -366,32 +348,13 @@ fn unreadable_state_is_no_state() {
 /// belong to a process that is gone, so its outbox is free again at once.
 #[test]
 fn claims_do_not_outlive_the_process_that_made_them() {
-    use crate::store::{OutboxEntry, OutboxState};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let now = chrono::Utc::now();
     {
         let store = SledStore::open(&data, 1000).unwrap();
         let mut c = Commit::default();
-        c.outbox.push(OutboxEntry {
-            id: "a@x".into(),
-            ticket: 1000,
-            purpose: "acknowledgement".into(),
-            envelope_from: "support@example.com".into(),
-            recipients: vec!["ann@c.example".into()],
-            subject: "s".into(),
-            raw: "mail".into(),
-            state: OutboxState::Pending,
-            attempts: 0,
-            created: now,
-            next_attempt: now,
-            last_error: None,
-            sent: None,
-            delivered: Vec::new(),
-            refused: Vec::new(),
-            notify: None,
-            claim: None,
-        });
+        c.outbox.push(outgoing("a@x", "mail", now));
         store.commit(&c).unwrap();
         let until = now + chrono::Duration::hours(1);
         assert_eq!(
@@ -415,4 +378,27 @@ fn claims_do_not_outlive_the_process_that_made_them() {
     let until = now + chrono::Duration::hours(1);
     let due = store.claim_due("new", now, until, 10).unwrap();
     assert_eq!(due.claimed.len(), 1, "the dead process's claim was dropped");
+}
+
+/// An outgoing mail due at `now`.
+fn outgoing(id: &str, raw: &str, now: DateTime<Utc>) -> crate::store::OutboxEntry {
+    crate::store::OutboxEntry {
+        id: id.into(),
+        ticket: 1000,
+        purpose: "notification".into(),
+        envelope_from: "support@example.com".into(),
+        recipients: vec!["ola@example.com".into()],
+        subject: "logs".into(),
+        raw: raw.into(),
+        state: crate::store::OutboxState::Pending,
+        attempts: 0,
+        created: now,
+        next_attempt: now,
+        last_error: None,
+        sent: None,
+        delivered: Vec::new(),
+        refused: Vec::new(),
+        notify: None,
+        claim: None,
+    }
 }
