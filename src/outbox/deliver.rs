@@ -311,16 +311,7 @@ mod tests {
             recipients: vec![format!("{id}@c.example")],
             subject: "s".into(),
             raw: "Subject: s\r\n\r\nx\r\n".into(),
-            state: OutboxState::Pending,
-            attempts: 0,
-            created: at,
-            next_attempt: at,
-            last_error: None,
-            sent: None,
-            delivered: Vec::new(),
-            refused: Vec::new(),
-            notify: None,
-            claim: None,
+            ..OutboxEntry::queued(at)
         }
     }
 

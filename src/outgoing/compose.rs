@@ -7,7 +7,7 @@
 use crate::classify::{Identity, LOOP_HEADER};
 use crate::mail::parse::AttachmentData;
 use crate::model::{MessageKind, MessageRecord, Party, TicketId};
-use crate::outbox::{OutboxEntry, OutboxState};
+use crate::outbox::OutboxEntry;
 use crate::outgoing::render::Rendered;
 use crate::outgoing::render::TemplateError;
 use crate::text;
@@ -146,16 +146,7 @@ pub fn compose(
         recipients,
         subject: subject.clone(),
         raw,
-        state: OutboxState::Pending,
-        attempts: 0,
-        created: now,
-        next_attempt: now,
-        last_error: None,
-        sent: None,
-        delivered: Vec::new(),
-        refused: Vec::new(),
-        notify: None,
-        claim: None,
+        ..OutboxEntry::queued(now)
     };
     let record = MessageRecord {
         message_id: id,

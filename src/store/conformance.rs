@@ -49,16 +49,7 @@ fn entry(id: &str, raw: &str, h: u32) -> OutboxEntry {
         recipients: vec!["ann@c.example".into()],
         subject: "s".into(),
         raw: raw.into(),
-        state: OutboxState::Pending,
-        attempts: 0,
-        created: at(h),
-        next_attempt: at(h),
-        last_error: None,
-        sent: None,
-        delivered: Vec::new(),
-        refused: Vec::new(),
-        notify: None,
-        claim: None,
+        ..OutboxEntry::queued(at(h))
     }
 }
 

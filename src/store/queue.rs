@@ -96,6 +96,31 @@ pub struct Due {
 }
 
 impl OutboxEntry {
+    /// A mail queued at `now`, due at once, never tried: the delivery
+    /// state of a new entry. Callers fill in what the mail is
+    /// (`OutboxEntry { id, recipients, raw, .., ..OutboxEntry::queued(now) }`).
+    pub fn queued(now: DateTime<Utc>) -> OutboxEntry {
+        OutboxEntry {
+            id: String::new(),
+            ticket: 0,
+            purpose: String::new(),
+            envelope_from: String::new(),
+            recipients: Vec::new(),
+            subject: String::new(),
+            raw: String::new(),
+            state: OutboxState::Pending,
+            attempts: 0,
+            created: now,
+            next_attempt: now,
+            last_error: None,
+            sent: None,
+            delivered: Vec::new(),
+            refused: Vec::new(),
+            notify: None,
+            claim: None,
+        }
+    }
+
     /// Whether `holder` may take it at `now`: still to deliver, due, and
     /// not held by another drainer whose claim still runs. (A holder is one
     /// drainer, which runs one round at a time: its own claim is its own.)

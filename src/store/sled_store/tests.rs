@@ -390,15 +390,6 @@ fn outgoing(id: &str, raw: &str, now: DateTime<Utc>) -> crate::store::OutboxEntr
         recipients: vec!["ola@example.com".into()],
         subject: "logs".into(),
         raw: raw.into(),
-        state: crate::store::OutboxState::Pending,
-        attempts: 0,
-        created: now,
-        next_attempt: now,
-        last_error: None,
-        sent: None,
-        delivered: Vec::new(),
-        refused: Vec::new(),
-        notify: None,
-        claim: None,
+        ..crate::store::OutboxEntry::queued(now)
     }
 }
