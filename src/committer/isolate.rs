@@ -567,6 +567,7 @@ mod tests {
         let s = setup();
         let mails: Vec<RawMail> = (0..100).map(|n| mail(n, "fine")).collect();
         let refs: Vec<&RawMail> = mails.iter().collect();
+        take_in(&s.store, &refs).unwrap();
         let mut seen = Vec::new();
         ahead::each_prepared(&s.engine, &refs, |k, ready| {
             let prepared = ready.expect("prepared ahead").expect("no panic");

@@ -94,6 +94,10 @@ pub fn release<S: Store + ?Sized>(
 
 /// [`process`] for a message [`prepare`]d ahead (on another core, while
 /// the one before it was decided).
+///
+/// The caller has stored the raw bytes already (the committer's batches
+/// store and count a whole batch before deciding any of it), so they are
+/// not looked up again here.
 pub fn process_prepared<S: Store + ?Sized>(
     engine: &Engine,
     store: &S,
@@ -101,7 +105,7 @@ pub fn process_prepared<S: Store + ?Sized>(
     prepared: Prepared,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    run_prepared(engine, store, raw, prepared, now, false)
+    decide_and_apply(engine, store, raw, prepared, now, false)
 }
 
 fn run<S: Store + ?Sized>(
@@ -111,10 +115,12 @@ fn run<S: Store + ?Sized>(
     now: DateTime<Utc>,
     released: bool,
 ) -> Result<Outcome, StoreError> {
-    run_prepared(engine, store, raw, prepare(engine, raw), now, released)
+    store.put_raw(&raw.hash, &raw.bytes, &raw.origin)?;
+    decide_and_apply(engine, store, raw, prepare(engine, raw), now, released)
 }
 
-fn run_prepared<S: Store + ?Sized>(
+/// Decides `raw` over the store and applies the decision's one commit.
+fn decide_and_apply<S: Store + ?Sized>(
     engine: &Engine,
     store: &S,
     raw: &RawMail,
@@ -122,7 +128,6 @@ fn run_prepared<S: Store + ?Sized>(
     now: DateTime<Utc>,
     released: bool,
 ) -> Result<Outcome, StoreError> {
-    store.put_raw(&raw.hash, &raw.bytes, &raw.origin)?;
     let rules = engine.rules();
     let take = || store.allocate_ticket_id();
     let ask = Ask {
