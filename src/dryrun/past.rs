@@ -10,8 +10,8 @@
 
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::store::{
-    Attempts, Commit, CustomerTicket, OutboxEntry, PendingMail, Quarantined, Store, StoreError,
-    View,
+    Attempts, BlobKind, Commit, CustomerTicket, OutboxEntry, PendingMail, Quarantined, Store,
+    StoreError, View,
 };
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
@@ -91,8 +91,8 @@ impl<V: View + ?Sized> ThreadView for AsItStood<'_, V> {
 }
 
 impl<V: View + ?Sized> View for AsItStood<'_, V> {
-    fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
-        self.inner.raw(hash)
+    fn blob(&self, kind: BlobKind, key: &str) -> Result<Option<Vec<u8>>> {
+        self.inner.blob(kind, key)
     }
 
     fn pending(&self) -> Result<Vec<PendingMail>> {
@@ -180,7 +180,11 @@ impl<V: View + ?Sized> View for AsItStood<'_, V> {
 
 /// A replay writes nothing: its commits stay in the overlay in front.
 impl<V: View + ?Sized> Store for AsItStood<'_, V> {
-    fn put_raw(&self, _hash: &str, _bytes: &[u8], _origin: &str) -> Result<()> {
+    fn put_blob(&self, _kind: BlobKind, _key: &str, _bytes: &[u8]) -> Result<()> {
+        Err(refused())
+    }
+
+    fn mark_pending(&self, _hash: &str, _origin: &str) -> Result<()> {
         Err(refused())
     }
 

@@ -185,6 +185,37 @@ fn an_outbox_entry_is_there_once_with_its_message<S: Store>(s: &S) {
     assert!(s.outbox_entry("nobody@x").unwrap().is_none());
 }
 
+fn blobs_are_written_once_per_kind<S: Store>(s: &S) {
+    s.put_blob(BlobKind::Mail, "abc1", b"first").unwrap();
+    // The same key again (mail fetched twice): the blob stays as it was.
+    s.put_blob(BlobKind::Mail, "abc1", b"first").unwrap();
+    s.put_blob(BlobKind::Outgoing, "abc1", b"other kind")
+        .unwrap();
+    assert_eq!(
+        s.blob(BlobKind::Mail, "abc1").unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+    assert_eq!(s.raw("abc1").unwrap().as_deref(), Some(&b"first"[..]));
+    assert_eq!(
+        s.blob(BlobKind::Outgoing, "abc1").unwrap().as_deref(),
+        Some(&b"other kind"[..]),
+        "each kind is its own key space"
+    );
+    assert!(s.blob(BlobKind::Mail, "abc2").unwrap().is_none());
+    // A blob alone is not pending mail: only put_raw marks it.
+    assert!(s.pending().unwrap().is_empty());
+    // An outgoing message committed with its entry is its blob.
+    s.commit(&Commit {
+        outbox: vec![entry("ack@x", "Subject: a\r\n\r\na", 10)],
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(
+        s.blob(BlobKind::Outgoing, "ack@x").unwrap().as_deref(),
+        Some(&b"Subject: a\r\n\r\na"[..])
+    );
+}
+
 fn pending_mail_comes_back_in_arrival_order<S: Store>(s: &S) {
     for (i, hash) in ["ff", "cc", "99", "33"].iter().enumerate() {
         s.put_raw(hash, format!("mail {i}").as_bytes(), &format!("origin-{i}"))
@@ -514,6 +545,11 @@ macro_rules! conformance {
             fn an_outbox_entry_is_there_once_with_its_message() {
                 let (_keep, s) = $make();
                 super::an_outbox_entry_is_there_once_with_its_message(&s);
+            }
+            #[test]
+            fn blobs_are_written_once_per_kind() {
+                let (_keep, s) = $make();
+                super::blobs_are_written_once_per_kind(&s);
             }
             #[test]
             fn pending_mail_comes_back_in_arrival_order() {

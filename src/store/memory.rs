@@ -5,6 +5,7 @@
 //! suite in `store/conformance.rs`. Everything sits behind one mutex, so
 //! each commit is atomic by construction; `flush` has nothing to do.
 
+use super::blobs::{BlobKind, Blobs, MemoryBlobs};
 use super::{
     ACKS_KEPT, Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store, View,
 };
@@ -18,7 +19,6 @@ use std::sync::{Mutex, MutexGuard};
 
 #[derive(Default)]
 struct Mem {
-    raw: HashMap<String, Vec<u8>>,
     /// Pending raw mail: arrival number, tries, origin.
     pending: HashMap<String, (u64, Attempts, String)>,
     arrivals: u64,
@@ -30,7 +30,7 @@ struct Mem {
     conversations: HashMap<String, TicketId>,
     /// (customer address, ticket) → the ticket at a glance.
     customers: BTreeMap<(String, TicketId), CustomerTicket>,
-    /// Entries with their messages, by id.
+    /// Entries without their messages (blobs), by id.
     outbox: BTreeMap<String, OutboxEntry>,
     acks: HashMap<String, Vec<DateTime<Utc>>>,
     quarantine: BTreeMap<String, Quarantined>,
@@ -42,6 +42,7 @@ struct Mem {
 pub struct MemoryStore {
     first_ticket: TicketId,
     mem: Mutex<Mem>,
+    blobs: MemoryBlobs,
 }
 
 impl MemoryStore {
@@ -49,6 +50,7 @@ impl MemoryStore {
         MemoryStore {
             first_ticket,
             mem: Mutex::new(Mem::default()),
+            blobs: MemoryBlobs::default(),
         }
     }
 
@@ -95,8 +97,8 @@ impl ThreadView for MemoryStore {
 }
 
 impl View for MemoryStore {
-    fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.lock().raw.get(hash).cloned())
+    fn blob(&self, kind: BlobKind, key: &str) -> Result<Option<Vec<u8>>> {
+        self.blobs.get(kind, key)
     }
 
     fn pending(&self) -> Result<Vec<PendingMail>> {
@@ -190,7 +192,13 @@ impl View for MemoryStore {
     }
 
     fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>> {
-        Ok(self.lock().outbox.get(id).cloned())
+        let Some(mut e) = self.lock().outbox.get(id).cloned() else {
+            return Ok(None);
+        };
+        if let Some(raw) = self.blobs.get(BlobKind::Outgoing, id)? {
+            e.raw = String::from_utf8_lossy(&raw).into_owned();
+        }
+        Ok(Some(e))
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {
@@ -203,11 +211,12 @@ impl View for MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
+    fn put_blob(&self, kind: BlobKind, key: &str, bytes: &[u8]) -> Result<()> {
+        self.blobs.put(kind, key, bytes)
+    }
+
+    fn mark_pending(&self, hash: &str, origin: &str) -> Result<()> {
         let mut m = self.lock();
-        m.raw
-            .entry(hash.to_owned())
-            .or_insert_with(|| bytes.to_vec());
         // A mark already there keeps its arrival order and tries.
         if !m.pending.contains_key(hash) && !m.quarantine.contains_key(hash) {
             m.arrivals += 1;
@@ -270,8 +279,12 @@ impl Store for MemoryStore {
         if let Some((key, t)) = &c.conversation {
             m.conversations.entry(key.clone()).or_insert(*t);
         }
-        for e in &c.outbox {
-            m.outbox.insert(e.id.clone(), e.clone());
+        for e in c.outbox.iter() {
+            if !e.raw.is_empty() {
+                self.blobs
+                    .put(BlobKind::Outgoing, &e.id, e.raw.as_bytes())?;
+            }
+            m.outbox.insert(e.id.clone(), without_raw(e));
         }
         for a in &c.acked {
             let times = m.acks.entry(a.key.clone()).or_default();
@@ -296,19 +309,14 @@ impl Store for MemoryStore {
     }
 
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
-        let mut m = self.lock();
-        // The message is written once: later writes carry the state.
-        let raw = match m.outbox.get(&entry.id) {
-            Some(old) if !old.raw.is_empty() => old.raw.clone(),
-            _ => entry.raw.clone(),
-        };
-        m.outbox.insert(
-            entry.id.clone(),
-            OutboxEntry {
-                raw,
-                ..entry.clone()
-            },
-        );
+        // The message is a blob, written once: later writes carry the state.
+        if !entry.raw.is_empty() {
+            self.blobs
+                .put(BlobKind::Outgoing, &entry.id, entry.raw.as_bytes())?;
+        }
+        self.lock()
+            .outbox
+            .insert(entry.id.clone(), without_raw(entry));
         Ok(())
     }
 

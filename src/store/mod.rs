@@ -1,7 +1,9 @@
 //! Durable state behind one small trait.
 //!
-//! The core never names sled: it reads through [`Store`] (which includes
+//! The core never names sled: it reads through [`View`] (which includes
 //! [`ThreadView`]) and writes one [`Commit`] per message, applied atomically.
+//! Big write-once bytes (raw mail, outgoing messages) go through the blob
+//! port ([`blobs`]), apart from the records.
 //! [`Store::flush`] is the durability point; the worker calls it once per
 //! batch (group commit) and only then tells the source the mail is safe.
 //! [`DiskStore`] (sled) is the embedded default, [`MemoryStore`] serves the core's
@@ -9,6 +11,7 @@
 //! conformance suite (`conformance.rs`) holds every backend to the same
 //! invariants.
 
+pub mod blobs;
 #[cfg(test)]
 mod conformance;
 mod memory;
@@ -16,6 +19,7 @@ mod queue;
 mod sled_store;
 mod staged;
 
+pub use blobs::{BlobKind, Blobs};
 pub use memory::MemoryStore;
 /// The embedded default: data on local disk, one process at a time. Its
 /// engine (sled) is named nowhere outside `store/`.
@@ -263,7 +267,12 @@ impl Commit {
 /// is consistent with every commit applied before it. The core's
 /// [`crate::pipeline::decide`] takes a `View`, so it cannot write.
 pub trait View: ThreadView<Error = StoreError> + Send + Sync {
-    fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>>;
+    /// A blob (see [`blobs`]): raw mail, an outgoing message.
+    fn blob(&self, kind: BlobKind, key: &str) -> Result<Option<Vec<u8>>>;
+    /// A message as it arrived, by content hash.
+    fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        self.blob(BlobKind::Mail, hash)
+    }
     /// Raw messages stored but never committed (a crash in between), in
     /// the order they arrived.
     fn pending(&self) -> Result<Vec<PendingMail>>;
@@ -341,7 +350,19 @@ pub trait View: ThreadView<Error = StoreError> + Send + Sync {
 /// bytes (and marks them pending) before any decision; `commit` applies
 /// one decision atomically and clears the mark.
 pub trait Store: View {
-    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()>;
+    /// Puts a blob (see [`blobs`]); written once, durable with the next
+    /// flush, before the records naming it.
+    fn put_blob(&self, kind: BlobKind, key: &str, bytes: &[u8]) -> Result<()>;
+    /// Marks a stored raw message pending (arrived, not yet committed),
+    /// keeping a mark already there: it holds the arrival order and the
+    /// tries so far. A quarantined message is not marked.
+    fn mark_pending(&self, hash: &str, origin: &str) -> Result<()>;
+    /// Stores a raw message and marks it pending: the first thing that
+    /// happens to mail.
+    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
+        self.put_blob(BlobKind::Mail, hash, bytes)?;
+        self.mark_pending(hash, origin)
+    }
     /// Counts a try at processing each of `hashes` (pending messages),
     /// `alone` when the try is for one message by itself. Durable with the
     /// next flush, which must come before the try.

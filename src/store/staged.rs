@@ -12,11 +12,11 @@
 //! flush anyway, and the raw messages are stored (and marked pending) directly,
 //! so a crash before the flush reprocesses them as before.
 
-use super::OutboxEntry;
 use super::{
     Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, State, StateKey, Store,
     View,
 };
+use super::{BlobKind, OutboxEntry};
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
@@ -120,8 +120,15 @@ impl<S: Store + ?Sized> ThreadView for Staged<'_, S> {
 }
 
 impl<S: Store + ?Sized> View for Staged<'_, S> {
-    fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
-        self.inner.raw(hash)
+    fn blob(&self, kind: BlobKind, key: &str) -> Result<Option<Vec<u8>>> {
+        // A held commit's outgoing message is not a blob yet.
+        if kind == BlobKind::Outgoing
+            && let Some(e) = self.lock().outbox.get(key)
+            && !e.raw.is_empty()
+        {
+            return Ok(Some(e.raw.as_bytes().to_vec()));
+        }
+        self.inner.blob(kind, key)
     }
 
     fn pending(&self) -> Result<Vec<PendingMail>> {
@@ -244,9 +251,13 @@ impl<S: Store + ?Sized> View for Staged<'_, S> {
 }
 
 impl<S: Store + ?Sized> Store for Staged<'_, S> {
-    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
-        // Straight through: the raw message is never held back.
-        self.inner.put_raw(hash, bytes, origin)
+    fn put_blob(&self, kind: BlobKind, key: &str, bytes: &[u8]) -> Result<()> {
+        // Straight through: blobs (the raw message first) are never held back.
+        self.inner.put_blob(kind, key, bytes)
+    }
+
+    fn mark_pending(&self, hash: &str, origin: &str) -> Result<()> {
+        self.inner.mark_pending(hash, origin)
     }
 
     fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {

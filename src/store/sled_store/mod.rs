@@ -2,8 +2,7 @@
 //!
 //! | tree | key → value |
 //! |---|---|
-//! | `raw` | content hash → raw bytes (up to [`raw_files::INLINE_MAX`]) |
-//! | `raw_big` | content hash → length of a raw message kept as a file (see [`raw_files`]) |
+//! | `raw`, `raw_big`, `outbox_raw` | the blobs: raw mail and outgoing messages (see `blobs.rs`) |
 //! | `pending` | content hash → arrival number, origin (stored, not yet committed) |
 //! | `sources` | source item key → content hash |
 //! | `messages` | Message-ID → [`MessageRecord`] |
@@ -13,8 +12,8 @@
 //! | `customers` | address, NUL, ticket id (u64 BE) → ticket summary |
 //! | `open` | ticket id (u64 BE) of a ticket not closed → nothing |
 //! | `outbox` | Message-ID → [`OutboxEntry`] still to deliver |
+//! | `outbox_due` | next attempt (ms, i64 order-preserving BE), Message-ID → nothing, for each entry in `outbox` |
 //! | `outbox_done` | Message-ID → [`OutboxEntry`] sent or failed |
-//! | `outbox_raw` | Message-ID → the complete message (written once; empty when it is big and a file, see [`raw_files`]) |
 //! | `senders` | address → acknowledgement times |
 //! | `quarantine` | content hash → [`Quarantined`] |
 //! | `meta` | name → value (schema version, next ticket id, instance id) |
@@ -37,19 +36,24 @@ use serde::de::DeserializeOwned;
 use sled::{Db, Tree};
 use std::path::Path;
 
+mod blobs;
 mod migrate;
 mod raw_files;
 #[cfg(test)]
 mod tests;
 mod write;
 
-use raw_files::{INLINE_MAX, RawFiles};
+use crate::store::blobs::{BlobKind, Blobs};
+use blobs::SledBlobs;
+use raw_files::RawFiles;
 
 const NEXT_TICKET: &str = "next_ticket";
 /// Attempts, 20 ms apart, to open a store that is still locked.
 const LOCK_RETRIES: u32 = 50;
 /// Set once the `open` tree indexes every open ticket.
 const OPEN_INDEX: &str = "open_index";
+/// Set once the `outbox_due` tree indexes every entry still to deliver.
+const DUE_INDEX: &str = "outbox_due_index";
 
 /// The value of a `pending` entry: arrival number (recovery keeps arrival
 /// order: a reply after the message it answers), tries so far, origin.
@@ -103,9 +107,8 @@ impl PendingMark {
 
 pub struct SledStore {
     db: Db,
-    raw: Tree,
-    raw_big: Tree,
-    files: RawFiles,
+    /// Raw mail and outgoing messages (see `blobs.rs`).
+    blobs: SledBlobs,
     pending: Tree,
     sources: Tree,
     messages: Tree,
@@ -116,7 +119,8 @@ pub struct SledStore {
     customers: Tree,
     outbox: Tree,
     outbox_done: Tree,
-    outbox_raw: Tree,
+    /// Entries still to deliver by when they are next due (see [`due_key`]).
+    outbox_due: Tree,
     senders: Tree,
     quarantine: Tree,
     meta: Tree,
@@ -192,9 +196,12 @@ impl SledStore {
         };
         let t = |name: &str| db.open_tree(name);
         let store = SledStore {
-            raw: t("raw")?,
-            raw_big: t("raw_big")?,
-            files: RawFiles::new(dir),
+            blobs: SledBlobs {
+                raw: t("raw")?,
+                raw_big: t("raw_big")?,
+                outbox_raw: t("outbox_raw")?,
+                files: RawFiles::new(dir),
+            },
             pending: t("pending")?,
             sources: t("sources")?,
             messages: t("messages")?,
@@ -205,7 +212,7 @@ impl SledStore {
             customers: t("customers")?,
             outbox: t("outbox")?,
             outbox_done: t("outbox_done")?,
-            outbox_raw: t("outbox_raw")?,
+            outbox_due: t("outbox_due")?,
             senders: t("senders")?,
             quarantine: t("quarantine")?,
             meta: t("meta")?,
@@ -241,6 +248,16 @@ impl SledStore {
             store.set_meta(OPEN_INDEX, "1")?;
             store.db.flush()?;
         }
+        if store.meta(DUE_INDEX)?.is_none() {
+            // Stores from before the due-time index: build it once.
+            for e in store.outbox_active()? {
+                store
+                    .outbox_due
+                    .insert(due_key(e.next_attempt, &e.id), &[])?;
+            }
+            store.set_meta(DUE_INDEX, "1")?;
+            store.db.flush()?;
+        }
         // One process at a time holds this store: whatever claims are on
         // record belong to a process that is gone.
         store.drop_claims()?;
@@ -251,6 +268,24 @@ impl SledStore {
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+/// The due-time index's key: when the entry is next due, in an order that
+/// sorts as time does (the sign bit flipped, big-endian), then its id.
+pub(super) fn due_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
+    let mut k = due_prefix(at.timestamp_millis()).to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+pub(super) fn due_prefix(ms: i64) -> [u8; 8] {
+    ((ms as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The time a due-time key starts with.
+pub(super) fn due_time(key: &[u8]) -> Option<DateTime<Utc>> {
+    let b: [u8; 8] = key.get(..8)?.try_into().ok()?;
+    DateTime::from_timestamp_millis((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
 }
 
 /// The key of typed state: its kind, a NUL, and whose it is.
@@ -331,13 +366,8 @@ fn without_raw(e: &OutboxEntry) -> OutboxEntry {
     }
 }
 
-/// The file name of a big outgoing message: Message-IDs are not file names.
-fn outbox_file_key(id: &str) -> String {
-    crate::intake::content_hash(format!("outbox\n{id}").as_bytes())
-}
-
 fn io(e: std::io::Error) -> StoreError {
-    StoreError::Other(format!("raw message file: {e}"))
+    StoreError::Other(format!("data directory: {e}"))
 }
 
 fn enc<T: Serialize>(v: &T) -> Vec<u8> {
@@ -406,14 +436,8 @@ impl ThreadView for SledStore {
 }
 
 impl View for SledStore {
-    fn raw(&self, hash: &str) -> Result<Option<Vec<u8>>> {
-        if let Some(v) = self.raw.get(hash.as_bytes())? {
-            return Ok(Some(v.to_vec()));
-        }
-        if self.raw_big.contains_key(hash.as_bytes())? {
-            return self.files.read(hash).map_err(io);
-        }
-        Ok(None)
+    fn blob(&self, kind: BlobKind, key: &str) -> Result<Option<Vec<u8>>> {
+        self.blobs.get(kind, key)
     }
 
     fn pending(&self) -> Result<Vec<PendingMail>> {
@@ -545,17 +569,10 @@ impl View for SledStore {
         };
         let Some(mut e) = found else { return Ok(None) };
         if e.raw.is_empty()
-            && let Some(raw) = self.outbox_raw.get(id.as_bytes())?
+            && let Some(raw) = self.blobs.get(BlobKind::Outgoing, id)?
         {
-            let raw = if raw.is_empty() {
-                self.files
-                    .read(&outbox_file_key(id))
-                    .map_err(io)?
-                    .unwrap_or_default()
-            } else {
-                raw.to_vec()
-            };
-            e.raw = String::from_utf8_lossy(&raw).into_owned();
+            e.raw = String::from_utf8(raw)
+                .unwrap_or_else(|bad| String::from_utf8_lossy(bad.as_bytes()).into_owned());
         }
         Ok(Some(e))
     }
@@ -578,18 +595,11 @@ impl View for SledStore {
 }
 
 impl Store for SledStore {
-    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
-        if bytes.len() > INLINE_MAX {
-            // The file may be missing or short after a power failure even
-            // when sled remembers it: look at the file itself.
-            if !self.files.has(hash, bytes.len()).map_err(io)? {
-                self.files.write(hash, bytes).map_err(io)?;
-            }
-            self.raw_big
-                .insert(hash.as_bytes(), &(bytes.len() as u64).to_be_bytes())?;
-        } else if !self.raw.contains_key(hash.as_bytes())? {
-            self.raw.insert(hash.as_bytes(), bytes)?;
-        }
+    fn put_blob(&self, kind: BlobKind, key: &str, bytes: &[u8]) -> Result<()> {
+        self.blobs.put(kind, key, bytes)
+    }
+
+    fn mark_pending(&self, hash: &str, origin: &str) -> Result<()> {
         // Pending until a commit says what became of it. A mark already
         // there stays: it holds the arrival order and the tries so far.
         if !self.pending.contains_key(hash.as_bytes())? && !self.is_quarantined(hash)? {
@@ -640,8 +650,8 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<()> {
-        // Files first: a flushed store must never name a file not on disk.
-        self.files.sync().map_err(io)?;
+        // Blobs first: a flushed store must never name a blob not on disk.
+        self.blobs.sync()?;
         self.db.flush()?;
         Ok(())
     }

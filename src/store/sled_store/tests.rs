@@ -125,7 +125,7 @@ fn big_messages_live_in_files_and_come_back() {
     store.put_raw(&hash, &big, "again").unwrap();
     assert_eq!(store.raw(&hash).unwrap().as_deref(), Some(&big[..]));
     // Not a hash, not a path.
-    assert!(store.files.read("../../etc/passwd").is_err());
+    assert!(store.blobs.files.read("../../etc/passwd").is_err());
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn big_outgoing_mail_lives_in_a_file_too() {
         store.outbox_entry("small@x").unwrap().unwrap().raw,
         "Subject: hi\r\n\r\nhi"
     );
-    let in_sled = store.outbox_raw.get("big@x").unwrap().unwrap();
+    let in_sled = store.blobs.outbox_raw.get("big@x").unwrap().unwrap();
     assert!(in_sled.is_empty(), "the big message is not inside sled");
 }
 
@@ -392,4 +392,61 @@ fn outgoing(id: &str, raw: &str, now: DateTime<Utc>) -> crate::store::OutboxEntr
         raw: raw.into(),
         ..crate::store::OutboxEntry::queued(now)
     }
+}
+
+#[test]
+fn claiming_reads_only_what_is_due_and_the_index_follows_every_write() {
+    use crate::store::OutboxState;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let now = chrono::Utc::now();
+    let later = now + chrono::Duration::hours(1);
+    {
+        let store = SledStore::open(&data, 1000).unwrap();
+        store
+            .commit(&Commit {
+                outbox: vec![
+                    outgoing("a@x", "Subject: a\r\n\r\na", now),
+                    outgoing("b@x", "Subject: b\r\n\r\nb", now),
+                    outgoing("c@x", "Subject: c\r\n\r\nc", now),
+                ],
+                ..Commit::default()
+            })
+            .unwrap();
+        // One waits for a retry in an hour, one is delivered.
+        let mut retry = outgoing("b@x", "", later);
+        retry.attempts = 1;
+        retry.created = now;
+        let mut sent = outgoing("c@x", "", now);
+        sent.state = OutboxState::Sent;
+        store.put_outbox_all(&[retry, sent]).unwrap();
+        assert_eq!(
+            store.outbox_due.len(),
+            2,
+            "one key per entry still to deliver"
+        );
+
+        let due = store.claim_due("me", now, later, 10).unwrap();
+        let ids: Vec<&str> = due.claimed.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["a@x"]);
+        let next = due.next.unwrap();
+        assert_eq!(next.timestamp_millis(), later.timestamp_millis());
+        // Claiming leaves the due time as it was.
+        assert_eq!(store.outbox_due.len(), 2);
+        // An hour on, the retry is due.
+        let due = store.claim_due("me", later, later, 10).unwrap();
+        assert!(due.claimed.iter().any(|e| e.id == "b@x"));
+        store.flush().unwrap();
+    }
+    // A store from before the index: built once when opened.
+    {
+        let store = SledStore::open(&data, 1000).unwrap();
+        store.outbox_due.clear().unwrap();
+        store.meta.remove(DUE_INDEX).unwrap();
+        store.flush().unwrap();
+    }
+    let store = SledStore::open(&data, 1000).unwrap();
+    assert_eq!(store.outbox_due.len(), 2);
+    let due = store.claim_due("me", later, later, 10).unwrap();
+    assert_eq!(due.claimed.len(), 2);
 }

@@ -2,16 +2,17 @@
 //! transaction (each sled transaction costs two synchronous log writes,
 //! whatever its size).
 
-use super::raw_files::INLINE_MAX;
 use super::{
-    ACKS_KEPT, NEXT_TICKET, SledStore, customer_key, enc, id_key, io, outbox_file_key, state_key,
-    summary, without_raw,
+    ACKS_KEPT, NEXT_TICKET, SledStore, customer_key, due_key, due_prefix, due_time, enc, get,
+    id_key, state_key, summary, without_raw,
 };
 use crate::model::TicketId;
 use crate::store::View;
+use crate::store::blobs::{BlobKind, Blobs};
 use crate::store::{Commit, Result, StoreError};
 use crate::store::{OutboxEntry, OutboxState};
 use chrono::{DateTime, Utc};
+use sled::transaction::TransactionalTree;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -20,7 +21,8 @@ use std::collections::hash_map::Entry;
 struct Encoded<'a> {
     messages: Vec<(Vec<u8>, Vec<u8>)>,
     ticket: Option<EncodedTicket<'a>>,
-    /// Entry key, entry without its message, the message.
+    /// Entry key, entry without its message (the message is a blob), its
+    /// due-time key.
     outbox: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
     acked: Vec<(&'a str, Vec<u8>)>,
     quarantine: Option<Vec<u8>>,
@@ -51,8 +53,6 @@ impl<'a> Encoded<'a> {
                 glance: summary(t),
                 open: t.status.is_open(),
             }),
-            // The entry (small, rewritten per attempt) and the message
-            // (large, written once) go to separate trees.
             outbox: c
                 .outbox
                 .iter()
@@ -60,7 +60,7 @@ impl<'a> Encoded<'a> {
                     (
                         e.id.as_bytes().to_vec(),
                         enc(&without_raw(e)),
-                        inline_outbox_raw(e),
+                        due_key(e.next_attempt, &e.id),
                     )
                 })
                 .collect(),
@@ -75,32 +75,20 @@ impl<'a> Encoded<'a> {
     }
 }
 
-/// What `outbox_raw` holds for an entry: its message, or nothing when the
-/// message is big and lives in a file (see [`SledStore::outbox_files`]).
-fn inline_outbox_raw(e: &OutboxEntry) -> Vec<u8> {
-    if e.raw.len() > INLINE_MAX {
-        Vec::new()
-    } else {
-        e.raw.as_bytes().to_vec()
-    }
-}
-
 impl SledStore {
-    /// Writes the big messages of `entries` as files, before the entries
-    /// name them (same reason as for raw mail: sled would hold them in RAM).
-    fn outbox_files<'e>(&self, entries: impl Iterator<Item = &'e OutboxEntry>) -> Result<()> {
-        for e in entries.filter(|e| e.raw.len() > INLINE_MAX) {
-            let key = outbox_file_key(&e.id);
-            if !self.files.has(&key, e.raw.len()).map_err(io)? {
-                self.files.write(&key, e.raw.as_bytes()).map_err(io)?;
-            }
+    /// The messages of `entries` as blobs, before the entries name them
+    /// (written once: an entry rewritten per attempt carries no message).
+    fn outgoing_blobs<'e>(&self, entries: impl Iterator<Item = &'e OutboxEntry>) -> Result<()> {
+        for e in entries.filter(|e| !e.raw.is_empty()) {
+            self.blobs
+                .put(BlobKind::Outgoing, &e.id, e.raw.as_bytes())?;
         }
         Ok(())
     }
 
     /// Every commit, in order, in one transaction.
     pub(super) fn write_commits(&self, commits: &[Commit]) -> Result<()> {
-        self.outbox_files(commits.iter().flat_map(|c| &c.outbox))?;
+        self.outgoing_blobs(commits.iter().flat_map(|c| &c.outbox))?;
         // Encode outside the transaction: the closure may run more than once.
         let mut acks: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
         let mut encoded = Vec::with_capacity(commits.len());
@@ -129,7 +117,7 @@ impl SledStore {
             &self.conversations,
             &self.customers,
             &self.outbox,
-            &self.outbox_raw,
+            &self.outbox_due,
             &self.senders,
             &self.quarantine,
             &self.meta,
@@ -147,7 +135,7 @@ impl SledStore {
                     convs,
                     customers,
                     outbox_t,
-                    outbox_raw,
+                    due_t,
                     senders,
                     quar,
                     meta,
@@ -204,9 +192,11 @@ impl SledStore {
                         {
                             convs.insert(key.as_bytes(), &id_key(*t))?;
                         }
-                        for (k, v, raw) in &e.outbox {
-                            outbox_t.insert(k.as_slice(), v.as_slice())?;
-                            outbox_raw.insert(k.as_slice(), raw.as_slice())?;
+                        for (k, v, due) in &e.outbox {
+                            if let Some(old) = outbox_t.insert(k.as_slice(), v.as_slice())? {
+                                unindex(due_t, k, &old)?;
+                            }
+                            due_t.insert(due.as_slice(), &[])?;
                         }
                         for (key, times) in &e.acked {
                             senders.insert(key.as_bytes(), times.as_slice())?;
@@ -232,27 +222,37 @@ impl SledStore {
 
     /// Outbox entries in one transaction, each in the tree its state says.
     pub(super) fn write_outbox(&self, entries: &[OutboxEntry]) -> Result<()> {
-        self.outbox_files(entries.iter())?;
+        self.outgoing_blobs(entries.iter())?;
         let mut values = Vec::with_capacity(entries.len());
         for e in entries {
             let key = e.id.as_bytes();
-            if !e.raw.is_empty() && !self.outbox_raw.contains_key(key)? {
-                self.outbox_raw.insert(key, inline_outbox_raw(e))?;
-            }
             let done = matches!(e.state, OutboxState::Sent | OutboxState::Failed);
-            values.push((key, enc(&without_raw(e)), done));
+            values.push((
+                key,
+                enc(&without_raw(e)),
+                done,
+                due_key(e.next_attempt, &e.id),
+            ));
         }
         // Moving between trees is one transaction: an entry is never in both
-        // or neither.
-        (&self.outbox, &self.outbox_done)
-            .transaction(|(active, done_t)| {
-                for (key, value, done) in &values {
-                    if *done {
-                        active.remove(*key)?;
+        // or neither, and the due-time index names exactly the active ones.
+        (&self.outbox, &self.outbox_done, &self.outbox_due)
+            .transaction(|(active, done_t, due_t)| {
+                for (key, value, done, due) in &values {
+                    let old = if *done {
                         done_t.insert(*key, value.as_slice())?;
+                        active.remove(*key)?
                     } else {
                         done_t.remove(*key)?;
-                        active.insert(*key, value.as_slice())?;
+                        due_t.insert(due.as_slice(), &[])?;
+                        active.insert(*key, value.as_slice())?
+                    };
+                    if let Some(old) = old {
+                        unindex(due_t, key, &old)?;
+                        if !*done {
+                            // The same due time as before: put back.
+                            due_t.insert(due.as_slice(), &[])?;
+                        }
                     }
                 }
                 Ok::<(), ConflictableTransactionError<StoreError>>(())
@@ -272,7 +272,27 @@ impl SledStore {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<crate::store::Due> {
-        let picked = OutboxEntry::pick_due(self.outbox_active()?, holder, now, until, limit);
+        // Only what is due by now is read (the index), not every entry
+        // waiting for a retry hours away.
+        let upto = due_prefix(now.timestamp_millis().saturating_add(1));
+        let mut due = Vec::new();
+        for kv in self.outbox_due.range(..upto.as_slice()) {
+            let (k, _) = kv?;
+            // A key left behind by an entry that moved on names it no more.
+            if let Some(e) = get::<OutboxEntry>(&self.outbox, "outbox", &k[8..])?
+                && due_key(e.next_attempt, &e.id) == *k
+            {
+                due.push(e);
+            }
+        }
+        let later = match self.outbox_due.range(upto.as_slice()..).next() {
+            Some(kv) => due_time(&kv?.0),
+            None => None,
+        };
+        let mut picked = OutboxEntry::pick_due(due, holder, now, until, limit);
+        if let Some(at) = later {
+            picked.next = Some(picked.next.map_or(at, |n| n.min(at)));
+        }
         let claim = crate::store::Claim {
             holder: holder.to_owned(),
             until,
@@ -324,4 +344,20 @@ impl SledStore {
         }
         Ok(())
     }
+}
+
+/// Takes an entry's old due-time key out of the index (its value as it was
+/// stored, `old`). An entry that no longer reads leaves its key behind: a
+/// claim round skips keys whose entry is gone or not due.
+fn unindex(
+    due: &TransactionalTree,
+    id: &[u8],
+    old: &[u8],
+) -> std::result::Result<(), sled::transaction::UnabortableTransactionError> {
+    if let Ok(e) = serde_json::from_slice::<OutboxEntry>(old) {
+        let mut k = due_prefix(e.next_attempt.timestamp_millis()).to_vec();
+        k.extend_from_slice(id);
+        due.remove(k)?;
+    }
+    Ok(())
 }
