@@ -53,7 +53,8 @@
 //!   language ([`outgoing::render`], dates and names the way each language
 //!   writes them), the acknowledgement and the other mails a ticket causes
 //!   ([`outgoing::ack`]), the finished message ([`outgoing::compose`]).
-//! - [`agent`]: an agent's reply read as commands and an answer.
+//! - [`agent`]: an agent's reply read as commands and an answer; each
+//!   command in one place ([`agent::command`]: how it reads, what it does).
 //! - [`pacing`]: how many acknowledgements a correspondent gets (per
 //!   sender, domain and text: robots at any pace).
 //! - [`limits`] and [`text`]: bounds on the work one message causes; text
@@ -65,9 +66,11 @@
 //!   [`intake::Source`] trait every mail source (Maildir, IMAP) implements.
 //! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects,
 //!   timeouts, modified UTF-7 folder names).
-//! - [`store`]: the ports: [`store::View`] (what deciding reads) and
-//!   [`store::Store`] (raw mail, commits, the outbox and its claims, typed
-//!   state such as checkpoints, ticket numbers); backends
+//! - [`store`]: the ports: [`store::View`] (what deciding reads),
+//!   [`store::Store`] (commits, pending marks, the outbox with its due-time
+//!   order and claims, typed state such as checkpoints, ticket numbers)
+//!   and [`store::Blobs`] (raw mail and outgoing messages, apart from the
+//!   records); backends
 //!   [`store::DiskStore`] (embedded, the default) and [`store::MemoryStore`]
 //!   (the core's tests), held to one conformance suite.
 //! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP);

@@ -10,7 +10,7 @@
 use super::outgoing::{self, Audience, Mail};
 use super::timing;
 use super::{Engine, ticket};
-use crate::agent::{self, Assignee, Command, Reading};
+use crate::agent;
 use crate::mail::parse::Envelope;
 use crate::model::{MessageKind, MessageRecord, Party, Status, Ticket};
 use crate::outgoing::ack::{self, AnswerView, Personal, Purpose};
@@ -43,12 +43,19 @@ pub(super) fn handle<V: View + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<Handled, StoreError> {
     let reading = agent::read_mail(&env.text, &env.subject);
-    let Changes {
+    let agent::Changes {
         ticket: changes,
         status,
         assign,
         mut problems,
-    } = resolve(engine, &reading, agent);
+    } = {
+        let queues = engine.cfg.known_queues();
+        let team = agent::Team {
+            agents: &engine.cfg.agents,
+            queues: &queues,
+        };
+        agent::command::changes(&reading, &agent.address, &team)
+    };
     // A reply with nothing of the agent's in it (a blank reply, text lost
     // to the client's formatting) is told, never silently dropped.
     if problems.is_empty()
@@ -171,58 +178,6 @@ pub(super) fn handle<V: View + ?Sized>(
         note: done.join(", "),
         refused: false,
     })
-}
-
-/// What an agent's commands ask for, checked against the configuration.
-#[derive(Default)]
-struct Changes {
-    /// Queue, priority and tags, as a rule would set them.
-    ticket: Decision,
-    status: Option<Status>,
-    /// `Some(None)` unassigns.
-    assign: Option<Option<String>>,
-    /// What is wrong, one line each; non-empty means nothing is done.
-    problems: Vec<agent::Problem>,
-}
-
-fn resolve(engine: &Engine, reading: &Reading, agent: &Party) -> Changes {
-    let mut out = Changes {
-        problems: reading.problems.clone(),
-        ..Changes::default()
-    };
-    let queues = engine.cfg.known_queues();
-    for (c, (line, name)) in reading.commands.iter().zip(&reading.written) {
-        let at = |what| agent::Problem {
-            line: Some(*line),
-            what,
-        };
-        let name = name.clone();
-        match c {
-            Command::Status(s) => out.status = Some(*s),
-            Command::Priority(p) => out.ticket.priority = Some(*p),
-            Command::Assign(None) => out.assign = Some(None),
-            Command::Assign(Some(Assignee::Me)) => out.assign = Some(Some(agent.address.clone())),
-            Command::Assign(Some(Assignee::Address(a))) if engine.cfg.agents.contains(a) => {
-                out.assign = Some(Some(a.clone()));
-            }
-            Command::Assign(Some(Assignee::Address(a))) => {
-                out.problems.push(at(agent::Wrong::NotAnAgent {
-                    name,
-                    address: a.clone(),
-                }));
-            }
-            Command::Queue(q) if queues.contains(q) => out.ticket.queue = Some(q.clone()),
-            Command::Queue(q) => out.problems.push(at(agent::Wrong::NoQueue {
-                name,
-                queue: q.clone(),
-                known: queues.iter().cloned().collect(),
-            })),
-            Command::Tag(tag) => out.ticket.add_tags.push(tag.clone()),
-            Command::Untag(tag) => out.ticket.remove_tags.push(tag.clone()),
-            Command::Note => {}
-        }
-    }
-    out
 }
 
 /// Mails an agent about their own mail (`why`: purpose and template): what
