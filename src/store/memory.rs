@@ -60,14 +60,6 @@ impl MemoryStore {
     }
 }
 
-/// An entry as listings return it: without its message.
-fn without_raw(e: &OutboxEntry) -> OutboxEntry {
-    OutboxEntry {
-        raw: String::new(),
-        ..e.clone()
-    }
-}
-
 fn is_done(e: &OutboxEntry) -> bool {
     matches!(e.state, OutboxState::Sent | OutboxState::Failed)
 }
@@ -175,7 +167,7 @@ impl View for MemoryStore {
             .values()
             .filter(|e| !is_done(e))
             .chain(m.outbox.values().filter(|e| is_done(e)))
-            .map(without_raw)
+            .map(OutboxEntry::without_raw)
             .collect();
         all.sort_by_key(|e| e.created);
         Ok(all)
@@ -187,7 +179,7 @@ impl View for MemoryStore {
             .outbox
             .values()
             .filter(|e| !is_done(e))
-            .map(without_raw)
+            .map(OutboxEntry::without_raw)
             .collect())
     }
 
@@ -284,7 +276,7 @@ impl Store for MemoryStore {
                 self.blobs
                     .put(BlobKind::Outgoing, &e.id, e.raw.as_bytes())?;
             }
-            m.outbox.insert(e.id.clone(), without_raw(e));
+            m.outbox.insert(e.id.clone(), e.without_raw());
         }
         for a in &c.acked {
             let times = m.acks.entry(a.key.clone()).or_default();
@@ -316,7 +308,7 @@ impl Store for MemoryStore {
         }
         self.lock()
             .outbox
-            .insert(entry.id.clone(), without_raw(entry));
+            .insert(entry.id.clone(), entry.without_raw());
         Ok(())
     }
 
@@ -338,7 +330,7 @@ impl Store for MemoryStore {
             .outbox
             .values()
             .filter(|e| !e.state.is_done())
-            .map(without_raw)
+            .map(OutboxEntry::without_raw)
             .collect();
         let due = OutboxEntry::pick_due(active, holder, now, until, limit);
         for e in &due.claimed {

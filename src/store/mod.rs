@@ -15,12 +15,15 @@ pub mod blobs;
 #[cfg(test)]
 mod conformance;
 mod memory;
+mod postgres;
 mod queue;
 mod sled_store;
 mod staged;
 
 pub use blobs::{BlobKind, Blobs};
 pub use memory::MemoryStore;
+/// The server store: PostgreSQL, shared by several workers.
+pub use postgres::PgStore as ServerStore;
 /// The embedded default: data on local disk, one process at a time. Its
 /// engine (sled) is named nowhere outside `store/`.
 pub use sled_store::SledStore as DiskStore;

@@ -180,6 +180,15 @@ impl OutboxEntry {
         due
     }
 
+    /// The entry as listings and entry records keep it: without its
+    /// message, which is a blob of its own (see `store::blobs`).
+    pub fn without_raw(&self) -> OutboxEntry {
+        OutboxEntry {
+            raw: String::new(),
+            ..self.clone()
+        }
+    }
+
     /// Everyone the mail was addressed to: delivered, refused, waiting.
     pub fn addressed(&self) -> Vec<String> {
         self.delivered

@@ -358,14 +358,6 @@ fn prepare_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// An outbox entry as stored in the entry trees: without its message.
-fn without_raw(e: &OutboxEntry) -> OutboxEntry {
-    OutboxEntry {
-        raw: String::new(),
-        ..e.clone()
-    }
-}
-
 fn io(e: std::io::Error) -> StoreError {
     StoreError::Other(format!("data directory: {e}"))
 }

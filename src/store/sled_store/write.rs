@@ -4,7 +4,7 @@
 
 use super::{
     ACKS_KEPT, NEXT_TICKET, SledStore, customer_key, due_key, due_prefix, due_time, enc, get,
-    id_key, state_key, summary, without_raw,
+    id_key, state_key, summary,
 };
 use crate::model::TicketId;
 use crate::store::View;
@@ -59,7 +59,7 @@ impl<'a> Encoded<'a> {
                 .map(|e| {
                     (
                         e.id.as_bytes().to_vec(),
-                        enc(&without_raw(e)),
+                        enc(&e.without_raw()),
                         due_key(e.next_attempt, &e.id),
                     )
                 })
@@ -229,7 +229,7 @@ impl SledStore {
             let done = matches!(e.state, OutboxState::Sent | OutboxState::Failed);
             values.push((
                 key,
-                enc(&without_raw(e)),
+                enc(&e.without_raw()),
                 done,
                 due_key(e.next_attempt, &e.id),
             ));
