@@ -52,7 +52,30 @@ fn by_id(tickets: &Value) -> HashMap<u64, Value> {
 
 #[test]
 fn maildir_run_threads_acknowledges_once_and_is_idempotent() {
-    let sb = Sandbox::new("");
+    maildir_run(&Sandbox::new(""));
+}
+
+/// The same run with the store on a PostgreSQL server: same tickets, same
+/// acknowledgements, same idempotence.
+#[test]
+fn maildir_run_on_the_server_store() {
+    let Some((sb, _db)) = Sandbox::on_server_store("") else {
+        return;
+    };
+    maildir_run(&sb);
+    // The tickets are in the database, and nothing went to the embedded
+    // store's directory.
+    use ticketbox::store::View;
+    let at = ticketbox::store::Location::Server {
+        url: _db.url.clone(),
+        password: None,
+    };
+    let store = ticketbox::store::open(&at, 1000).unwrap();
+    assert_eq!(store.tickets().unwrap().len(), 10);
+    assert!(!sb.path("data").join("db").exists());
+}
+
+fn maildir_run(sb: &Sandbox) {
     for (n, (_, bytes)) in deliveries().iter().enumerate() {
         sb.deliver(n, bytes);
     }

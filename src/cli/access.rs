@@ -1,5 +1,7 @@
-//! Reaching the data: a running worker through its control socket first,
-//! the store directly only when no worker answers (the embedded store admits one process).
+//! Reaching the data: with the embedded store, a running worker through
+//! its control socket first, the store directly only when no worker
+//! answers (the embedded store admits one process); with a server store,
+//! the database directly, whatever workers run.
 
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -9,7 +11,7 @@ use ticketbox::intake;
 use ticketbox::pipeline::Engine;
 use ticketbox::runtime::control::{self, ControlError, Request};
 use ticketbox::store::View;
-use ticketbox::store::{DiskStore, Store, StoreError};
+use ticketbox::store::{Location, Opened, Store, StoreError};
 
 /// Sends `req` to a worker running on this data directory. `None` when no
 /// worker answers.
@@ -50,12 +52,16 @@ pub enum Reached {
     /// A running worker answered, with this exit code.
     Worker(ExitCode),
     /// No worker: the store, opened here.
-    Store(Box<DiskStore>),
+    Store(Box<Opened>),
 }
 
 /// Asks a running worker, else opens the store. A worker that is starting
 /// or stopping holds the store without answering yet: wait a little for it.
 pub fn reach(cfg: &Config, req: &Request) -> Result<Reached> {
+    if cfg.store.is_server() {
+        // Every worker and command shares the database: no need to ask.
+        return Ok(Reached::Store(Box::new(open_store(cfg)?)));
+    }
     // Looking at a store that is not there must not make an empty one.
     let looks = !matches!(req, Request::Ingest { .. } | Request::SetCustomer { .. });
     if looks && !cfg.data_dir.exists() {
@@ -87,7 +93,41 @@ pub fn is_locked(e: &anyhow::Error) -> bool {
         .is_some_and(|e| matches!(e, StoreError::Locked { .. }))
 }
 
-pub fn open_store(cfg: &Config) -> Result<DiskStore> {
+/// Where the config puts the store, with the server's password read now
+/// (from its variable or file: never from the config itself).
+pub fn location(cfg: &Config) -> Result<Location> {
+    if !cfg.store.is_server() {
+        return Ok(Location::Embedded {
+            dir: cfg.data_dir.clone(),
+            cache_bytes: cfg.store_cache_mib.max(1) << 20,
+        });
+    }
+    let secret = cfg.store.secret();
+    let password = if secret.is_set() {
+        // The user name is what the URL gives, for the log's redaction.
+        let user = cfg
+            .store
+            .url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .map(|(user, _)| user)
+            .unwrap_or_default();
+        Some(secret.read(user).context("store: the database password")?)
+    } else {
+        None
+    };
+    Ok(Location::Server {
+        url: cfg.store.url.clone(),
+        password,
+    })
+}
+
+pub fn open_store(cfg: &Config) -> Result<Opened> {
+    let at = location(cfg)?;
+    if at.is_shared() {
+        return ticketbox::store::open(&at, cfg.tickets.first_number)
+            .with_context(|| format!("opening the store at {}", cfg.store.url));
+    }
     // Opening the store may write (the embedded store brings its snapshot up to date):
     // on a disk with almost no room, a command meant to look must not be
     // the one that fills it, and a worker could not take mail anyway.
@@ -99,11 +139,7 @@ pub fn open_store(cfg: &Config) -> Result<DiskStore> {
     .map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
-    match DiskStore::open_with_cache(
-        &cfg.data_dir,
-        cfg.tickets.first_number,
-        cfg.store_cache_mib.max(1) << 20,
-    ) {
+    match ticketbox::store::open(&at, cfg.tickets.first_number) {
         Ok(s) => Ok(s),
         Err(e @ StoreError::Locked { .. }) => Err(anyhow::Error::new(e).context(format!(
             "another ticketbox process holds the store, and no worker answers on {}",
@@ -115,7 +151,7 @@ pub fn open_store(cfg: &Config) -> Result<DiskStore> {
 
 /// The instance id from the config, else the one kept in the store, else a
 /// new one (kept for next time).
-pub fn instance_id(cfg: &Config, store: &DiskStore) -> Result<String> {
+pub fn instance_id(cfg: &Config, store: &Opened) -> Result<String> {
     if !cfg.instance_id.is_empty() {
         return Ok(cfg.instance_id.clone());
     }
@@ -134,7 +170,7 @@ pub fn instance_id(cfg: &Config, store: &DiskStore) -> Result<String> {
     Ok(id)
 }
 
-pub fn engine(cfg: Config, store: &DiskStore) -> Result<Engine> {
+pub fn engine(cfg: Config, store: &Opened) -> Result<Engine> {
     let id = instance_id(&cfg, store)?;
     Engine::new(cfg, id).context("loading rules and templates")
 }

@@ -14,7 +14,7 @@ use ticketbox::pipeline::{Engine, OutcomeKind};
 use ticketbox::report;
 use ticketbox::runtime::control::{self, Request, WireMail};
 use ticketbox::runtime::worker::{self, Intake, Worker};
-use ticketbox::store::DiskStore;
+use ticketbox::store::Opened;
 
 pub fn templates_preview(
     cfg: Config,
@@ -199,7 +199,7 @@ pub fn templates_check(cfg: &Config, dir: Option<PathBuf>) -> Result<ExitCode> {
 
 pub fn rules_test_offline(cfg: Config, raw: &[u8], json: bool) -> Result<ExitCode> {
     let engine = Engine::new(cfg, "rules-test".into()).context("loading rules and templates")?;
-    let r = ticketbox::dryrun::test_message::<DiskStore>(
+    let r = ticketbox::dryrun::test_message::<Opened>(
         &engine,
         &engine.rules(),
         None,

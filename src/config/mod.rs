@@ -164,6 +164,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Memory the store may keep as a page cache, in MiB.
     pub store_cache_mib: u64,
+    /// `[store]`: a database server instead of the embedded store.
+    pub store: StoreCfg,
     /// Identifies this installation in the loop-detection header. Empty:
     /// generated once and kept in the store.
     pub instance_id: String,
@@ -308,6 +310,62 @@ pub struct Intake {
     pub history_hours: u32,
 }
 
+/// `[store]`: where tickets, mail and the outbox live. With no `url`,
+/// the embedded store in `data_dir` (one process); with
+/// `url = "postgres://user@host:port/database"`, a PostgreSQL database
+/// any number of workers share. The password never goes in the URL: it
+/// comes from `password_env` or `password_file`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreCfg {
+    pub url: String,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+impl StoreCfg {
+    /// Whether the store is a database server's.
+    pub fn is_server(&self) -> bool {
+        !self.url.is_empty()
+    }
+
+    pub fn secret(&self) -> Secret {
+        Secret {
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+        }
+    }
+
+    /// What is wrong with `url`, if anything: the scheme, or a password
+    /// written into it (it would end up in shell histories and process
+    /// lists).
+    fn problem(&self) -> Option<String> {
+        if self.url.is_empty() {
+            return None;
+        }
+        let Some(rest) = self
+            .url
+            .strip_prefix("postgres://")
+            .or_else(|| self.url.strip_prefix("postgresql://"))
+        else {
+            return Some(format!(
+                "store.url: expected postgres://user@host:port/database, found {:?}",
+                self.url.split("://").next().unwrap_or_default()
+            ));
+        };
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        if let Some((user_info, _)) = authority.rsplit_once('@')
+            && user_info.contains(':')
+        {
+            return Some(
+                "store.url: a password is written in the URL; put it in store.password_env or store.password_file"
+                    .into(),
+            );
+        }
+        None
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Outbox {
@@ -325,6 +383,7 @@ impl Default for Config {
         Config {
             data_dir: "data".into(),
             store_cache_mib: 8,
+            store: StoreCfg::default(),
             instance_id: String::new(),
             support: Support::default(),
             tickets: Tickets::default(),
@@ -588,6 +647,9 @@ impl Config {
         let problems = self.limits.check();
         if !problems.is_empty() {
             errors.push(bad(problems.join("; ")));
+        }
+        if let Some(p) = self.store.problem() {
+            errors.push(bad(p));
         }
         if self.intake.batch_size == 0 {
             errors.push(bad("intake.batch_size must be at least 1".into()));
@@ -870,6 +932,35 @@ impl<'a> Lines<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_store_is_a_postgres_url_without_its_password() {
+        let errors = |text: &str| -> Vec<String> {
+            match Config::check_all(text, "t.toml") {
+                Ok(_) => Vec::new(),
+                Err(e) => e.iter().map(ToString::to_string).collect(),
+            }
+        };
+        let ok = "[support]\naddress = \"s@x.example\"\n[store]\nurl = \"postgres://tb@db.example:5432/tickets\"\npassword_env = \"TB_DB\"\n";
+        assert_eq!(errors(ok), Vec::<String>::new());
+        let cfg = Config::parse(ok, "t.toml").unwrap();
+        assert!(cfg.store.is_server());
+        assert!(!Config::default().store.is_server(), "embedded by default");
+        let pw = errors("[store]\nurl = \"postgres://tb:hunter2@db/tickets\"\n");
+        assert!(
+            pw.iter().any(|e| e
+                .starts_with("t.toml:2:1: store.url: a password is written in the URL")
+                && !e.contains("hunter2")),
+            "{pw:?}"
+        );
+        let scheme = errors("[store]\nurl = \"mysql://db/tickets\"\n");
+        assert!(
+            scheme
+                .iter()
+                .any(|e| e.contains("expected postgres://") && e.contains("\"mysql\"")),
+            "{scheme:?}"
+        );
+    }
 
     #[test]
     fn every_problem_is_reported_at_once_in_file_order() {

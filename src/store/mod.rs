@@ -15,6 +15,7 @@ pub mod blobs;
 #[cfg(test)]
 mod conformance;
 mod memory;
+mod open;
 mod postgres;
 mod queue;
 mod sled_store;
@@ -22,8 +23,11 @@ mod staged;
 
 pub use blobs::{BlobKind, Blobs};
 pub use memory::MemoryStore;
+pub use open::{Location, Opened, open};
 /// The server store: PostgreSQL, shared by several workers.
 pub use postgres::PgStore as ServerStore;
+#[doc(hidden)]
+pub use postgres::testdb::TestDb as TestDatabase;
 /// The embedded default: data on local disk, one process at a time. Its
 /// engine (sled) is named nowhere outside `store/`.
 pub use sled_store::SledStore as DiskStore;

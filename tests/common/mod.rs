@@ -72,6 +72,30 @@ impl Sandbox {
         s
     }
 
+    /// A sandbox whose store is a fresh PostgreSQL database (its password
+    /// in a file, as an admin keeps it), or none when no test server is
+    /// configured (see `tests/pg/pg.sh`). The database goes with the
+    /// returned handle.
+    #[allow(dead_code)]
+    pub fn on_server_store(extra: &str) -> Option<(Sandbox, ticketbox::store::TestDatabase)> {
+        let db = ticketbox::store::TestDatabase::new()?;
+        let (url, password) = db.url_and_password();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("db-password");
+        std::fs::write(&secret, format!("{password}\n")).expect("password file");
+        let store = format!("[store]\nurl = {url:?}\npassword_file = {secret:?}\n");
+        let sb = Sandbox::new(&format!("{extra}\n{store}"));
+        // The password file lives beside the sandbox's own files.
+        std::fs::rename(&secret, sb.path("db-password")).expect("password file");
+        let cfg = std::fs::read_to_string(sb.path("ticketbox.toml")).expect("config");
+        let cfg = cfg.replace(
+            &format!("{secret:?}"),
+            &format!("{:?}", sb.path("db-password")),
+        );
+        std::fs::write(sb.path("ticketbox.toml"), cfg).expect("config");
+        Some((sb, db))
+    }
+
     /// Gives the sandbox its own copy of the repository's rules (to edit)
     /// and points the config at it.
     pub fn own_rules(&self) -> PathBuf {

@@ -32,8 +32,8 @@
 //! directly.
 
 mod schema;
-#[cfg(test)]
-pub(crate) mod testdb;
+#[doc(hidden)]
+pub mod testdb;
 #[cfg(test)]
 mod tests;
 

@@ -1,14 +1,16 @@
 //! A database of its own for each test, on the server `tests/pg/pg.sh`
 //! starts (`TICKETBOX_PG` holds its URL). Without that variable the test
 //! says it is skipped, unless `TICKETBOX_REQUIRE_PG=1` (as in
-//! `tests/run-all.sh`) makes a missing server a failure.
+//! `tests/run-all.sh`) makes a missing server a failure. For tests only
+//! (the library's and the binary's), hence hidden from the docs.
 
 use postgres::{Client, NoTls};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-pub(crate) struct TestDb {
+pub struct TestDb {
+    /// The database's URL, password included (tests only).
     pub url: String,
     admin: String,
     name: String,
@@ -16,7 +18,7 @@ pub(crate) struct TestDb {
 
 impl TestDb {
     /// A new empty database, or none when no test server is configured.
-    pub(crate) fn new() -> Option<TestDb> {
+    pub fn new() -> Option<TestDb> {
         let Ok(admin) = std::env::var("TICKETBOX_PG") else {
             if std::env::var("TICKETBOX_REQUIRE_PG").as_deref() == Ok("1") {
                 panic!(
@@ -52,6 +54,24 @@ impl TestDb {
             None => panic!("TICKETBOX_PG is not a postgres:// URL: {admin}"),
         };
         Some(TestDb { url, admin, name })
+    }
+}
+
+impl TestDb {
+    /// The URL without its password, and the password, as an admin
+    /// configures them (`[store] url` and `password_file`).
+    pub fn url_and_password(&self) -> (String, String) {
+        let (scheme, rest) = self
+            .url
+            .split_once("://")
+            .unwrap_or(("postgres", &self.url));
+        match rest.split_once('@') {
+            Some((user_info, host)) => {
+                let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
+                (format!("{scheme}://{user}@{host}"), password.to_owned())
+            }
+            None => (self.url.clone(), String::new()),
+        }
     }
 }
 
