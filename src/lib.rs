@@ -70,9 +70,11 @@
 //!   [`store::Store`] (commits, pending marks, the outbox with its due-time
 //!   order and claims, typed state such as checkpoints, ticket numbers)
 //!   and [`store::Blobs`] (raw mail and outgoing messages, apart from the
-//!   records); backends
-//!   [`store::DiskStore`] (embedded, the default) and [`store::MemoryStore`]
-//!   (the core's tests), held to one conformance suite.
+//!   records), with leases (one holder at a time per name); backends
+//!   [`store::DiskStore`] (embedded, the default), [`store::ServerStore`]
+//!   (PostgreSQL, shared by several workers) and [`store::MemoryStore`]
+//!   (the core's tests), held to one conformance suite; [`store::open`]
+//!   opens the one the config names.
 //! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP);
 //!   each round claims what it sends, so no two drainers send one mail.
 //! - [`pipeline`]: [`pipeline::prepare`] and [`pipeline::decide`] (one
@@ -85,8 +87,11 @@
 //!   ([`committer::isolate`]); the sources, the control socket and the
 //!   timers hand it their work.
 //! - [`runtime`]: the long-running job: [`runtime::worker`] (sources, the
-//!   committer, the timers, the outbox sender) and [`runtime::control`], the
-//!   unix socket the CLI uses while a worker runs.
+//!   committer, the timers, the outbox sender), [`runtime::leased`] (each
+//!   source read by one worker at a time under its lease) and
+//!   [`runtime::control`], the unix socket the CLI uses while a worker
+//!   runs on the embedded store.
+//! - [`peer`]: this process's name among the workers of a shared store.
 //! - [`report`]: listings for the CLI and the control socket.
 //! - [`dryrun`] and [`ops`]: trying rules and templates; changes made
 //!   outside mail (status, customer preferences, releasing quarantine).
@@ -124,6 +129,7 @@ pub mod ops;
 pub mod outbox;
 pub mod outgoing;
 mod pacing;
+pub mod peer;
 pub mod pipeline;
 pub mod redact;
 pub mod report;

@@ -315,12 +315,27 @@ pub struct Intake {
 /// `url = "postgres://user@host:port/database"`, a PostgreSQL database
 /// any number of workers share. The password never goes in the URL: it
 /// comes from `password_env` or `password_file`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreCfg {
     pub url: String,
     pub password_env: Option<String>,
     pub password_file: Option<PathBuf>,
+    /// How long a worker's hold on a mailbox (and on the minute timers)
+    /// lasts without renewal: when a worker dies, another takes over its
+    /// mailboxes within this time.
+    pub lease_seconds: u64,
+}
+
+impl Default for StoreCfg {
+    fn default() -> Self {
+        StoreCfg {
+            url: String::new(),
+            password_env: None,
+            password_file: None,
+            lease_seconds: 30,
+        }
+    }
 }
 
 impl StoreCfg {
@@ -650,6 +665,12 @@ impl Config {
         }
         if let Some(p) = self.store.problem() {
             errors.push(bad(p));
+        }
+        if !(3..=3600).contains(&self.store.lease_seconds) {
+            errors.push(bad(format!(
+                "store.lease_seconds = {}: expected 3 to 3600",
+                self.store.lease_seconds
+            )));
         }
         if self.intake.batch_size == 0 {
             errors.push(bad("intake.batch_size must be at least 1".into()));

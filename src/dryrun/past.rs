@@ -212,6 +212,20 @@ impl<V: View + ?Sized> Store for AsItStood<'_, V> {
         Err(refused())
     }
 
+    fn lease(
+        &self,
+        _name: &str,
+        _holder: &str,
+        _now: DateTime<Utc>,
+        _until: DateTime<Utc>,
+    ) -> Result<bool> {
+        Err(refused())
+    }
+
+    fn release(&self, _name: &str, _holder: &str) -> Result<()> {
+        Err(refused())
+    }
+
     fn claim_due(
         &self,
         _holder: &str,

@@ -48,9 +48,9 @@ pub struct Policy {
     pub lease: chrono::Duration,
 }
 
-/// This process as a drainer of the outbox.
+/// This process as a drainer of the outbox (see [`crate::peer`]).
 fn this_process() -> String {
-    format!("pid {}", std::process::id())
+    crate::peer::this_process().to_owned()
 }
 
 /// A round's claim: long past any send's timeouts.

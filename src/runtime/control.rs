@@ -154,6 +154,8 @@ impl<S: Store + 'static> Server<S> {
     ) -> std::io::Result<Server<S>> {
         use std::os::unix::fs::PermissionsExt;
         let path = socket_path(data_dir);
+        // With a server store nothing else has made the directory.
+        std::fs::create_dir_all(data_dir)?;
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;

@@ -515,6 +515,39 @@ fn small_values_and_preferences<S: Store>(s: &S) {
     );
 }
 
+fn a_lease_has_one_holder_until_it_runs_out<S: Store>(s: &S) {
+    // Free: taken; the holder renews; another waits while it runs.
+    assert!(s.lease("mailbox:support", "w1", at(9), at(10)).unwrap());
+    assert!(s.lease("mailbox:support", "w1", at(9), at(11)).unwrap());
+    assert!(!s.lease("mailbox:support", "w2", at(10), at(12)).unwrap());
+    // Other names are other leases.
+    assert!(s.lease("timers", "w2", at(10), at(12)).unwrap());
+    // Run out (the holder died): the next asker takes it over, and the
+    // old holder no longer holds it.
+    assert!(s.lease("mailbox:support", "w2", at(11), at(13)).unwrap());
+    assert!(!s.lease("mailbox:support", "w1", at(12), at(14)).unwrap());
+    // Released by its holder only; then anyone may take it at once.
+    s.release("mailbox:support", "w1").unwrap();
+    assert!(!s.lease("mailbox:support", "w3", at(12), at(14)).unwrap());
+    s.release("mailbox:support", "w2").unwrap();
+    assert!(s.lease("mailbox:support", "w3", at(12), at(14)).unwrap());
+    // Many askers at once: exactly one holds it.
+    let won: usize = std::thread::scope(|scope| {
+        let askers: Vec<_> = (0..8)
+            .map(|i| {
+                let s = &s;
+                scope.spawn(move || {
+                    usize::from(s.lease("race", &format!("a{i}"), at(9), at(10)).unwrap())
+                })
+            })
+            .collect();
+        askers.into_iter().map(|a| a.join().unwrap()).sum()
+    });
+    assert_eq!(won, 1);
+    // Leases are not named values.
+    assert_eq!(s.meta("mailbox:support").unwrap(), None);
+}
+
 /// Every invariant, each on a fresh store from `make` (none: the backend
 /// is not reachable here, and the test says so and passes).
 macro_rules! conformance {
@@ -578,6 +611,11 @@ macro_rules! conformance {
             fn an_outbox_entry_is_claimed_by_one_drainer_at_a_time() {
                 let Some((_keep, s)) = $make() else { return };
                 super::an_outbox_entry_is_claimed_by_one_drainer_at_a_time(&s);
+            }
+            #[test]
+            fn a_lease_has_one_holder_until_it_runs_out() {
+                let Some((_keep, s)) = $make() else { return };
+                super::a_lease_has_one_holder_until_it_runs_out(&s);
             }
             #[test]
             fn small_values_and_preferences() {

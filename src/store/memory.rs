@@ -36,6 +36,7 @@ struct Mem {
     quarantine: BTreeMap<String, Quarantined>,
     meta: BTreeMap<String, String>,
     state: HashMap<StateKey, State>,
+    leases: HashMap<String, super::Lease>,
 }
 
 /// The in-memory store. `first_ticket` is the number of the first ticket.
@@ -314,6 +315,35 @@ impl Store for MemoryStore {
 
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.lock().meta.insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut m = self.lock();
+        if m.leases.get(name).is_some_and(|l| !l.open_to(holder, now)) {
+            return Ok(false);
+        }
+        m.leases.insert(
+            name.to_owned(),
+            super::Lease {
+                holder: holder.to_owned(),
+                until,
+            },
+        );
+        Ok(true)
+    }
+
+    fn release(&self, name: &str, holder: &str) -> Result<()> {
+        let mut m = self.lock();
+        if m.leases.get(name).is_some_and(|l| l.holder == holder) {
+            m.leases.remove(name);
+        }
         Ok(())
     }
 

@@ -162,6 +162,20 @@ pub struct Quarantined {
     pub spam_rule: Option<String>,
 }
 
+/// Who holds a lease, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub holder: String,
+    pub until: DateTime<Utc>,
+}
+
+impl Lease {
+    /// Whether `holder` may take (or keep) this lease at `now`.
+    pub fn open_to(&self, holder: &str, now: DateTime<Utc>) -> bool {
+        self.holder == holder || self.until <= now
+    }
+}
+
 /// Where a mailbox reader stands: the server's UIDVALIDITY and the last
 /// UID stored. Written in the same commit as the mail it covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,6 +332,12 @@ pub trait View: ThreadView<Error = StoreError> + Send + Sync {
     /// Small named values: instance id, checkpoints.
     fn meta(&self, key: &str) -> Result<Option<String>>;
 
+    /// Whether other processes may write to this store while this one
+    /// does (a server store shared by workers).
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     /// Typed state under `key`, if any (none, when unreadable).
     fn state(&self, key: &StateKey) -> Result<Option<State>>;
 
@@ -409,6 +429,23 @@ pub trait Store: View {
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Takes or renews the lease `name` (a mailbox to read, the minute
+    /// timers) for `holder` until `until`, when it is free, has run out at
+    /// `now`, or is `holder`'s already; true when `holder` holds it now.
+    /// One step: of several processes asking at once, one gets it. Leases
+    /// need no flush: a lease lost in a crash is one that runs out.
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+
+    /// Gives up `holder`'s lease `name` (a clean stop), so another process
+    /// need not wait for it to run out.
+    fn release(&self, name: &str, holder: &str) -> Result<()>;
 
     /// Records mailbox `source`'s place (for a batch without mail: what it
     /// covers was left in the mailbox, or the UIDs were renumbered).

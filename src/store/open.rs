@@ -67,11 +67,6 @@ impl Opened {
             Opened::Server(_) => Ok(None),
         }
     }
-
-    /// Whether other processes may be writing to it at the same time.
-    pub fn is_shared(&self) -> bool {
-        matches!(self, Opened::Server(_))
-    }
 }
 
 /// Calls the same method on whichever store this is.
@@ -152,6 +147,9 @@ impl View for Opened {
     fn state(&self, key: &StateKey) -> Result<Option<State>> {
         each!(self, s => s.state(key))
     }
+    fn is_shared(&self) -> bool {
+        each!(self, s => s.is_shared())
+    }
 }
 
 impl Store for Opened {
@@ -193,5 +191,17 @@ impl Store for Opened {
     }
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         each!(self, s => s.set_meta(key, value))
+    }
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        each!(self, s => s.lease(name, holder, now, until))
+    }
+    fn release(&self, name: &str, holder: &str) -> Result<()> {
+        each!(self, s => s.release(name, holder))
     }
 }

@@ -368,4 +368,19 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         self.write_out()?;
         self.inner.set_meta(key, value)
     }
+
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        // Not part of any batch: a lease is about processes, not mail.
+        self.inner.lease(name, holder, now, until)
+    }
+
+    fn release(&self, name: &str, holder: &str) -> Result<()> {
+        self.inner.release(name, holder)
+    }
 }

@@ -84,7 +84,12 @@ impl Sandbox {
         let secret = dir.path().join("db-password");
         std::fs::write(&secret, format!("{password}\n")).expect("password file");
         let store = format!("[store]\nurl = {url:?}\npassword_file = {secret:?}\n");
-        let sb = Sandbox::new(&format!("{extra}\n{store}"));
+        // `extra` may have a [store] table of its own (lease_seconds …).
+        let sb = Sandbox::new(&if extra.contains("[store]\n") {
+            extra.replacen("[store]\n", &store, 1)
+        } else {
+            format!("{extra}\n{store}")
+        });
         // The password file lives beside the sandbox's own files.
         std::fs::rename(&secret, sb.path("db-password")).expect("password file");
         let cfg = std::fs::read_to_string(sb.path("ticketbox.toml")).expect("config");

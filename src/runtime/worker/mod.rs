@@ -259,6 +259,12 @@ pub struct Worker<S: Store + 'static> {
 }
 
 impl<S: Store + 'static> Worker<S> {
+    fn lease_terms(&self) -> crate::runtime::leased::Terms {
+        crate::runtime::leased::Terms {
+            ttl: std::time::Duration::from_secs(self.engine.cfg.store.lease_seconds.max(1)),
+        }
+    }
+
     /// Reads `source` until `shutdown` turns true; with `once`, until caught
     /// up, then delivers what is due and returns.
     pub async fn run(
@@ -356,11 +362,19 @@ impl<S: Store + 'static> Worker<S> {
         });
 
         // Mail stored but not committed by an interrupted run goes first,
-        // through the committer like everything else.
+        // through the committer like everything else. On a shared store
+        // the pending mail may be another live worker's batch in flight:
+        // taking it too would decide it twice. There each source's next
+        // holder reads again what was not committed (the IMAP checkpoint
+        // and Maildir's seen marks move only with commits).
         let (engine, store) = (self.engine.clone(), self.store.clone());
-        let recovered = tokio::task::spawn_blocking(move || pending_mails(&engine, &*store))
-            .await
-            .map_err(|e| WorkerError::Task(e.to_string()))??;
+        let recovered = if self.store.is_shared() {
+            Vec::new()
+        } else {
+            tokio::task::spawn_blocking(move || pending_mails(&engine, &*store))
+                .await
+                .map_err(|e| WorkerError::Task(e.to_string()))??
+        };
         if !recovered.is_empty() {
             let n = recovered.len();
             committer
@@ -372,23 +386,52 @@ impl<S: Store + 'static> Worker<S> {
 
         // Every source side by side; one that gives up leaves the others
         // running (with `once`, its error is the run's).
-        let sources: Vec<Box<dyn Source>> = match source {
-            Intake::Maildir(dir) => vec![Box::new(maildir::MaildirSource {
-                dir,
-                committer: committer.clone(),
+        // Each source under a lease: on a shared store, one worker reads
+        // it at a time (see intake::leased).
+        let leased = |name: String, make: crate::runtime::leased::MakeSource| -> Box<dyn Source> {
+            Box::new(crate::runtime::leased::Leased {
+                name,
+                make,
                 store: self.store.clone(),
-                batch_size: self.engine.cfg.intake.batch_size,
-            })],
+                clock: self.clock.clone(),
+                holder: crate::peer::this_process().to_owned(),
+                terms: self.lease_terms(),
+            })
+        };
+        let sources: Vec<Box<dyn Source>> = match source {
+            Intake::Maildir(dir) => {
+                let (committer, store) = (committer.clone(), self.store.clone());
+                let batch_size = self.engine.cfg.intake.batch_size;
+                let name = format!("maildir:{}", dir.display());
+                vec![leased(
+                    name,
+                    Box::new(move || {
+                        Box::new(maildir::MaildirSource {
+                            dir: dir.clone(),
+                            committer: committer.clone(),
+                            store: store.clone(),
+                            batch_size,
+                        }) as Box<dyn Source>
+                    }),
+                )]
+            }
             Intake::Imap(mailboxes) => mailboxes
                 .into_iter()
                 .map(|cfg| {
-                    Box::new(MailboxReader {
-                        cfg,
-                        committer: committer.clone(),
-                        store: self.store.clone(),
-                        once,
-                        history_hours: self.engine.cfg.intake.history_hours,
-                    }) as Box<dyn Source>
+                    let (committer, store) = (committer.clone(), self.store.clone());
+                    let history_hours = self.engine.cfg.intake.history_hours;
+                    leased(
+                        format!("mailbox:{}", cfg.name),
+                        Box::new(move || {
+                            Box::new(MailboxReader {
+                                cfg: cfg.clone(),
+                                committer: committer.clone(),
+                                store: store.clone(),
+                                once,
+                                history_hours,
+                            }) as Box<dyn Source>
+                        }),
+                    )
                 })
                 .collect(),
         };
@@ -492,6 +535,11 @@ impl<S: Store + 'static> Worker<S> {
     }
 }
 
+/// How often the minute timers look.
+const TIMER_TICK_SECONDS: u64 = 60;
+/// The lease the minute timers run under (see `escalation_timer`).
+const TIMERS_LEASE: &str = "timers";
+
 /// Every minute: SLA escalations and auto-closing. Finding the tickets
 /// that need either reads every open ticket, so it happens here, off the
 /// committer thread, on a snapshot; only those tickets go to the committer,
@@ -503,13 +551,28 @@ async fn escalation_timer<S: Store + 'static>(
     clock: Arc<dyn Clock>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(TIMER_TICK_SECONDS));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
         let (e, s, now) = (engine.clone(), store.clone(), clock.now());
+        // On a shared store the timers run once per tick across the
+        // workers: on the one holding their lease, which lasts past the
+        // next tick, so the holder keeps it and another worker takes over
+        // one lease time after the holder's last tick.
+        let ttl =
+            chrono::Duration::seconds(i64::try_from(engine.cfg.store.lease_seconds).unwrap_or(30));
+        let until = now + chrono::Duration::seconds(TIMER_TICK_SECONDS as i64) + ttl;
+        match store.lease(TIMERS_LEASE, crate::peer::this_process(), now, until) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not reach the store for the timers' lease");
+                continue;
+            }
+        }
         let found = tokio::task::spawn_blocking(move || {
             let open = s.open_tickets()?;
             let days = e.cfg.tickets.close_pending_after_days;

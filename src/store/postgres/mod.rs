@@ -14,6 +14,7 @@
 //! | `quarantine` | content hash → [`Quarantined`] (JSON) |
 //! | `state` | kind, name → [`State`] (JSON) |
 //! | `meta` | name → value (schema version, instance id) |
+//! | `leases` | name → holder, until (a mailbox's reader, the timers) |
 //! | sequence `ticket_numbers` | the next ticket number |
 //!
 //! The database keeps the invariants, not one process: numbers come from
@@ -222,6 +223,15 @@ impl PgStore {
                 .map(f)
                 .collect()
         })
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing a connection blocks on the client's own runtime too: the
+        // last holder of the store may be an async task.
+        let pool = std::mem::take(&mut self.pool);
+        off_runtime(move || drop(pool));
     }
 }
 
@@ -436,6 +446,10 @@ impl View for PgStore {
         })
     }
 
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn state(&self, key: &StateKey) -> Result<Option<State>> {
         let (kind, name) = state_col(key);
         // Unreadable state is no state (as in the embedded store).
@@ -600,6 +614,39 @@ impl Store for PgStore {
                 due.next = Some(due.next.map_or(at, |n| n.min(at)));
             }
             Ok(due)
+        })
+    }
+
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        // One statement: the row's lock decides between workers asking at
+        // once; the update happens only where the lease is open to us.
+        self.with(|c| {
+            Ok(c.query_opt(
+                "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $4) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+                 WHERE leases.holder = excluded.holder OR leases.until <= $3 \
+                 RETURNING holder",
+                &[&name, &holder, &ms(now), &ms(until)],
+            )
+            .map_err(pg_err)?
+            .is_some())
+        })
+    }
+
+    fn release(&self, name: &str, holder: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM leases WHERE name = $1 AND holder = $2",
+                &[&name, &holder],
+            )
+            .map(drop)
+            .map_err(pg_err)
         })
     }
 

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt) WHERE NOT done;
 CREATE TABLE IF NOT EXISTS acks (key text PRIMARY KEY, times text NOT NULL);
 CREATE TABLE IF NOT EXISTS quarantine (hash text PRIMARY KEY, record text NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (name text PRIMARY KEY, holder text NOT NULL, until bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS state (
     kind \"char\" NOT NULL, name text NOT NULL, value text NOT NULL,
     PRIMARY KEY (kind, name));

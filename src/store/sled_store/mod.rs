@@ -258,9 +258,13 @@ impl SledStore {
             store.set_meta(DUE_INDEX, "1")?;
             store.db.flush()?;
         }
-        // One process at a time holds this store: whatever claims are on
-        // record belong to a process that is gone.
+        // One process at a time holds this store: whatever claims and
+        // leases are on record belong to a process that is gone.
         store.drop_claims()?;
+        for kv in store.meta.scan_prefix(b"lease\0") {
+            let (k, _) = kv?;
+            store.meta.remove(k)?;
+        }
         Ok(store)
     }
 
@@ -286,6 +290,14 @@ pub(super) fn due_prefix(ms: i64) -> [u8; 8] {
 pub(super) fn due_time(key: &[u8]) -> Option<DateTime<Utc>> {
     let b: [u8; 8] = key.get(..8)?.try_into().ok()?;
     DateTime::from_timestamp_millis((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+}
+
+/// A lease's key among the named values: a NUL keeps it apart from
+/// every name `set_meta` is given.
+fn lease_key(name: &str) -> Vec<u8> {
+    let mut k = b"lease\0".to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
 }
 
 /// The key of typed state: its kind, a NUL, and whose it is.
@@ -658,6 +670,43 @@ impl Store for SledStore {
 
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.meta.insert(key.as_bytes(), value.as_bytes())?;
+        Ok(())
+    }
+
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        // One process holds an embedded store, but its tasks (mailbox
+        // readers, timers) ask the same way they would of a shared one.
+        let key = lease_key(name);
+        let mut held = false;
+        self.meta.update_and_fetch(&key, |old| {
+            let current = old.and_then(|v| serde_json::from_slice::<super::Lease>(v).ok());
+            held = current.as_ref().is_none_or(|l| l.open_to(holder, now));
+            if held {
+                Some(enc(&super::Lease {
+                    holder: holder.to_owned(),
+                    until,
+                }))
+            } else {
+                old.map(<[u8]>::to_vec)
+            }
+        })?;
+        Ok(held)
+    }
+
+    fn release(&self, name: &str, holder: &str) -> Result<()> {
+        let key = lease_key(name);
+        self.meta.update_and_fetch(&key, |old| {
+            match old.and_then(|v| serde_json::from_slice::<super::Lease>(v).ok()) {
+                Some(l) if l.holder == holder => None,
+                _ => old.map(<[u8]>::to_vec),
+            }
+        })?;
         Ok(())
     }
 

@@ -450,3 +450,39 @@ fn claiming_reads_only_what_is_due_and_the_index_follows_every_write() {
     let due = store.claim_due("me", later, later, 10).unwrap();
     assert_eq!(due.claimed.len(), 2);
 }
+
+#[test]
+fn leases_of_a_process_that_is_gone_are_dropped_at_open() {
+    // One process at a time opens an embedded store: a lease on record
+    // when it opens is a dead process's, and a restart must not wait for
+    // it to run out.
+    let (dir, s) = open();
+    let now = Utc::now();
+    assert!(
+        s.lease(
+            "mailbox:support",
+            "old",
+            now,
+            now + chrono::Duration::hours(1)
+        )
+        .unwrap()
+    );
+    s.set_instance_id("abc").unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let s = SledStore::open(&dir.path().join("data"), 1000).unwrap();
+    assert!(
+        s.lease(
+            "mailbox:support",
+            "new",
+            now,
+            now + chrono::Duration::seconds(30)
+        )
+        .unwrap()
+    );
+    assert_eq!(
+        s.instance_id().unwrap().as_deref(),
+        Some("abc"),
+        "named values stay as they were"
+    );
+}

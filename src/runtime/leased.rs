@@ -1,0 +1,208 @@
+//! A source read by one worker at a time: the worker that holds its lease
+//! in the store. On a shared store several workers run the same sources;
+//! each source's lease goes to one of them, is renewed while that worker
+//! lives, and is taken over by another within the lease's time when it
+//! dies. On the embedded store (one process) the lease is always ours.
+//!
+//! Why a lease and not a lock: a worker that dies (SIGKILL, a power cut,
+//! a network cut from the database) cannot unlock anything; a lease runs
+//! out by itself.
+
+use crate::clock::Clock;
+use crate::intake::{Source, SourceRun, Taken};
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long a lease runs unless renewed; it is renewed every third of
+/// that, so two missed renewals in a row (a stalled database) still keep
+/// it.
+#[derive(Debug, Clone, Copy)]
+pub struct Terms {
+    pub ttl: Duration,
+}
+
+impl Terms {
+    fn renew_every(self) -> Duration {
+        (self.ttl / 3).max(Duration::from_millis(100))
+    }
+}
+
+/// Makes a fresh run of the source each time the lease is taken (again).
+pub type MakeSource = Box<dyn Fn() -> Box<dyn Source> + Send + Sync>;
+
+/// `make`'s source, read only while this process holds lease `name`.
+pub struct Leased<S: Store + ?Sized + 'static> {
+    pub name: String,
+    pub make: MakeSource,
+    pub store: Arc<S>,
+    pub clock: Arc<dyn Clock>,
+    pub holder: String,
+    pub terms: Terms,
+}
+
+impl<S: Store + ?Sized + 'static> Leased<S> {
+    /// Takes or renews the lease now; an error reaching the store counts
+    /// as not holding it (the source must not run on a lease it may
+    /// have lost).
+    fn try_hold(&self) -> bool {
+        let now = self.clock.now();
+        let until = now + chrono::Duration::from_std(self.terms.ttl).unwrap_or_default();
+        match self.store.lease(&self.name, &self.holder, now, until) {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(lease = %self.name, error = %e, "could not reach the store for a lease");
+                false
+            }
+        }
+    }
+
+    /// Resolves when the lease is lost: renewed every third of its time
+    /// until a renewal is refused (another worker took it, after ours ran
+    /// out) or cannot be made.
+    async fn lost(&self) {
+        loop {
+            tokio::time::sleep(self.terms.renew_every()).await;
+            if !self.try_hold() {
+                return;
+            }
+        }
+    }
+
+    fn run_leased(self, once: bool, mut shutdown: watch::Receiver<bool>) -> SourceRun {
+        let this = Arc::new(self);
+        Box::pin(async move {
+            let mut waiting_said = false;
+            loop {
+                if *shutdown.borrow() {
+                    return Ok(Taken::default());
+                }
+                if !this.try_hold() {
+                    if once {
+                        // Another worker reads it: nothing for a one-shot
+                        // run to catch up on here.
+                        tracing::info!(lease = %this.name, "another worker holds this source; not reading it");
+                        return Ok(Taken::default());
+                    }
+                    if !waiting_said {
+                        tracing::info!(lease = %this.name, "another worker holds this source; standing by");
+                        waiting_said = true;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(this.terms.renew_every()) => continue,
+                        _ = shutdown.changed() => return Ok(Taken::default()),
+                    }
+                }
+                waiting_said = false;
+                tracing::info!(lease = %this.name, holder = %this.holder, "holding the lease; reading");
+                let run = (this.make)().run(once, shutdown.clone());
+                tokio::select! {
+                    r = run => {
+                        // A clean end: the next worker need not wait.
+                        if let Err(e) = this.store.release(&this.name, &this.holder) {
+                            tracing::warn!(lease = %this.name, error = %e, "could not give the lease up");
+                        }
+                        return r;
+                    }
+                    () = this.lost() => {
+                        tracing::warn!(lease = %this.name, "lost the lease (the store was out of reach, or another worker took over); stopped reading");
+                    }
+                }
+            }
+        })
+    }
+}
+
+impl<S: Store + ?Sized + 'static> Source for Leased<S> {
+    fn name(&self) -> String {
+        (self.make)().name()
+    }
+
+    fn run(self: Box<Self>, once: bool, shutdown: watch::Receiver<bool>) -> SourceRun {
+        (*self).run_leased(once, shutdown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::store::MemoryStore;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A source that counts its runs and then waits for shutdown.
+    struct Counting(Arc<AtomicUsize>);
+
+    impl Source for Counting {
+        fn name(&self) -> String {
+            "counting".into()
+        }
+        fn run(self: Box<Self>, once: bool, mut shutdown: watch::Receiver<bool>) -> SourceRun {
+            Box::pin(async move {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                if !once {
+                    let _ = shutdown.wait_for(|s| *s).await;
+                }
+                Ok(Taken::default())
+            })
+        }
+    }
+
+    fn leased(
+        store: &Arc<MemoryStore>,
+        clock: &Arc<FixedClock>,
+        holder: &str,
+        runs: &Arc<AtomicUsize>,
+    ) -> Box<dyn Source> {
+        let runs = runs.clone();
+        Box::new(Leased {
+            name: "mailbox:support".into(),
+            make: Box::new(move || Box::new(Counting(runs.clone())) as Box<dyn Source>),
+            store: store.clone(),
+            clock: clock.clone() as Arc<dyn Clock>,
+            holder: holder.into(),
+            terms: Terms {
+                ttl: Duration::from_millis(300),
+            },
+        })
+    }
+
+    #[tokio::test]
+    async fn one_holder_reads_and_another_takes_over_when_it_stops_renewing() {
+        let store = Arc::new(MemoryStore::new(1000));
+        let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
+        let (a_runs, b_runs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (stop_a, rx_a) = watch::channel(false);
+        let (stop_b, rx_b) = watch::channel(false);
+        let a = tokio::spawn(leased(&store, &clock, "a", &a_runs).run(false, rx_a));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let b = tokio::spawn(leased(&store, &clock, "b", &b_runs).run(false, rx_b));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(a_runs.load(Ordering::SeqCst), 1, "a holds it");
+        assert_eq!(b_runs.load(Ordering::SeqCst), 0, "b stands by");
+        // a dies without a word (its task is gone, the lease stays on
+        // record); once the lease has run out, b reads.
+        a.abort();
+        let _ = stop_a;
+        clock.advance(chrono::Duration::milliseconds(301));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(b_runs.load(Ordering::SeqCst), 1, "b took over");
+        // A one-shot run while b holds it reads nothing.
+        let (_s, rx_c) = watch::channel(false);
+        let c_runs = Arc::new(AtomicUsize::new(0));
+        leased(&store, &clock, "c", &c_runs)
+            .run(true, rx_c)
+            .await
+            .unwrap();
+        assert_eq!(c_runs.load(Ordering::SeqCst), 0);
+        // b stops cleanly: the lease is free at once.
+        stop_b.send(true).unwrap();
+        b.await.unwrap().unwrap();
+        leased(&store, &clock, "c", &c_runs)
+            .run(true, watch::channel(false).1)
+            .await
+            .unwrap();
+        assert_eq!(c_runs.load(Ordering::SeqCst), 1);
+    }
+}
