@@ -187,3 +187,75 @@ fn a_worker_killed_mid_run_is_replaced_and_every_message_lands_once() {
         took_over.as_secs_f64()
     );
 }
+
+/// Two `ticketbox ingest` processes at once on one database: one takes
+/// each customer's first mail, the other the customer's reply, so the two
+/// messages of every thread are decided at the same moment by different
+/// processes. Deciding in turn (Store::exclusive) keeps one ticket per
+/// thread and the queue's statistics exact.
+#[test]
+fn two_processes_racing_on_one_thread_make_one_ticket() {
+    const THREADS: usize = 60;
+    let Some((a, db)) = Sandbox::on_server_store("") else {
+        return;
+    };
+    let b = second_worker(&a);
+    let (firsts, replies) = (a.path("firsts"), a.path("replies"));
+    std::fs::create_dir_all(&firsts).unwrap();
+    std::fs::create_dir_all(&replies).unwrap();
+    for i in 0..THREADS {
+        std::fs::write(firsts.join(format!("{i:03}.eml")), first(i)).unwrap();
+        std::fs::write(replies.join(format!("{i:03}.eml")), reply(i)).unwrap();
+    }
+    let ingest = |sb: &Sandbox, dir: &std::path::Path| {
+        sb.command(&["ingest", "--no-deliver", dir.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let (out_a, out_b) = std::thread::scope(|s| {
+        let ta = s.spawn(|| ingest(&a, &firsts));
+        let tb = s.spawn(|| ingest(&b, &replies));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    for out in [&out_a, &out_b] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let all = tickets(&a);
+    assert_eq!(all.len(), THREADS, "one ticket per thread: {all:#?}");
+    for t in &all {
+        // The customer's two messages, and at most one acknowledgement.
+        let n = t["messages"].as_u64().unwrap();
+        assert!((2..=3).contains(&n), "{t:#}");
+    }
+    use ticketbox::store::View;
+    use ticketbox::thread::ThreadView;
+    let store = ticketbox::store::open(
+        &ticketbox::store::Location::Server {
+            url: db.url.clone(),
+            password: None,
+        },
+        1000,
+    )
+    .unwrap();
+    for i in 0..THREADS {
+        let first = store
+            .ticket_for_message_id(&format!("first-{i}@people{i}.example"))
+            .unwrap();
+        let reply = store
+            .ticket_for_message_id(&format!("reply-{i}@people{i}.example"))
+            .unwrap();
+        assert!(
+            first.is_some() && first == reply,
+            "thread {i}: {first:?} {reply:?}"
+        );
+    }
+    // Every ticket counted once among those awaiting a first answer.
+    assert_eq!(
+        store.queue_stats("general").unwrap().awaiting,
+        THREADS as i64
+    );
+}

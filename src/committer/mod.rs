@@ -108,8 +108,10 @@ impl Committer {
                         }
                     }
                     for (task, done) in tasks {
-                        let result = task(&engine, &*store, clock.now());
-                        let result = result.and_then(|r| store.flush().map(|_| r).map_err(|e| e.to_string()));
+                        let result = store.exclusive().map_err(|e| e.to_string()).and_then(|_alone| {
+                            task(&engine, &*store, clock.now())
+                                .and_then(|r| store.flush().map(|_| r).map_err(|e| e.to_string()))
+                        });
                         let _ = done.send(result);
                     }
                     committed.notify_one();
@@ -162,6 +164,9 @@ fn commit_group<S: Store + ?Sized>(
     clock: &dyn Clock,
     group: &[Batch],
 ) -> Result<Vec<Vec<Outcome>>, StoreError> {
+    // Alone among the workers of a shared store from the first read to
+    // the last write: deciding reads what the commits before it wrote.
+    let _alone = store.exclusive()?;
     // Commits are held and written a chunk at a time (see `Staged`).
     let staged = Staged::new(store);
     let mails: Vec<&RawMail> = group.iter().flat_map(|b| &b.mails).collect();

@@ -265,7 +265,8 @@ pub async fn send_loop<S: Store + ?Sized>(
         let sleep = round
             .next_due
             .and_then(|d| (d - clock.now()).to_std().ok())
-            .unwrap_or(std::time::Duration::from_secs(60));
+            .unwrap_or(policy.idle)
+            .min(policy.idle);
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(sleep) => {}

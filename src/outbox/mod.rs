@@ -46,7 +46,14 @@ pub struct Policy {
     /// How long a claim holds entries for a round before another drainer
     /// may take them (its holder is taken for dead).
     pub lease: chrono::Duration,
+    /// Longest wait with nothing due: on a shared store other workers'
+    /// mail (a dead worker's claims, retries) can fall due without this
+    /// process hearing of it, so it looks again this often.
+    pub idle: std::time::Duration,
 }
+
+/// The longest idle wait when this process is the store's only writer.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// This process as a drainer of the outbox (see [`crate::peer`]).
 fn this_process() -> String {
@@ -73,6 +80,11 @@ impl Policy {
             limit: 500,
             holder: this_process(),
             lease: chrono::Duration::minutes(LEASE_MINUTES),
+            idle: if cfg.store.is_server() {
+                std::time::Duration::from_secs(cfg.store.lease_seconds.max(3) / 3)
+            } else {
+                IDLE
+            },
         }
     }
 }
@@ -86,6 +98,7 @@ impl Default for Policy {
             limit: 500,
             holder: this_process(),
             lease: chrono::Duration::minutes(LEASE_MINUTES),
+            idle: IDLE,
         }
     }
 }

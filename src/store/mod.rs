@@ -162,6 +162,40 @@ pub struct Quarantined {
     pub spam_rule: Option<String>,
 }
 
+/// Held while this process decides and commits alone (see
+/// [`Store::exclusive`]); dropping it lets the other processes go on.
+pub struct Exclusive<'a> {
+    release: Option<Box<dyn FnOnce() + 'a>>,
+}
+
+impl<'a> Exclusive<'a> {
+    /// Nothing to hold: no other process writes this store.
+    pub fn none() -> Exclusive<'a> {
+        Exclusive { release: None }
+    }
+
+    /// Held until dropped, then `release` runs.
+    pub fn until_dropped(release: impl FnOnce() + 'a) -> Exclusive<'a> {
+        Exclusive {
+            release: Some(Box::new(release)),
+        }
+    }
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
+/// The lease a worker on a shared store renews while it lives: its
+/// outbox claims count only while it does.
+pub fn alive_lease(holder: &str) -> String {
+    format!("alive:{holder}")
+}
+
 /// Who holds a lease, and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
@@ -414,7 +448,10 @@ pub trait Store: View {
     /// may take at `now` ([`OutboxEntry::claimable`]), oldest first, in one
     /// atomic step: two drainers never hold the same entry. The claim ends
     /// when the entry's result is written (its `claim` cleared), or runs
-    /// out. Durable at the next flush, like any write.
+    /// out. Durable at the next flush, like any write. A shared store also
+    /// frees at once the claims of a holder whose [`alive_lease`] has run
+    /// out (a worker that died mid-round): its mail waits a lease's time,
+    /// not the whole claim's.
     fn claim_due(
         &self,
         holder: &str,
@@ -446,6 +483,17 @@ pub trait Store: View {
     /// Gives up `holder`'s lease `name` (a clean stop), so another process
     /// need not wait for it to run out.
     fn release(&self, name: &str, holder: &str) -> Result<()>;
+
+    /// Waits until no other process is deciding on this store, and keeps
+    /// it so while the returned guard lives: decisions read the store and
+    /// then commit, and two workers deciding at once on two messages of
+    /// one thread would each see no ticket and each open one. A store one
+    /// process holds (embedded, in memory) has nobody to wait for; a
+    /// shared one takes a lock in the database, which a dead worker's
+    /// connection gives back.
+    fn exclusive(&self) -> Result<Exclusive<'_>> {
+        Ok(Exclusive::none())
+    }
 
     /// Records mailbox `source`'s place (for a batch without mail: what it
     /// covers was left in the mailbox, or the UIDs were renumbered).

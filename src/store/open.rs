@@ -204,4 +204,7 @@ impl Store for Opened {
     fn release(&self, name: &str, holder: &str) -> Result<()> {
         each!(self, s => s.release(name, holder))
     }
+    fn exclusive(&self) -> Result<super::Exclusive<'_>> {
+        each!(self, s => s.exclusive())
+    }
 }

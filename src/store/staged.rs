@@ -383,4 +383,8 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
     fn release(&self, name: &str, holder: &str) -> Result<()> {
         self.inner.release(name, holder)
     }
+
+    fn exclusive(&self) -> Result<super::Exclusive<'_>> {
+        self.inner.exclusive()
+    }
 }

@@ -140,11 +140,15 @@ pub fn ingest<S: Store + ?Sized>(
         let seen = |key: &str| Ok(skip_seen && store.source_seen(key)?);
         let batch = next_batch(&mut items, engine.cfg.intake.batch_size, &seen, &mut stats)?;
         let mails: Vec<&intake::RawMail> = batch.iter().collect();
+        // Alone among a shared store's workers while deciding (see
+        // `Store::exclusive`), until the batch is written.
+        let alone = store.exclusive()?;
         for outcome in isolate::process_all(engine, store, clock, &mails)? {
             report(&outcome);
             stats.processed += 1;
         }
         store.flush()?;
+        drop(alone);
     }
     Ok(stats)
 }
@@ -351,6 +355,17 @@ impl<S: Store + 'static> Worker<S> {
                 .map(|k| tokio::spawn(reload::watch(self.engine.clone(), k, shutdown.clone())))
                 .collect()
         };
+        // On a shared store: this worker's sign of life, which keeps its
+        // outbox claims its own (see `store::alive_lease`).
+        let (stop_beating, beat_stop) = watch::channel(false);
+        let heartbeat = self.store.is_shared().then(|| {
+            tokio::spawn(heartbeat(
+                self.store.clone(),
+                self.clock.clone(),
+                self.lease_terms(),
+                beat_stop,
+            ))
+        });
         let escalations = (!once).then(|| {
             tokio::spawn(escalation_timer(
                 committer.clone(),
@@ -520,6 +535,11 @@ impl<S: Store + 'static> Worker<S> {
             .await?;
         }
         self.store.flush()?;
+        // Every claim is settled: the sign of life can go.
+        let _ = stop_beating.send(true);
+        if let Some(h) = heartbeat {
+            let _ = h.await;
+        }
         control::remove_socket(&self.engine.cfg.data_dir);
         tracing::info!(
             peak_rss_kib = peak_rss_kib(),
@@ -532,6 +552,32 @@ impl<S: Store + 'static> Worker<S> {
             Some(e) if gave_up == total => Err(e),
             _ => Ok(stats),
         }
+    }
+}
+
+/// Renews this worker's alive lease every third of its time until
+/// `stop`, then gives it up.
+async fn heartbeat<S: Store + 'static>(
+    store: Arc<S>,
+    clock: Arc<dyn Clock>,
+    terms: crate::runtime::leased::Terms,
+    mut stop: watch::Receiver<bool>,
+) {
+    let me = crate::peer::this_process();
+    let name = crate::store::alive_lease(me);
+    let ttl = chrono::Duration::from_std(terms.ttl).unwrap_or_default();
+    loop {
+        let now = clock.now();
+        if let Err(e) = store.lease(&name, me, now, now + ttl) {
+            tracing::warn!(error = %e, "could not renew this worker's sign of life");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(terms.ttl / 3) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    if let Err(e) = store.release(&name, me) {
+        tracing::warn!(error = %e, "could not give up this worker's sign of life");
     }
 }
 

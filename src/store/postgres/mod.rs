@@ -58,8 +58,14 @@ const CONNECTIONS: usize = 4;
 const RETRIES: u32 = 20;
 
 pub struct PgStore {
+    /// [`CONNECTIONS`] for the work, then one that holds the deciding
+    /// lock (see [`Store::exclusive`]): apart, so work done while holding
+    /// the lock never waits for its connection.
     pool: Vec<Mutex<Client>>,
 }
+
+/// The advisory lock deciding workers take in turn ("tbdc").
+const DECIDING_LOCK: i64 = 0x7462_6463;
 
 /// The driver's errors, in the store's terms (the password is never in
 /// them: the driver does not print its configuration).
@@ -142,7 +148,7 @@ impl PgStore {
         }
         let config = &config;
         let pool = off_runtime(|| {
-            (0..CONNECTIONS)
+            (0..=CONNECTIONS)
                 .map(|_| config.connect(NoTls).map(Mutex::new).map_err(pg_err))
                 .collect::<Result<Vec<_>>>()
         })?;
@@ -153,7 +159,7 @@ impl PgStore {
 
     /// A free connection, or the first one when all are busy.
     fn conn(&self) -> MutexGuard<'_, Client> {
-        for m in &self.pool {
+        for m in &self.pool[..CONNECTIONS] {
             if let Ok(g) = m.try_lock() {
                 return g;
             }
@@ -577,7 +583,9 @@ impl Store for PgStore {
             let rows = tx.query(
                 "SELECT id, entry FROM outbox \
                  WHERE NOT done AND next_attempt <= $1 \
-                   AND (claim_holder IS NULL OR claim_holder = $2 OR claim_until <= $1) \
+                   AND (claim_holder IS NULL OR claim_holder = $2 OR claim_until <= $1 \
+                        OR EXISTS (SELECT 1 FROM leases l \
+                                   WHERE l.name = 'alive:' || outbox.claim_holder AND l.until <= $1)) \
                  ORDER BY created, id LIMIT $3 FOR UPDATE SKIP LOCKED",
                 &[&now_ms, &holder, &take],
             )?;
@@ -603,8 +611,13 @@ impl Store for PgStore {
             // When the rest could next be taken by this holder.
             let later: Option<i64> = tx
                 .query_one(
+                    // A claim ends when it runs out or when its holder's
+                    // sign of life does, whichever comes first.
                     "SELECT min(CASE WHEN claim_holder IS NOT NULL AND claim_holder <> $1 \
-                                     THEN greatest(claim_until, next_attempt) \
+                                     THEN greatest(next_attempt, least(claim_until, \
+                                          coalesce((SELECT l.until FROM leases l \
+                                                    WHERE l.name = 'alive:' || outbox.claim_holder), \
+                                                   claim_until))) \
                                      ELSE next_attempt END) \
                      FROM outbox WHERE NOT done AND NOT (id = ANY($2))",
                     &[&holder, &claimed],
@@ -648,6 +661,25 @@ impl Store for PgStore {
             .map(drop)
             .map_err(pg_err)
         })
+    }
+
+    fn exclusive(&self) -> Result<super::Exclusive<'_>> {
+        let mut guard = self.pool[CONNECTIONS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let conn: &mut Client = &mut guard;
+        off_runtime(|| {
+            conn.execute("SELECT pg_advisory_lock($1)", &[&DECIDING_LOCK])
+                .map(drop)
+                .map_err(pg_err)
+        })?;
+        Ok(super::Exclusive::until_dropped(move || {
+            let conn: &mut Client = &mut guard;
+            // Failing to unlock means the connection is broken, and a
+            // broken connection's locks are gone with it.
+            let _ =
+                off_runtime(|| conn.execute("SELECT pg_advisory_unlock($1)", &[&DECIDING_LOCK]));
+        }))
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {

@@ -165,3 +165,47 @@ fn a_wrong_password_is_a_clear_error_without_the_password() {
         .unwrap_or_default();
     assert!(bad.contains("database URL"), "{bad}");
 }
+
+#[test]
+fn a_dead_workers_claims_are_taken_over_when_its_sign_of_life_runs_out() {
+    let Some(db) = TestDb::new() else { return };
+    let ws = workers(&db, 2);
+    let mut c = Commit::default();
+    for i in 0..3 {
+        c.outbox.push(OutboxEntry {
+            id: format!("m{i}@x"),
+            raw: "Subject: s\r\n\r\nb".into(),
+            ..OutboxEntry::queued(at(9))
+        });
+    }
+    ws[0].commit(&c).unwrap();
+    // w1 lives (its sign of life runs to 10:00) and claims for long.
+    let alive = crate::store::alive_lease("w1");
+    assert!(ws[0].lease(&alive, "w1", at(9), at(10)).unwrap());
+    assert_eq!(
+        ws[0]
+            .claim_due("w1", at(9), at(20), 10)
+            .unwrap()
+            .claimed
+            .len(),
+        3
+    );
+    // While it lives its claims hold, and the others know when to look
+    // again: when its sign of life would run out.
+    let wait = ws[1].claim_due("w2", at(9), at(20), 10).unwrap();
+    assert!(wait.claimed.is_empty());
+    assert_eq!(wait.next, Some(at(10)));
+    // It stops renewing (killed): at 10:00 its claims are free, long
+    // before they would run out.
+    let took = ws[1].claim_due("w2", at(10), at(21), 10).unwrap();
+    assert_eq!(took.claimed.len(), 3);
+    // A holder that never gave a sign of life keeps its claims to their
+    // end (no record is not a death).
+    assert!(
+        ws[0]
+            .claim_due("w3", at(11), at(22), 10)
+            .unwrap()
+            .claimed
+            .is_empty()
+    );
+}
