@@ -11,8 +11,8 @@ use clap::Parser;
 use cli::access::{Reached, engine, reach};
 use cli::args::{Cli, Command, ConfigCommand, RulesCommand, TemplatesCommand};
 use cli::commands::{
-    config_check, ingest, parse_since, rules_check, rules_test_offline, run, templates_check,
-    templates_preview,
+    config_check, ingest, migrate, parse_since, rules_check, rules_test_offline, run,
+    templates_check, templates_preview,
 };
 use std::io::Write;
 use std::path::Path;
@@ -102,6 +102,19 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             json,
             no_deliver,
         } => return ingest(cfg, &paths, json, no_deliver),
+        Command::Migrate {
+            to,
+            password_env,
+            password_file,
+        } => {
+            let target = ticketbox::config::StoreCfg {
+                url: to,
+                password_env,
+                password_file,
+                ..Default::default()
+            };
+            return migrate(&cfg, &target);
+        }
         Command::Tickets {
             status,
             queue,

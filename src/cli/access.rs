@@ -102,11 +102,18 @@ pub fn location(cfg: &Config) -> Result<Location> {
             cache_bytes: cfg.store_cache_mib.max(1) << 20,
         });
     }
-    let secret = cfg.store.secret();
+    server(&cfg.store)
+}
+
+/// A server store's place, its password read now.
+pub fn server(store: &ticketbox::config::StoreCfg) -> Result<Location> {
+    if let Some(problem) = store.problem() {
+        anyhow::bail!("{problem}");
+    }
+    let secret = store.secret();
     let password = if secret.is_set() {
         // The user name is what the URL gives, for the log's redaction.
-        let user = cfg
-            .store
+        let user = store
             .url
             .split_once("://")
             .and_then(|(_, rest)| rest.split_once('@'))
@@ -117,7 +124,7 @@ pub fn location(cfg: &Config) -> Result<Location> {
         None
     };
     Ok(Location::Server {
-        url: cfg.store.url.clone(),
+        url: store.url.clone(),
         password,
     })
 }

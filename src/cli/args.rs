@@ -54,6 +54,21 @@ pub enum Command {
         #[arg(long)]
         no_deliver: bool,
     },
+    /// Move the embedded store (in the data directory) into an empty
+    /// PostgreSQL database, then read every record back and compare. Stop
+    /// the worker first; the embedded store is left as it was.
+    Migrate {
+        /// The database: postgres://user@host:port/database (no password
+        /// in it).
+        #[arg(long)]
+        to: String,
+        /// Environment variable holding the database password.
+        #[arg(long)]
+        password_env: Option<String>,
+        /// File whose first line is the database password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
     /// List tickets.
     Tickets {
         /// Only tickets with this status: new, open, pending, closed or filed.

@@ -593,3 +593,33 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
         ExitCode::SUCCESS
     })
 }
+
+/// `ticketbox migrate --to URL`: the embedded store into an empty
+/// PostgreSQL database, every record read back and compared.
+pub fn migrate(cfg: &Config, target: &ticketbox::config::StoreCfg) -> Result<ExitCode> {
+    if cfg.store.is_server() {
+        bail!(
+            "the config already keeps the store in a database ({}); migrate moves the embedded store in {} (use a config without [store] url)",
+            cfg.store.url,
+            cfg.data_dir.display()
+        );
+    }
+    if !cfg.data_dir.exists() {
+        bail!(
+            "no embedded store at {}: nothing to move",
+            cfg.data_dir.display()
+        );
+    }
+    let at = super::access::server(target)?;
+    let from = super::access::open_store(cfg)?;
+    let to = ticketbox::store::open(&at, cfg.tickets.first_number)
+        .with_context(|| format!("opening the database at {}", target.url))?;
+    let moved = ticketbox::store::moving::move_all(&from, &to).context("moving the store")?;
+    println!("moved and checked: {moved}");
+    println!(
+        "next: in the config, set [store] url = {:?} with password_env or password_file, then start the workers; {} is left as it was",
+        target.url,
+        cfg.data_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -354,7 +354,7 @@ impl StoreCfg {
     /// What is wrong with `url`, if anything: the scheme, or a password
     /// written into it (it would end up in shell histories and process
     /// lists).
-    fn problem(&self) -> Option<String> {
+    pub fn problem(&self) -> Option<String> {
         if self.url.is_empty() {
             return None;
         }

@@ -15,6 +15,7 @@ pub mod blobs;
 #[cfg(test)]
 mod conformance;
 mod memory;
+pub mod moving;
 mod open;
 mod postgres;
 mod queue;

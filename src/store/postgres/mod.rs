@@ -39,6 +39,7 @@ pub mod testdb;
 mod tests;
 
 use super::blobs::BlobKind;
+use super::moving::Record;
 use super::{
     ACKS_KEPT, Acked, Attempts, Commit, CustomerTicket, Due, OutboxEntry, PendingMail, Quarantined,
     Result, State, StateKey, Store, StoreError, View,
@@ -836,5 +837,114 @@ fn write_ack(tx: &mut Transaction<'_>, a: &Acked) -> std::result::Result<(), TxE
         "UPDATE acks SET times = $2 WHERE key = $1",
         &[&a.key, &enc(&times)],
     )?;
+    Ok(())
+}
+
+impl PgStore {
+    /// Writes records a move brought (see `store::moving`), in one
+    /// transaction: the same writes commits make, so the indexes derived
+    /// from them (a customer's tickets, the open tickets) come out the
+    /// same.
+    pub(in crate::store) fn import(&self, records: &[Record]) -> Result<()> {
+        self.tx(|tx| {
+            for r in records {
+                import_one(tx, r)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn import_one(tx: &mut Transaction<'_>, r: &Record) -> std::result::Result<(), TxError> {
+    match r {
+        Record::Meta { key, value } => {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[key, value],
+            )?;
+        }
+        Record::Blob { kind, key, bytes } => {
+            tx.execute(
+                "INSERT INTO blobs (kind, key, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&kind_col(*kind), key, bytes],
+            )?;
+        }
+        Record::Pending(p) => {
+            let (total, alone) = (
+                i32::try_from(p.attempts.total).unwrap_or(i32::MAX),
+                i32::try_from(p.attempts.alone).unwrap_or(i32::MAX),
+            );
+            tx.execute(
+                "INSERT INTO pending (hash, origin, total, alone) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+                &[&p.hash, &p.origin, &total, &alone],
+            )?;
+        }
+        Record::Source { key, hash } => {
+            tx.execute(
+                "INSERT INTO sources (key, hash) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[key, hash],
+            )?;
+        }
+        Record::Message(m) => write_commit(
+            tx,
+            &Commit {
+                messages: vec![(**m).clone()],
+                ..Commit::default()
+            },
+        )?,
+        Record::Ticket(t) => write_commit(
+            tx,
+            &Commit {
+                ticket: Some((**t).clone()),
+                ..Commit::default()
+            },
+        )?,
+        Record::MessageId { id, ticket } => write_commit(
+            tx,
+            &Commit {
+                placed: vec![(id.clone(), *ticket)],
+                ..Commit::default()
+            },
+        )?,
+        Record::Conversation { key, ticket } => write_commit(
+            tx,
+            &Commit {
+                conversation: Some((key.clone(), *ticket)),
+                ..Commit::default()
+            },
+        )?,
+        Record::Outbox(e) => write_outbox(tx, e)?,
+        Record::Acks { key, times } => {
+            tx.execute(
+                "INSERT INTO acks (key, times) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET times = excluded.times",
+                &[key, &enc(times)],
+            )?;
+        }
+        Record::Quarantine { hash, record } => {
+            tx.execute(
+                "INSERT INTO quarantine (hash, record) VALUES ($1, $2) \
+                 ON CONFLICT (hash) DO UPDATE SET record = excluded.record",
+                &[hash, &enc(record)],
+            )?;
+        }
+        Record::State(st) => write_commit(
+            tx,
+            &Commit {
+                state: vec![st.clone()],
+                ..Commit::default()
+            },
+        )?,
+        Record::NextTicket(n) => {
+            // Past every number the source gave (numbers skip, never
+            // repeat).
+            if *n > next_number(tx)? {
+                let last = id_col(n.saturating_sub(1));
+                tx.execute("SELECT setval('ticket_numbers', $1, true)", &[&last])?;
+            }
+        }
+    }
     Ok(())
 }

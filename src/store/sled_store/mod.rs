@@ -37,6 +37,7 @@ use sled::{Db, Tree};
 use std::path::Path;
 
 mod blobs;
+mod export;
 mod migrate;
 mod raw_files;
 #[cfg(test)]

@@ -1,0 +1,231 @@
+//! Moving a store to another backend: `ticketbox migrate --to
+//! postgres://…` takes an embedded store's every record (tickets,
+//! messages, indexes, raw mail, the outbox with its messages, pending
+//! mail, quarantine, checkpoints, preferences, statistics,
+//! acknowledgement times, the ticket counter) into an empty server store,
+//! then reads each one back from the target and compares.
+
+use super::blobs::BlobKind;
+use super::{Opened, OutboxEntry, PendingMail, Quarantined, Result, State, StoreError, View};
+use crate::model::{MessageRecord, Ticket, TicketId};
+use crate::thread::ThreadView;
+use chrono::{DateTime, Utc};
+
+/// One stored record as a move carries it.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Meta {
+        key: String,
+        value: String,
+    },
+    Blob {
+        kind: BlobKind,
+        key: String,
+        bytes: Vec<u8>,
+    },
+    Pending(PendingMail),
+    Source {
+        key: String,
+        hash: String,
+    },
+    Message(Box<MessageRecord>),
+    Ticket(Box<Ticket>),
+    MessageId {
+        id: String,
+        ticket: TicketId,
+    },
+    Conversation {
+        key: String,
+        ticket: TicketId,
+    },
+    /// Without its message (a blob of its own).
+    Outbox(Box<OutboxEntry>),
+    Acks {
+        key: String,
+        times: Vec<DateTime<Utc>>,
+    },
+    Quarantine {
+        hash: String,
+        record: Quarantined,
+    },
+    State(State),
+    /// The number the next new ticket gets.
+    NextTicket(TicketId),
+}
+
+/// What a move carried, by kind.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub tickets: usize,
+    pub messages: usize,
+    pub message_ids: usize,
+    pub blobs: usize,
+    pub blob_bytes: u64,
+    pub outbox: usize,
+    pub pending: usize,
+    pub quarantined: usize,
+    pub other: usize,
+}
+
+impl std::fmt::Display for Moved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} tickets, {} messages, {} Message-ID index entries, {} blobs ({} bytes), {} outbox entries, {} pending, {} quarantined, {} other records",
+            self.tickets,
+            self.messages,
+            self.message_ids,
+            self.blobs,
+            self.blob_bytes,
+            self.outbox,
+            self.pending,
+            self.quarantined,
+            self.other
+        )
+    }
+}
+
+impl Moved {
+    fn count(&mut self, r: &Record) {
+        match r {
+            Record::Ticket(_) => self.tickets += 1,
+            Record::Message(_) => self.messages += 1,
+            Record::MessageId { .. } => self.message_ids += 1,
+            Record::Blob { bytes, .. } => {
+                self.blobs += 1;
+                self.blob_bytes += bytes.len() as u64;
+            }
+            Record::Outbox(_) => self.outbox += 1,
+            Record::Pending(_) => self.pending += 1,
+            Record::Quarantine { .. } => self.quarantined += 1,
+            _ => self.other += 1,
+        }
+    }
+}
+
+/// Records moved per transaction of the target.
+const CHUNK: usize = 500;
+
+/// Moves every record of `from` (an embedded store) into `to` (an empty
+/// server store) and checks each one there. The source is not changed.
+pub fn move_all(from: &Opened, to: &Opened) -> Result<Moved> {
+    let (Opened::Embedded(source), Opened::Server(target)) = (from, to) else {
+        return Err(StoreError::Other(
+            "a store moves from the embedded store to a server store".into(),
+        ));
+    };
+    if !target.tickets()?.is_empty() || !target.pending()?.is_empty() {
+        return Err(StoreError::Other(
+            "the target database already holds tickets or mail; move into an empty one".into(),
+        ));
+    }
+    let mut moved = Moved::default();
+    let mut chunk = Vec::with_capacity(CHUNK);
+    source.export(&mut |r| {
+        moved.count(&r);
+        chunk.push(r);
+        if chunk.len() >= CHUNK {
+            target.import(&std::mem::take(&mut chunk))?;
+        }
+        Ok(())
+    })?;
+    target.import(&chunk)?;
+    // Read everything back from the target: the same records, byte for
+    // byte.
+    let mut checked = Moved::default();
+    source.export(&mut |r| {
+        check(to, &r)?;
+        checked.count(&r);
+        Ok(())
+    })?;
+    if checked != moved {
+        return Err(StoreError::Other(format!(
+            "the source changed during the move (moved {moved}; found {checked} after): stop its worker and move again into an empty database"
+        )));
+    }
+    Ok(moved)
+}
+
+/// Whether `r` is in `to` as it was in the source.
+fn check(to: &Opened, r: &Record) -> Result<()> {
+    let differs = |what: String| {
+        Err(StoreError::Other(format!(
+            "after the move, {what} differs in the target"
+        )))
+    };
+    match r {
+        Record::Meta { key, value } => {
+            if to.meta(key)?.as_deref() != Some(value.as_str()) {
+                return differs(format!("the value {key:?}"));
+            }
+        }
+        Record::Blob { kind, key, bytes } => {
+            if to.blob(*kind, key)?.as_deref() != Some(bytes.as_slice()) {
+                return differs(format!("the {kind:?} blob {key:?}"));
+            }
+        }
+        Record::Pending(p) => {
+            if to.attempts(&p.hash)? != p.attempts
+                || !to.pending()?.iter().any(|q| q.hash == p.hash)
+            {
+                return differs(format!("pending mail {}", p.hash));
+            }
+        }
+        Record::Source { key, .. } => {
+            if !to.source_seen(key)? {
+                return differs(format!("the source item {key:?}"));
+            }
+        }
+        Record::Message(m) => {
+            if to.message(&m.message_id)?.as_ref() != Some(&**m) {
+                return differs(format!("the message {}", m.message_id));
+            }
+        }
+        Record::Ticket(t) => {
+            if to.ticket(t.id)?.as_ref() != Some(&**t) {
+                return differs(format!("ticket {}", t.id));
+            }
+        }
+        Record::MessageId { id, ticket } => {
+            if to.ticket_for_message_id(id)? != Some(*ticket) {
+                return differs(format!("the index entry of {id}"));
+            }
+        }
+        Record::Conversation { key, ticket } => {
+            if to.ticket_for_conversation(key)? != Some(*ticket) {
+                return differs(format!("the conversation {key}"));
+            }
+        }
+        Record::Outbox(e) => {
+            let found = to.outbox_entry(&e.id)?.map(|f| f.without_raw());
+            if found.as_ref() != Some(&**e) {
+                return differs(format!("the outbox entry {}", e.id));
+            }
+        }
+        Record::Acks { key, times } => {
+            if &to.acks_to(key)? != times {
+                return differs(format!("the acknowledgement times of {key}"));
+            }
+        }
+        Record::Quarantine { hash, record } => {
+            if !to
+                .quarantined()?
+                .iter()
+                .any(|q| q.raw_hash == *hash && q == record)
+            {
+                return differs(format!("the quarantined message {hash}"));
+            }
+        }
+        Record::State(st) => {
+            if to.state(&st.key())?.as_ref() != Some(st) {
+                return differs(format!("the state {:?}", st.key()));
+            }
+        }
+        Record::NextTicket(n) => {
+            if to.next_ticket_id()? < *n {
+                return differs("the next ticket number".into());
+            }
+        }
+    }
+    Ok(())
+}

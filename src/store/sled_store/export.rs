@@ -1,0 +1,108 @@
+//! Reading every record out of the embedded store, for a move to another
+//! backend (see `store::moving`).
+
+use super::{DUE_INDEX, NEXT_TICKET, OPEN_INDEX, SledStore, dec, id_from};
+use crate::store::blobs::{BlobKind, Blobs};
+use crate::store::moving::Record;
+use crate::store::{Result, View};
+
+/// Named values that describe the embedded store itself, not the
+/// helpdesk's data: a target keeps its own.
+const OWN_VALUES: [&str; 4] = ["schema_version", NEXT_TICKET, OPEN_INDEX, DUE_INDEX];
+
+impl SledStore {
+    /// Hands every record to `f`: blobs first (a record never names a
+    /// blob the target does not have yet), then the records.
+    pub(in crate::store) fn export(&self, f: &mut dyn FnMut(Record) -> Result<()>) -> Result<()> {
+        for kv in self.blobs.raw.iter() {
+            let (k, v) = kv?;
+            f(Record::Blob {
+                kind: BlobKind::Mail,
+                key: String::from_utf8_lossy(&k).into_owned(),
+                bytes: v.to_vec(),
+            })?;
+        }
+        for (tree, kind) in [
+            (&self.blobs.raw_big, BlobKind::Mail),
+            (&self.blobs.outbox_raw, BlobKind::Outgoing),
+        ] {
+            for kv in tree.iter() {
+                let (k, _) = kv?;
+                let key = String::from_utf8_lossy(&k).into_owned();
+                if let Some(bytes) = self.blobs.get(kind, &key)? {
+                    f(Record::Blob { kind, key, bytes })?;
+                }
+            }
+        }
+        for kv in self.meta.iter() {
+            let (k, v) = kv?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            if OWN_VALUES.contains(&key.as_str()) || key.starts_with("lease\0") {
+                continue;
+            }
+            f(Record::Meta {
+                key,
+                value: String::from_utf8_lossy(&v).into_owned(),
+            })?;
+        }
+        f(Record::NextTicket(self.next_ticket_id()?))?;
+        // In arrival order: the target numbers them again in this order.
+        for p in self.pending()? {
+            f(Record::Pending(p))?;
+        }
+        for kv in self.sources.iter() {
+            let (k, v) = kv?;
+            f(Record::Source {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                hash: String::from_utf8_lossy(&v).into_owned(),
+            })?;
+        }
+        for kv in self.messages.iter() {
+            let (k, v) = kv?;
+            f(Record::Message(Box::new(dec("messages", &k, &v)?)))?;
+        }
+        for t in self.tickets()? {
+            f(Record::Ticket(Box::new(t)))?;
+        }
+        for kv in self.msgid.iter() {
+            let (k, v) = kv?;
+            if let Some(ticket) = id_from(&v) {
+                f(Record::MessageId {
+                    id: String::from_utf8_lossy(&k).into_owned(),
+                    ticket,
+                })?;
+            }
+        }
+        for kv in self.conversations.iter() {
+            let (k, v) = kv?;
+            if let Some(ticket) = id_from(&v) {
+                f(Record::Conversation {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    ticket,
+                })?;
+            }
+        }
+        for e in self.outbox()? {
+            f(Record::Outbox(Box::new(e)))?;
+        }
+        for kv in self.senders.iter() {
+            let (k, v) = kv?;
+            f(Record::Acks {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                times: dec("senders", &k, &v)?,
+            })?;
+        }
+        for kv in self.quarantine.iter() {
+            let (k, v) = kv?;
+            f(Record::Quarantine {
+                hash: String::from_utf8_lossy(&k).into_owned(),
+                record: dec("quarantine", &k, &v)?,
+            })?;
+        }
+        for kv in self.state.iter() {
+            let (k, v) = kv?;
+            f(Record::State(dec("state", &k, &v)?))?;
+        }
+        Ok(())
+    }
+}
