@@ -209,9 +209,11 @@ pub fn process_all_with<S: Store + ?Sized>(
 /// Stores the raw messages (pending) and counts a try at each, durably,
 /// before anything is decided about them.
 fn take_in<S: Store + ?Sized>(store: &S, mails: &[&RawMail]) -> Result<(), StoreError> {
-    for raw in mails {
-        store.put_raw(&raw.hash, &raw.bytes, &raw.origin)?;
-    }
+    let raws: Vec<(&str, &[u8], &str)> = mails
+        .iter()
+        .map(|m| (m.hash.as_str(), m.bytes.as_slice(), m.origin.as_str()))
+        .collect();
+    store.put_raws(&raws)?;
     let hashes: Vec<&str> = mails.iter().map(|m| m.hash.as_str()).collect();
     store.count_attempts(&hashes, mails.len() == 1)?;
     store.flush()

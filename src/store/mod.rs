@@ -425,6 +425,14 @@ pub trait Store: View {
         self.put_blob(BlobKind::Mail, hash, bytes)?;
         self.mark_pending(hash, origin)
     }
+    /// [`Store::put_raw`] for a batch (hash, bytes, origin), in arrival
+    /// order: one step where the backend can (a server store's round
+    /// trips and commits are per call).
+    fn put_raws(&self, mails: &[(&str, &[u8], &str)]) -> Result<()> {
+        mails
+            .iter()
+            .try_for_each(|(hash, bytes, origin)| self.put_raw(hash, bytes, origin))
+    }
     /// Counts a try at processing each of `hashes` (pending messages),
     /// `alone` when the try is for one message by itself. Durable with the
     /// next flush, which must come before the try.

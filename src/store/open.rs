@@ -207,4 +207,7 @@ impl Store for Opened {
     fn exclusive(&self) -> Result<super::Exclusive<'_>> {
         each!(self, s => s.exclusive())
     }
+    fn put_raws(&self, mails: &[(&str, &[u8], &str)]) -> Result<()> {
+        each!(self, s => s.put_raws(mails))
+    }
 }

@@ -387,4 +387,9 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
     fn exclusive(&self) -> Result<super::Exclusive<'_>> {
         self.inner.exclusive()
     }
+
+    fn put_raws(&self, mails: &[(&str, &[u8], &str)]) -> Result<()> {
+        // Raw mail is never held: it goes first, before any decision.
+        self.inner.put_raws(mails)
+    }
 }

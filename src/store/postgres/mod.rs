@@ -499,6 +499,25 @@ impl Store for PgStore {
         })
     }
 
+    fn put_raws(&self, mails: &[(&str, &[u8], &str)]) -> Result<()> {
+        // One transaction, one commit to wait for, whatever the batch.
+        self.tx(|tx| {
+            for (hash, bytes, origin) in mails {
+                tx.execute(
+                    "INSERT INTO blobs (kind, key, bytes) VALUES (0, $1, $2) ON CONFLICT DO NOTHING",
+                    &[hash, bytes],
+                )?;
+                tx.execute(
+                    "INSERT INTO pending (hash, origin) \
+                     SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE hash = $1) \
+                     ON CONFLICT DO NOTHING",
+                    &[hash, origin],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     fn mark_pending(&self, hash: &str, origin: &str) -> Result<()> {
         // A mark already there keeps its arrival number and tries;
         // quarantined mail is not pending again.
