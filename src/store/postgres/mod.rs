@@ -32,6 +32,7 @@
 //! makes almost every call, runs on a thread of its own and calls
 //! directly.
 
+mod conn;
 mod schema;
 #[doc(hidden)]
 pub mod testdb;
@@ -47,10 +48,10 @@ use super::{
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
-use postgres::{Client, NoTls, Transaction};
+use conn::{Conn, Held, Slot, Sql, Tx};
+use postgres::NoTls;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::sync::{Mutex, MutexGuard};
 
 /// Connections one process keeps: the committer, the outbox sender and a
 /// timer or CLI call can each have one without waiting for the others.
@@ -61,8 +62,9 @@ const RETRIES: u32 = 20;
 pub struct PgStore {
     /// [`CONNECTIONS`] for the work, then one that holds the deciding
     /// lock (see [`Store::exclusive`]): apart, so work done while holding
-    /// the lock never waits for its connection.
-    pool: Vec<Mutex<Client>>,
+    /// the lock never waits for its connection. Each on a thread of its
+    /// own (see `conn.rs`).
+    pool: Vec<Slot>,
 }
 
 /// The advisory lock deciding workers take in turn ("tbdc").
@@ -147,41 +149,34 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("ticketbox");
         }
-        let config = &config;
-        let pool = off_runtime(|| {
-            (0..=CONNECTIONS)
-                .map(|_| config.connect(NoTls).map(Mutex::new).map_err(pg_err))
-                .collect::<Result<Vec<_>>>()
-        })?;
+        let pool = (0..=CONNECTIONS)
+            .map(|_| {
+                let config = config.clone();
+                Slot::start(move || config.connect(NoTls))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let store = PgStore { pool };
-        store.with(|c| schema::migrate(c, first_ticket))?;
+        store.with(|c| schema::migrate(&mut c.client, first_ticket))?;
         Ok(store)
     }
 
     /// A free connection, or the first one when all are busy.
-    fn conn(&self) -> MutexGuard<'_, Client> {
-        for m in &self.pool[..CONNECTIONS] {
-            if let Ok(g) = m.try_lock() {
-                return g;
-            }
-        }
-        // A panic while holding a connection leaves it usable: the
-        // driver's state is per call.
-        self.pool[0].lock().unwrap_or_else(|p| p.into_inner())
+    fn conn(&self) -> Held<'_> {
+        self.pool[..CONNECTIONS]
+            .iter()
+            .find_map(Slot::try_hold)
+            .unwrap_or_else(|| self.pool[0].hold())
     }
 
-    /// Runs `f` on a connection, off any async runtime.
-    fn with<T: Send>(&self, f: impl FnOnce(&mut Client) -> Result<T> + Send) -> Result<T> {
-        off_runtime(|| {
-            let mut c = self.conn();
-            f(&mut c)
-        })
+    /// Runs `f` on a connection (on its thread).
+    fn with<T: Send>(&self, f: impl FnOnce(&mut Conn) -> Result<T> + Send) -> Result<T> {
+        self.conn().call(f)
     }
 
     /// Runs `f` in a transaction, again while the database asks for that.
     fn tx<T: Send>(
         &self,
-        f: impl Fn(&mut Transaction<'_>) -> std::result::Result<T, TxError> + Send + Sync,
+        f: impl Fn(&mut Tx<'_>) -> std::result::Result<T, TxError> + Send + Sync,
     ) -> Result<T> {
         self.with(|c| {
             let mut tries = 0;
@@ -233,15 +228,6 @@ impl PgStore {
     }
 }
 
-impl Drop for PgStore {
-    fn drop(&mut self) {
-        // Closing a connection blocks on the client's own runtime too: the
-        // last holder of the store may be an async task.
-        let pool = std::mem::take(&mut self.pool);
-        off_runtime(move || drop(pool));
-    }
-}
-
 /// What a transaction's body fails with: the database (maybe worth a
 /// retry) or the store's own judgement.
 enum TxError {
@@ -259,18 +245,6 @@ impl From<StoreError> for TxError {
     fn from(e: StoreError) -> TxError {
         TxError::Store(e)
     }
-}
-
-/// Runs `f` where the blocking client may run its own runtime: here, or
-/// on a scoped helper thread when this thread is inside an async runtime.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return f();
-    }
-    std::thread::scope(|s| match s.spawn(f).join() {
-        Ok(v) => v,
-        Err(panic) => std::panic::resume_unwind(panic),
-    })
 }
 
 impl ThreadView for PgStore {
@@ -478,7 +452,7 @@ fn attempts(total: i32, alone: i32) -> Attempts {
 }
 
 /// The number `nextval` would give, without taking it.
-fn next_number(c: &mut impl postgres::GenericClient) -> Result<TicketId> {
+fn next_number(c: &mut impl Sql) -> Result<TicketId> {
     let row = c
         .query_one("SELECT last_value, is_called FROM ticket_numbers", &[])
         .map_err(pg_err)?;
@@ -684,21 +658,16 @@ impl Store for PgStore {
     }
 
     fn exclusive(&self) -> Result<super::Exclusive<'_>> {
-        let mut guard = self.pool[CONNECTIONS]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let conn: &mut Client = &mut guard;
-        off_runtime(|| {
-            conn.execute("SELECT pg_advisory_lock($1)", &[&DECIDING_LOCK])
+        let held = self.pool[CONNECTIONS].hold();
+        held.call(|c| {
+            c.execute("SELECT pg_advisory_lock($1)", &[&DECIDING_LOCK])
                 .map(drop)
                 .map_err(pg_err)
         })?;
         Ok(super::Exclusive::until_dropped(move || {
-            let conn: &mut Client = &mut guard;
             // Failing to unlock means the connection is broken, and a
             // broken connection's locks are gone with it.
-            let _ =
-                off_runtime(|| conn.execute("SELECT pg_advisory_unlock($1)", &[&DECIDING_LOCK]));
+            let _ = held.call(|c| c.execute("SELECT pg_advisory_unlock($1)", &[&DECIDING_LOCK]));
         }))
     }
 
@@ -716,7 +685,7 @@ impl Store for PgStore {
 }
 
 /// One commit's writes, in the order the other backends apply them.
-fn write_commit(tx: &mut Transaction<'_>, c: &Commit) -> std::result::Result<(), TxError> {
+fn write_commit(tx: &mut Tx<'_>, c: &Commit) -> std::result::Result<(), TxError> {
     if !c.raw_hash.is_empty() {
         tx.execute("DELETE FROM pending WHERE hash = $1", &[&c.raw_hash])?;
     }
@@ -806,7 +775,7 @@ fn write_commit(tx: &mut Transaction<'_>, c: &Commit) -> std::result::Result<(),
 
 /// An outbox entry's row; its message, when it has one, is a blob written
 /// once (later writes carry the delivery state only).
-fn write_outbox(tx: &mut Transaction<'_>, e: &OutboxEntry) -> std::result::Result<(), TxError> {
+fn write_outbox(tx: &mut Tx<'_>, e: &OutboxEntry) -> std::result::Result<(), TxError> {
     if !e.raw.is_empty() {
         tx.execute(
             "INSERT INTO blobs (kind, key, bytes) VALUES (1, $1, $2) ON CONFLICT DO NOTHING",
@@ -837,7 +806,7 @@ fn write_outbox(tx: &mut Transaction<'_>, e: &OutboxEntry) -> std::result::Resul
 }
 
 /// One more acknowledgement time under a key, keeping the latest.
-fn write_ack(tx: &mut Transaction<'_>, a: &Acked) -> std::result::Result<(), TxError> {
+fn write_ack(tx: &mut Tx<'_>, a: &Acked) -> std::result::Result<(), TxError> {
     // The row is locked (or its insert is) for the rest of the
     // transaction, so two workers counting at once both count.
     tx.execute(
@@ -874,7 +843,7 @@ impl PgStore {
     }
 }
 
-fn import_one(tx: &mut Transaction<'_>, r: &Record) -> std::result::Result<(), TxError> {
+fn import_one(tx: &mut Tx<'_>, r: &Record) -> std::result::Result<(), TxError> {
     match r {
         Record::Meta { key, value } => {
             tx.execute(
