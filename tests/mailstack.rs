@@ -49,10 +49,28 @@ fn mail_to_support_is_acknowledged_and_the_reply_threads() {
         return;
     };
     let support = fresh_address("support");
-    let customer = fresh_address("customer");
     let sb = Sandbox::new(&config(&ms, &support, ""));
+    acknowledged_and_threaded(&ms, &support, &sb);
+}
+
+/// The same through Dovecot and Postfix with the store on PostgreSQL.
+#[test]
+fn mail_to_support_is_acknowledged_and_the_reply_threads_on_the_server_store() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let support = fresh_address("support");
+    let Some((sb, _db)) = Sandbox::on_server_store(&config(&ms, &support, "")) else {
+        return;
+    };
+    acknowledged_and_threaded(&ms, &support, &sb);
+}
+
+fn acknowledged_and_threaded(ms: &Mailstack, support: &str, sb: &Sandbox) {
+    let support = support.to_owned();
+    let customer = fresh_address("customer");
     let worker = sb.start_worker(&[]);
-    wait_connected(&sb, 1);
+    wait_connected(sb, 1);
 
     let first_id = format!("first.{customer}");
     smtp_send(

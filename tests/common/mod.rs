@@ -101,6 +101,22 @@ impl Sandbox {
         Some((sb, db))
     }
 
+    /// Another worker's sandbox on the same store, mailboxes and outbox:
+    /// this one's config with a data directory of its own (its control
+    /// socket).
+    #[allow(dead_code)]
+    pub fn another_worker(&self) -> Sandbox {
+        let b = Sandbox::new("");
+        let cfg = std::fs::read_to_string(self.path("ticketbox.toml")).expect("config");
+        let cfg = cfg.replace(
+            &format!("data_dir = {:?}", self.path("data")),
+            &format!("data_dir = {:?}", b.path("data")),
+        );
+        assert!(cfg.contains(&format!("{:?}", b.path("data"))));
+        std::fs::write(b.path("ticketbox.toml"), cfg).expect("config");
+        b
+    }
+
     /// Gives the sandbox its own copy of the repository's rules (to edit)
     /// and points the config at it.
     pub fn own_rules(&self) -> PathBuf {
