@@ -106,7 +106,7 @@ fn acknowledged_and_threaded(ms: &Mailstack, support: &str, sb: &Sandbox) {
     let ack_id = header(ack, "Message-ID").unwrap();
 
     // While the worker holds the store, the CLI goes through its socket.
-    let ticket = show(&sb, 1000);
+    let ticket = show(sb, 1000);
     assert_eq!(
         ticket["messages"].as_array().unwrap().len(),
         2,
@@ -127,7 +127,7 @@ fn acknowledged_and_threaded(ms: &Mailstack, support: &str, sb: &Sandbox) {
         ),
     );
     assert!(
-        wait_for(20, || show(&sb, 1000)["messages"].as_array().unwrap().len()
+        wait_for(20, || show(sb, 1000)["messages"].as_array().unwrap().len()
             == 3),
         "reply not appended; log:\n{}",
         sb.worker_log()
@@ -160,7 +160,7 @@ fn acknowledged_and_threaded(ms: &Mailstack, support: &str, sb: &Sandbox) {
         "{cur:?}"
     );
     // And with the worker gone, the CLI opens the store itself.
-    assert_eq!(show(&sb, 1000)["messages"].as_array().unwrap().len(), 3);
+    assert_eq!(show(sb, 1000)["messages"].as_array().unwrap().len(), 3);
 }
 
 #[test]
