@@ -8,7 +8,7 @@ use common::Sandbox;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 use ticketbox::model::MessageKind;
-use ticketbox::store::DiskStore;
+use ticketbox::store::Location;
 use ticketbox::store::View;
 use ticketbox::thread::ThreadView;
 
@@ -46,13 +46,38 @@ fn reply_message(j: usize, parent: usize) -> String {
     )
 }
 
+/// Many customers of one domain writing alike: no robot bounds here.
+const NO_ROBOT_BOUNDS: &str = "[ack]\nmax_per_sender_per_hour = 100000\nmax_per_sender_per_day = 100000\n\
+     shared_domains = [\"load.example\"]\nsame_text_days = 0\n";
+
 #[test]
 fn sigkill_during_ingest_loses_nothing_and_duplicates_nothing() {
-    // Many customers of one domain writing alike: no robot bounds here.
-    let sb = Sandbox::new(
-        "[ack]\nmax_per_sender_per_hour = 100000\nmax_per_sender_per_day = 100000\n\
-         shared_domains = [\"load.example\"]\nsame_text_days = 0\n",
-    );
+    let sb = Sandbox::new(NO_ROBOT_BOUNDS);
+    let at = Location::Embedded {
+        dir: sb.path("data"),
+        cache_bytes: 8 << 20,
+    };
+    sigkills(&sb, &at);
+}
+
+/// The same with the store on PostgreSQL: a killed worker's uncommitted
+/// mail is read again from the Maildir by the next run.
+#[test]
+fn sigkill_on_the_server_store_loses_nothing_and_duplicates_nothing() {
+    // A short lease: each run after a kill waits out the killed run's.
+    let Some((sb, db)) =
+        Sandbox::on_server_store(&format!("{NO_ROBOT_BOUNDS}[store]\nlease_seconds = 3\n"))
+    else {
+        return;
+    };
+    let at = Location::Server {
+        url: db.url.clone(),
+        password: None,
+    };
+    sigkills(&sb, &at);
+}
+
+fn sigkills(sb: &Sandbox, at: &Location) {
     // New tickets, each followed later by replies to every second one.
     let mut n = 0;
     let mut parent_of = HashMap::new();
@@ -94,7 +119,7 @@ fn sigkill_during_ingest_loses_nothing_and_duplicates_nothing() {
         }
         child.wait().expect("reap");
         // Progress so far, as the next run will find it.
-        let store = DiskStore::open(&sb.path("data"), 1000).expect("open store");
+        let store = ticketbox::store::open(at, 1000).expect("open store");
         eprintln!(
             "after {delay_ms} ms: {} tickets, {} pending raw, {} outbox entries",
             store.tickets().unwrap().len(),
@@ -111,7 +136,7 @@ fn sigkill_during_ingest_loses_nothing_and_duplicates_nothing() {
     // Let it finish.
     sb.run(&["run", "--once"]);
 
-    let store = DiskStore::open(&sb.path("data"), 1000).expect("open store");
+    let store = ticketbox::store::open(at, 1000).expect("open store");
     assert!(
         store.pending().unwrap().is_empty(),
         "raw messages left pending"

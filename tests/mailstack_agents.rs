@@ -33,10 +33,27 @@ fn an_agent_answers_by_email_and_the_customer_gets_it_from_support() {
     let Some(ms) = mailstack::mailstack() else {
         return;
     };
-    let support = fresh_address("support");
-    let customer = fresh_address("customer");
-    let agent = fresh_address("agent");
+    let (support, agent) = (fresh_address("support"), fresh_address("agent"));
     let sb = Sandbox::new(&config(&ms, &support, &agent));
+    agent_answers(&ms, &support, &agent, &sb);
+}
+
+/// The same with the store on PostgreSQL.
+#[test]
+fn an_agent_answers_by_email_on_the_server_store() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let (support, agent) = (fresh_address("support"), fresh_address("agent"));
+    let Some((sb, _db)) = Sandbox::on_server_store(&config(&ms, &support, &agent)) else {
+        return;
+    };
+    agent_answers(&ms, &support, &agent, &sb);
+}
+
+fn agent_answers(ms: &Mailstack, support: &str, agent: &str, sb: &Sandbox) {
+    let (support, agent) = (support.to_owned(), agent.to_owned());
+    let customer = fresh_address("customer");
     let _worker = sb.start_worker(&[]);
     assert!(
         wait_for(15, || sb.worker_log().contains("connected")),

@@ -74,15 +74,18 @@ impl<S: Store + ?Sized + 'static> Leased<S> {
         let this = Arc::new(self);
         Box::pin(async move {
             let mut waiting_said = false;
+            let began = std::time::Instant::now();
             loop {
                 if *shutdown.borrow() {
                     return Ok(Taken::default());
                 }
                 if !this.try_hold() {
-                    if once {
-                        // Another worker reads it: nothing for a one-shot
-                        // run to catch up on here.
-                        tracing::info!(lease = %this.name, "another worker holds this source; not reading it");
+                    // A one-shot run waits out one lease: the holder may
+                    // be a killed run of its own whose lease has yet to
+                    // run out. A holder still renewing after that is a
+                    // live worker, which reads the source itself.
+                    if once && began.elapsed() > this.terms.ttl + this.terms.renew_every() {
+                        tracing::info!(lease = %this.name, "another worker holds this source and reads it; not reading it here");
                         return Ok(Taken::default());
                     }
                     if !waiting_said {
