@@ -23,7 +23,7 @@ psql_admin() { PGPASSWORD=ticketbox psql -q -h 127.0.0.1 -p 15432 -U ticketbox -
 fresh_db() { psql_admin -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"; }
 export TB_BENCH_PW=ticketbox
 server_cfg() { # $1: file
-  printf '[store]\nurl = "postgres://ticketbox@127.0.0.1:15432/bench"\npassword_env = "TB_BENCH_PW"\n' >"$1"
+  printf '[store]\nurl = "postgres://ticketbox@127.0.0.1:15432/bench?sslmode=disable"\npassword_env = "TB_BENCH_PW"\n' >"$1"
 }
 target/release/examples/gen_maildir "$work/all" "$N" >/dev/null
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); PostgreSQL $(psql --version | awk '{print $3}') on the same machine; $N messages ($(du -sh "$work/all" | cut -f1))"
@@ -73,4 +73,4 @@ latency() { # $1: label, $2: extra config
 }
 fresh_db
 latency "embedded store" ""
-latency "PostgreSQL" "$(printf '[store]\nurl = "postgres://ticketbox@127.0.0.1:15432/bench"\npassword_env = "TB_BENCH_PW"')"
+latency "PostgreSQL" "$(printf '[store]\nurl = "postgres://ticketbox@127.0.0.1:15432/bench?sslmode=disable"\npassword_env = "TB_BENCH_PW"')"

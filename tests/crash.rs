@@ -73,6 +73,7 @@ fn sigkill_on_the_server_store_loses_nothing_and_duplicates_nothing() {
     let at = Location::Server {
         url: db.url.clone(),
         password: None,
+        ca_file: None,
     };
     sigkills(&sb, &at);
 }

@@ -69,6 +69,7 @@ fn maildir_run_on_the_server_store() {
     let at = ticketbox::store::Location::Server {
         url: _db.url.clone(),
         password: None,
+        ca_file: None,
     };
     let store = ticketbox::store::open(&at, 1000).unwrap();
     assert_eq!(store.tickets().unwrap().len(), 10);

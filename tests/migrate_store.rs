@@ -125,6 +125,7 @@ fn an_embedded_store_of_2000_tickets_moves_whole() {
         &Location::Server {
             url: db.url.clone(),
             password: None,
+            ca_file: None,
         },
         1000,
     )

@@ -31,7 +31,8 @@ trap '[ "$started" = yes ] && bash "$stack" down; [ "$pg_started" = yes ] && bas
 export TICKETBOX_MAILSTACK=$MAILSTACK_ROOT
 export TICKETBOX_REQUIRE_MAILSTACK=1
 TICKETBOX_PG=$(bash "$pg" url)
-export TICKETBOX_PG
+TICKETBOX_PG_CA=$(bash "$pg" ca)
+export TICKETBOX_PG TICKETBOX_PG_CA
 export TICKETBOX_REQUIRE_PG=1
 export TICKETBOX_REQUIRE_CHROMIUM=1
 cargo test --locked 2>&1

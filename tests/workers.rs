@@ -227,6 +227,7 @@ fn two_processes_racing_on_one_thread_make_one_ticket() {
         &ticketbox::store::Location::Server {
             url: db.url.clone(),
             password: None,
+            ca_file: None,
         },
         1000,
     )

@@ -126,6 +126,7 @@ pub fn server(store: &ticketbox::config::StoreCfg) -> Result<Location> {
     Ok(Location::Server {
         url: store.url.clone(),
         password,
+        ca_file: store.ca_file.clone(),
     })
 }
 

@@ -321,6 +321,10 @@ pub struct StoreCfg {
     pub url: String,
     pub password_env: Option<String>,
     pub password_file: Option<PathBuf>,
+    /// A CA certificate (PEM) to trust for the database's TLS besides
+    /// Mozilla's roots. Whether TLS is used is the URL's `sslmode`
+    /// (`prefer` unless it says `require` or `disable`).
+    pub ca_file: Option<PathBuf>,
     /// How long a worker's hold on a mailbox (and on the minute timers)
     /// lasts without renewal: when a worker dies, another takes over its
     /// mailboxes within this time.
@@ -333,6 +337,7 @@ impl Default for StoreCfg {
             url: String::new(),
             password_env: None,
             password_file: None,
+            ca_file: None,
             lease_seconds: 30,
         }
     }

@@ -640,6 +640,6 @@ conformance!(staged_over_memory, || {
 conformance!(server, || {
     // A database of its own on the test server (tests/pg/pg.sh).
     let db = crate::store::postgres::testdb::TestDb::new()?;
-    let s = crate::store::postgres::PgStore::connect(&db.url, None, 1000).unwrap();
+    let s = crate::store::postgres::PgStore::connect(&db.url, None, None, 1000).unwrap();
     Some((db, s))
 });

@@ -24,6 +24,8 @@ pub enum Location {
     Server {
         url: String,
         password: Option<String>,
+        /// A CA certificate to trust for TLS besides Mozilla's roots.
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -50,9 +52,14 @@ pub fn open(at: &Location, first_ticket: TicketId) -> Result<Opened> {
         Location::Embedded { dir, cache_bytes } => Ok(Opened::Embedded(
             SledStore::open_with_cache(dir, first_ticket, *cache_bytes)?,
         )),
-        Location::Server { url, password } => Ok(Opened::Server(PgStore::connect(
+        Location::Server {
+            url,
+            password,
+            ca_file,
+        } => Ok(Opened::Server(PgStore::connect(
             url,
             password.as_deref(),
+            ca_file.as_deref(),
             first_ticket,
         )?)),
     }

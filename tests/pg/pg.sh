@@ -8,6 +8,8 @@
 #   pg.sh down       stop the server this script started
 #   pg.sh status     "postgres running" or "postgres stopped"
 #   pg.sh url        the connection URL tests use
+#   pg.sh ca         the server's certificate (TLS is on; clients that
+#                    ask for it trust this file)
 #
 # Port 15432 on 127.0.0.1; user `ticketbox`, password `ticketbox` (scram),
 # database `ticketbox`. Each test makes a database of its own from there
@@ -68,6 +70,18 @@ shared_buffers = 64MB
 log_min_messages = warning
 EOF
   fi
+  if [ ! -s "$DATA/server.crt" ]; then
+    # TLS for clients that ask (sslmode=require): a self-signed leaf for
+    # 127.0.0.1, which is also the CA file they trust.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj '/CN=localhost' \
+      -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
+      -addext 'basicConstraints=critical,CA:FALSE' -addext 'extendedKeyUsage=serverAuth' \
+      -keyout "$DATA/server.key" -out "$DATA/server.crt" 2>/dev/null
+    chmod 600 "$DATA/server.key"
+    [ "$(id -u)" = 0 ] && chown postgres "$DATA/server.key" "$DATA/server.crt"
+    printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" >>"$DATA/postgresql.conf"
+    if running; then as_pg "$bin/pg_ctl" -D "$DATA" reload >/dev/null; fi
+  fi
   if ! running; then
     as_pg "$bin/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -w -t 30 start >/dev/null
   fi
@@ -85,7 +99,8 @@ down() {
 }
 
 url() {
-  echo "postgres://ticketbox:ticketbox@127.0.0.1:$PORT/ticketbox"
+  # Plain on loopback; the TLS test asks for sslmode=require itself.
+  echo "postgres://ticketbox:ticketbox@127.0.0.1:$PORT/ticketbox?sslmode=disable"
 }
 
 case "${1:-}" in
@@ -94,5 +109,6 @@ case "${1:-}" in
   down) down ;;
   status) if running; then echo "postgres running"; else echo "postgres stopped"; fi ;;
   url) url ;;
-  *) echo "usage: pg.sh install|up|down|status|url" >&2; exit 2 ;;
+  ca) echo "$DATA/server.crt" ;;
+  *) echo "usage: pg.sh install|up|down|status|url|ca" >&2; exit 2 ;;
 esac

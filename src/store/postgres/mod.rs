@@ -49,7 +49,6 @@ use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use conn::{Conn, Held, Slot, Sql, Tx};
-use postgres::NoTls;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -73,11 +72,28 @@ const DECIDING_LOCK: i64 = 0x7462_6463;
 /// The driver's errors, in the store's terms (the password is never in
 /// them: the driver does not print its configuration).
 pub(super) fn pg_err(e: postgres::Error) -> StoreError {
+    let message = match e.as_db_error() {
+        Some(db) => format!("database: {} ({})", db.message(), db.code().code()),
+        None => {
+            // The driver's own words are short ("error performing TLS
+            // handshake"); what went wrong is in the causes.
+            let mut m = format!("database: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                m.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            if m.contains("certificate") {
+                m.push_str(
+                    " (set [store] ca_file to the certificate that signed the database's, \
+                     or sslmode=disable in the URL on a network you trust)",
+                );
+            }
+            m
+        }
+    };
     StoreError::Backend {
-        message: match e.as_db_error() {
-            Some(db) => format!("database: {} ({})", db.message(), db.code().code()),
-            None => format!("database: {e}"),
-        },
+        message,
         fatal: false,
     }
 }
@@ -139,7 +155,12 @@ impl PgStore {
     /// libpq key=value string) with `password` when given apart from it,
     /// and creates or migrates its tables. `first_ticket` is the number
     /// the first ticket gets in a new database.
-    pub fn connect(url: &str, password: Option<&str>, first_ticket: TicketId) -> Result<PgStore> {
+    pub fn connect(
+        url: &str,
+        password: Option<&str>,
+        ca_file: Option<&std::path::Path>,
+        first_ticket: TicketId,
+    ) -> Result<PgStore> {
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Other(format!("the database URL does not read: {e}")))?;
@@ -149,10 +170,15 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("ticketbox");
         }
+        // TLS as the URL's sslmode says (prefer, require, disable), with
+        // the same rustls as mail.
+        let tls = crate::tls::client_config(ca_file)
+            .map_err(|e| StoreError::Other(format!("database TLS: {e}")))?;
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone());
         let pool = (0..=CONNECTIONS)
             .map(|_| {
-                let config = config.clone();
-                Slot::start(move || config.connect(NoTls))
+                let (config, tls) = (config.clone(), tls.clone());
+                Slot::start(move || config.connect(tls))
             })
             .collect::<Result<Vec<_>>>()?;
         let store = PgStore { pool };

@@ -49,8 +49,11 @@ impl TestDb {
         })
         .join()
         .expect("creating a test database");
-        let url = match admin.rsplit_once('/') {
-            Some((server, _)) => format!("{server}/{name}"),
+        // The same server and options, another database.
+        let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
+        let url = match base.rsplit_once('/') {
+            Some((server, _)) if query.is_empty() => format!("{server}/{name}"),
+            Some((server, _)) => format!("{server}/{name}?{query}"),
             None => panic!("TICKETBOX_PG is not a postgres:// URL: {admin}"),
         };
         Some(TestDb { url, admin, name })
@@ -58,6 +61,22 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// The test server's certificate, for TLS (`TICKETBOX_PG_CA`).
+    pub fn ca_file() -> Option<std::path::PathBuf> {
+        match std::env::var("TICKETBOX_PG_CA") {
+            Ok(path) => Some(path.into()),
+            Err(_) if std::env::var("TICKETBOX_REQUIRE_PG").as_deref() == Ok("1") => {
+                panic!(
+                    "TICKETBOX_REQUIRE_PG=1 but TICKETBOX_PG_CA is not set (bash tests/pg/pg.sh ca)"
+                )
+            }
+            Err(_) => {
+                eprintln!("skipped: no TICKETBOX_PG_CA (bash tests/pg/pg.sh ca)");
+                None
+            }
+        }
+    }
+
     /// The URL without its password, and the password, as an admin
     /// configures them (`[store] url` and `password_file`).
     pub fn url_and_password(&self) -> (String, String) {

@@ -16,7 +16,7 @@ fn at(h: u32) -> DateTime<Utc> {
 
 fn workers(db: &TestDb, n: usize) -> Vec<PgStore> {
     (0..n)
-        .map(|_| PgStore::connect(&db.url, None, 1000).unwrap())
+        .map(|_| PgStore::connect(&db.url, None, None, 1000).unwrap())
         .collect()
 }
 
@@ -136,14 +136,14 @@ fn racing_commits_keep_the_first_reference_and_count_every_acknowledgement() {
 #[test]
 fn a_database_written_by_a_newer_ticketbox_is_refused() {
     let Some(db) = TestDb::new() else { return };
-    let s = PgStore::connect(&db.url, None, 1000).unwrap();
+    let s = PgStore::connect(&db.url, None, None, 1000).unwrap();
     s.set_meta(
         "schema_version",
         &(crate::store::SCHEMA_VERSION + 1).to_string(),
     )
     .unwrap();
     drop(s);
-    match PgStore::connect(&db.url, None, 1000) {
+    match PgStore::connect(&db.url, None, None, 1000) {
         Err(StoreError::TooNew { found }) => assert_eq!(found, crate::store::SCHEMA_VERSION + 1),
         Err(e) => panic!("refused for another reason: {e}"),
         Ok(_) => panic!("a newer database was opened"),
@@ -153,13 +153,13 @@ fn a_database_written_by_a_newer_ticketbox_is_refused() {
 #[test]
 fn a_wrong_password_is_a_clear_error_without_the_password() {
     let Some(db) = TestDb::new() else { return };
-    let err = match PgStore::connect(&db.url, Some("not-the-password-4711"), 1000) {
+    let err = match PgStore::connect(&db.url, Some("not-the-password-4711"), None, 1000) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("connected with a wrong password"),
     };
     assert!(err.contains("password"), "{err}");
     assert!(!err.contains("4711"), "the password leaked: {err}");
-    let bad = PgStore::connect("postgres://[bad", None, 1000)
+    let bad = PgStore::connect("postgres://[bad", None, None, 1000)
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
@@ -208,4 +208,33 @@ fn a_dead_workers_claims_are_taken_over_when_its_sign_of_life_runs_out() {
             .claimed
             .is_empty()
     );
+}
+
+#[test]
+fn tls_to_the_database_when_the_url_asks_for_it() {
+    let Some(db) = TestDb::new() else { return };
+    let Some(ca) = TestDb::ca_file() else { return };
+    let url = match db.url.split_once('?') {
+        Some((base, _)) => format!("{base}?sslmode=require"),
+        None => format!("{}?sslmode=require", db.url),
+    };
+    let s = PgStore::connect(&url, None, Some(&ca), 1000).unwrap();
+    let ssl: bool = s
+        .with(|c| {
+            Ok(c.query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .map_err(pg_err)?
+            .get(0))
+        })
+        .unwrap();
+    assert!(ssl, "the connection is not encrypted");
+    drop(s);
+    // A server whose certificate nobody vouches for is refused, saying so.
+    let err = match PgStore::connect(&url, None, None, 1000) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("connected to an untrusted server"),
+    };
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
 }
