@@ -194,3 +194,91 @@ fn a_killed_reader_is_replaced_and_repeats_stay_within_the_crash_window() {
         assert!(repeated <= 8, "{repeated} customers acknowledged twice");
     }
 }
+
+/// Who holds which mailbox now, from the database.
+fn holders(url: &str) -> std::collections::BTreeMap<String, usize> {
+    let url = url.to_owned();
+    // The blocking client may not start inside a test's runtime.
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query(
+            "SELECT holder, count(*) FROM leases WHERE name LIKE 'mailbox:%' \
+             AND until > (extract(epoch from now()) * 1000)::bigint GROUP BY holder",
+            &[],
+        )
+        // No table yet: no worker has opened the store.
+        .unwrap_or_default()
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as usize))
+        .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Four mailboxes: one worker reads them all; a second one started beside
+/// it takes two of them over, and mail to every mailbox is answered.
+#[test]
+fn a_second_worker_takes_its_share_of_the_mailboxes() {
+    let Some(ms) = mailstack::mailstack() else {
+        return;
+    };
+    let boxes: Vec<String> = (0..4)
+        .map(|i| fresh_address(&format!("share{i}")))
+        .collect();
+    let mut cfg = format!(
+        "{}\n[ack]\nshared_domains = [\"example.test\"]\n",
+        ms.worker_config(&boxes[0], "")
+    );
+    for (i, b) in boxes.iter().enumerate().skip(1) {
+        cfg.push_str(&format!(
+            "\n[[mailbox]]\nname = \"box{i}\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"plain\"\n\
+             allow_plaintext = true\nuser = \"{b}\"\npassword_env = \"TB_TEST_PASSWORD\"\n",
+            mailstack::IMAP_PORT
+        ));
+    }
+    cfg.push_str("\n[store]\nlease_seconds = 3\n");
+    let Some((a, db)) = Sandbox::on_server_store(&cfg) else {
+        return;
+    };
+    let b = a.another_worker();
+    let _wa = a.start_worker(&[]);
+    assert!(
+        wait_for(20, || holders(&db.url).values().sum::<usize>() == 4),
+        "the first worker did not take the four mailboxes: {:?}\n{}",
+        holders(&db.url),
+        a.worker_log()
+    );
+    assert_eq!(holders(&db.url).len(), 1);
+    let _wb = b.start_worker(&[]);
+    assert!(
+        wait_for(30, || {
+            let h = holders(&db.url);
+            h.len() == 2 && h.values().all(|&n| n == 2)
+        }),
+        "not two each: {:?}\n{}\n----\n{}",
+        holders(&db.url),
+        a.worker_log(),
+        b.worker_log()
+    );
+    // Both read: mail to every mailbox is acknowledged.
+    let customer = fresh_address("customer");
+    for (i, to) in boxes.iter().enumerate() {
+        mailstack::smtp_send(
+            &customer,
+            &[to],
+            format!(
+                "From: <{customer}>\r\nTo: <{to}>\r\nSubject: Question {i}\r\nMessage-ID: <q{i}.{customer}>\r\n\
+                 Content-Type: text/plain\r\n\r\nQuestion number {i} for this mailbox.\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    assert!(
+        wait_for(30, || ms.inbox(&customer).len() == 4),
+        "{} of 4 acknowledged\n{}\n----\n{}",
+        ms.inbox(&customer).len(),
+        a.worker_log(),
+        b.worker_log()
+    );
+}

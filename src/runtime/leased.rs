@@ -32,6 +32,37 @@ impl Terms {
 /// Makes a fresh run of the source each time the lease is taken (again).
 pub type MakeSource = Box<dyn Fn() -> Box<dyn Source> + Send + Sync>;
 
+/// The sources of one worker, and how many of their leases it holds: on a
+/// shared store each worker takes at most its share (the sources divided
+/// among the live workers, rounded up), so a second worker started beside
+/// a first one takes over half the mailboxes instead of standing by.
+#[derive(Debug)]
+pub struct Share {
+    sources: usize,
+    held: std::sync::atomic::AtomicUsize,
+}
+
+impl Share {
+    pub fn new(sources: usize) -> Arc<Share> {
+        Arc::new(Share {
+            sources,
+            held: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    fn held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// How a holder's reading ended without the source ending.
+enum Stopped {
+    /// A renewal was refused or could not be made.
+    Lost,
+    /// More workers are live now: this one gives a lease up for them.
+    Yielded,
+}
+
 /// `make`'s source, read only while this process holds lease `name`.
 pub struct Leased<S: Store + ?Sized + 'static> {
     pub name: String,
@@ -40,6 +71,8 @@ pub struct Leased<S: Store + ?Sized + 'static> {
     pub clock: Arc<dyn Clock>,
     pub holder: String,
     pub terms: Terms,
+    /// This worker's sources, shared by their `Leased`.
+    pub share: Arc<Share>,
 }
 
 impl<S: Store + ?Sized + 'static> Leased<S> {
@@ -58,14 +91,46 @@ impl<S: Store + ?Sized + 'static> Leased<S> {
         }
     }
 
-    /// Resolves when the lease is lost: renewed every third of its time
+    /// How many leases this worker should hold at most: its sources
+    /// divided among the live workers (their `alive:` leases), rounded
+    /// up; all of them on a store nobody shares.
+    fn fair_share(&self) -> usize {
+        let prefix = crate::store::alive_lease("");
+        let live = self
+            .store
+            .live_leases(&prefix, self.clock.now())
+            .unwrap_or(0)
+            .max(1);
+        self.share.sources.div_ceil(live).max(1)
+    }
+
+    /// Resolves when reading must stop: renewed every third of its time
     /// until a renewal is refused (another worker took it, after ours ran
-    /// out) or cannot be made.
-    async fn lost(&self) {
+    /// out) or cannot be made, or until this worker holds more than its
+    /// share (another worker started) and gives this one up.
+    async fn stopped(&self) -> Stopped {
         loop {
             tokio::time::sleep(self.terms.renew_every()).await;
             if !self.try_hold() {
-                return;
+                return Stopped::Lost;
+            }
+            // One source at a time gives way: the count drops in the same
+            // step as the decision, so two sources of this worker checking
+            // at once do not both leave.
+            let (held, fair) = (self.share.held(), self.fair_share());
+            if held > fair
+                && self
+                    .share
+                    .held
+                    .compare_exchange(
+                        held,
+                        held - 1,
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                    )
+                    .is_ok()
+            {
+                return Stopped::Yielded;
             }
         }
     }
@@ -79,7 +144,10 @@ impl<S: Store + ?Sized + 'static> Leased<S> {
                 if *shutdown.borrow() {
                     return Ok(Taken::default());
                 }
-                if !this.try_hold() {
+                // Beyond its share a worker leaves a source to the others
+                // (a one-shot run reads whatever it can).
+                let over_share = !once && this.share.held() >= this.fair_share();
+                if over_share || !this.try_hold() {
                     // A one-shot run waits out one lease: the holder may
                     // be a killed run of its own whose lease has yet to
                     // run out. A holder still renewing after that is a
@@ -98,22 +166,50 @@ impl<S: Store + ?Sized + 'static> Leased<S> {
                     }
                 }
                 waiting_said = false;
+                this.share
+                    .held
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tracing::info!(lease = %this.name, holder = %this.holder, "holding the lease; reading");
                 let run = (this.make)().run(once, shutdown.clone());
-                tokio::select! {
-                    r = run => {
+                let stopped = tokio::select! {
+                    r = run => Err(r),
+                    why = this.stopped() => Ok(why),
+                };
+                if !matches!(stopped, Ok(Stopped::Yielded)) {
+                    // (A yield counted itself out already.)
+                    this.share
+                        .held
+                        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                match stopped {
+                    Err(r) => {
                         // A clean end: the next worker need not wait.
-                        if let Err(e) = this.store.release(&this.name, &this.holder) {
-                            tracing::warn!(lease = %this.name, error = %e, "could not give the lease up");
-                        }
+                        this.give_up();
                         return r;
                     }
-                    () = this.lost() => {
+                    Ok(Stopped::Lost) => {
                         tracing::warn!(lease = %this.name, "lost the lease (the store was out of reach, or another worker took over); stopped reading");
+                    }
+                    Ok(Stopped::Yielded) => {
+                        this.give_up();
+                        tracing::info!(lease = %this.name, "more workers are running: leaving this source to one of them");
+                        // Long enough for a worker under its share to take it.
+                        tokio::select! {
+                            _ = tokio::time::sleep(this.terms.ttl) => {}
+                            _ = shutdown.changed() => return Ok(Taken::default()),
+                        }
                     }
                 }
             }
         })
+    }
+}
+
+impl<S: Store + ?Sized + 'static> Leased<S> {
+    fn give_up(&self) {
+        if let Err(e) = self.store.release(&self.name, &self.holder) {
+            tracing::warn!(lease = %self.name, error = %e, "could not give the lease up");
+        }
     }
 }
 
@@ -168,6 +264,7 @@ mod tests {
             terms: Terms {
                 ttl: Duration::from_millis(300),
             },
+            share: Share::new(1),
         })
     }
 

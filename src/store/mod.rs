@@ -493,6 +493,14 @@ pub trait Store: View {
     /// need not wait for it to run out.
     fn release(&self, name: &str, holder: &str) -> Result<()>;
 
+    /// How many leases whose name starts with `prefix` still run at
+    /// `now`: on a shared store, the live workers (their `alive:` leases),
+    /// so each takes its share of the sources. A store one process holds
+    /// has no peers to share with: none.
+    fn live_leases(&self, _prefix: &str, _now: DateTime<Utc>) -> Result<usize> {
+        Ok(0)
+    }
+
     /// Waits until no other process is deciding on this store, and keeps
     /// it so while the returned guard lives: decisions read the store and
     /// then commit, and two workers deciding at once on two messages of

@@ -211,6 +211,9 @@ impl Store for Opened {
     fn release(&self, name: &str, holder: &str) -> Result<()> {
         each!(self, s => s.release(name, holder))
     }
+    fn live_leases(&self, prefix: &str, now: DateTime<Utc>) -> Result<usize> {
+        each!(self, s => s.live_leases(prefix, now))
+    }
     fn exclusive(&self) -> Result<super::Exclusive<'_>> {
         each!(self, s => s.exclusive())
     }

@@ -384,6 +384,10 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         self.inner.release(name, holder)
     }
 
+    fn live_leases(&self, prefix: &str, now: DateTime<Utc>) -> Result<usize> {
+        self.inner.live_leases(prefix, now)
+    }
+
     fn exclusive(&self) -> Result<super::Exclusive<'_>> {
         self.inner.exclusive()
     }

@@ -403,6 +403,10 @@ impl<S: Store + 'static> Worker<S> {
         // running (with `once`, its error is the run's).
         // Each source under a lease: on a shared store, one worker reads
         // it at a time (see intake::leased).
+        let share = crate::runtime::leased::Share::new(match &source {
+            Intake::Maildir(_) => 1,
+            Intake::Imap(boxes) => boxes.len(),
+        });
         let leased = |name: String, make: crate::runtime::leased::MakeSource| -> Box<dyn Source> {
             Box::new(crate::runtime::leased::Leased {
                 name,
@@ -411,6 +415,7 @@ impl<S: Store + 'static> Worker<S> {
                 clock: self.clock.clone(),
                 holder: crate::peer::this_process().to_owned(),
                 terms: self.lease_terms(),
+                share: share.clone(),
             })
         };
         let sources: Vec<Box<dyn Source>> = match source {

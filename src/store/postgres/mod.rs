@@ -672,6 +672,20 @@ impl Store for PgStore {
         })
     }
 
+    fn live_leases(&self, prefix: &str, now: DateTime<Utc>) -> Result<usize> {
+        let pattern = format!("{}%", prefix.replace('%', "\\%").replace('_', "\\_"));
+        self.with(|c| {
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM leases WHERE name LIKE $1 AND until > $2",
+                    &[&pattern, &ms(now)],
+                )
+                .map_err(pg_err)?
+                .get(0);
+            Ok(usize::try_from(n).unwrap_or_default())
+        })
+    }
+
     fn release(&self, name: &str, holder: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
