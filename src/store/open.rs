@@ -65,17 +65,6 @@ pub fn open(at: &Location, first_ticket: TicketId) -> Result<Opened> {
     }
 }
 
-impl Opened {
-    /// Bytes the embedded store takes on disk (none for a server store:
-    /// the database reports its own size).
-    pub fn size_on_disk(&self) -> Result<Option<u64>> {
-        match self {
-            Opened::Embedded(s) => s.size_on_disk().map(Some),
-            Opened::Server(_) => Ok(None),
-        }
-    }
-}
-
 /// Calls the same method on whichever store this is.
 macro_rules! each {
     ($self:ident, $s:ident => $call:expr) => {
