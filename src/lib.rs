@@ -74,7 +74,8 @@
 //!   [`store::DiskStore`] (embedded, the default), [`store::ServerStore`]
 //!   (PostgreSQL, shared by several workers) and [`store::MemoryStore`]
 //!   (the core's tests), held to one conformance suite; [`store::open`]
-//!   opens the one the config names.
+//!   opens the one the config names, and [`store::moving`] moves an
+//!   embedded store into a server one (`ticketbox migrate`).
 //! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP);
 //!   each round claims what it sends, so no two drainers send one mail.
 //! - [`pipeline`]: [`pipeline::prepare`] and [`pipeline::decide`] (one
