@@ -11,7 +11,7 @@ use clap::Parser;
 use cli::access::{Reached, engine, reach};
 use cli::args::{Cli, Command, ConfigCommand, RulesCommand, TemplatesCommand};
 use cli::commands::{
-    config_check, ingest, migrate, parse_since, rules_check, rules_test_offline, run,
+    config_check, deliver, ingest, migrate, parse_since, rules_check, rules_test_offline, run,
     templates_check, templates_preview,
 };
 use std::io::Write;
@@ -45,8 +45,16 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
+    // A mail server retries on 75 and bounces on anything else: for
+    // `deliver` every failure to store (a config that does not load
+    // included) is one to retry, never a bounce.
+    let delivering = matches!(cli.command, Command::Deliver { .. });
     match real_main(cli) {
         Ok(code) => code,
+        Err(e) if delivering => {
+            eprintln!("ticketbox deliver: not stored, the mail server should try again: {e:#}");
+            ExitCode::from(75)
+        }
         // `ticketbox tickets | head`: the reader has what it wanted.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
@@ -102,6 +110,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             json,
             no_deliver,
         } => return ingest(cfg, &paths, json, no_deliver),
+        Command::Deliver { recipient } => return deliver(&cfg, recipient.as_deref()),
         Command::Migrate {
             to,
             password_env,

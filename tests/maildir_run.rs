@@ -247,20 +247,10 @@ fn ingest_reports_each_outcome_with_a_reason() {
     );
 
     // A message piped on stdin.
-    let mut child = sb
-        .command(&["ingest", "--json", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"From: New Person <new@person.example>\r\nTo: support@example.com\r\nSubject: Hello from stdin\r\nMessage-ID: <stdin-1@person.example>\r\n\r\nHi!\r\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = sb.with_stdin(
+        &["ingest", "--json", "-"],
+        b"From: New Person <new@person.example>\r\nTo: support@example.com\r\nSubject: Hello from stdin\r\nMessage-ID: <stdin-1@person.example>\r\n\r\nHi!\r\n",
+    );
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "created");

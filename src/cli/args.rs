@@ -69,6 +69,17 @@ pub enum Command {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// Take one message on stdin, as a mail server's pipe transport hands
+    /// it over: exit 0 once it is stored (through the running worker, or
+    /// into the store), 75 (EX_TEMPFAIL) when it cannot be stored now, so
+    /// the mail server keeps it and tries again.
+    Deliver {
+        /// The envelope recipient (Postfix: `${recipient}`): a plus tag
+        /// naming a queue (`support+billing@`) or a queue's address picks
+        /// the queue.
+        #[arg(long)]
+        recipient: Option<String>,
+    },
     /// List tickets.
     Tickets {
         /// Only tickets with this status: new, open, pending, closed or filed.

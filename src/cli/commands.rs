@@ -623,3 +623,49 @@ pub fn migrate(cfg: &Config, target: &ticketbox::config::StoreCfg) -> Result<Exi
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// `ticketbox deliver [--recipient ADDR]`: one message from stdin,
+/// stored before the exit status says so (0); any failure is an error,
+/// which `main` turns into 75 for the mail server to retry.
+pub fn deliver(cfg: &Config, recipient: Option<&str>) -> Result<ExitCode> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .context("reading the message from stdin")?;
+    let queue = recipient.and_then(|r| cfg.queue_for_recipient(r));
+    let origin = format!("deliver:{}", recipient.unwrap_or("stdin"));
+    let store = match open_store(cfg) {
+        Ok(store) => store,
+        Err(e) if is_locked(&e) => {
+            let mail = WireMail {
+                queue: queue.clone(),
+                ..WireMail::new(&bytes, origin.clone())
+            };
+            match reach(
+                cfg,
+                &Request::Ingest {
+                    json: false,
+                    messages: vec![mail],
+                },
+            )? {
+                Reached::Worker(code) if code == ExitCode::SUCCESS => return Ok(code),
+                Reached::Worker(_) => bail!("the running worker could not store it"),
+                Reached::Store(store) => *store,
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    // No worker: stored here; the acknowledgement goes out with the next
+    // run (as `ingest --no-deliver`).
+    let engine = engine(cfg.clone(), &store)?;
+    let raw = ticketbox::intake::RawMail::new(bytes, origin, None).with_queue(queue);
+    let outcomes =
+        ticketbox::committer::isolate::process_all(&engine, &store, &SystemClock, &[&raw])
+            .context("storing the message")?;
+    ticketbox::store::Store::flush(&store).context("storing the message")?;
+    for o in &outcomes {
+        println!("{}", report::outcome_line(o, &engine.threading.tags));
+    }
+    Ok(ExitCode::SUCCESS)
+}

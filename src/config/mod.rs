@@ -899,6 +899,29 @@ impl Config {
     }
 
     /// Every queue name: the default queue and the declared ones.
+    /// The queue mail to `recipient` goes to, when the address says: a
+    /// plus tag naming a queue (`support+billing@…`), or a queue's own
+    /// address (`[queues.billing] address`). None: the rules and the
+    /// default queue decide.
+    pub fn queue_for_recipient(&self, recipient: &str) -> Option<String> {
+        let addr = recipient.trim().trim_matches(['<', '>']).to_lowercase();
+        let (local, domain) = addr.rsplit_once('@')?;
+        let (base, tag) = match local.split_once('+') {
+            Some((base, tag)) => (base, Some(tag)),
+            None => (local, None),
+        };
+        if let Some(tag) = tag
+            && self.known_queues().contains(tag)
+        {
+            return Some(tag.to_owned());
+        }
+        let plain = format!("{base}@{domain}");
+        self.queues
+            .iter()
+            .find(|(_, q)| q.address.as_deref() == Some(plain.as_str()))
+            .map(|(name, _)| name.clone())
+    }
+
     pub fn known_queues(&self) -> BTreeSet<String> {
         std::iter::once(self.tickets.default_queue.clone())
             .chain(self.queues.keys().cloned())

@@ -39,6 +39,9 @@ pub struct WireMail {
     pub origin: String,
     /// The raw bytes, base64.
     pub data: String,
+    /// The queue its recipient names (`ticketbox deliver --recipient`).
+    #[serde(default)]
+    pub queue: Option<String>,
 }
 
 impl WireMail {
@@ -46,6 +49,7 @@ impl WireMail {
         WireMail {
             origin,
             data: B64.encode(bytes),
+            queue: None,
         }
     }
 
@@ -335,7 +339,7 @@ impl<S: Store + 'static> Server<S> {
         let mut mails = Vec::with_capacity(messages.len());
         for m in messages {
             match B64.decode(m.data.as_bytes()) {
-                Ok(bytes) => mails.push(RawMail::new(bytes, m.origin, None)),
+                Ok(bytes) => mails.push(RawMail::new(bytes, m.origin, None).with_queue(m.queue)),
                 Err(e) => {
                     return Response {
                         stdout: String::new(),

@@ -188,6 +188,26 @@ impl Sandbox {
         std::fs::read_to_string(self.path("worker.log")).unwrap_or_default()
     }
 
+    /// Runs ticketbox with `input` on its stdin, whatever its exit status.
+    #[allow(dead_code)]
+    pub fn with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn ticketbox");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
+        child.wait_with_output().expect("ticketbox")
+    }
+
     /// Runs ticketbox and insists it succeeded.
     pub fn run(&self, args: &[&str]) -> Output {
         let out = self.command(args).output().expect("spawn ticketbox");
