@@ -47,10 +47,6 @@ fn reply(i: usize) -> String {
     )
 }
 
-fn second_worker(a: &Sandbox) -> Sandbox {
-    a.another_worker()
-}
-
 fn tickets(sb: &Sandbox) -> Vec<Value> {
     sb.json(&["tickets", "--json"]).as_array().unwrap().clone()
 }
@@ -83,7 +79,7 @@ fn a_worker_killed_mid_run_is_replaced_and_every_message_lands_once() {
     let Some((a, _db)) = Sandbox::on_server_store("[store]\nlease_seconds = 3\n") else {
         return;
     };
-    let b = second_worker(&a);
+    let b = a.another_worker();
     // Customers write; replies come after their first mail (file names
     // sort in delivery order).
     for i in 0..CUSTOMERS {
@@ -189,7 +185,7 @@ fn two_processes_racing_on_one_thread_make_one_ticket() {
     let Some((a, db)) = Sandbox::on_server_store("") else {
         return;
     };
-    let b = second_worker(&a);
+    let b = a.another_worker();
     let (firsts, replies) = (a.path("firsts"), a.path("replies"));
     std::fs::create_dir_all(&firsts).unwrap();
     std::fs::create_dir_all(&replies).unwrap();

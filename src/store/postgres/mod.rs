@@ -489,48 +489,27 @@ fn next_number(c: &mut impl Sql) -> Result<TicketId> {
 
 impl Store for PgStore {
     fn put_blob(&self, kind: BlobKind, key: &str, bytes: &[u8]) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO blobs (kind, key, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                &[&kind_col(kind), &key, &bytes],
-            )
-            .map(drop)
-            .map_err(pg_err)
-        })
+        self.with(|c| put_blob_in(c, kind, key, bytes).map_err(pg_err))
+    }
+
+    fn put_raw(&self, hash: &str, bytes: &[u8], origin: &str) -> Result<()> {
+        // The blob and its mark in one transaction, not two commits.
+        self.put_raws(&[(hash, bytes, origin)])
     }
 
     fn put_raws(&self, mails: &[(&str, &[u8], &str)]) -> Result<()> {
         // One transaction, one commit to wait for, whatever the batch.
         self.tx(|tx| {
             for (hash, bytes, origin) in mails {
-                tx.execute(
-                    "INSERT INTO blobs (kind, key, bytes) VALUES (0, $1, $2) ON CONFLICT DO NOTHING",
-                    &[hash, bytes],
-                )?;
-                tx.execute(
-                    "INSERT INTO pending (hash, origin) \
-                     SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE hash = $1) \
-                     ON CONFLICT DO NOTHING",
-                    &[hash, origin],
-                )?;
+                put_blob_in(tx, BlobKind::Mail, hash, bytes)?;
+                mark_pending_in(tx, hash, origin)?;
             }
             Ok(())
         })
     }
 
     fn mark_pending(&self, hash: &str, origin: &str) -> Result<()> {
-        // A mark already there keeps its arrival number and tries;
-        // quarantined mail is not pending again.
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO pending (hash, origin) \
-                 SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE hash = $1) \
-                 ON CONFLICT DO NOTHING",
-                &[&hash, &origin],
-            )
-            .map(drop)
-            .map_err(pg_err)
-        })
+        self.with(|c| mark_pending_in(c, hash, origin).map_err(pg_err))
     }
 
     fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
@@ -724,6 +703,36 @@ impl Store for PgStore {
     }
 }
 
+/// A blob, written once: when it is there already it stays as it is.
+fn put_blob_in(
+    c: &mut impl Sql,
+    kind: BlobKind,
+    key: &str,
+    bytes: &[u8],
+) -> std::result::Result<(), postgres::Error> {
+    c.execute(
+        "INSERT INTO blobs (kind, key, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        &[&kind_col(kind), &key, &bytes],
+    )
+    .map(drop)
+}
+
+/// Marks stored mail pending. A mark already there keeps its arrival
+/// number and tries; quarantined mail is not pending again.
+fn mark_pending_in(
+    c: &mut impl Sql,
+    hash: &str,
+    origin: &str,
+) -> std::result::Result<(), postgres::Error> {
+    c.execute(
+        "INSERT INTO pending (hash, origin) \
+         SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE hash = $1) \
+         ON CONFLICT DO NOTHING",
+        &[&hash, &origin],
+    )
+    .map(drop)
+}
+
 /// One commit's writes, in the order the other backends apply them.
 fn write_commit(tx: &mut Tx<'_>, c: &Commit) -> std::result::Result<(), TxError> {
     if !c.raw_hash.is_empty() {
@@ -817,10 +826,7 @@ fn write_commit(tx: &mut Tx<'_>, c: &Commit) -> std::result::Result<(), TxError>
 /// once (later writes carry the delivery state only).
 fn write_outbox(tx: &mut Tx<'_>, e: &OutboxEntry) -> std::result::Result<(), TxError> {
     if !e.raw.is_empty() {
-        tx.execute(
-            "INSERT INTO blobs (kind, key, bytes) VALUES (1, $1, $2) ON CONFLICT DO NOTHING",
-            &[&e.id, &e.raw.as_bytes()],
-        )?;
+        put_blob_in(tx, BlobKind::Outgoing, &e.id, e.raw.as_bytes())?;
     }
     let (holder, until) = match &e.claim {
         Some(c) => (Some(c.holder.as_str()), Some(ms(c.until))),
@@ -892,12 +898,7 @@ fn import_one(tx: &mut Tx<'_>, r: &Record) -> std::result::Result<(), TxError> {
                 &[key, value],
             )?;
         }
-        Record::Blob { kind, key, bytes } => {
-            tx.execute(
-                "INSERT INTO blobs (kind, key, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                &[&kind_col(*kind), key, bytes],
-            )?;
-        }
+        Record::Blob { kind, key, bytes } => put_blob_in(tx, *kind, key, bytes)?,
         Record::Pending(p) => {
             let (total, alone) = (
                 i32::try_from(p.attempts.total).unwrap_or(i32::MAX),
