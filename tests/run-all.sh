@@ -22,7 +22,7 @@ fi
 pg=tests/pg/pg.sh
 pg_started=no
 if ! bash "$pg" status | grep -q "postgres running"; then
-  bash "$pg" up
+  PG_FAST=1 bash "$pg" up
   pg_started=yes
 fi
 # Stop only what this script started.

