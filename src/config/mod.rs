@@ -3,11 +3,13 @@
 //! in `./data`). Unknown keys are errors: a typo must not silently fall back
 //! to a default.
 
+mod lmtp;
 mod transport;
 
 // `[sla]` is described by the SLA module, as `[calendars]` by the calendar's.
 pub use crate::sla::settings::{EstimateCfg, Sla, SlaPolicyCfg, Targets};
 
+pub use lmtp::{LmtpCfg, LmtpListen};
 pub use transport::{
     AfterStore, MailboxCfg, QueueCfg, Queues, Secret, SecretError, SmtpCfg, TlsMode, is_loopback,
 };
@@ -202,6 +204,8 @@ pub struct Config {
     /// statuses (`[display.pl] queue = { billing = "Rozliczenia" }`), over
     /// the built-in names.
     pub display: Display,
+    /// `[lmtp]`: mail handed over by the site's MTA (off unless `listen`).
+    pub lmtp: LmtpCfg,
 }
 
 /// `[display.<lang>]` tables, by language.
@@ -425,6 +429,7 @@ impl Default for Config {
                 .collect(),
             calendars: [("default".to_owned(), CalendarCfg::default())].into(),
             display: Display::default(),
+            lmtp: LmtpCfg::default(),
         }
     }
 }
@@ -676,6 +681,9 @@ impl Config {
                 "store.lease_seconds = {}: expected 3 to 3600",
                 self.store.lease_seconds
             )));
+        }
+        for p in self.lmtp.problems() {
+            errors.push(bad(p));
         }
         if self.intake.batch_size == 0 {
             errors.push(bad("intake.batch_size must be at least 1".into()));

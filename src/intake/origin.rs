@@ -36,6 +36,19 @@ impl Origin {
         Origin::Other(text.to_owned())
     }
 
+    /// The recipient the MTA handed it over for (LMTP, `ticketbox
+    /// deliver --recipient`), released or not.
+    pub fn recipient(&self) -> Option<&str> {
+        match self {
+            Origin::Released(inner) => inner.recipient(),
+            Origin::Other(text) => text
+                .strip_prefix("lmtp:")
+                .or_else(|| text.strip_prefix("deliver:"))
+                .filter(|r| r.contains('@')),
+            Origin::Imap { .. } => None,
+        }
+    }
+
     /// The IMAP mailbox it came from, released or not.
     pub fn mailbox(&self) -> Option<&str> {
         match self {
@@ -81,6 +94,16 @@ mod tests {
             assert_eq!(Origin::parse(&o.to_string()), o, "{o}");
         }
         assert_eq!(imap.to_string(), "imap:support/billing/42");
+        assert_eq!(
+            Origin::parse("released:lmtp:support+billing@example.com").recipient(),
+            Some("support+billing@example.com")
+        );
+        assert_eq!(
+            Origin::parse("deliver:help@example.com").recipient(),
+            Some("help@example.com")
+        );
+        assert_eq!(Origin::parse("deliver:stdin").recipient(), None);
+        assert_eq!(imap.recipient(), None);
         assert_eq!(
             Origin::Released(Box::new(imap)).mailbox(),
             Some("support/billing")

@@ -7,4 +7,5 @@
 
 pub mod control;
 pub mod leased;
+pub mod lmtp;
 pub mod worker;

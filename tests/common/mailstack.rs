@@ -54,10 +54,9 @@ impl Mailstack {
         self.root.join("tls/cert.pem")
     }
 
-    /// Config for a worker reading `support` over plain IMAP on loopback
-    /// and sending through Postfix with STARTTLS. `extra` lands in the
-    /// `[[mailbox]]` table; tables may follow it.
-    pub fn worker_config(&self, support: &str, extra: &str) -> String {
+    /// Config for a worker whose address is `support`, sending through
+    /// Postfix with STARTTLS; tables may follow it.
+    pub fn sending_config(&self, support: &str) -> String {
         format!(
             r#"
 [support]
@@ -73,7 +72,17 @@ host = "127.0.0.1"
 port = {SMTP_PORT}
 tls = "starttls"
 ca_file = {ca:?}
+"#,
+            ca = self.ca_file()
+        )
+    }
 
+    /// Config for a worker reading `support` over plain IMAP on loopback
+    /// and sending through Postfix with STARTTLS. `extra` lands in the
+    /// `[[mailbox]]` table; tables may follow it.
+    pub fn worker_config(&self, support: &str, extra: &str) -> String {
+        format!(
+            r#"{sending}
 [[mailbox]]
 name = "support"
 host = "127.0.0.1"
@@ -84,7 +93,7 @@ user = "{support}"
 password_env = "TB_TEST_PASSWORD"
 {extra}
 "#,
-            ca = self.ca_file()
+            sending = self.sending_config(support)
         )
     }
 

@@ -129,6 +129,11 @@ virtual_mailbox_domains = example.test
 virtual_mailbox_maps = regexp:$ROOT/postfix/vmailbox
 virtual_transport = lmtp:inet:127.0.0.1:2424
 lmtp_destination_recipient_limit = 1
+# Mail to anyone@p<PORT>.lmtp.test goes over LMTP to a ticketbox worker
+# listening on 127.0.0.1:<PORT> (each test runs its own worker and port,
+# 24100 to 24399).
+relay_domains = regexp:$ROOT/postfix/lmtp_domains
+transport_maps = regexp:$ROOT/postfix/transport
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 smtpd_sasl_auth_enable = yes
@@ -154,6 +159,14 @@ EOF
   cat >"$ROOT/postfix/vmailbox" <<'EOF'
 /^[^@]+@example\.test$/ ok
 EOF
+  cat >"$ROOT/postfix/lmtp_domains" <<'EOF'
+/^p[0-9]+\.lmtp\.test$/ OK
+EOF
+  # Postfix allows no substitution in transport maps: one line per port
+  # (tests pick their LMTP port in 24100-24399).
+  for port in $(seq 24100 24399); do
+    echo "/@p$port\.lmtp\.test\$/ lmtp:inet:127.0.0.1:$port"
+  done >"$ROOT/postfix/transport"
   cat >"$ROOT/postfix/master.cf" <<'EOF'
 127.0.0.1:2525 inet n  -       n       -       -       smtpd
 pickup    unix  n       -       n       60      1       pickup

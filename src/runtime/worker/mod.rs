@@ -210,11 +210,20 @@ pub fn pending_mails<S: Store + ?Sized>(
         let Some(bytes) = store.raw(&hash)? else {
             continue;
         };
-        // From an IMAP mailbox: the mailbox's queue applies.
-        let queue = intake::Origin::parse(&origin)
-            .mailbox()
-            .and_then(|name| engine.cfg.mailbox.iter().find(|m| m.name == name))
-            .and_then(|m| m.queue.clone());
+        // From an IMAP mailbox: the mailbox's queue applies; handed over
+        // by the MTA: the queue its recipient names.
+        let from = intake::Origin::parse(&origin);
+        let queue = match from.mailbox() {
+            Some(name) => engine
+                .cfg
+                .mailbox
+                .iter()
+                .find(|m| m.name == name)
+                .and_then(|m| m.queue.clone()),
+            None => from
+                .recipient()
+                .and_then(|r| engine.cfg.queue_for_recipient(r)),
+        };
         mails.push(intake::RawMail::new(bytes, origin, None).with_queue(queue));
     }
     Ok(mails)
@@ -334,6 +343,19 @@ impl<S: Store + 'static> Worker<S> {
         // Deliver what an earlier run left pending.
         committed.notify_one();
 
+        // Bound first: a port in use or a socket path that cannot be
+        // written stops the run with the reason, before any mail is taken.
+        let lmtp_at = match (once, self.engine.cfg.lmtp.listen()) {
+            (false, Ok(Some(at))) => Some(
+                crate::runtime::lmtp::Listener::bind(&at, self.engine.cfg.lmtp.socket_mode)
+                    .await
+                    .map_err(|source| WorkerError::Io {
+                        path: format!("lmtp.listen {at}"),
+                        source,
+                    })?,
+            ),
+            _ => None,
+        };
         let control = if once {
             None
         } else {
@@ -455,6 +477,19 @@ impl<S: Store + 'static> Worker<S> {
                 })
                 .collect(),
         };
+        // The MTA's hand-over, beside the mailboxes and through the same
+        // committer; each worker listens where its own config says.
+        let mut sources = sources;
+        if !once && let Some(at) = lmtp_at {
+            sources.push(Box::new(crate::runtime::lmtp::LmtpSource {
+                listener: at,
+                context: crate::runtime::lmtp::Context::through(
+                    committer.clone(),
+                    Arc::new(self.engine.cfg.clone()),
+                ),
+                max_sessions: self.engine.cfg.lmtp.max_sessions,
+            }));
+        }
         let runs: Vec<_> = sources
             .into_iter()
             .map(|s| (s.name(), tokio::spawn(s.run(once, shutdown.clone()))))
