@@ -5,8 +5,8 @@
 //! ```text
 //! intake ──► store.put_raw + count a try ──► flush ──► prepare ──────────► decide ──────────────► store.commit
 //!   (Maildir,     (raw bytes durable, and             (parse, classify,    (pure: a read-only      (the one Commit:
-//!    IMAP, stdin)  the try on record, first)           language; no store)  View, rules, now ──►    ticket, records,
-//!                                                                           outcome + Commit)       indexes, outbox)
+//!    IMAP, LMTP,   the try on record, first)           language; no store)  View, rules, now ──►    ticket, records,
+//!    stdin)                                                                 outcome + Commit)       indexes, outbox)
 //!                                                                                 │
 //!            store.flush once per batch (group commit) ──► source told "done" ──► outbox sender
 //! ```
@@ -63,7 +63,8 @@
 //!
 //! The edges:
 //! - [`intake`]: reading Maildirs, mbox files, stdin; the
-//!   [`intake::Source`] trait every mail source (Maildir, IMAP) implements.
+//!   [`intake::Source`] trait every mail source (Maildir, IMAP, LMTP)
+//!   implements.
 //! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects,
 //!   timeouts, modified UTF-7 folder names).
 //! - [`store`]: the ports: [`store::View`] (what deciding reads),
@@ -91,7 +92,8 @@
 //!   committer, the timers, the outbox sender), [`runtime::leased`] (each
 //!   source read by one worker at a time under its lease) and
 //!   [`runtime::control`], the unix socket the CLI uses while a worker
-//!   runs on the embedded store.
+//!   runs on the embedded store, and [`runtime::lmtp`], the listener the
+//!   site's MTA hands mail to (LMTP, `250` once stored).
 //! - [`peer`]: this process's name among the workers of a shared store.
 //! - [`report`]: listings for the CLI and the control socket.
 //! - [`dryrun`] and [`ops`]: trying rules and templates; changes made
