@@ -8,7 +8,8 @@
 #    its SMTP session to the acknowledgement file in its Maildir.
 # 2. Burst: BURST messages over 8 SMTP connections; how fast Postfix took
 #    them, the worker stored them and sent every acknowledgement; the
-#    worker's peak RSS.
+#    worker's peak RSS; then BURST straight to the LMTP port (no Postfix):
+#    what the listener itself takes.
 # 3. Kill: KILL_BURST more, the worker killed with SIGKILL a third of the
 #    way in and started again; Postfix delivers again what got no 250.
 #    Then every message sent must be exactly one ticket.
@@ -75,6 +76,7 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 start_worker
 "$bench" latency "$PROBES" "$support" "$MAILSTACK_ROOT"
 "$bench" burst "$BURST" "$support" "$log"
+"$bench" direct "$BURST" "127.0.0.1:$port" "$support"
 echo "worker peak RSS: $(awk '/VmHWM/ {printf "%.0f MB", $2/1024}' /proc/$wpid/status)"
 
 # The kill: a burst in the background, SIGKILL a third of the way in.
@@ -88,7 +90,7 @@ start_worker
 while kill -0 "$burst_pid" 2>/dev/null; do flush; sleep 2; done
 wait "$burst_pid"
 sed 's/^/  after the kill: /' "$work/kill.out"
-expected=$((PROBES + BURST + KILL_BURST))
+expected=$((PROBES + 2 * BURST + KILL_BURST))
 "$bin" --config "$work/ticketbox.toml" tickets --json | python3 -c "
 import json, sys
 t = json.load(sys.stdin)

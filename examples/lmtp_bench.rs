@@ -12,6 +12,10 @@
 //! customers over 8 SMTP connections at once; prints how fast Postfix
 //! took them and how fast the worker stored them (its log's "processed"
 //! lines) and sent the acknowledgements ("sent" lines).
+//!
+//! `lmtp_bench direct N 127.0.0.1:PORT SUPPORT`: N messages straight to
+//! the worker's LMTP port over 8 connections, no Postfix in between: what
+//! the listener itself takes per second (each `250` waits for its flush).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -183,16 +187,62 @@ fn burst(n: usize, support: &str, log: &Path, tag: &str) {
     );
 }
 
+/// An LMTP client session: the MTA's side.
+fn lmtp_session(addr: &str) -> Smtp {
+    let s = TcpStream::connect(addr).expect("connect to the worker's LMTP port");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut c = Smtp {
+        reader: BufReader::new(s.try_clone().expect("clone")),
+        writer: s,
+    };
+    c.expect("220");
+    c.command("LHLO bench.example", "250");
+    c
+}
+
+fn direct(n: usize, addr: &str, support: &str) {
+    let tag = format!("direct{}", std::process::id());
+    let start = Instant::now();
+    let senders: Vec<_> = (0..CONNECTIONS)
+        .map(|k| {
+            let (addr, support, tag) = (addr.to_owned(), support.to_owned(), tag.clone());
+            std::thread::spawn(move || {
+                let mut c = lmtp_session(&addr);
+                for i in (k..n).step_by(CONNECTIONS) {
+                    let customer = format!("{tag}-{i}@example.test");
+                    c.send(&customer, &support, &message(&customer, &support, &tag, i));
+                }
+                c.quit();
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().expect("a sender");
+    }
+    let took = start.elapsed().as_secs_f64();
+    println!(
+        "direct LMTP: {n} messages stored (each 250 after its flush) in {took:.1} s = {:.0} messages/s over {CONNECTIONS} connections",
+        n as f64 / took
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || -> ! {
         eprintln!(
-            "usage: lmtp_bench latency N SUPPORT MAILSTACK_ROOT | burst N SUPPORT WORKER_LOG [TAG]"
+            "usage: lmtp_bench latency N SUPPORT MAILSTACK_ROOT | burst N SUPPORT WORKER_LOG [TAG] \
+             | direct N 127.0.0.1:PORT SUPPORT"
         );
         std::process::exit(2);
     };
     let n = |s: &str| s.parse::<usize>().unwrap_or_else(|_| usage());
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["latency", count, support, root] => latency(n(count), support, Path::new(root)),
         ["burst", count, support, log] => burst(
             n(count),
@@ -201,6 +251,7 @@ fn main() {
             &format!("burst{}", std::process::id()),
         ),
         ["burst", count, support, log, tag] => burst(n(count), support, Path::new(log), tag),
+        ["direct", count, addr, support] => direct(n(count), addr, support),
         _ => usage(),
     }
 }
