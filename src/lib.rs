@@ -121,6 +121,7 @@ pub mod committer;
 pub mod config;
 pub mod dryrun;
 mod escalation;
+pub mod health;
 mod i18n;
 pub mod imap;
 pub mod intake;

@@ -152,6 +152,8 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         }
         Command::Show { ticket, json, full } => Request::Show { ticket, json, full },
         Command::Outbox { json } => Request::Outbox { json },
+        Command::Status { json } if !cfg.data_dir.exists() => return not_running(&cfg, json),
+        Command::Status { json } => Request::Status { json },
         Command::Quarantine { json } => Request::Quarantine { json },
         Command::Release { hash, json } => Request::Release { hash, json },
         Command::Raw { message_id } => Request::Raw { message_id },
@@ -285,9 +287,31 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             store.flush()?;
             writeln!(out, "{note}")?;
         }
+        Request::Status { json } => return not_running(&cfg, json),
         Request::Ingest { .. } | Request::Preview { .. } | Request::Ping => {
             unreachable!("ingest and preview are handled above")
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ticketbox status` with no worker: sources report to the process
+/// reading them, and none is (exit 3, as `systemctl status` of a stopped
+/// unit).
+fn not_running(cfg: &Config, json: bool) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "running": false, "sources": [] })
+        )?;
+    } else {
+        writeln!(
+            out,
+            "no worker is running on {}: no mail is being read",
+            cfg.data_dir.display()
+        )?;
+    }
+    Ok(ExitCode::from(3))
 }

@@ -607,6 +607,65 @@ pub fn rules_replay(
     Ok(())
 }
 
+/// `ticketbox status`: each mail source of the running worker (`pid`),
+/// what it is doing, its last mail and failure, and its incident.
+pub fn status(
+    out: &mut dyn Write,
+    pid: u32,
+    sources: &[(crate::health::SourceState, Option<crate::health::Incident>)],
+    json: bool,
+) -> Result<()> {
+    if json {
+        let list: Vec<serde_json::Value> = sources
+            .iter()
+            .map(|(s, incident)| {
+                let mut v = serde_json::to_value(s).unwrap_or_default();
+                v["incident"] = incident
+                    .as_ref()
+                    .filter(|i| i.is_open())
+                    .map(|i| serde_json::to_value(i).unwrap_or_default())
+                    .unwrap_or(serde_json::Value::Null);
+                v
+            })
+            .collect();
+        let doc = serde_json::json!({ "running": true, "pid": pid, "sources": list });
+        writeln!(out, "{doc}")?;
+        return Ok(());
+    }
+    writeln!(out, "worker {pid} is running")?;
+    let ago = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    for (s, incident) in sources {
+        let phase = serde_json::to_value(s.phase)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        writeln!(out, "{}\t{phase} since {}", s.name, ago(s.since))?;
+        match s.last_mail {
+            Some(t) => writeln!(out, "  last mail {} ({} taken in)", ago(t), s.messages)?,
+            None => writeln!(out, "  no mail taken in since the worker started")?,
+        }
+        if let (Some(e), Some(at)) = (&s.last_error, s.last_error_at) {
+            let kind = s.problem.map_or("other", |p| p.as_str());
+            writeln!(
+                out,
+                "  last error {} ({kind}, {} in a row): {e}",
+                ago(at),
+                s.consecutive_failures
+            )?;
+        }
+        if let Some(i) = incident.as_ref().filter(|i| i.is_open()) {
+            writeln!(
+                out,
+                "  INCIDENT: {} since {}, alarm raised {}",
+                i.kind.as_str(),
+                ago(i.began),
+                ago(i.raised)
+            )?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -80,6 +80,14 @@ pub enum Command {
         #[arg(long)]
         recipient: Option<String>,
     },
+    /// How the running worker's mail sources are doing: connected, idle
+    /// or failing, their last mail and last error, open incidents (exit 3
+    /// when no worker runs).
+    Status {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// List tickets.
     Tickets {
         /// Only tickets with this status: new, open, pending, closed or filed.

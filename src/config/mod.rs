@@ -206,6 +206,35 @@ pub struct Config {
     pub display: Display,
     /// `[lmtp]`: mail handed over by the site's MTA (off unless `listen`).
     pub lmtp: LmtpCfg,
+    /// `[health]`: when a mail source that fails or falls silent is worth
+    /// an alarm, and to whom.
+    pub health: HealthCfg,
+}
+
+/// `[health]`: alarms about mail sources (see [`crate::health`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCfg {
+    /// Who gets the alarm and the all-clear mails; none: incidents are only
+    /// logged and shown by `ticketbox status`.
+    pub alarm_to: Vec<String>,
+    /// A source failing (login, TLS, connection, token, store) this long
+    /// without a success is an incident.
+    pub failing_after_seconds: u64,
+    /// No mail for this many seconds of business time (the default
+    /// calendar) is an incident; 0 (the default) watches no silence.
+    /// `[[mailbox]] silence_after_seconds` sets it per mailbox.
+    pub silence_after_seconds: u64,
+}
+
+impl Default for HealthCfg {
+    fn default() -> Self {
+        HealthCfg {
+            alarm_to: Vec::new(),
+            failing_after_seconds: 600,
+            silence_after_seconds: 0,
+        }
+    }
 }
 
 /// `[display.<lang>]` tables, by language.
@@ -430,6 +459,7 @@ impl Default for Config {
             calendars: [("default".to_owned(), CalendarCfg::default())].into(),
             display: Display::default(),
             lmtp: LmtpCfg::default(),
+            health: HealthCfg::default(),
         }
     }
 }
@@ -684,6 +714,19 @@ impl Config {
         }
         for p in self.lmtp.problems() {
             errors.push(bad(p));
+        }
+        for a in &mut self.health.alarm_to {
+            *a = a.trim().to_lowercase();
+            if !a.contains('@') {
+                errors.push(bad(format!(
+                    "health.alarm_to: {a:?} is not an email address"
+                )));
+            }
+        }
+        if self.health.failing_after_seconds == 0 {
+            errors.push(bad(
+                "health.failing_after_seconds must be at least 1 (an alarm at the first hiccup would cry wolf)".into(),
+            ));
         }
         if self.intake.batch_size == 0 {
             errors.push(bad("intake.batch_size must be at least 1".into()));

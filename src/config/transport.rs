@@ -127,6 +127,11 @@ pub struct MailboxCfg {
     /// the mailbox, untouched, whatever `history` says.
     #[serde(default)]
     pub history_since: Option<String>,
+    /// No mail for this many seconds of business time is an incident (an
+    /// alarm to `health.alarm_to`); over `health.silence_after_seconds`
+    /// for this mailbox. 0 turns the watch off for it.
+    #[serde(default)]
+    pub silence_after_seconds: Option<u64>,
 }
 
 /// What becomes of mail that was in a mailbox long before we read it.

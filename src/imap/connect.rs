@@ -51,6 +51,20 @@ pub async fn timed<T, E: Into<ImapError>>(
 }
 
 impl ImapError {
+    /// The kind of trouble, as an admin looks for its cause.
+    pub fn problem(&self) -> crate::health::Problem {
+        use crate::health::Problem;
+        match self {
+            ImapError::Login { .. } | ImapError::Secret(_) => Problem::Auth,
+            ImapError::Tls { .. } => Problem::Tls,
+            ImapError::Connect { .. }
+            | ImapError::Closed
+            | ImapError::Timeout { .. }
+            | ImapError::Protocol(_) => Problem::Connection,
+            ImapError::Commit(_) => Problem::Store,
+        }
+    }
+
     /// Errors retrying cannot fix without a config change (still retried,
     /// but logged as such).
     pub fn needs_admin(&self) -> bool {

@@ -93,6 +93,8 @@ pub struct MailboxReader<S: Store + 'static> {
     /// `intake.history_hours`: with `history = "skip"`, mail older than
     /// this is left in the mailbox.
     pub history_hours: u32,
+    /// Where this mailbox says how it is doing (`ticketbox status`, alarms).
+    pub health: crate::intake::health::Reporter,
 }
 
 enum RoundEnd {
@@ -136,9 +138,14 @@ impl<S: Store + 'static> MailboxReader<S> {
             if *shutdown.borrow() {
                 return Ok(());
             }
+            self.health.connecting();
             match self.session(&mut shutdown, &mut backoff).await {
-                Ok(RoundEnd::Finished | RoundEnd::Shutdown) => return Ok(()),
+                Ok(RoundEnd::Finished | RoundEnd::Shutdown) => {
+                    self.health.stopped();
+                    return Ok(());
+                }
                 Err(e) => {
+                    self.health.failed(e.problem(), &e.to_string());
                     failures += 1;
                     // A refused login or a bad certificate will not mend
                     // itself in seconds: a one-shot run says so at once,
@@ -180,6 +187,7 @@ impl<S: Store + 'static> MailboxReader<S> {
             uidplus: caps.has_str("UIDPLUS"),
         };
         tracing::info!(mailbox = %cfg.name, host = %cfg.host, folder = %cfg.folder, idle = caps.idle, "connected");
+        self.health.connected();
 
         let stored = self
             .store
@@ -216,6 +224,7 @@ impl<S: Store + 'static> MailboxReader<S> {
                 return Ok(RoundEnd::Finished);
             }
             let renew = Duration::from_secs(cfg.idle_renew_seconds.max(1));
+            self.health.idle();
             let woke = if caps.idle {
                 let mut idle = session.idle();
                 timed("IDLE", limit, idle.init()).await?;
@@ -345,10 +354,12 @@ impl<S: Store + 'static> MailboxReader<S> {
             validity,
             last: high,
         };
+        let n = mails.len();
         self.committer
             .submit(mails, Some((self.cfg.name.clone(), at)))
             .await
             .map_err(ImapError::Commit)?;
+        self.health.took(n);
         Ok(high)
     }
 

@@ -8,6 +8,7 @@
 //! does not even read them again; the store's duplicate check is the
 //! backstop when a file is renamed or copied.
 
+pub mod health;
 mod origin;
 mod source;
 

@@ -101,7 +101,8 @@ pub fn message_id(purpose: Purpose, ticket: u64, cause: &str, to: &str, domain: 
         | Purpose::Escalation
         | Purpose::Reply
         | Purpose::Closed
-        | Purpose::Notice => {
+        | Purpose::Notice
+        | Purpose::Alarm => {
             let h = crate::intake::content_hash(format!("{cause}\n{to}").as_bytes());
             format!("tb.{ticket}.{}.{}@{domain}", purpose.id_part(), &h[..16])
         }
@@ -478,6 +479,16 @@ pub fn check_templates(
         addresses: vec!["support@example.com".into()],
         message_id_domain: "example.com".into(),
     };
+    // The admin's alarm is about a mail source, not a ticket: its own
+    // samples (crate::outgoing::alarm::check).
+    let (alarms, files): (Vec<_>, Vec<_>) = files.into_iter().partition(|(_, n)| n == "alarm");
+    let alarm_langs: Vec<String> = alarms.into_iter().map(|(l, _)| l).collect();
+    errors.extend(crate::outgoing::alarm::check(
+        templates,
+        &alarm_langs,
+        &identity,
+        now,
+    ));
     let customer = Party::new(Some("Dana Cohen"), "dana@example.com");
     let agent = Party::new(Some("Ola Agent"), "ola@example.com");
     let mut full_ticket = Ticket::new(

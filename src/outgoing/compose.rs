@@ -192,6 +192,8 @@ pub enum Purpose {
     Closed,
     /// To an agent: their answer did not reach everyone it was meant for.
     Notice,
+    /// To the admin: a mail source fails or is silent, or works again.
+    Alarm,
 }
 
 impl Purpose {
@@ -203,6 +205,7 @@ impl Purpose {
             Purpose::Reply => "reply",
             Purpose::Closed => "closed",
             Purpose::Notice => "notice",
+            Purpose::Alarm => "alarm",
         }
     }
     pub(crate) fn id_part(self) -> &'static str {
@@ -213,6 +216,7 @@ impl Purpose {
             Purpose::Reply => "reply",
             Purpose::Closed => "closed",
             Purpose::Notice => "notice",
+            Purpose::Alarm => "alarm",
         }
     }
     /// RFC 3834: a reply to a message is auto-replied, anything else
@@ -220,9 +224,11 @@ impl Purpose {
     pub fn auto_submitted(self) -> Option<&'static str> {
         match self {
             Purpose::Acknowledgement => Some("auto-replied"),
-            Purpose::Notification | Purpose::Escalation | Purpose::Closed | Purpose::Notice => {
-                Some("auto-generated")
-            }
+            Purpose::Notification
+            | Purpose::Escalation
+            | Purpose::Closed
+            | Purpose::Notice
+            | Purpose::Alarm => Some("auto-generated"),
             Purpose::Reply => None,
         }
     }

@@ -7,6 +7,7 @@
 //! like is here.
 
 pub mod ack;
+pub mod alarm;
 pub mod compose;
 pub(crate) mod locale;
 pub mod render;

@@ -112,6 +112,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "he/agent-notice.txt",
         include_str!("../../templates/he/agent-notice.txt"),
     ),
+    ("en/alarm.txt", include_str!("../../templates/en/alarm.txt")),
+    ("pl/alarm.txt", include_str!("../../templates/pl/alarm.txt")),
+    ("he/alarm.txt", include_str!("../../templates/he/alarm.txt")),
 ];
 
 /// Bounds the work one render may do (instructions, roughly).

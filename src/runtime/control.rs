@@ -115,6 +115,10 @@ pub enum Request {
     },
     /// Is a worker running here? Answers with its pid.
     Ping,
+    /// Each mail source's state and incident (`ticketbox status`).
+    Status {
+        json: bool,
+    },
     /// Render a template for a stored ticket (`templates preview --ticket`);
     /// the HTML part is written to `html` (an absolute path).
     Preview {
@@ -145,6 +149,7 @@ pub struct Server<S: Store + 'static> {
     store: Arc<S>,
     committer: Committer,
     engine: Arc<Engine>,
+    health: crate::intake::health::Health,
 }
 
 impl<S: Store + 'static> Server<S> {
@@ -155,6 +160,7 @@ impl<S: Store + 'static> Server<S> {
         store: Arc<S>,
         committer: Committer,
         engine: &Arc<Engine>,
+        health: crate::intake::health::Health,
     ) -> std::io::Result<Server<S>> {
         use std::os::unix::fs::PermissionsExt;
         let path = socket_path(data_dir);
@@ -168,6 +174,7 @@ impl<S: Store + 'static> Server<S> {
             store,
             committer,
             engine: engine.clone(),
+            health,
         })
     }
 
@@ -214,6 +221,7 @@ impl<S: Store + 'static> Server<S> {
     async fn answer(&self, req: Request) -> Response {
         match req {
             Request::Ingest { json, messages } => return self.ingest(json, messages).await,
+            Request::Status { json } => return self.status(json).await,
             Request::Ping => {
                 return Response {
                     stdout: std::process::id().to_string(),
@@ -301,6 +309,7 @@ impl<S: Store + 'static> Server<S> {
                 .map_err(report::ReportError::Input)
                 .and_then(|r| report::preview(&mut out, &r, lang, html.as_deref())),
                 Request::Ingest { .. }
+                | Request::Status { .. }
                 | Request::Ping
                 | Request::SetStatus { .. }
                 | Request::SetCustomer { .. }
@@ -313,6 +322,39 @@ impl<S: Store + 'static> Server<S> {
             Ok((out, r)) => Response {
                 stdout: String::from_utf8_lossy(&out).into_owned(),
                 error: r.err().map(|e| e.to_string()),
+            },
+            Err(e) => Response {
+                stdout: String::new(),
+                error: Some(format!("internal error: {e}")),
+            },
+        }
+    }
+
+    /// The sources' states with their incidents, read off the committer
+    /// thread.
+    async fn status(&self, json: bool) -> Response {
+        let (store, states) = (self.store.clone(), self.health.snapshot());
+        let read = tokio::task::spawn_blocking(move || {
+            crate::runtime::health::with_incidents(&*store, states)
+        })
+        .await;
+        match read {
+            Ok(Ok(sources)) => {
+                let mut out = Vec::new();
+                match report::status(&mut out, std::process::id(), &sources, json) {
+                    Ok(()) => Response {
+                        stdout: String::from_utf8_lossy(&out).into_owned(),
+                        error: None,
+                    },
+                    Err(e) => Response {
+                        stdout: String::new(),
+                        error: Some(e.to_string()),
+                    },
+                }
+            }
+            Ok(Err(e)) => Response {
+                stdout: String::new(),
+                error: Some(e.to_string()),
             },
             Err(e) => Response {
                 stdout: String::new(),

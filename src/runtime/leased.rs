@@ -73,6 +73,8 @@ pub struct Leased<S: Store + ?Sized + 'static> {
     pub terms: Terms,
     /// This worker's sources, shared by their `Leased`.
     pub share: Arc<Share>,
+    /// Told when another worker reads the source (standby).
+    pub health: Option<crate::intake::health::Reporter>,
 }
 
 impl<S: Store + ?Sized + 'static> Leased<S> {
@@ -155,6 +157,9 @@ impl<S: Store + ?Sized + 'static> Leased<S> {
                     if once && began.elapsed() > this.terms.ttl + this.terms.renew_every() {
                         tracing::info!(lease = %this.name, "another worker holds this source and reads it; not reading it here");
                         return Ok(Taken::default());
+                    }
+                    if let Some(h) = &this.health {
+                        h.standby();
                     }
                     if !waiting_said {
                         tracing::info!(lease = %this.name, "another worker holds this source; standing by");
@@ -265,6 +270,7 @@ mod tests {
                 ttl: Duration::from_millis(300),
             },
             share: Share::new(1),
+            health: None,
         })
     }
 

@@ -52,6 +52,8 @@ pub struct Context {
     /// For the queue a recipient names.
     pub cfg: Arc<Config>,
     pub store: StoreFn,
+    /// Told of each message stored or refused (`ticketbox status`).
+    pub health: Option<crate::intake::health::Reporter>,
 }
 
 impl Context {
@@ -69,6 +71,7 @@ impl Context {
             max_bytes: cfg.intake.max_message_bytes,
             cfg,
             store,
+            health: None,
         }
     }
 }
@@ -135,6 +138,7 @@ pub struct LmtpSource {
     pub listener: Listener,
     pub context: Context,
     pub max_sessions: usize,
+    pub health: crate::intake::health::Reporter,
 }
 
 impl Source for LmtpSource {
@@ -155,8 +159,10 @@ impl Source for LmtpSource {
 }
 
 impl LmtpSource {
-    async fn serve(self, mut shutdown: watch::Receiver<bool>) -> Result<(), GaveUp> {
+    async fn serve(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), GaveUp> {
         tracing::info!(listen = %self.listener.describe(), "LMTP: listening");
+        self.health.idle();
+        self.context.health = Some(self.health.clone());
         let slots = Arc::new(tokio::sync::Semaphore::new(self.max_sessions.max(1)));
         let mut sessions = tokio::task::JoinSet::new();
         loop {
@@ -198,6 +204,7 @@ impl LmtpSource {
         if let Listener::Unix(_, path) = &self.listener {
             let _ = std::fs::remove_file(path);
         }
+        self.health.stopped();
         Ok(())
     }
 }
@@ -490,7 +497,14 @@ async fn deliver(ctx: &Context, sender: &str, to: &[String], data: Option<Vec<u8
     let queue = to.iter().find_map(|r| ctx.cfg.queue_for_recipient(r));
     let origin = format!("lmtp:{}", to.first().map_or("", String::as_str));
     let mail = RawMail::new(bytes, origin, None).with_queue(queue);
-    match (ctx.store)(mail).await {
+    let stored = (ctx.store)(mail).await;
+    if let Some(h) = &ctx.health {
+        match &stored {
+            Ok(_) => h.took(1),
+            Err(e) => h.failed(crate::health::Problem::Store, e),
+        }
+    }
+    match stored {
         Ok(Some(ticket)) => each(&|r| format!("250 2.0.0 <{r}> Stored, ticket {ticket}\r\n")),
         Ok(None) => each(&|r| format!("250 2.0.0 <{r}> Stored\r\n")),
         Err(e) => {

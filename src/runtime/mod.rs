@@ -7,6 +7,7 @@
 //! writer of this process.
 
 pub mod control;
+pub mod health;
 pub mod leased;
 pub mod lmtp;
 pub mod worker;

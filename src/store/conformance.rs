@@ -513,6 +513,46 @@ fn small_values_and_preferences<S: Store>(s: &S) {
             .as_deref(),
         Some("he")
     );
+    // An intake incident, kept apart from a checkpoint of the same source
+    // name, and replaced when it clears.
+    let incident = crate::health::Incident {
+        source: "support".into(),
+        kind: crate::health::IncidentKind::Failing,
+        began: at(9),
+        raised: at(10),
+        problem: Some(crate::health::Problem::Auth),
+        error: Some("login refused".into()),
+        cleared: None,
+    };
+    let key = StateKey::Incident("support".into());
+    let mut c = Commit::default();
+    c.state.push(State::Incident {
+        source: "support".into(),
+        incident: incident.clone(),
+    });
+    s.commit(&c).unwrap();
+    assert_eq!(
+        s.state(&key).unwrap(),
+        Some(State::Incident {
+            source: "support".into(),
+            incident: incident.clone()
+        })
+    );
+    assert_eq!(s.checkpoint("support").unwrap().map(|c| c.last), Some(43));
+    let cleared = crate::health::Incident {
+        cleared: Some(at(11)),
+        ..incident
+    };
+    let mut c = Commit::default();
+    c.state.push(State::Incident {
+        source: "support".into(),
+        incident: cleared.clone(),
+    });
+    s.commit(&c).unwrap();
+    assert!(matches!(
+        s.state(&key).unwrap(),
+        Some(State::Incident { incident, .. }) if incident == cleared
+    ));
 }
 
 fn a_lease_has_one_holder_until_it_runs_out<S: Store>(s: &S) {

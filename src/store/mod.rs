@@ -236,6 +236,11 @@ pub enum State {
         address: String,
         prefs: CustomerPrefs,
     },
+    /// An intake incident open on a source (see [`crate::health`]).
+    Incident {
+        source: String,
+        incident: crate::health::Incident,
+    },
 }
 
 /// Which state, and whose.
@@ -244,6 +249,7 @@ pub enum StateKey {
     Checkpoint(String),
     QueueStats(String),
     Prefs(String),
+    Incident(String),
 }
 
 impl State {
@@ -252,6 +258,7 @@ impl State {
             State::Checkpoint { source, .. } => StateKey::Checkpoint(source.clone()),
             State::QueueStats { queue, .. } => StateKey::QueueStats(queue.clone()),
             State::Prefs { address, .. } => StateKey::Prefs(address.clone()),
+            State::Incident { source, .. } => StateKey::Incident(source.clone()),
         }
     }
 }

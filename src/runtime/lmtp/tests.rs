@@ -27,6 +27,7 @@ fn context(max_bytes: usize) -> (Context, Shared<Vec<RawMail>>, Shared<Option<St
         max_bytes,
         cfg: Arc::new(cfg),
         store,
+        health: None,
     };
     (ctx, stored, fail)
 }

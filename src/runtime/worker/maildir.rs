@@ -20,6 +20,7 @@ pub struct MaildirSource<S: Store + 'static> {
     pub committer: Committer,
     pub store: Arc<S>,
     pub batch_size: usize,
+    pub health: crate::intake::health::Reporter,
 }
 
 impl<S: Store + 'static> MaildirSource<S> {
@@ -34,10 +35,17 @@ impl<S: Store + 'static> MaildirSource<S> {
         } else {
             Some(watch(&self.dir, tx)?)
         };
-        let mut stats = self.scan().await?;
+        let mut stats = match self.scan().await {
+            Ok(s) => s,
+            Err(e) => {
+                self.health.failed(problem(&e), &e.to_string());
+                return Err(e);
+            }
+        };
         if once {
             return Ok(stats);
         }
+        self.health.idle();
         tracing::info!(maildir = %self.dir.display(), "watching for new mail");
         let mut rescan = tokio::time::interval(RESCAN);
         rescan.tick().await;
@@ -56,8 +64,12 @@ impl<S: Store + 'static> MaildirSource<S> {
             // A batch that could not be stored (a full disk) stays in the
             // Maildir; the next rescan offers it again. The worker goes on.
             let s = match round {
-                Ok(s) => s,
+                Ok(s) => {
+                    self.health.idle();
+                    s
+                }
                 Err(e @ WorkerError::Task(_)) => {
+                    self.health.failed(problem(&e), &e.to_string());
                     tracing::warn!(error = %e, retry_in = ?RESCAN, "mail not stored; the files stay and are offered again");
                     Stats::default()
                 }
@@ -89,13 +101,24 @@ impl<S: Store + 'static> MaildirSource<S> {
         while items.peek().is_some() {
             let batch = super::next_batch(&mut items, self.batch_size, &seen, &mut stats)?;
             if !batch.is_empty() {
+                let n = batch.len();
                 self.committer
                     .submit(batch, None)
                     .await
                     .map_err(WorkerError::Task)?;
+                self.health.took(n);
             }
         }
         Ok(stats)
+    }
+}
+
+/// What kind of trouble a Maildir round met: the store refusing the
+/// batch, or the directory itself.
+fn problem(e: &WorkerError) -> crate::health::Problem {
+    match e {
+        WorkerError::Task(_) | WorkerError::Store(_) => crate::health::Problem::Store,
+        _ => crate::health::Problem::Other,
     }
 }
 

@@ -343,6 +343,10 @@ impl<S: Store + 'static> Worker<S> {
         // Deliver what an earlier run left pending.
         committed.notify_one();
 
+        // What each source reports about itself: `ticketbox status` and
+        // the alarms read it.
+        let health = crate::intake::health::Health::new(self.clock.clone());
+        let silence = self.engine.cfg.health.silence_after_seconds;
         // Bound first: a port in use or a socket path that cannot be
         // written stops the run with the reason, before any mail is taken.
         let lmtp_at = match (once, self.engine.cfg.lmtp.listen()) {
@@ -364,6 +368,7 @@ impl<S: Store + 'static> Worker<S> {
                 self.store.clone(),
                 committer.clone(),
                 &self.engine,
+                health.clone(),
             )
             .map_err(|e| WorkerError::Control(e.to_string()))?;
             Some(tokio::spawn(server.serve(shutdown.clone())))
@@ -386,6 +391,16 @@ impl<S: Store + 'static> Worker<S> {
                 self.clock.clone(),
                 self.lease_terms(),
                 beat_stop,
+            ))
+        });
+        let alarms = (!once).then(|| {
+            tokio::spawn(crate::runtime::health::alarm_timer(
+                committer.clone(),
+                self.engine.clone(),
+                self.store.clone(),
+                health.clone(),
+                self.clock.clone(),
+                shutdown.clone(),
             ))
         });
         let escalations = (!once).then(|| {
@@ -431,6 +446,7 @@ impl<S: Store + 'static> Worker<S> {
         });
         let leased = |name: String, make: crate::runtime::leased::MakeSource| -> Box<dyn Source> {
             Box::new(crate::runtime::leased::Leased {
+                health: Some(health.source(&name, silence)),
                 name,
                 make,
                 store: self.store.clone(),
@@ -445,6 +461,7 @@ impl<S: Store + 'static> Worker<S> {
                 let (committer, store) = (committer.clone(), self.store.clone());
                 let batch_size = self.engine.cfg.intake.batch_size;
                 let name = format!("maildir:{}", dir.display());
+                let reporter = health.source(&name, silence);
                 vec![leased(
                     name,
                     Box::new(move || {
@@ -453,6 +470,7 @@ impl<S: Store + 'static> Worker<S> {
                             committer: committer.clone(),
                             store: store.clone(),
                             batch_size,
+                            health: reporter.clone(),
                         }) as Box<dyn Source>
                     }),
                 )]
@@ -462,8 +480,11 @@ impl<S: Store + 'static> Worker<S> {
                 .map(|cfg| {
                     let (committer, store) = (committer.clone(), self.store.clone());
                     let history_hours = self.engine.cfg.intake.history_hours;
+                    let name = format!("mailbox:{}", cfg.name);
+                    let reporter =
+                        health.source(&name, cfg.silence_after_seconds.unwrap_or(silence));
                     leased(
-                        format!("mailbox:{}", cfg.name),
+                        name,
                         Box::new(move || {
                             Box::new(MailboxReader {
                                 cfg: cfg.clone(),
@@ -471,6 +492,7 @@ impl<S: Store + 'static> Worker<S> {
                                 store: store.clone(),
                                 once,
                                 history_hours,
+                                health: reporter.clone(),
                             }) as Box<dyn Source>
                         }),
                     )
@@ -482,6 +504,7 @@ impl<S: Store + 'static> Worker<S> {
         let mut sources = sources;
         if !once && let Some(at) = lmtp_at {
             sources.push(Box::new(crate::runtime::lmtp::LmtpSource {
+                health: health.source(&format!("lmtp:{}", at.describe()), silence),
                 listener: at,
                 context: crate::runtime::lmtp::Context::through(
                     committer.clone(),
@@ -529,6 +552,9 @@ impl<S: Store + 'static> Worker<S> {
         }
         if let Some(e) = escalations {
             e.abort();
+        }
+        if let Some(a) = alarms {
+            a.abort();
         }
         teller.abort();
         tokio::task::spawn_blocking(move || committer_thread.join())

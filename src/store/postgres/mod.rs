@@ -147,6 +147,7 @@ fn state_col(key: &StateKey) -> (i8, &str) {
         StateKey::Checkpoint(source) => (b'c' as i8, source),
         StateKey::QueueStats(queue) => (b's' as i8, queue),
         StateKey::Prefs(address) => (b'p' as i8, address),
+        StateKey::Incident(source) => (b'i' as i8, source),
     }
 }
 

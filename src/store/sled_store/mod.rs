@@ -307,6 +307,7 @@ pub(super) fn state_key(key: &StateKey) -> Vec<u8> {
         StateKey::Checkpoint(source) => (b'c', source),
         StateKey::QueueStats(queue) => (b's', queue),
         StateKey::Prefs(address) => (b'p', address),
+        StateKey::Incident(source) => (b'i', source),
     };
     let mut k = Vec::with_capacity(name.len() + 2);
     k.push(kind);
