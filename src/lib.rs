@@ -129,6 +129,7 @@ mod lang;
 mod limits;
 pub mod mail;
 pub mod model;
+pub mod oauth;
 pub mod ops;
 pub mod outbox;
 pub mod outgoing;

@@ -9,7 +9,7 @@ mod cli;
 use anyhow::{Context, Result};
 use clap::Parser;
 use cli::access::{Reached, engine, reach};
-use cli::args::{Cli, Command, ConfigCommand, RulesCommand, TemplatesCommand};
+use cli::args::{Cli, Command, ConfigCommand, OauthCommand, RulesCommand, TemplatesCommand};
 use cli::commands::{
     config_check, deliver, ingest, migrate, parse_since, rules_check, rules_test_offline, run,
     templates_check, templates_preview,
@@ -111,6 +111,9 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             no_deliver,
         } => return ingest(cfg, &paths, json, no_deliver),
         Command::Deliver { recipient } => return deliver(&cfg, recipient.as_deref()),
+        Command::Oauth {
+            command: OauthCommand::Login { name },
+        } => return oauth_login(&cfg, &name),
         Command::Migrate {
             to,
             password_env,
@@ -314,4 +317,36 @@ fn not_running(cfg: &Config, json: bool) -> Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::from(3))
+}
+
+/// `ticketbox oauth login NAME`: the first sign-in for a mailbox or SMTP.
+fn oauth_login(cfg: &Config, name: &str) -> Result<ExitCode> {
+    let (client, user) = if name == "smtp" {
+        (cfg.smtp.oauth.clone(), cfg.smtp.user.clone())
+    } else {
+        let m = cfg
+            .mailbox
+            .iter()
+            .find(|m| m.name == name)
+            .with_context(|| {
+                let names: Vec<&str> = cfg.mailbox.iter().map(|m| m.name.as_str()).collect();
+                format!("no [[mailbox]] named {name:?} (mailboxes: {names:?}; or `smtp`)")
+            })?;
+        (m.oauth.clone(), m.user.clone())
+    };
+    let client = client.with_context(|| {
+        format!(
+            "{name} logs in with a password: set oauth = \"<client>\" and an [oauth.<client>] table"
+        )
+    })?;
+    let login = ticketbox::oauth::Login::named(cfg, Some(&client))
+        .with_context(|| format!("no [oauth.{client}] table in the config"))?;
+    ticketbox::oauth::login(
+        &login.cfg,
+        &client,
+        &user,
+        &cfg.data_dir,
+        &mut std::io::stdout(),
+    )?;
+    Ok(ExitCode::SUCCESS)
 }

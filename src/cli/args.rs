@@ -88,6 +88,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// OAuth2 sign-in for Microsoft 365 and Gmail mailboxes.
+    Oauth {
+        #[command(subcommand)]
+        command: OauthCommand,
+    },
     /// List tickets.
     Tickets {
         /// Only tickets with this status: new, open, pending, closed or filed.
@@ -206,6 +211,18 @@ pub enum TemplatesCommand {
         /// Write the HTML part here.
         #[arg(long)]
         html: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OauthCommand {
+    /// Sign in once for a mailbox (its `[[mailbox]] name`) or for `smtp`:
+    /// prints a URL and a code to enter on any device, waits for the
+    /// sign-in and keeps the tokens (device code flow). A running worker
+    /// uses them at its next login.
+    Login {
+        /// A mailbox's name, or `smtp`.
+        name: String,
     },
 }
 

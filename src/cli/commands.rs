@@ -213,7 +213,13 @@ pub fn rules_test_offline(cfg: Config, raw: &[u8], json: bool) -> Result<ExitCod
 /// The configured transport.
 pub fn transport(cfg: &Config) -> Result<Arc<dyn Transport>> {
     Ok(match cfg.outbox.transport.as_str() {
-        "smtp" => Arc::new(SmtpTransport::new(&cfg.smtp).context("setting up SMTP")?),
+        "smtp" => Arc::new(
+            SmtpTransport::new(
+                &cfg.smtp,
+                ticketbox::oauth::Login::named(cfg, cfg.smtp.oauth.as_deref()),
+            )
+            .context("setting up SMTP")?,
+        ),
         _ => Arc::new(FileTransport::new(&cfg.outbox.dir).with_context(|| {
             format!("creating the outbox directory {}", cfg.outbox.dir.display())
         })?),
@@ -246,19 +252,38 @@ pub fn run(cfg: Config, source: Intake, once: bool) -> Result<ExitCode> {
     }
     // Passwords are looked up now, before any connection, so a missing
     // variable is one line at start rather than a retry loop later.
+    // With OAuth2 the client secret (when there is one) stands in for the
+    // password; a sign-in still to be done is that mailbox's failure, not
+    // a reason to read no mailbox at all.
     let mut missing = Vec::new();
+    let check =
+        |what: String, user: &str, oauth: Option<&str>, secret: ticketbox::config::Secret| {
+            let read = match ticketbox::oauth::Login::named(&cfg, oauth) {
+                Some(login) if login.cfg.secret().is_set() => {
+                    login.cfg.secret().read(&login.cfg.client_id)
+                }
+                Some(_) => Ok(String::new()),
+                None => secret.read(user),
+            };
+            read.err().map(|e| format!("{what}: {e}"))
+        };
     if let Intake::Imap(mailboxes) = &source {
         for m in mailboxes {
-            if let Err(e) = m.secret().read(&m.user) {
-                missing.push(format!("mailbox {:?}: {e}", m.name));
-            }
+            missing.extend(check(
+                format!("mailbox {:?}", m.name),
+                &m.user,
+                m.oauth.as_deref(),
+                m.secret(),
+            ));
         }
     }
-    if cfg.outbox.transport == "smtp"
-        && !cfg.smtp.user.is_empty()
-        && let Err(e) = cfg.smtp.secret().read(&cfg.smtp.user)
-    {
-        missing.push(format!("smtp: {e}"));
+    if cfg.outbox.transport == "smtp" && !cfg.smtp.user.is_empty() {
+        missing.extend(check(
+            "smtp".into(),
+            &cfg.smtp.user,
+            cfg.smtp.oauth.as_deref(),
+            cfg.smtp.secret(),
+        ));
     }
     if !missing.is_empty() {
         bail!("cannot start: {}", missing.join("; "));

@@ -4,12 +4,14 @@
 //! to a default.
 
 mod lmtp;
+mod oauth;
 mod transport;
 
 // `[sla]` is described by the SLA module, as `[calendars]` by the calendar's.
 pub use crate::sla::settings::{EstimateCfg, Sla, SlaPolicyCfg, Targets};
 
 pub use lmtp::{LmtpCfg, LmtpListen};
+pub use oauth::{Flow, Mechanism as OauthMechanism, OauthCfg, Provider};
 pub use transport::{
     AfterStore, MailboxCfg, QueueCfg, Queues, Secret, SecretError, SmtpCfg, TlsMode, is_loopback,
 };
@@ -209,6 +211,8 @@ pub struct Config {
     /// `[health]`: when a mail source that fails or falls silent is worth
     /// an alarm, and to whom.
     pub health: HealthCfg,
+    /// `[oauth.<name>]`: OAuth2 clients mailboxes and SMTP log in with.
+    pub oauth: BTreeMap<String, OauthCfg>,
 }
 
 /// `[health]`: alarms about mail sources (see [`crate::health`]).
@@ -460,6 +464,7 @@ impl Default for Config {
             display: Display::default(),
             lmtp: LmtpCfg::default(),
             health: HealthCfg::default(),
+            oauth: BTreeMap::new(),
         }
     }
 }
@@ -714,6 +719,27 @@ impl Config {
         }
         for p in self.lmtp.problems() {
             errors.push(bad(p));
+        }
+        for (name, o) in &self.oauth {
+            for p in o.problems(name) {
+                errors.push(bad(p));
+            }
+        }
+        let unknown = |which: &Option<String>| -> Option<String> {
+            which.clone().filter(|n| !self.oauth.contains_key(n))
+        };
+        for m in &self.mailbox {
+            if let Some(n) = unknown(&m.oauth) {
+                errors.push(bad(format!(
+                    "mailbox {}: oauth = {n:?} names no [oauth.{n}] client",
+                    m.name
+                )));
+            }
+        }
+        if let Some(n) = unknown(&self.smtp.oauth) {
+            errors.push(bad(format!(
+                "smtp.oauth: {n:?} names no [oauth.{n}] client"
+            )));
         }
         for a in &mut self.health.alarm_to {
             *a = a.trim().to_lowercase();

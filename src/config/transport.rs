@@ -132,6 +132,11 @@ pub struct MailboxCfg {
     /// for this mailbox. 0 turns the watch off for it.
     #[serde(default)]
     pub silence_after_seconds: Option<u64>,
+    /// Log in with this `[oauth.<name>]` client's token instead of a
+    /// password (Microsoft 365, Gmail). `user` is the mailbox's address
+    /// (a shared mailbox's own, with a delegate's or the app's token).
+    #[serde(default)]
+    pub oauth: Option<String>,
 }
 
 /// What becomes of mail that was in a mailbox long before we read it.
@@ -226,6 +231,9 @@ pub struct SmtpCfg {
     pub ca_file: Option<PathBuf>,
     /// AUTH user; no AUTH when empty.
     pub user: String,
+    /// AUTH with this `[oauth.<name>]` client's token instead of a
+    /// password.
+    pub oauth: Option<String>,
     pub password_env: Option<String>,
     pub password_file: Option<PathBuf>,
     /// Envelope sender (MAIL FROM); empty: the From address of each mail.
@@ -252,6 +260,7 @@ impl Default for SmtpCfg {
             allow_plaintext: false,
             ca_file: None,
             user: String::new(),
+            oauth: None,
             password_env: None,
             password_file: None,
             envelope_from: String::new(),
@@ -338,8 +347,10 @@ pub fn check(mailboxes: &[MailboxCfg], smtp: &SmtpCfg, smtp_used: bool) -> Vec<S
                 m.host
             ));
         }
-        if !m.secret().is_set() {
-            errors.push(format!("{at}: set password_env or password_file"));
+        if m.oauth.is_none() && !m.secret().is_set() {
+            errors.push(format!(
+                "{at}: set password_env or password_file (or oauth = \"<client>\")"
+            ));
         }
         if m.fetch_batch == 0
             || m.poll_seconds == 0
@@ -367,7 +378,7 @@ pub fn check(mailboxes: &[MailboxCfg], smtp: &SmtpCfg, smtp_used: bool) -> Vec<S
                 smtp.host
             ));
         }
-        if !smtp.user.is_empty() && !smtp.secret().is_set() {
+        if !smtp.user.is_empty() && smtp.oauth.is_none() && !smtp.secret().is_set() {
             errors.push("smtp: user is set: set password_env or password_file too".into());
         }
         if smtp.concurrency == 0 {

@@ -33,6 +33,10 @@ pub enum ImapError {
     Timeout { what: String, seconds: u64 },
     #[error("storing messages failed: {0}")]
     Commit(String),
+    /// No OAuth2 access token could be had (refresh refused, nobody
+    /// signed in, the provider out of reach).
+    #[error("OAuth2 token for {user}: {message}")]
+    Token { user: String, message: String },
 }
 
 /// `work` (an IMAP exchange called `what`) within `limit`.
@@ -62,6 +66,7 @@ impl ImapError {
             | ImapError::Timeout { .. }
             | ImapError::Protocol(_) => Problem::Connection,
             ImapError::Commit(_) => Problem::Store,
+            ImapError::Token { .. } => Problem::Token,
         }
     }
 
@@ -70,17 +75,37 @@ impl ImapError {
     pub fn needs_admin(&self) -> bool {
         matches!(
             self,
-            ImapError::Login { .. } | ImapError::Secret(_) | ImapError::Tls { .. }
+            ImapError::Login { .. }
+                | ImapError::Secret(_)
+                | ImapError::Tls { .. }
+                | ImapError::Token { .. }
         )
     }
 }
 
 pub type ImapSession = Session<MailStream>;
 
+/// A SASL exchange with one initial response: later challenges (a
+/// server's error report) get the answer that ends the exchange.
+struct Sasl {
+    first: Option<String>,
+    then: &'static str,
+}
+
+impl async_imap::Authenticator for Sasl {
+    type Response = String;
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        self.first.take().unwrap_or_else(|| self.then.to_owned())
+    }
+}
+
 /// Connects, secures and logs in, each step within `timeout_seconds` (a
 /// server that accepts the connection and never greets must not hold the
 /// mailbox forever).
-pub async fn open(cfg: &MailboxCfg) -> Result<ImapSession, ImapError> {
+pub async fn open(
+    cfg: &MailboxCfg,
+    oauth: Option<&crate::oauth::Login>,
+) -> Result<ImapSession, ImapError> {
     let limit = Duration::from_secs(cfg.timeout_seconds.max(1));
     let addr = format!("{}:{}", cfg.host, cfg.port());
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
@@ -122,6 +147,9 @@ pub async fn open(cfg: &MailboxCfg) -> Result<ImapSession, ImapError> {
             c
         }
     };
+    if let Some(o) = oauth {
+        return authenticate(cfg, o, client, limit).await;
+    }
     let password = cfg.secret().read(&cfg.user)?;
     let login = async {
         client
@@ -133,6 +161,57 @@ pub async fn open(cfg: &MailboxCfg) -> Result<ImapSession, ImapError> {
             })
     };
     timed("LOGIN", limit, login).await
+}
+
+/// AUTHENTICATE with an access token (XOAUTH2 or OAUTHBEARER); the
+/// token is fetched (or refreshed) first, off the async threads.
+async fn authenticate(
+    cfg: &MailboxCfg,
+    o: &crate::oauth::Login,
+    client: Client<MailStream>,
+    limit: Duration,
+) -> Result<ImapSession, ImapError> {
+    let (login, user, mailbox) = (o.clone(), cfg.user.clone(), cfg.name.clone());
+    let token = tokio::task::spawn_blocking(move || login.token(&user, &mailbox))
+        .await
+        .map_err(|e| ImapError::Token {
+            user: cfg.user.clone(),
+            message: e.to_string(),
+        })?
+        .map_err(|e| ImapError::Token {
+            user: cfg.user.clone(),
+            message: e.to_string(),
+        })?;
+    let mechanism = o.cfg.mechanism;
+    let sasl = match mechanism {
+        crate::config::OauthMechanism::Xoauth2 => Sasl {
+            first: Some(crate::oauth::sasl::xoauth2(&cfg.user, &token)),
+            then: "",
+        },
+        crate::config::OauthMechanism::Oauthbearer => Sasl {
+            first: Some(crate::oauth::sasl::oauthbearer(
+                &cfg.user,
+                &cfg.host,
+                cfg.port(),
+                &token,
+            )),
+            then: crate::oauth::sasl::OAUTHBEARER_ABORT,
+        },
+    };
+    let login = async {
+        client
+            .authenticate(mechanism.as_str(), sasl)
+            .await
+            .map_err(|(e, _)| ImapError::Login {
+                user: cfg.user.clone(),
+                message: format!(
+                    "{} with its OAuth2 token: {}",
+                    mechanism.as_str(),
+                    server_said(&e)
+                ),
+            })
+    };
+    timed("AUTHENTICATE", limit, login).await
 }
 
 /// What the server said in a NO or BAD, in its own words: async-imap

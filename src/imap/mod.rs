@@ -95,6 +95,8 @@ pub struct MailboxReader<S: Store + 'static> {
     pub history_hours: u32,
     /// Where this mailbox says how it is doing (`ticketbox status`, alarms).
     pub health: crate::intake::health::Reporter,
+    /// Its OAuth2 client, when it logs in with a token.
+    pub oauth: Option<crate::oauth::Login>,
 }
 
 enum RoundEnd {
@@ -177,7 +179,7 @@ impl<S: Store + 'static> MailboxReader<S> {
         let cfg = &self.cfg;
         let limit = self.limit();
         let folder = utf7::encode(&cfg.folder);
-        let mut session = open(cfg).await?;
+        let mut session = open(cfg, self.oauth.as_ref()).await?;
         let mailbox = timed(&format!("SELECT {folder}"), limit, session.select(&folder)).await?;
         let validity = mailbox.uid_validity.unwrap_or(0);
         let caps = timed("CAPABILITY", limit, session.capabilities()).await?;

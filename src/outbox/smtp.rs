@@ -69,6 +69,9 @@ pub struct SmtpTransport {
     /// For implicit TLS (we wrap the socket before lettre sees it).
     implicit: Option<tokio_rustls::TlsConnector>,
     credentials: Option<Credentials>,
+    /// Log in with an OAuth2 token (fetched for each new connection)
+    /// instead of `credentials`.
+    oauth: Option<(crate::oauth::Login, String)>,
     redactor: Redactor,
     hello: ClientId,
     /// Envelope sender override (empty: each entry's own).
@@ -86,7 +89,11 @@ enum Ended {
 }
 
 impl SmtpTransport {
-    pub fn new(cfg: &SmtpCfg) -> Result<SmtpTransport, SmtpSetupError> {
+    /// `oauth`: the `[oauth.<name>]` client `cfg.oauth` names, if any.
+    pub fn new(
+        cfg: &SmtpCfg,
+        oauth: Option<crate::oauth::Login>,
+    ) -> Result<SmtpTransport, SmtpSetupError> {
         let starttls = match cfg.tls {
             TlsMode::Starttls => {
                 let mut p = TlsParameters::builder(cfg.host.clone());
@@ -114,7 +121,7 @@ impl SmtpTransport {
             }
             _ => None,
         };
-        let (credentials, redactor) = if cfg.user.is_empty() {
+        let (credentials, redactor) = if cfg.user.is_empty() || oauth.is_some() {
             (None, Redactor::default())
         } else {
             let password = cfg.secret().read(&cfg.user)?;
@@ -132,6 +139,7 @@ impl SmtpTransport {
             starttls,
             implicit,
             credentials,
+            oauth: oauth.map(|o| (o, cfg.user.clone())),
             redactor,
             hello: ClientId::default(),
             envelope_from: cfg.envelope_from.clone(),
@@ -181,7 +189,72 @@ impl SmtpTransport {
                 .map_err(|e| fail("AUTH", &e))?
                 .map_err(|e| fail("AUTH", &e))?;
         }
+        if let Some((login, user)) = &self.oauth {
+            self.oauth_auth(&mut conn, login, user).await?;
+        }
         Ok(conn)
+    }
+
+    /// AUTH with an OAuth2 access token, fetched (or refreshed) now, off
+    /// the async threads.
+    async fn oauth_auth(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        login: &crate::oauth::Login,
+        user: &str,
+    ) -> Result<(), SendError> {
+        use base64::Engine as _;
+        let (l, u) = (login.clone(), user.to_owned());
+        let token = tokio::task::spawn_blocking(move || l.token(&u, "smtp"))
+            .await
+            .map_err(|e| SendError::temporary(format!("OAuth2 token for {user}: {e}")))?
+            .map_err(|e| SendError::temporary(format!("OAuth2 token for {user}: {e}")))?;
+        let t = self.command_timeout;
+        let refused = |e: &dyn std::fmt::Display| {
+            SendError::temporary(self.redactor.redact(&format!(
+                "SMTP {}:{}: AUTH {} refused for {user}: {e}",
+                self.host,
+                self.port,
+                login.cfg.mechanism.as_str()
+            )))
+        };
+        match login.cfg.mechanism {
+            crate::config::OauthMechanism::Xoauth2 => {
+                let creds = Credentials::new(user.to_owned(), token);
+                tokio::time::timeout(t, conn.auth(&[Mechanism::Xoauth2], &creds))
+                    .await
+                    .map_err(|e| refused(&e))?
+                    .map_err(|e| refused(&e))?;
+            }
+            crate::config::OauthMechanism::Oauthbearer => {
+                // lettre has no OAUTHBEARER: the initial response goes as
+                // a raw AUTH command (RFC 7628 §3.2, RFC 4954).
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let initial = b64.encode(crate::oauth::sasl::oauthbearer(
+                    user, &self.host, self.port, &token,
+                ));
+                let reply = tokio::time::timeout(
+                    t,
+                    conn.command(format!("AUTH OAUTHBEARER {initial}\r\n")),
+                )
+                .await
+                .map_err(|e| refused(&e))?
+                .map_err(|e| refused(&e))?;
+                if reply.code().to_string() != "235" {
+                    // A 334 carries the server's error; ^A ends the
+                    // exchange and the server fails it.
+                    let said = reply.message().collect::<Vec<_>>().join(" ");
+                    let abort = b64.encode(crate::oauth::sasl::OAUTHBEARER_ABORT);
+                    let end = tokio::time::timeout(t, conn.command(format!("{abort}\r\n"))).await;
+                    let why = match end {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => format!("server said {}", crate::text::one_line(&said, 200)),
+                    };
+                    return Err(refused(&why));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A recently used idle connection, if there is one.

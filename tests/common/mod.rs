@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod fake_imap;
+#[allow(dead_code)]
+pub mod fake_oauth;
 pub mod fake_smtp;
 pub mod mailstack;
 

@@ -51,7 +51,7 @@ instance_name = ticketbox-mailstack
 log_path = $ROOT/log/dovecot.log
 info_log_path = $ROOT/log/dovecot.log
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 auth_username_format = %Lu
 ssl = yes
 ssl_cert = <$ROOT/tls/cert.pem
@@ -61,13 +61,23 @@ mail_location = maildir:~/Maildir
 postmaster_address = postmaster@example.test
 hostname = mail.example.test
 mail_max_userip_connections = 200
+# OAuth2 tokens are checked at the introspection endpoint of the fake
+# authorization server the tests run (tests/common/fake_oauth.rs).
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $ROOT/dovecot/oauth2.conf.ext
+}
 passdb {
   driver = static
+  mechanisms = plain login
   args = password=secret
 }
 userdb {
   driver = static
-  args = uid=$VUID gid=$VUID home=$ROOT/vmail/%Ld/%Ln
+  # Every user exists (no passdb lookup to prove it: the oauth2 passdb
+  # cannot look users up).
+  args = uid=$VUID gid=$VUID home=$ROOT/vmail/%Ld/%Ln allow_all_users=yes
 }
 protocol imap {
   mail_plugins =
@@ -96,6 +106,15 @@ service auth {
     port = 12345
   }
 }
+EOF
+  cat >"$ROOT/dovecot/oauth2.conf.ext" <<EOF
+introspection_mode = post
+introspection_url = http://127.0.0.1:18089/introspect
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
 EOF
   # Dovecot (as uid $VUID) creates each user's Maildir below the domain.
   mkdir -p "$ROOT/vmail/example.test"

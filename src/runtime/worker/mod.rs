@@ -483,6 +483,7 @@ impl<S: Store + 'static> Worker<S> {
                     let name = format!("mailbox:{}", cfg.name);
                     let reporter =
                         health.source(&name, cfg.silence_after_seconds.unwrap_or(silence));
+                    let oauth = crate::oauth::Login::named(&self.engine.cfg, cfg.oauth.as_deref());
                     leased(
                         name,
                         Box::new(move || {
@@ -493,6 +494,7 @@ impl<S: Store + 'static> Worker<S> {
                                 once,
                                 history_hours,
                                 health: reporter.clone(),
+                                oauth: oauth.clone(),
                             }) as Box<dyn Source>
                         }),
                     )
