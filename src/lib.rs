@@ -66,7 +66,11 @@
 //!   [`intake::Source`] trait every mail source (Maildir, IMAP, LMTP)
 //!   implements.
 //! - [`imap`]: reading IMAP mailboxes (IDLE, checkpoints, reconnects,
-//!   timeouts, modified UTF-7 folder names).
+//!   timeouts, modified UTF-7 folder names); [`oauth`]: OAuth2 tokens for
+//!   IMAP and SMTP (device sign-in, refresh with rotation kept on disk).
+//! - [`health`]: whether a mail source's trouble is an incident (pure),
+//!   from what each source reports ([`intake::health`]); the worker's
+//!   alarm timer ([`runtime::health`]) writes incidents and alarm mail.
 //! - [`store`]: the ports: [`store::View`] (what deciding reads),
 //!   [`store::Store`] (commits, pending marks, the outbox with its due-time
 //!   order and claims, typed state such as checkpoints, ticket numbers)
