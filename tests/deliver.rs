@@ -101,3 +101,121 @@ fn not_storable_now_is_75_for_the_mail_server_to_retry() {
     let out = deliver(&sb, "support@example.com", &mail(9, "a retry"));
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// Through the real Postfix: its pipe transport runs `ticketbox deliver`
+/// (as `nobody`, from tests/mailstack/mailstack.sh's master.cf) for mail
+/// to `*@pipe.test`. While the store cannot be written, deliver exits 75
+/// and Postfix keeps the mail; once it can, Postfix delivers again and
+/// the mail is one ticket.
+#[test]
+fn through_postfix_exit_75_is_retried_and_ticketed_once() {
+    let Some(stack) = common::mailstack::mailstack() else {
+        return;
+    };
+    let sb = Sandbox::new(QUEUES);
+    sb.own_rules();
+    // The pipe runs as nobody: the sandbox, a copy of the binary and the
+    // config where master.cf looks for them.
+    let cfg = std::fs::read_to_string(sb.path("ticketbox.toml")).unwrap();
+    let templates = sb.path("templates");
+    common::copy_dir(
+        &std::path::Path::new(common::REPO).join("templates"),
+        &templates,
+    );
+    let cfg = cfg.replace(
+        &format!(
+            "templates_dir = {:?}",
+            std::path::Path::new(common::REPO).join("templates")
+        ),
+        &format!("templates_dir = {templates:?}"),
+    );
+    std::fs::write(sb.path("ticketbox.toml"), cfg).unwrap();
+    std::fs::create_dir_all(sb.path("data")).unwrap();
+    let owned = std::process::Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(sb.dir.path())
+        .status()
+        .unwrap();
+    assert!(owned.success());
+    let pipe = stack.root.join("pipe");
+    std::fs::create_dir_all(&pipe).unwrap();
+    let bin = pipe.join("ticketbox");
+    let _ = std::fs::remove_file(&bin);
+    std::fs::copy(env!("CARGO_BIN_EXE_ticketbox"), &bin).unwrap();
+    let link = pipe.join("ticketbox.toml");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(sb.path("ticketbox.toml"), &link).unwrap();
+
+    // The store cannot be written now: its directory is root's and closed
+    // (the owner of a directory could open it again, and ticketbox would).
+    use std::os::unix::fs::PermissionsExt;
+    let own = |who: &str| {
+        let ok = std::process::Command::new("chown")
+            .arg(who)
+            .arg(sb.path("data"))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    own("root:root");
+    std::fs::set_permissions(sb.path("data"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let to = "billing@pipe.test";
+    let id = format!("pipe-{}@customer.example", std::process::id());
+    let message = format!(
+        "From: Pat Customer <pat@customer.example>\r\nTo: {to}\r\nSubject: Piped invoice question\r\n\
+         Message-ID: <{id}>\r\n\r\nHello, about my invoice.\r\n"
+    );
+    // Only what the log says from now on counts (earlier runs wrote to it).
+    let postfix_log = stack.root.join("log/postfix.log");
+    let start = std::fs::metadata(&postfix_log).map_or(0, |m| m.len() as usize);
+    let log = || {
+        let all = std::fs::read(&postfix_log).unwrap_or_default();
+        String::from_utf8_lossy(all.get(start..).unwrap_or_default()).into_owned()
+    };
+    common::mailstack::smtp_send("pat@customer.example", &[to], message.as_bytes());
+    let ours = |l: &&str| l.contains(&format!("to=<{to}>")) && l.contains("relay=ticketbox");
+    assert!(
+        common::mailstack::wait_for(30, || log()
+            .lines()
+            .filter(ours)
+            .any(|l| l.contains("status=deferred"))),
+        "Postfix did not defer: {}",
+        log()
+    );
+    let deferred = log()
+        .lines()
+        .filter(ours)
+        .find(|l| l.contains("status=deferred"))
+        .unwrap()
+        .to_owned();
+    assert!(deferred.contains("try again"), "{deferred}");
+
+    // Writable again: Postfix delivers, once.
+    own("nobody:nogroup");
+    let flush = || {
+        let _ = std::process::Command::new("postqueue")
+            .arg("-c")
+            .arg(stack.root.join("postfix"))
+            .arg("-f")
+            .status();
+    };
+    assert!(
+        common::mailstack::wait_for(60, || {
+            flush();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            log()
+                .lines()
+                .filter(ours)
+                .any(|l| l.contains("status=sent"))
+        }),
+        "Postfix did not deliver again: {}",
+        log()
+    );
+    flush();
+    let tickets = sb.json(&["tickets", "--json"]);
+    let all = tickets.as_array().unwrap();
+    assert_eq!(all.len(), 1, "{tickets}");
+    assert_eq!(all[0]["queue"], "billing", "{tickets}");
+    let _ = std::fs::remove_file(&link);
+    let _ = std::fs::remove_file(&bin);
+}

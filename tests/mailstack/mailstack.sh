@@ -153,6 +153,9 @@ lmtp_destination_recipient_limit = 1
 # 24100 to 24399).
 relay_domains = regexp:$ROOT/postfix/lmtp_domains
 transport_maps = regexp:$ROOT/postfix/transport
+# Mail to anyone@pipe.test goes through the pipe transport to
+# $ROOT/pipe/ticketbox deliver (a test puts the binary and its config there).
+ticketbox_destination_recipient_limit = 1
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 smtpd_sasl_auth_enable = yes
@@ -180,12 +183,14 @@ EOF
 EOF
   cat >"$ROOT/postfix/lmtp_domains" <<'EOF'
 /^p[0-9]+\.lmtp\.test$/ OK
+/^pipe\.test$/ OK
 EOF
   # Postfix allows no substitution in transport maps: one line per port
   # (tests pick their LMTP port in 24100-24399).
   for port in $(seq 24100 24399); do
     echo "/@p$port\.lmtp\.test\$/ lmtp:inet:127.0.0.1:$port"
   done >"$ROOT/postfix/transport"
+  echo '/@pipe\.test$/ ticketbox:' >>"$ROOT/postfix/transport"
   cat >"$ROOT/postfix/master.cf" <<'EOF'
 127.0.0.1:2525 inet n  -       n       -       -       smtpd
 pickup    unix  n       -       n       60      1       pickup
@@ -211,6 +216,13 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
+  # The pipe transport (ticketbox deliver) runs as nobody: Postfix runs no
+  # pipe as root.
+  cat >>"$ROOT/postfix/master.cf" <<EOF
+ticketbox unix  -       n       n       -       -       pipe
+  flags=DRO user=nobody argv=$ROOT/pipe/ticketbox --config $ROOT/pipe/ticketbox.toml deliver --recipient \${recipient}
+EOF
+  mkdir -p "$ROOT/pipe"; chmod 755 "$ROOT" "$ROOT/pipe"
   chown postfix "$ROOT/lib/postfix"
 }
 
