@@ -32,13 +32,15 @@ fn mailbox(name: &str, user: &str, oauth: &str) -> String {
     )
 }
 
-fn config(stack: &Mailstack, support: &str, other: &str, admin: &str) -> String {
+/// Support at `support` (and `alias`), sending through Postfix as
+/// `support` with client `smtp_client`'s token.
+fn sending(stack: &Mailstack, support: &str, alias: &str, smtp_client: &str) -> String {
     format!(
         r#"
 [support]
 address = "{support}"
 name = "OAuth Support"
-aliases = ["{other}"]
+aliases = ["{alias}"]
 
 [outbox]
 transport = "smtp"
@@ -50,8 +52,16 @@ port = {smtp}
 tls = "starttls"
 ca_file = {ca:?}
 user = "{support}"
-oauth = "xo"
+oauth = "{smtp_client}"
+"#,
+        smtp = mailstack::SMTP_PORT,
+        ca = stack.ca_file(),
+    )
+}
 
+fn config(stack: &Mailstack, support: &str, other: &str, admin: &str) -> String {
+    format!(
+        r#"{sending}
 [health]
 alarm_to = ["{admin}"]
 failing_after_seconds = 2
@@ -61,8 +71,7 @@ failing_after_seconds = 2
 {m1}
 {m2}
 "#,
-        smtp = mailstack::SMTP_PORT,
-        ca = stack.ca_file(),
+        sending = sending(stack, support, other, "xo"),
         xo = client("xo", "xoauth2"),
         bearer = client("bearer", "oauthbearer"),
         m1 = mailbox("support", support, "xo"),
@@ -147,6 +156,13 @@ fn mailboxes_and_smtp_log_in_with_tokens_that_refresh_and_a_revoked_one_raises_a
         wait_for(40, || acks(&stack, &customer) == 1),
         "no acknowledgement through XOAUTH2 IMAP and SMTP: {}",
         sb.worker_log()
+    );
+    assert!(
+        postfix_says(
+            &stack,
+            &format!("sasl_method=XOAUTH2, sasl_username={support}")
+        ),
+        "Postfix saw no XOAUTH2 login"
     );
     // The OAUTHBEARER mailbox reads too.
     let second = fresh_address("oauth-customer");
@@ -273,4 +289,71 @@ fn an_app_only_client_needs_no_sign_in_and_a_wrong_secret_is_named() {
         "{err}"
     );
     assert!(!err.contains("not-it"), "the secret in an error: {err}");
+}
+
+#[test]
+fn smtp_with_oauthbearer_and_a_shared_mailbox_read_with_an_app_only_token() {
+    let Some(stack) = mailstack::mailstack() else {
+        return;
+    };
+    let server = OauthServer::get();
+    let support = fresh_address("oauth-bearer-support");
+    let shared = fresh_address("oauth-shared");
+    server.app_is(&shared);
+    let cfg = format!(
+        r#"{sending}
+{bearer}
+[oauth.app]
+provider = "custom"
+client_id = "{id}"
+flow = "client_credentials"
+client_secret_env = "TB_APP_SECRET"
+token_url = "http://127.0.0.1:{port}/token"
+scopes = ["mail"]
+
+{shared_box}
+"#,
+        sending = sending(&stack, &support, &shared, "bearer"),
+        bearer = client("bearer", "oauthbearer"),
+        id = fake_oauth::CLIENT_ID,
+        port = fake_oauth::PORT,
+        shared_box = mailbox("shared", &shared, "app"),
+    );
+    let sb = Sandbox::new(&cfg);
+    server.sign_in_next(&support);
+    login(&sb, "smtp");
+    let mut worker = sb.command(&["run"]);
+    let log = std::fs::File::create(sb.path("worker.log")).unwrap();
+    let mut child = worker
+        .env("TB_APP_SECRET", fake_oauth::CLIENT_SECRET)
+        .env("RUST_LOG", "info")
+        .stderr(log)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let customer = fresh_address("oauth-customer");
+    smtp_send(&customer, &[&shared], &request(&customer, &shared, 5));
+    let got = wait_for(40, || acks(&stack, &customer) == 1);
+    // SIGTERM: a clean stop.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    assert!(
+        got,
+        "no acknowledgement (IMAP app-only XOAUTH2, SMTP OAUTHBEARER): {}",
+        sb.worker_log()
+    );
+    assert!(
+        postfix_says(
+            &stack,
+            &format!("sasl_method=OAUTHBEARER, sasl_username={support}")
+        ),
+        "Postfix saw no OAUTHBEARER login"
+    );
+}
+
+/// Whether Postfix's log has `needle` (its smtpd logs each AUTH's method).
+fn postfix_says(stack: &Mailstack, needle: &str) -> bool {
+    std::fs::read_to_string(stack.root.join("log/postfix.log"))
+        .unwrap_or_default()
+        .contains(needle)
 }
