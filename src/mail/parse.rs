@@ -53,6 +53,9 @@ pub struct Envelope {
     /// Message-IDs of messages embedded in a report or quoted in a bounce:
     /// how a bounce finds the ticket of the mail that bounced.
     pub embedded_message_ids: Vec<String>,
+    /// An RFC 3464 delivery report's failed recipients, when the message
+    /// carries one (see [`Envelope::delivery_report`]).
+    pub delivery: Option<crate::mail::dsn::Report>,
     /// Hex SHA-256 of the raw bytes.
     pub raw_hash: String,
 }
@@ -77,6 +80,14 @@ impl Envelope {
     /// The author: From, else Sender, else the Return-Path address.
     pub fn author(&self) -> Option<&Party> {
         self.from.as_ref().or(self.sender.as_ref())
+    }
+
+    /// What a bounce reports: its RFC 3464 report, else what its text
+    /// says. Only meaningful for a message classified as a bounce.
+    pub fn delivery_report(&self) -> Option<crate::mail::dsn::Report> {
+        self.delivery
+            .clone()
+            .or_else(|| crate::mail::dsn::from_text(&self.text))
     }
 
     /// Every Message-ID this message points at, nearest parent first:
@@ -205,6 +216,7 @@ pub fn parse_limited(raw: &[u8], raw_hash: &str, limits: &Limits) -> Result<Enve
         .map(|a| a.info)
         .collect();
     env.embedded_message_ids = embedded_ids(&msg, &env.text);
+    env.delivery = crate::mail::dsn::structured(&msg);
 
     if env.from.is_none() && env.sender.is_none() {
         match env.return_path.as_deref() {
