@@ -118,6 +118,7 @@
 
 mod agent;
 mod autoclose;
+pub mod bounces;
 mod calendar;
 mod classify;
 pub mod clock;

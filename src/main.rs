@@ -155,6 +155,8 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         }
         Command::Show { ticket, json, full } => Request::Show { ticket, json, full },
         Command::Outbox { json } => Request::Outbox { json },
+        Command::Suppressed { json } => Request::Suppressed { json },
+        Command::Unsuppress { address } => Request::Unsuppress { address },
         Command::Status { json } if !cfg.data_dir.exists() => return not_running(&cfg, json),
         Command::Status { json } => Request::Status { json },
         Command::Quarantine { json } => Request::Quarantine { json },
@@ -245,6 +247,12 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             report::show(&mut out, &store, &ticket, &tags, json, full)?
         }
         Request::Outbox { json } => report::outbox(&mut out, &store, json)?,
+        Request::Suppressed { json } => report::suppressed(&mut out, &store, json)?,
+        Request::Unsuppress { address } => {
+            let note = ticketbox::ops::unsuppress(&store, &address, chrono::Utc::now())?;
+            store.flush()?;
+            writeln!(out, "{note}")?;
+        }
         Request::Quarantine { json } => report::quarantine(&mut out, &store, json)?,
         Request::RulesTest { json, message } => {
             let engine = engine(cfg, &store)?;

@@ -1,6 +1,7 @@
 //! Changes an admin or agent makes outside mail: a ticket's status, a
-//! customer's language and time zone, releasing a quarantined message. They run on the committer thread
-//! when a worker is running (the only writer), else directly.
+//! customer's language and time zone, releasing a quarantined message,
+//! lifting the hold on an address that bounced. They run on the committer
+//! thread when a worker is running (the only writer), else directly.
 
 use crate::intake::RawMail;
 use crate::model::{Status, TicketId};
@@ -81,6 +82,47 @@ pub fn set_customer<S: Store + ?Sized>(
     store.commit(&commit)?;
     Ok(format!("{address}: {value}"))
 }
+/// Lifts the hold on `address` (it bounced; someone says it works again):
+/// it leaves the bounce book, and the mail held for it is due now.
+pub fn unsuppress<S: Store + ?Sized>(
+    store: &S,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<String, OpError> {
+    let address = address.trim().to_lowercase();
+    let mut book = store.bounces()?;
+    if !book.lift(&address) {
+        return Err(OpError::Input(format!(
+            "{address}: mail to it is not held (`ticketbox suppressed` lists what is)"
+        )));
+    }
+    let mut commit = Commit::default();
+    commit.bounces(&book);
+    store.commit(&commit)?;
+    let again: Vec<_> = store
+        .outbox_active()?
+        .into_iter()
+        .filter(|e| {
+            e.last_error
+                .as_deref()
+                .is_some_and(|r| r.starts_with(crate::outbox::HELD))
+                && e.recipients
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(&address))
+        })
+        .map(|mut e| {
+            e.next_attempt = now;
+            e.last_error = None;
+            e
+        })
+        .collect();
+    store.put_outbox_all(&again)?;
+    Ok(format!(
+        "{address}: mail is sent to it again; {} held message(s) go out now",
+        again.len()
+    ))
+}
+
 /// Releases the quarantined message whose hash starts with `prefix`: it is
 /// processed again as if it had just arrived, except that spam rules and
 /// the agent authentication check let it through.

@@ -343,6 +343,49 @@ fn label(m: &MessageRecord) -> String {
     }
 }
 
+/// `ticketbox suppressed`: addresses mail is held for, and why.
+pub fn suppressed<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool) -> Result<()> {
+    let book = store.bounces()?;
+    let held: Vec<(&String, &crate::bounces::Entry)> = book
+        .addresses
+        .iter()
+        .filter(|(_, e)| e.suppressed_since.is_some())
+        .collect();
+    if json {
+        let v: Vec<Value> = held
+            .iter()
+            .map(|(a, e)| {
+                serde_json::json!({
+                    "address": a,
+                    "since": e.suppressed_since,
+                    "status": e.status,
+                    "diagnostic": e.diagnostic,
+                    "ticket": e.ticket,
+                    "temporary_failures": e.soft.len(),
+                })
+            })
+            .collect();
+        writeln!(out, "{}", Value::Array(v))?;
+        return Ok(());
+    }
+    if held.is_empty() {
+        writeln!(out, "no address is held")?;
+    }
+    for (a, e) in held {
+        writeln!(
+            out,
+            "{a}\t{}\tsince {}\tticket {}\t{}",
+            e.status,
+            e.suppressed_since
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default(),
+            e.ticket.map_or_else(|| "-".into(), |t| t.to_string()),
+            e.diagnostic
+        )?;
+    }
+    Ok(())
+}
+
 pub fn outbox<S: Store + ?Sized>(out: &mut dyn Write, store: &S, json: bool) -> Result<()> {
     let entries = store.outbox()?;
     if json {

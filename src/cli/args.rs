@@ -88,6 +88,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Addresses mail is held for because they bounced (a permanent
+    /// failure, or temporary ones adding up), with the bounce's reason.
+    Suppressed {
+        /// A JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send to an address that bounced again (its owner fixed it): lifts
+    /// the hold, and the mail held for it goes out now.
+    Unsuppress { address: String },
     /// OAuth2 sign-in for Microsoft 365 and Gmail mailboxes.
     Oauth {
         #[command(subcommand)]

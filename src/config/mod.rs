@@ -213,6 +213,36 @@ pub struct Config {
     pub health: HealthCfg,
     /// `[oauth.<name>]`: OAuth2 clients mailboxes and SMTP log in with.
     pub oauth: BTreeMap<String, OauthCfg>,
+    /// `[bounces]`: when an address that bounces stops getting mail.
+    pub bounces: BouncesCfg,
+}
+
+/// `[bounces]`: a permanent failure holds mail to the address at once;
+/// temporary ones do when `soft_limit` come within `soft_window_days`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BouncesCfg {
+    /// 0: temporary failures never hold mail.
+    pub soft_limit: u32,
+    pub soft_window_days: u32,
+}
+
+impl Default for BouncesCfg {
+    fn default() -> Self {
+        BouncesCfg {
+            soft_limit: 3,
+            soft_window_days: 7,
+        }
+    }
+}
+
+impl BouncesCfg {
+    pub fn policy(&self) -> crate::bounces::Policy {
+        crate::bounces::Policy {
+            soft_limit: self.soft_limit,
+            soft_window_days: self.soft_window_days,
+        }
+    }
 }
 
 /// `[health]`: alarms about mail sources (see [`crate::health`]).
@@ -465,6 +495,7 @@ impl Default for Config {
             lmtp: LmtpCfg::default(),
             health: HealthCfg::default(),
             oauth: BTreeMap::new(),
+            bounces: BouncesCfg::default(),
         }
     }
 }

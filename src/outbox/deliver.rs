@@ -47,10 +47,25 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
     if due.claimed.is_empty() {
         return Ok(round);
     }
+    // Addresses that bounced for good get nothing more: an entry only for
+    // them is held (see `hold`), and the others of an entry go without them.
+    let book = store.bounces()?;
+    let mut claimed = Vec::with_capacity(due.claimed.len());
+    let mut held = Vec::new();
+    for e in due.claimed {
+        match hold(e, &book, now) {
+            Held::Send(e) => claimed.push(e),
+            Held::Whole(e) => held.push(e),
+        }
+    }
+    if !held.is_empty() {
+        store.put_outbox_all(&held)?;
+        store.flush()?;
+    }
     // A repeat that leaves one copy needs no flush before each send: the
     // round's marks and results are made durable once, at its end.
     let careless = transport.repeat_is_harmless();
-    let mut waiting = due.claimed.into_iter();
+    let mut waiting = claimed.into_iter();
     let mut in_flight = FuturesUnordered::new();
     let mut finished: Vec<(OutboxEntry, Result<Sent, SendError>)> = Vec::new();
     loop {
@@ -92,6 +107,59 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
         }
     }
     Ok(round)
+}
+
+/// How long a held entry waits before it is looked at again (a lifted
+/// hold makes it due at once: `ops::unsuppress`).
+pub const HELD_FOR: chrono::Duration = chrono::Duration::days(30);
+/// How a held entry's `last_error` begins.
+pub const HELD: &str = "held: ";
+
+enum Held {
+    Send(OutboxEntry),
+    Whole(OutboxEntry),
+}
+
+/// An entry with the recipients whose address bounced for good taken out:
+/// when none is left it is held, waiting with the reason (not failed:
+/// `ticketbox unsuppress` sends it); otherwise the others get it, and the
+/// bounced ones are recorded as refused with the reason.
+fn hold(mut e: OutboxEntry, book: &crate::bounces::Book, now: DateTime<Utc>) -> Held {
+    let mut why = Vec::new();
+    e.recipients.retain(|a| match book.suppressed(a) {
+        Some(entry) => {
+            why.push((a.clone(), entry.status.clone(), entry.diagnostic.clone()));
+            false
+        }
+        None => true,
+    });
+    if why.is_empty() {
+        return Held::Send(e);
+    }
+    let said = |(a, status, diag): &(String, String, String)| {
+        format!(
+            "{a} bounced earlier ({status}{}{diag})",
+            if diag.is_empty() { "" } else { ": " }
+        )
+    };
+    if e.recipients.is_empty() {
+        e.recipients = why.iter().map(|(a, ..)| a.clone()).collect();
+        e.state = OutboxState::Pending;
+        e.next_attempt = now + HELD_FOR;
+        e.last_error = Some(format!(
+            "{HELD}{}; `ticketbox unsuppress ADDRESS` sends it",
+            why.iter().map(said).collect::<Vec<_>>().join("; ")
+        ));
+        tracing::warn!(id = %e.id, ticket = e.ticket, reason = e.last_error.as_deref().unwrap_or(""), "held: the address bounced");
+        return Held::Whole(e);
+    }
+    for w in &why {
+        e.refused.push(RefusedRecipient {
+            address: w.0.clone(),
+            reason: format!("not sent: {}", said(w)),
+        });
+    }
+    Held::Send(e)
 }
 
 /// Sends one entry (its message read from the store only now, so a round

@@ -21,7 +21,7 @@ mod deliver;
 mod smtp;
 mod transport;
 
-pub use deliver::{OnRefused, Round, deliver_due, send_loop};
+pub use deliver::{HELD, HELD_FOR, OnRefused, Round, deliver_due, send_loop};
 pub use smtp::{SmtpSetupError, SmtpTransport};
 pub use transport::{FileTransport, Refusal, SendError, SendFuture, Sent, Transport};
 

@@ -70,7 +70,9 @@ pub(super) fn append<V: View + ?Sized>(
                 _ => outgoing::notify(engine, commit, &mut t, decision, env, now),
             }
         }
-        (MessageKind::Customer, _) => {
+        // The ticket's agents hear of a bounce as of the customer's mail:
+        // their answer may not have arrived.
+        (MessageKind::Customer | MessageKind::Bounce, _) => {
             answer::notify_agents(engine, commit, &mut t, decision, env, raw, now);
         }
         _ => outgoing::notify(engine, commit, &mut t, decision, env, now),

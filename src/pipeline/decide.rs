@@ -377,6 +377,21 @@ pub fn decide<V: View + ?Sized>(
 
     if let Some((ticket, via)) = existing {
         let mut reason = format!("{} via {via} ({})", kind.as_str(), verdict.reason);
+        // A bounce of this ticket's mail: who failed and why, and mail to
+        // an address that will not take it is held from now on.
+        if kind == MessageKind::Bounce
+            && old_mail.is_none()
+            && let Some(report) = env.delivery_report()
+        {
+            let mut book = view.bounces()?;
+            let notes: Vec<String> = report
+                .failed
+                .iter()
+                .map(|f| book.record(f, Some(ticket.id), engine.cfg.bounces.policy(), now))
+                .collect();
+            commit.bounces(&book);
+            reason = format!("{reason}; {}", notes.join("; "));
+        }
         record.reason = reason.clone();
         let id = ticket.id;
         let note = apply::append(

@@ -245,6 +245,8 @@ mod tests_agent;
 #[cfg(test)]
 mod tests_autoclose;
 #[cfg(test)]
+mod tests_bounces;
+#[cfg(test)]
 mod tests_clients;
 #[cfg(test)]
 mod tests_history;

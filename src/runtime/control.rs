@@ -119,6 +119,14 @@ pub enum Request {
     Status {
         json: bool,
     },
+    /// Addresses mail is held for (they bounced).
+    Suppressed {
+        json: bool,
+    },
+    /// Lift the hold on an address.
+    Unsuppress {
+        address: String,
+    },
     /// Render a template for a stored ticket (`templates preview --ticket`);
     /// the HTML part is written to `html` (an absolute path).
     Preview {
@@ -245,6 +253,13 @@ impl<S: Store + 'static> Server<S> {
                     }))
                     .await;
             }
+            Request::Unsuppress { address } => {
+                return self
+                    .write(Box::new(move |_, store, now| {
+                        crate::ops::unsuppress(store, &address, now).map_err(|e| e.to_string())
+                    }))
+                    .await;
+            }
             Request::SetCustomer {
                 address,
                 language,
@@ -284,6 +299,7 @@ impl<S: Store + 'static> Server<S> {
                     *full,
                 ),
                 Request::Outbox { json } => report::outbox(&mut out, &*store, *json),
+                Request::Suppressed { json } => report::suppressed(&mut out, &*store, *json),
                 Request::Quarantine { json } => report::quarantine(&mut out, &*store, *json),
                 Request::RulesTest { json, message } => {
                     rules_test(&engine, &*store, message, *json, &mut out)
@@ -310,6 +326,7 @@ impl<S: Store + 'static> Server<S> {
                 .and_then(|r| report::preview(&mut out, &r, lang, html.as_deref())),
                 Request::Ingest { .. }
                 | Request::Status { .. }
+                | Request::Unsuppress { .. }
                 | Request::Ping
                 | Request::SetStatus { .. }
                 | Request::SetCustomer { .. }

@@ -241,6 +241,10 @@ pub enum State {
         source: String,
         incident: crate::health::Incident,
     },
+    /// Addresses that bounced, and which of them mail is held for.
+    Bounces {
+        book: crate::bounces::Book,
+    },
 }
 
 /// Which state, and whose.
@@ -250,6 +254,8 @@ pub enum StateKey {
     QueueStats(String),
     Prefs(String),
     Incident(String),
+    /// The one bounce book.
+    Bounces,
 }
 
 impl State {
@@ -259,6 +265,7 @@ impl State {
             State::QueueStats { queue, .. } => StateKey::QueueStats(queue.clone()),
             State::Prefs { address, .. } => StateKey::Prefs(address.clone()),
             State::Incident { source, .. } => StateKey::Incident(source.clone()),
+            State::Bounces { .. } => StateKey::Bounces,
         }
     }
 }
@@ -315,6 +322,11 @@ impl Commit {
             address: address.to_owned(),
             prefs: prefs.clone(),
         });
+    }
+
+    /// The bounce book after this commit.
+    pub fn bounces(&mut self, book: &crate::bounces::Book) {
+        self.state.push(State::Bounces { book: book.clone() });
     }
 
     /// A mailbox reader's place, with the mail it covers.
@@ -388,6 +400,14 @@ pub trait View: ThreadView<Error = StoreError> + Send + Sync {
         Ok(match self.state(&StateKey::QueueStats(queue.to_owned()))? {
             Some(State::QueueStats { stats, .. }) => stats,
             _ => Default::default(),
+        })
+    }
+
+    /// The addresses that bounced (empty when none did).
+    fn bounces(&self) -> Result<crate::bounces::Book> {
+        Ok(match self.state(&StateKey::Bounces)? {
+            Some(State::Bounces { book }) => book,
+            _ => crate::bounces::Book::default(),
         })
     }
 

@@ -147,7 +147,8 @@ fn state_col(key: &StateKey) -> (i8, &str) {
         StateKey::Checkpoint(source) => (b'c' as i8, source),
         StateKey::QueueStats(queue) => (b's' as i8, queue),
         StateKey::Prefs(address) => (b'p' as i8, address),
-        StateKey::Incident(source) => (b'i' as i8, source),
+        StateKey::Incident(source) => (b'i' as i8, source.as_str()),
+        StateKey::Bounces => (b'b' as i8, ""),
     }
 }
 

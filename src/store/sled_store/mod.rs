@@ -308,6 +308,7 @@ pub(super) fn state_key(key: &StateKey) -> Vec<u8> {
         StateKey::QueueStats(queue) => (b's', queue),
         StateKey::Prefs(address) => (b'p', address),
         StateKey::Incident(source) => (b'i', source),
+        StateKey::Bounces => (b'b', &String::new()),
     };
     let mut k = Vec::with_capacity(name.len() + 2);
     k.push(kind);
