@@ -197,6 +197,12 @@ fn typed_address(v: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// The status a server's reply gives (`550 5.1.1 …` → `5.1.1`; a bare
+/// `550 …` → `5.0.0`), for refusals met while sending.
+pub fn status_of_reply(reply: &str) -> Option<String> {
+    status_in(reply).or_else(|| REPLY.captures(reply).map(|c| format!("{}.0.0", &c[1][..1])))
+}
+
 /// The first enhanced status code in `s` (`5.1.1`).
 fn status_in(s: &str) -> Option<String> {
     STATUS

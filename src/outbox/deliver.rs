@@ -234,9 +234,9 @@ fn record(
             }
             if newly_refused {
                 tracing::warn!(id = %e.id, ticket = e.ticket, refused = ?e.refused, "recipients refused");
-                if e.notify.is_some() {
-                    round.to_tell.push(e.clone());
-                }
+                // Its agent is told, and refused addresses may go in the
+                // bounce book.
+                round.to_tell.push(e.clone());
             }
         }
         Err(err) if err.permanent || e.attempts >= policy.max_attempts => {
@@ -255,9 +255,7 @@ fn record(
             e.last_error = Some(why);
             round.failed += 1;
             tracing::error!(id = %e.id, ticket = e.ticket, error = ?e.last_error, "delivery failed for good");
-            if e.notify.is_some() {
-                round.to_tell.push(e.clone());
-            }
+            round.to_tell.push(e.clone());
         }
         Err(err) => {
             tracing::warn!(id = %e.id, attempt = e.attempts, error = %err.message, "delivery failed, will retry");
@@ -295,8 +293,9 @@ fn earliest(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> Option<DateTime<Utc>>
     Some(a.map_or(b, |a| a.min(b)))
 }
 
-/// Called with the entries whose `notify` address should hear that
-/// recipients refused them (the worker queues a notice to the agent).
+/// Called with the entries some of whose recipients were refused: the
+/// worker tells the entry's `notify` agent, and books addresses refused
+/// as unknown.
 pub type OnRefused = Arc<dyn Fn(Vec<OutboxEntry>) + Send + Sync>;
 
 /// Delivers due entries whenever woken (after each commit) or when a retry

@@ -1,6 +1,8 @@
 //! After delivery: the agent whose answer the mail server partly refused
-//! is told which recipients it did not reach. The outbox sender calls this
-//! with the delivery's result; it decides the notice and commits it.
+//! is told which recipients it did not reach, and an address the server
+//! refused as unknown or disabled goes in the bounce book as a bounce
+//! would. The outbox sender calls this with the delivery's result; it
+//! decides and commits.
 
 use super::Engine;
 use super::answer::tell_agent;
@@ -78,4 +80,46 @@ pub fn tell_refused<S: Store + ?Sized>(
     commit.ticket = Some(t);
     store.commit(&commit)?;
     Ok(true)
+}
+
+/// Puts the recipients a mail server refused for good because of the
+/// address itself (5.1.x: unknown user or host; 5.2.x: a disabled or full
+/// mailbox) in the bounce book, as a bounce saying so would. Refusals for
+/// other reasons (5.7.x relaying denied, a policy) are left out: a
+/// misconfigured smarthost refuses every address, and must not silence
+/// every customer. Returns how many addresses were recorded.
+pub fn book_refused<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    sent: &crate::outbox::OutboxEntry,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut book = store.bounces()?;
+    let mut n = 0;
+    for r in &sent.refused {
+        let Some(status) = crate::mail::dsn::status_of_reply(&r.reason) else {
+            continue;
+        };
+        if !(status.starts_with("5.1.") || status.starts_with("5.2.")) {
+            continue;
+        }
+        if book.suppressed(&r.address).is_some() {
+            continue;
+        }
+        let failed = crate::mail::dsn::Failed {
+            address: r.address.clone(),
+            status,
+            action: "failed".into(),
+            diagnostic: crate::text::one_line(&r.reason, 500),
+        };
+        let note = book.record(&failed, Some(sent.ticket), engine.cfg.bounces.policy(), now);
+        tracing::warn!(ticket = sent.ticket, "{note}");
+        n += 1;
+    }
+    if n > 0 {
+        let mut commit = Commit::default();
+        commit.bounces(&book);
+        store.commit(&commit)?;
+    }
+    Ok(n)
 }

@@ -184,6 +184,7 @@ EOF
   cat >"$ROOT/postfix/lmtp_domains" <<'EOF'
 /^p[0-9]+\.lmtp\.test$/ OK
 /^pipe\.test$/ OK
+/^loop\.test$/ OK
 EOF
   # Postfix allows no substitution in transport maps: one line per port
   # (tests pick their LMTP port in 24100-24399).
@@ -191,6 +192,9 @@ EOF
     echo "/@p$port\.lmtp\.test\$/ lmtp:inet:127.0.0.1:$port"
   done >"$ROOT/postfix/transport"
   echo '/@pipe\.test$/ ticketbox:' >>"$ROOT/postfix/transport"
+  # Mail to *@loop.test is accepted, then comes back to this Postfix and
+  # bounces ("loops back to myself", 5.4.6): a real DSN, after the fact.
+  echo '/@loop\.test$/ smtp:[127.0.0.1]:2525' >>"$ROOT/postfix/transport"
   cat >"$ROOT/postfix/master.cf" <<'EOF'
 127.0.0.1:2525 inet n  -       n       -       -       smtpd
 pickup    unix  n       -       n       60      1       pickup

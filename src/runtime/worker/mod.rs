@@ -98,14 +98,18 @@ impl Refusals {
                 continue;
             }
             let task: committer::Task = Box::new(move |engine, store, now| {
-                let mut told = 0;
+                let (mut told, mut booked) = (0, 0);
                 for e in &batch {
+                    booked += crate::pipeline::book_refused(engine, store, e, now)
+                        .map_err(|e| e.to_string())?;
                     told += usize::from(
                         crate::pipeline::tell_refused(engine, store, e, now)
                             .map_err(|e| e.to_string())?,
                     );
                 }
-                Ok(format!("{told} notice(s) of refused recipients"))
+                Ok(format!(
+                    "{told} notice(s) of refused recipients; {booked} address(es) held"
+                ))
             });
             if let Err(e) = committer.run(task).await {
                 tracing::error!(error = %e, "telling agents of refused recipients failed");
@@ -591,6 +595,7 @@ impl<S: Store + 'static> Worker<S> {
         if !left.is_empty() {
             let now = self.clock.now();
             for e in &left {
+                crate::pipeline::book_refused(&self.engine, &*self.store, e, now)?;
                 crate::pipeline::tell_refused(&self.engine, &*self.store, e, now)?;
             }
             self.store.flush()?;
