@@ -37,7 +37,9 @@
 //!   author of a mail wrote apart from quotes, quote headers, signatures,
 //!   phone footers, forwards and our own notification: the one reader
 //!   behind agents' answers, notifications and language.
-//! - [`classify`]: person, auto-reply, bounce or our own mail (RFC 3834).
+//! - [`classify`]: person, auto-reply, bounce or our own mail (RFC 3834);
+//!   [`mail::dsn`] reads what a bounce reports, [`bounces`] keeps the
+//!   addresses mail is held for.
 //! - [`subject`]: the ticket tag and reply prefixes.
 //! - [`thread`]: which ticket a message belongs to.
 //! - [`rules`]: routing and priority rules from `rules/*.toml`.
