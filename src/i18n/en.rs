@@ -73,6 +73,7 @@ pub static EN: Language = Language {
         r"vacation( reply)?:",
         "on vacation",
     ],
+    status_words: &["status", "ticket status", "my tickets"],
     generic_subjects: &[
         "help",
         "hello",

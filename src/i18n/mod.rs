@@ -50,6 +50,9 @@ pub struct Language {
     /// Subjects too vague to thread by (the default of
     /// `threading.generic_subjects` is every language's list).
     pub generic_subjects: &'static [&'static str],
+    /// A whole subject or first line that asks how one's tickets stand
+    /// (lower case): answered with the list, no ticket opened.
+    pub status_words: &'static [&'static str],
     /// What this language's mail clients write around quoted and
     /// forwarded mail.
     pub quotes: QuoteWords,

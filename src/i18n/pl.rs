@@ -83,6 +83,13 @@ pub static PL: Language = Language {
         r"odpowied[zź] automatyczna",
         "poza biurem",
     ],
+    status_words: &[
+        "status",
+        "stan",
+        "status zgłoszeń",
+        "stan zgłoszeń",
+        "moje zgłoszenia",
+    ],
     generic_subjects: &["pomoc", "pytanie", "problem z", "zapytanie"],
     quotes: QuoteWords {
         // Gmail's "napisał(a):", Outlook mobile's "pisze".

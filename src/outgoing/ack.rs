@@ -102,7 +102,8 @@ pub fn message_id(purpose: Purpose, ticket: u64, cause: &str, to: &str, domain: 
         | Purpose::Reply
         | Purpose::Closed
         | Purpose::Notice
-        | Purpose::Alarm => {
+        | Purpose::Alarm
+        | Purpose::Status => {
             let h = crate::intake::content_hash(format!("{cause}\n{to}").as_bytes());
             format!("tb.{ticket}.{}.{}@{domain}", purpose.id_part(), &h[..16])
         }
@@ -486,6 +487,15 @@ pub fn check_templates(
     errors.extend(crate::outgoing::alarm::check(
         templates,
         &alarm_langs,
+        &identity,
+        now,
+    ));
+    // So is the answer to "status": a customer's tickets, not one ticket.
+    let (status, files): (Vec<_>, Vec<_>) = files.into_iter().partition(|(_, n)| n == "status");
+    let status_langs: Vec<String> = status.into_iter().map(|(l, _)| l).collect();
+    errors.extend(crate::outgoing::status::check(
+        templates,
+        &status_langs,
         &identity,
         now,
     ));

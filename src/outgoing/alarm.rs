@@ -38,28 +38,14 @@ pub struct AlarmView {
     pub messages: u64,
 }
 
+/// The template's variables besides `support`, `language`, `dir`.
 #[derive(Serialize)]
-struct View<'a> {
+struct Facts<'a> {
     alarm: &'a AlarmView,
-    support: Support<'a>,
-    language: &'a str,
-    dir: &'static str,
 }
 
-#[derive(Serialize)]
-struct Support<'a> {
-    name: &'a str,
-    address: &'a str,
-}
-
-/// Who sends, in which language and zone.
-pub struct From<'a> {
-    pub identity: &'a Identity,
-    pub name: &'a str,
-    pub address: &'a str,
-    pub language: &'a str,
-    pub tz: Zone,
-}
+/// Who sends, in which language.
+pub type From<'a> = crate::outgoing::compose::Writer<'a>;
 
 /// The facts of `change` on `state` for the template.
 pub fn view(
@@ -96,18 +82,11 @@ pub fn render(
     from: &From<'_>,
     alarm: &AlarmView,
 ) -> Result<Rendered, TemplateError> {
-    templates.render(
+    templates.render_framed(
         "alarm",
         from.language,
-        &View {
-            alarm,
-            support: Support {
-                name: from.name,
-                address: from.address,
-            },
-            language: from.language,
-            dir: crate::outgoing::locale::direction(from.language),
-        },
+        (from.name, from.address),
+        &Facts { alarm },
     )
 }
 
@@ -116,12 +95,13 @@ pub fn render(
 pub fn build(
     templates: &Templates,
     from: &From<'_>,
+    tz: Zone,
     to: &[String],
     change: &Change,
     state: &SourceState,
     now: DateTime<Utc>,
 ) -> Result<OutboxEntry, AckError> {
-    let alarm = view(change, state, from.language, from.tz, now);
+    let alarm = view(change, state, from.language, tz, now);
     let rendered = render(templates, from, &alarm)?;
     let (first, rest) = to
         .split_first()
@@ -206,15 +186,9 @@ pub fn check(
     let mut errors = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for lang in langs {
-        let from = From {
-            identity,
-            name: "Example Support",
-            address: "support@example.com",
-            language: lang,
-            tz: Zone::own(chrono_tz::UTC),
-        };
+        let from = From::sample(identity, lang);
         for change in &samples {
-            let alarm = view(change, &state, lang, from.tz, now);
+            let alarm = view(change, &state, lang, Zone::own(chrono_tz::UTC), now);
             if let Err(e) = render(templates, &from, &alarm)
                 && seen.insert(e.to_string())
             {
@@ -262,11 +236,12 @@ mod tests {
                 name: "Support",
                 address: "support@example.com",
                 language: lang,
-                tz: Zone::own(chrono_tz::UTC),
             };
+            let utc = Zone::own(chrono_tz::UTC);
             let alarm = build(
                 &templates,
                 &from,
+                utc,
                 &to,
                 &Change::Raise(incident.clone()),
                 &state,
@@ -281,7 +256,7 @@ mod tests {
                 incident: incident.clone(),
                 at: now,
             };
-            let all_clear = build(&templates, &from, &to, &clear, &state, now).unwrap();
+            let all_clear = build(&templates, &from, utc, &to, &clear, &state, now).unwrap();
             assert!(
                 all_clear.subject.contains(cleared),
                 "{lang}: {}",
@@ -289,7 +264,7 @@ mod tests {
             );
             assert_ne!(alarm.id, all_clear.id, "two mails, two ids");
             // The same change again makes the same mail (kept once).
-            let again = build(&templates, &from, &to, &clear, &state, now).unwrap();
+            let again = build(&templates, &from, utc, &to, &clear, &state, now).unwrap();
             assert_eq!(again.id, all_clear.id);
         }
     }

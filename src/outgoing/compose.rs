@@ -15,6 +15,27 @@ use chrono::{DateTime, Utc};
 use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 
+/// Who writes a mail that is about no single ticket (an alarm, a status
+/// answer): the support address and name, in a language.
+pub struct Writer<'a> {
+    pub identity: &'a Identity,
+    pub name: &'a str,
+    pub address: &'a str,
+    pub language: &'a str,
+}
+
+impl<'a> Writer<'a> {
+    /// The writer `templates check` renders samples as.
+    pub fn sample(identity: &'a Identity, language: &'a str) -> Writer<'a> {
+        Writer {
+            identity,
+            name: "Example Support",
+            address: "support@example.com",
+            language,
+        }
+    }
+}
+
 /// Everything about one outgoing mail but its encoding.
 pub struct Draft {
     pub purpose: Purpose,
@@ -194,6 +215,8 @@ pub enum Purpose {
     Notice,
     /// To the admin: a mail source fails or is silent, or works again.
     Alarm,
+    /// To a customer who asked: how their open tickets stand.
+    Status,
 }
 
 impl Purpose {
@@ -206,6 +229,7 @@ impl Purpose {
             Purpose::Closed => "closed",
             Purpose::Notice => "notice",
             Purpose::Alarm => "alarm",
+            Purpose::Status => "status",
         }
     }
     pub(crate) fn id_part(self) -> &'static str {
@@ -217,13 +241,14 @@ impl Purpose {
             Purpose::Closed => "closed",
             Purpose::Notice => "notice",
             Purpose::Alarm => "alarm",
+            Purpose::Status => "status",
         }
     }
     /// RFC 3834: a reply to a message is auto-replied, anything else
     /// auto-generated; a person's answer is neither.
     pub fn auto_submitted(self) -> Option<&'static str> {
         match self {
-            Purpose::Acknowledgement => Some("auto-replied"),
+            Purpose::Acknowledgement | Purpose::Status => Some("auto-replied"),
             Purpose::Notification
             | Purpose::Escalation
             | Purpose::Closed

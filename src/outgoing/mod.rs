@@ -11,3 +11,4 @@ pub mod alarm;
 pub mod compose;
 pub(crate) mod locale;
 pub mod render;
+pub mod status;

@@ -115,7 +115,63 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("en/alarm.txt", include_str!("../../templates/en/alarm.txt")),
     ("pl/alarm.txt", include_str!("../../templates/pl/alarm.txt")),
     ("he/alarm.txt", include_str!("../../templates/he/alarm.txt")),
+    (
+        "en/status.txt",
+        include_str!("../../templates/en/status.txt"),
+    ),
+    (
+        "pl/status.txt",
+        include_str!("../../templates/pl/status.txt"),
+    ),
+    (
+        "he/status.txt",
+        include_str!("../../templates/he/status.txt"),
+    ),
 ];
+
+/// What every mail that is about no single ticket (an alarm, a status
+/// answer) shows besides its own facts: who writes, in which language and
+/// direction.
+#[derive(Serialize)]
+struct Framed<'a, T: Serialize> {
+    #[serde(flatten)]
+    facts: &'a T,
+    support: SupportView<'a>,
+    language: &'a str,
+    dir: &'static str,
+}
+
+#[derive(Serialize)]
+struct SupportView<'a> {
+    name: &'a str,
+    address: &'a str,
+}
+
+impl Templates {
+    /// Renders `name` in `lang` with `facts` (a struct whose fields are
+    /// the template's variables) and `support`, `language`, `dir`.
+    pub fn render_framed<T: Serialize>(
+        &self,
+        name: &str,
+        lang: &str,
+        support: (&str, &str),
+        facts: &T,
+    ) -> Result<Rendered, TemplateError> {
+        self.render(
+            name,
+            lang,
+            &Framed {
+                facts,
+                support: SupportView {
+                    name: support.0,
+                    address: support.1,
+                },
+                language: lang,
+                dir: crate::outgoing::locale::direction(lang),
+            },
+        )
+    }
+}
 
 /// Bounds the work one render may do (instructions, roughly).
 const FUEL: u64 = 200_000;

@@ -426,6 +426,26 @@ pub fn decide<V: View + ?Sized>(
     else {
         unreachable!("existing placements returned above")
     };
+    // "status" as the whole subject or first line: the list of the
+    // customer's open tickets, and no ticket opened.
+    if verdict.class == Class::Normal && !is_agent && old_mail.is_none() {
+        let langs = super::status::asked(&env);
+        if !langs.is_empty() {
+            let note = super::status::answer(
+                engine,
+                view,
+                &mut commit,
+                &env,
+                &langs,
+                language.as_deref(),
+                now,
+            )?;
+            record.reason = note.clone();
+            commit.messages.push(record);
+            let out = outcome(OutcomeKind::Ignored, Some(&env.message_id), None, note);
+            return Ok(end(commit, out, Some(seen)));
+        }
+    }
     if verdict.class == Class::Bounce {
         let why = format!("bounce for no known ticket ({})", verdict.reason);
         record.reason = why.clone();

@@ -14,6 +14,7 @@ mod decide;
 mod engine;
 mod outgoing;
 mod refused;
+mod status;
 mod ticket;
 pub mod timing;
 
@@ -262,5 +263,7 @@ mod tests_robots;
 mod tests_rules;
 #[cfg(test)]
 mod tests_sla;
+#[cfg(test)]
+mod tests_status;
 #[cfg(test)]
 mod tests_threading;

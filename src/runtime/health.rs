@@ -61,8 +61,8 @@ pub fn raise_and_clear<S: Store + ?Sized>(
         name: &cfg.support.name,
         address: &cfg.support.address,
         language: &cfg.support.team_language,
-        tz: crate::outgoing::locale::Zone::own(engine.tz),
     };
+    let tz = crate::outgoing::locale::Zone::own(engine.tz);
     let mut done = Vec::new();
     for change in changes {
         let state = sources
@@ -86,6 +86,7 @@ pub fn raise_and_clear<S: Store + ?Sized>(
             match crate::outgoing::alarm::build(
                 &templates,
                 &from,
+                tz,
                 &cfg.health.alarm_to,
                 &change,
                 &state,
