@@ -137,14 +137,14 @@ fn count(log: &Path, needle: &str) -> usize {
     std::fs::read_to_string(log).map_or(0, |t| t.matches(needle).count())
 }
 
-fn burst(n: usize, support: &str, log: &Path, tag: &str) {
-    let (stored0, sent0) = (count(log, ": processed "), count(log, ": sent "));
-    let start = Instant::now();
+/// Sends `n` messages from `n` customers over `CONNECTIONS` sessions that
+/// `open` makes, side by side; returns when all are taken.
+fn spread(n: usize, support: &str, tag: &str, open: impl Fn() -> Smtp + Clone + Send + 'static) {
     let senders: Vec<_> = (0..CONNECTIONS)
         .map(|k| {
-            let (support, tag) = (support.to_owned(), tag.to_owned());
+            let (support, tag, open) = (support.to_owned(), tag.to_owned(), open.clone());
             std::thread::spawn(move || {
-                let mut c = Smtp::connect();
+                let mut c = open();
                 for i in (k..n).step_by(CONNECTIONS) {
                     let customer = format!("{tag}-{i}@example.test");
                     c.send(&customer, &support, &message(&customer, &support, &tag, i));
@@ -156,6 +156,12 @@ fn burst(n: usize, support: &str, log: &Path, tag: &str) {
     for s in senders {
         s.join().expect("a sender");
     }
+}
+
+fn burst(n: usize, support: &str, log: &Path, tag: &str) {
+    let (stored0, sent0) = (count(log, ": processed "), count(log, ": sent "));
+    let start = Instant::now();
+    spread(n, support, tag, Smtp::connect);
     let accepted = start.elapsed();
     println!(
         "burst: Postfix accepted {n} messages in {:.1} s ({:.0} messages/s over {CONNECTIONS} connections)",
@@ -204,22 +210,8 @@ fn lmtp_session(addr: &str) -> Smtp {
 fn direct(n: usize, addr: &str, support: &str) {
     let tag = format!("direct{}", std::process::id());
     let start = Instant::now();
-    let senders: Vec<_> = (0..CONNECTIONS)
-        .map(|k| {
-            let (addr, support, tag) = (addr.to_owned(), support.to_owned(), tag.clone());
-            std::thread::spawn(move || {
-                let mut c = lmtp_session(&addr);
-                for i in (k..n).step_by(CONNECTIONS) {
-                    let customer = format!("{tag}-{i}@example.test");
-                    c.send(&customer, &support, &message(&customer, &support, &tag, i));
-                }
-                c.quit();
-            })
-        })
-        .collect();
-    for s in senders {
-        s.join().expect("a sender");
-    }
+    let addr = addr.to_owned();
+    spread(n, support, &tag, move || lmtp_session(&addr));
     let took = start.elapsed().as_secs_f64();
     println!(
         "direct LMTP: {n} messages stored (each 250 after its flush) in {took:.1} s = {:.0} messages/s over {CONNECTIONS} connections",

@@ -1,6 +1,6 @@
 //! Status by mail: a customer who writes just "status" (or "stan",
 //! "סטטוס": each language's words, `i18n`) as the subject or as the whole
-//! first line of their own words gets the list of their open tickets,
+//! first line of their mail gets the list of their open tickets,
 //! each with its status and when an answer is expected, in their
 //! language; no ticket is opened. The answer goes to the From address
 //! only (never Reply-To: a stranger must not have someone's tickets sent
@@ -20,16 +20,17 @@ use chrono::{DateTime, Utc};
 /// The languages whose status word `env` is (subject or first line),
 /// first the most likely; empty when it asks for nothing.
 pub(super) fn asked(env: &Envelope) -> Vec<&'static str> {
-    let written = crate::mail::written::read(&env.text);
-    let first = written
-        .own
+    // Asked of every new mail: the first line of the text as it stands
+    // (a new mail's author writes first), not the whole reading of what
+    // the author wrote, which would cost every ticket its time.
+    let first = env
+        .text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
-        .unwrap_or_default()
-        .to_owned();
+        .unwrap_or_default();
     let mut langs = Vec::new();
-    for candidate in [env.subject.as_str(), first.as_str()] {
+    for candidate in [env.subject.as_str(), first] {
         let said = normal(candidate);
         if said.is_empty() {
             continue;
