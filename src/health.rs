@@ -250,6 +250,11 @@ pub fn review(
 ) -> Vec<Change> {
     let mut changes = Vec::new();
     for (s, open) in sources {
+        // Another worker reads it: raising or clearing is that worker's
+        // call (here the source is neither failing nor well).
+        if s.phase == Phase::Standby {
+            continue;
+        }
         let open = open.as_ref().filter(|i| i.is_open());
         let wanted = trouble(s, thresholds, calendar, now);
         match (wanted, open) {
@@ -310,16 +315,13 @@ fn trouble(
 }
 
 /// Whether an open incident is over: the source works again, or mail
-/// came after the silence began. A source another worker took over, or
-/// one no longer configured, ends its incident too.
+/// came after the silence began.
 fn over(s: &SourceState, incident: &Incident) -> bool {
     match incident.kind {
         IncidentKind::Failing => {
             s.failing_since.is_none() && !matches!(s.phase, Phase::Connecting | Phase::Stopped)
         }
-        IncidentKind::Silent => {
-            s.last_mail.is_some_and(|t| t > incident.began) || s.phase == Phase::Standby
-        }
+        IncidentKind::Silent => s.last_mail.is_some_and(|t| t > incident.began),
     }
 }
 

@@ -147,3 +147,19 @@ fn a_silent_source_that_starts_failing_stays_one_incident() {
         [Change::Clear { .. }]
     ));
 }
+
+#[test]
+fn a_worker_standing_by_neither_raises_nor_clears_another_workers_incident() {
+    let mut s = SourceState::new("mailbox:support", 0, at(7, 9, 0));
+    s.standby(at(7, 9, 0));
+    let open = Incident {
+        source: "mailbox:support".into(),
+        kind: IncidentKind::Failing,
+        began: at(7, 8, 0),
+        raised: at(7, 8, 10),
+        problem: Some(Problem::Auth),
+        error: Some("refused".into()),
+        cleared: None,
+    };
+    assert!(review(&[(s, Some(open))], T, &office(), at(7, 10, 0)).is_empty());
+}
