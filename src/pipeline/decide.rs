@@ -375,6 +375,26 @@ pub fn decide<V: View + ?Sized>(
         return Ok(end(commit, out, Some(seen)));
     }
 
+    // Repeated mail about one thing (a rule's `correlate`): the open ticket
+    // with the same key, if it moved within the window, instead of a new one.
+    let mut correlated = None;
+    if existing.is_none()
+        && !is_agent
+        && let Some((rule, c)) = &decision.correlate
+        && let Some(key) = c.key(&env.subject, &env.text)
+    {
+        let index = format!("correlate:{rule}:{key}");
+        let window = chrono::Duration::minutes(i64::from(c.window_minutes));
+        if let Some(id) = view.ticket_for_message_id(&index)?
+            && let Some(t) = view.ticket(id)?
+            && t.status.is_open()
+            && now - t.updated <= window
+        {
+            existing = Some((t, format!("rule {rule:?} correlates {key:?}")));
+        } else {
+            correlated = Some(index);
+        }
+    }
     if let Some((ticket, via)) = existing {
         let mut reason = format!("{} via {via} ({})", kind.as_str(), verdict.reason);
         // A bounce of this ticket's mail: who failed and why, and mail to
@@ -459,6 +479,10 @@ pub fn decide<V: View + ?Sized>(
         Numbers::Peek => view.next_ticket_id()?,
         Numbers::Fixed(id) => id,
     };
+    // The key now names this ticket (a later alert joins it).
+    if let Some(index) = correlated {
+        commit.placed.push((index, id));
+    }
     let new = apply::NewTicket {
         env: &env,
         verdict: &verdict,

@@ -244,6 +244,8 @@ mod tests;
 #[cfg(test)]
 mod tests_agent;
 #[cfg(test)]
+mod tests_alerts;
+#[cfg(test)]
 mod tests_autoclose;
 #[cfg(test)]
 mod tests_bounces;

@@ -192,6 +192,45 @@ pub struct Actions {
     /// Drop automatic mail (auto-replies, bulk, lists) silently.
     pub drop: bool,
     pub fields: BTreeMap<String, String>,
+    /// Repeated mail about one thing (a monitoring alert for one host and
+    /// check) joins the open ticket with the same key.
+    pub correlate: Option<Correlate>,
+}
+
+/// How a rule groups repeated mail: the key is what the pattern's groups
+/// capture in the subject (else the body); mail with the key of a ticket
+/// still open and updated within the window joins it instead of opening
+/// another.
+#[derive(Debug, Clone)]
+pub struct Correlate {
+    pub pattern: regex::Regex,
+    pub window_minutes: u32,
+}
+
+impl PartialEq for Correlate {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern.as_str() == other.pattern.as_str()
+            && self.window_minutes == other.window_minutes
+    }
+}
+
+impl Eq for Correlate {}
+
+impl Correlate {
+    /// The key `subject` (else `body`) gives: its groups, joined.
+    pub fn key(&self, subject: &str, body: &str) -> Option<String> {
+        [subject, body].iter().find_map(|text| {
+            let c = self.pattern.captures(text)?;
+            let parts: Vec<&str> = c
+                .iter()
+                .skip(1)
+                .flatten()
+                .map(|m| m.as_str().trim())
+                .collect();
+            let key = parts.join(" ");
+            (!key.is_empty()).then_some(key)
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +269,8 @@ pub struct Decision {
     /// Rules that fired again on a ticket they already shaped: only their
     /// tags, fields and notifications applied this time.
     pub repeated: Vec<String>,
+    /// The first fired rule that correlates, with how.
+    pub correlate: Option<(String, Correlate)>,
 }
 
 impl Decision {
@@ -239,6 +280,11 @@ impl Decision {
     fn apply(&mut self, rule: &Rule, shaped_before: bool) {
         let a = &rule.then;
         self.fired.push(rule.name.clone());
+        if self.correlate.is_none()
+            && let Some(c) = &a.correlate
+        {
+            self.correlate = Some((rule.name.clone(), c.clone()));
+        }
         if shaped_before {
             self.repeated.push(rule.name.clone());
         } else {

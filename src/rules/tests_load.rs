@@ -89,6 +89,19 @@ fn typical_mistakes_are_reported_with_file_line_column() {
             "[[rule]]\nname = \"a\"\nthen = { sla = \"gold\" }\n",
             "rules/t.toml:3:16: unknown SLA policy \"gold\"",
         ),
+        // correlate: a pattern without a group, a bad one, a bad window
+        (
+            "[[rule]]\nname = \"a\"\nthen = { correlate = \"PROBLEM .*\" }\n",
+            "rules/t.toml:3:22: correlate pattern \"PROBLEM .*\" has no group",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nthen = { correlate = { key = \"(a\" } }\n",
+            "rules/t.toml:3:30: correlate pattern \"(a\"",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nthen = { correlate = { key = \"(a)\", window_minutes = 0 } }\n",
+            "rules/t.toml:3:54: correlate.window_minutes must be 1 to 43200",
+        ),
     ];
     let mut failures = Vec::new();
     for (text, want) in cases {

@@ -124,6 +124,7 @@ impl Loader<'_> {
                     }
                 }
                 "ack" => a.ack = self.boolean(v, "ack"),
+                "correlate" => a.correlate = self.correlate(v),
                 "spam" => a.spam = self.boolean(v, "spam").unwrap_or(false),
                 "drop" => a.drop = self.boolean(v, "drop").unwrap_or(false),
                 "notify" => {
@@ -181,5 +182,68 @@ impl Loader<'_> {
             self.err(at("spam"), "`spam = true` quarantines the message; it cannot be combined with ack, drop, queue or assign");
         }
         a
+    }
+
+    /// `correlate = "pattern"` or `correlate = { key = "pattern",
+    /// window_minutes = 60 }`: the pattern needs a group, whose capture
+    /// is the key.
+    fn correlate(&mut self, v: &Spanned<DeValue<'_>>) -> Option<crate::rules::Correlate> {
+        let (pattern, window, at) = match v.get_ref() {
+            DeValue::String(p) => (p.to_string(), 60, v.span()),
+            DeValue::Table(t) => {
+                let (mut pattern, mut window, mut at) = (None, 60, v.span());
+                for (key, w) in t {
+                    match key.get_ref().as_ref() {
+                        "key" => {
+                            pattern = self.string(w, "correlate.key");
+                            at = w.span();
+                        }
+                        "window_minutes" => match self.integer(w, "correlate.window_minutes") {
+                            Some(n) if (1..=43_200).contains(&n) => window = n as u32,
+                            Some(_) => self.err(
+                                w.span(),
+                                "correlate.window_minutes must be 1 to 43200 (30 days)",
+                            ),
+                            None => {}
+                        },
+                        _ => self.unknown_key(key, "`correlate`", &["key", "window_minutes"]),
+                    }
+                }
+                let Some(p) = pattern else {
+                    self.err(v.span(), "correlate needs `key`: a pattern whose group is the key, e.g. \"PROBLEM: (\\S+) (\\S+)\"");
+                    return None;
+                };
+                (p, window, at)
+            }
+            other => {
+                self.err(
+                    v.span(),
+                    format!(
+                        "`correlate` must be a pattern or a table, found {}",
+                        type_name(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        match regex::Regex::new(&pattern) {
+            Ok(re) if re.captures_len() > 1 => Some(crate::rules::Correlate {
+                pattern: re,
+                window_minutes: window,
+            }),
+            Ok(_) => {
+                self.err(
+                    at,
+                    format!(
+                        "correlate pattern {pattern:?} has no group: put what makes the key in ( )"
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.err(at, format!("correlate pattern {pattern:?}: {e}"));
+                None
+            }
+        }
     }
 }

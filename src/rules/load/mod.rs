@@ -48,6 +48,7 @@ pub(super) const ACTION_KEYS: &[&str] = &[
     "spam",
     "drop",
     "fields",
+    "correlate",
 ];
 pub(super) const COND_KEYS: &[&str] = &[
     "any",
