@@ -31,8 +31,14 @@ struct Smtp {
 }
 
 impl Smtp {
+    /// A session with Postfix, as a customer's server opens one.
     fn connect() -> Smtp {
-        let s = TcpStream::connect(SMTP).expect("connect to Postfix on 127.0.0.1:2525");
+        Smtp::open(SMTP, "EHLO")
+    }
+
+    /// Connects to `addr`, reads the greeting and says `hello`.
+    fn open(addr: impl std::net::ToSocketAddrs + std::fmt::Debug, hello: &str) -> Smtp {
+        let s = TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connect to {addr:?}: {e}"));
         s.set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
         let mut c = Smtp {
@@ -40,7 +46,7 @@ impl Smtp {
             writer: s,
         };
         c.expect("220");
-        c.command("EHLO bench.example", "250");
+        c.command(&format!("{hello} bench.example"), "250");
         c
     }
 
@@ -195,16 +201,7 @@ fn burst(n: usize, support: &str, log: &Path, tag: &str) {
 
 /// An LMTP client session: the MTA's side.
 fn lmtp_session(addr: &str) -> Smtp {
-    let s = TcpStream::connect(addr).expect("connect to the worker's LMTP port");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let mut c = Smtp {
-        reader: BufReader::new(s.try_clone().expect("clone")),
-        writer: s,
-    };
-    c.expect("220");
-    c.command("LHLO bench.example", "250");
-    c
+    Smtp::open(addr, "LHLO")
 }
 
 fn direct(n: usize, addr: &str, support: &str) {
