@@ -296,7 +296,8 @@ fn trouble(
     calendar: &Calendar,
     now: DateTime<Utc>,
 ) -> Option<IncidentKind> {
-    if matches!(s.phase, Phase::Standby | Phase::Stopped) {
+    // (A source on standby never gets here: see `review`.)
+    if s.phase == Phase::Stopped {
         return None;
     }
     if let Some(since) = s.failing_since {

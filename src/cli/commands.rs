@@ -593,14 +593,12 @@ pub fn ingest(cfg: Config, paths: &[PathBuf], json: bool, no_deliver: bool) -> R
         // The sender's last round started after the last batch was
         // flushed; agents hear of refused recipients, and that is sent too.
         for e in to_tell.drain(..) {
-            ticketbox::pipeline::book_refused(&engine, &store, &e, clock.now())?;
-            ticketbox::pipeline::tell_refused(&engine, &store, &e, clock.now())?;
+            ticketbox::pipeline::settle_refused(&engine, &store, &e, clock.now())?;
         }
         ticketbox::store::Store::flush(&store)?;
         let round = deliver_round()?;
         for e in &round.to_tell {
-            ticketbox::pipeline::book_refused(&engine, &store, e, clock.now())?;
-            ticketbox::pipeline::tell_refused(&engine, &store, e, clock.now())?;
+            ticketbox::pipeline::settle_refused(&engine, &store, e, clock.now())?;
         }
         if !round.to_tell.is_empty() {
             ticketbox::store::Store::flush(&store)?;

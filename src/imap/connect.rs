@@ -172,16 +172,14 @@ async fn authenticate(
     limit: Duration,
 ) -> Result<ImapSession, ImapError> {
     let (login, user, mailbox) = (o.clone(), cfg.user.clone(), cfg.name.clone());
+    let failed = |message: String| ImapError::Token {
+        user: cfg.user.clone(),
+        message,
+    };
     let token = tokio::task::spawn_blocking(move || login.token(&user, &mailbox))
         .await
-        .map_err(|e| ImapError::Token {
-            user: cfg.user.clone(),
-            message: e.to_string(),
-        })?
-        .map_err(|e| ImapError::Token {
-            user: cfg.user.clone(),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))?;
     let mechanism = o.cfg.mechanism;
     let sasl = match mechanism {
         crate::config::OauthMechanism::Xoauth2 => Sasl {

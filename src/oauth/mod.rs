@@ -276,6 +276,15 @@ fn ask(
     Ok(saved)
 }
 
+/// The client secret, when the client has one (a public client, as
+/// device sign-in often uses, has none).
+fn client_secret(cfg: &OauthCfg) -> Result<Option<String>, OauthError> {
+    if !cfg.secret().is_set() {
+        return Ok(None);
+    }
+    Ok(Some(cfg.secret().read(&cfg.client_id)?))
+}
+
 /// An access token for `user` from client `client` (`mailbox` names where
 /// it is used, for the message when nobody has signed in yet): the kept
 /// one while it has more than a minute left, else a fresh one. Blocking:
@@ -300,11 +309,7 @@ pub fn access(
         crate::redact::remember(user, token);
         return Ok(token.clone());
     }
-    let secret = if cfg.secret().is_set() {
-        Some(cfg.secret().read(&cfg.client_id)?)
-    } else {
-        None
-    };
+    let secret = client_secret(cfg)?;
     let scope = cfg.scopes().join(" ");
     let saved = match cfg.flow {
         Flow::ClientCredentials => {
@@ -398,11 +403,7 @@ pub fn login(
         expires / 60
     );
     let _ = out.flush();
-    let secret = if cfg.secret().is_set() {
-        Some(cfg.secret().read(&cfg.client_id)?)
-    } else {
-        None
-    };
+    let secret = client_secret(cfg)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(expires);
     loop {
         if std::time::Instant::now() > deadline {

@@ -21,7 +21,7 @@ pub mod timing;
 pub use decide::{Ask, Decided, Numbers, Prepared, Seen, decide, prepare};
 pub use engine::{Engine, EngineError};
 pub use outgoing::{customer_audience, outgoing_mail};
-pub use refused::{book_refused, tell_refused};
+pub use refused::settle_refused;
 pub use ticket::{ruled_after, ruled_at_open};
 
 use crate::intake::{RawMail, content_hash};

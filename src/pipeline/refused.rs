@@ -123,3 +123,17 @@ pub fn book_refused<S: Store + ?Sized>(
     }
     Ok(n)
 }
+
+/// What follows a delivery that refused recipients: their addresses
+/// booked ([`book_refused`]) and the agent told ([`tell_refused`]).
+/// Returns (whether the agent was told, how many addresses were booked).
+pub fn settle_refused<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    sent: &crate::outbox::OutboxEntry,
+    now: DateTime<Utc>,
+) -> Result<(bool, usize), StoreError> {
+    let booked = book_refused(engine, store, sent, now)?;
+    let told = tell_refused(engine, store, sent, now)?;
+    Ok((told, booked))
+}

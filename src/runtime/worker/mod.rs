@@ -100,12 +100,10 @@ impl Refusals {
             let task: committer::Task = Box::new(move |engine, store, now| {
                 let (mut told, mut booked) = (0, 0);
                 for e in &batch {
-                    booked += crate::pipeline::book_refused(engine, store, e, now)
+                    let (t, b) = crate::pipeline::settle_refused(engine, store, e, now)
                         .map_err(|e| e.to_string())?;
-                    told += usize::from(
-                        crate::pipeline::tell_refused(engine, store, e, now)
-                            .map_err(|e| e.to_string())?,
-                    );
+                    told += usize::from(t);
+                    booked += b;
                 }
                 Ok(format!(
                     "{told} notice(s) of refused recipients; {booked} address(es) held"
@@ -595,8 +593,7 @@ impl<S: Store + 'static> Worker<S> {
         if !left.is_empty() {
             let now = self.clock.now();
             for e in &left {
-                crate::pipeline::book_refused(&self.engine, &*self.store, e, now)?;
-                crate::pipeline::tell_refused(&self.engine, &*self.store, e, now)?;
+                crate::pipeline::settle_refused(&self.engine, &*self.store, e, now)?;
             }
             self.store.flush()?;
             outbox::deliver_due(
