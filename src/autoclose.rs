@@ -5,8 +5,7 @@
 
 use crate::mail::parse::Envelope;
 use crate::model::{Status, Ticket, TicketId};
-use crate::outgoing::ack::{Personal, Purpose};
-use crate::pipeline::{Engine, customer_audience, outgoing_mail, timing};
+use crate::pipeline::{Engine, timing};
 use crate::store::{Commit, Store, StoreError, View};
 use chrono::{DateTime, Duration, Utc};
 
@@ -102,24 +101,7 @@ pub fn decide<V: View + ?Sized>(
         ..Envelope::default()
     };
     timing::set_status(engine, &mut t, Status::Closed, now);
-    let (language, tz) = customer_audience(engine, view, &t, "closed")?;
-    let to = t.customer.clone();
-    if let Err(e) = outgoing_mail(
-        engine,
-        &mut commit,
-        &mut t,
-        &cause,
-        Purpose::Closed,
-        "closed",
-        &to,
-        &Personal::default(),
-        Some((&language, tz)),
-        now,
-    ) {
-        commit
-            .problems
-            .push(format!("closing notice not built: {e}"));
-    }
+    crate::pipeline::closing_mail(engine, view, &mut commit, &mut t, &cause, "timer", now)?;
     commit.ticket = Some(t);
     Ok(Some(commit))
 }

@@ -143,6 +143,7 @@ pub mod outgoing;
 mod pacing;
 pub mod peer;
 pub mod pipeline;
+mod rating;
 pub mod redact;
 pub mod report;
 pub mod rules;

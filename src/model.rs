@@ -298,6 +298,35 @@ pub struct Ticket {
     /// `rules test --replay` compares the current rules against this.
     #[serde(default)]
     pub ruled: Option<Ruled>,
+    /// When the customer was last asked to rate it (a closing mail).
+    #[serde(default)]
+    pub rating_asked: Option<DateTime<Utc>>,
+    /// The customer's satisfaction rating (a later one replaces it).
+    #[serde(default)]
+    pub rating: Option<Rating>,
+}
+
+/// A customer's rating of how their ticket went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    /// From 1 (poor) to 5 (very good).
+    pub score: u8,
+    /// What they wrote with it.
+    #[serde(default)]
+    pub words: String,
+    pub at: DateTime<Utc>,
+    /// Who rated, and in which message.
+    pub by: String,
+    pub message_id: String,
+    /// A reply with the number, or a signed link.
+    pub via: RatedVia,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RatedVia {
+    Reply,
+    Link,
 }
 
 /// A ticket's handling as the rules decided it, message by message.
@@ -355,6 +384,8 @@ impl Ticket {
             customer_offset: None,
             fields: Default::default(),
             ruled: None,
+            rating_asked: None,
+            rating: None,
         }
     }
 

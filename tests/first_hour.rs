@@ -46,7 +46,7 @@ fn the_readme_first_hour_works_as_written() {
         "Message-ID <first-hour@customer.example>",
         "has not printed anything since this morning",
         ".eml",
-        "templates: 27 templates",
+        "templates: 30 templates",
     ] {
         assert!(
             stdout.contains(expected),

@@ -173,14 +173,20 @@ pub fn instance_id(cfg: &Config, store: &Opened) -> Result<String> {
         cfg.data_dir.display()
     );
     let id = intake::content_hash(seed.as_bytes())[..16].to_owned();
-    store.set_instance_id(&id)?;
-    store.flush()?;
-    Ok(id)
+    // Workers starting together on a shared store agree on the first one.
+    Ok(store.init_meta("instance_id", &id)?)
 }
 
 pub fn engine(cfg: Config, store: &Opened) -> Result<Engine> {
     let id = instance_id(&cfg, store)?;
-    Engine::new(cfg, id).context("loading rules and templates")
+    // The key of rating links: made once per installation, kept in the
+    // store (every worker signs and checks with the same one).
+    let secret = store
+        .init_meta("rating_secret", &ticketbox::pipeline::random_secret())
+        .context("the installation's rating secret")?;
+    Ok(Engine::new(cfg, id)
+        .context("loading rules and templates")?
+        .with_rating_secret(secret.as_bytes()))
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {

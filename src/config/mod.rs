@@ -215,6 +215,27 @@ pub struct Config {
     pub oauth: BTreeMap<String, OauthCfg>,
     /// `[bounces]`: when an address that bounces stops getting mail.
     pub bounces: BouncesCfg,
+    /// `[csat]`: satisfaction ratings asked for when tickets close.
+    pub csat: CsatCfg,
+}
+
+/// `[csat]`: the closing mail asks for a rating from 1 to 5 (per queue:
+/// `queues.<name>.csat`); low ratings are passed on to the team.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CsatCfg {
+    pub enabled: bool,
+    /// A rating at or below this tells the queue's agents (0: never).
+    pub notify_at_or_below: u8,
+}
+
+impl Default for CsatCfg {
+    fn default() -> Self {
+        CsatCfg {
+            enabled: true,
+            notify_at_or_below: 2,
+        }
+    }
 }
 
 /// `[bounces]`: a permanent failure holds mail to the address at once;
@@ -496,6 +517,7 @@ impl Default for Config {
             health: HealthCfg::default(),
             oauth: BTreeMap::new(),
             bounces: BouncesCfg::default(),
+            csat: CsatCfg::default(),
         }
     }
 }
@@ -785,6 +807,12 @@ impl Config {
                 "health.failing_after_seconds must be at least 1 (an alarm at the first hiccup would cry wolf)".into(),
             ));
         }
+        if self.csat.notify_at_or_below > 5 {
+            errors.push(bad(format!(
+                "csat.notify_at_or_below = {}: ratings go from 1 to 5 (0 tells nobody)",
+                self.csat.notify_at_or_below
+            )));
+        }
         if self.intake.batch_size == 0 {
             errors.push(bad("intake.batch_size must be at least 1".into()));
         }
@@ -996,6 +1024,14 @@ impl Config {
     }
 
     /// The sender (address, display name) for mail about a ticket in `queue`.
+    /// Whether tickets of `queue` ask for a rating when they close.
+    pub fn csat_for(&self, queue: &str) -> bool {
+        self.queues
+            .get(queue)
+            .and_then(|q| q.csat)
+            .unwrap_or(self.csat.enabled)
+    }
+
     pub fn sender_for(&self, queue: &str) -> (&str, &str) {
         let q = self.queues.get(queue);
         (

@@ -304,6 +304,8 @@ pub struct QueueCfg {
     /// Agents told about its new tickets, and about customers' replies on
     /// tickets nobody is assigned to. Their replies reach the customer.
     pub notify: Vec<String>,
+    /// Ask for a rating when its tickets close (else `csat.enabled`).
+    pub csat: Option<bool>,
 }
 
 pub type Queues = BTreeMap<String, QueueCfg>;

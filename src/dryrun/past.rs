@@ -212,6 +212,10 @@ impl<V: View + ?Sized> Store for AsItStood<'_, V> {
         Err(refused())
     }
 
+    fn init_meta(&self, _key: &str, _value: &str) -> Result<String> {
+        Err(refused())
+    }
+
     fn lease(
         &self,
         _name: &str,

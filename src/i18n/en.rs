@@ -1,6 +1,7 @@
 //! English.
 
 use super::{AgentWords, Language, QuoteWords};
+use crate::rating::Words;
 
 pub static EN: Language = Language {
     code: "en",
@@ -74,6 +75,11 @@ pub static EN: Language = Language {
         "on vacation",
     ],
     status_words: &["status", "ticket status", "my tickets"],
+    rating_word: "Rating",
+    rating: Words {
+        before: &["my rating", "rating", "score"],
+        after: &["/5", "/ 5", "out of 5", "of 5", "stars", "star"],
+    },
     generic_subjects: &[
         "help",
         "hello",

@@ -3,6 +3,7 @@
 //! day number ("2 בדצמבר").
 
 use super::{AgentWords, Language, QuoteWords};
+use crate::rating::Words;
 
 pub static HE: Language = Language {
     code: "he",
@@ -83,6 +84,11 @@ pub static HE: Language = Language {
         "מחוץ למשרד",
     ],
     status_words: &["סטטוס", "מצב", "מצב הפניות", "סטטוס פניות", "הפניות שלי"],
+    rating_word: "דירוג",
+    rating: Words {
+        before: &["הדירוג שלי", "דירוג", "ציון"],
+        after: &["/5", "/ 5", "מתוך 5", "כוכבים", "כוכב"],
+    },
     generic_subjects: &["עזרה", "שאלה", "בעיה", "פנייה"],
     quotes: QuoteWords {
         wrote: &["כתב", "כתבה", "כתב/ה", "כתב(ה)"],

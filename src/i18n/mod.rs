@@ -53,6 +53,11 @@ pub struct Language {
     /// A whole subject or first line that asks how one's tickets stand
     /// (lower case): answered with the list, no ticket opened.
     pub status_words: &'static [&'static str],
+    /// The word a rating link's subject starts with ("Rating 4 …").
+    pub rating_word: &'static str,
+    /// Words a rating may come with (lower case): before the number
+    /// ("rating: 4") and after it ("4 stars", "5/5").
+    pub rating: crate::rating::Words,
     /// What this language's mail clients write around quoted and
     /// forwarded mail.
     pub quotes: QuoteWords,
@@ -435,6 +440,16 @@ mod tests {
             for w in words {
                 assert!(!w.trim().is_empty(), "{}: a blank in its table", l.code);
             }
+            assert!(
+                !l.rating_word.trim().is_empty(),
+                "{}: no rating_word",
+                l.code
+            );
+            assert!(
+                !l.rating.before.is_empty() && !l.rating.after.is_empty(),
+                "{}: no rating words",
+                l.code
+            );
             assert!(a.line.contains("{n}"), "{}", l.code);
             assert!(a.unknown_like.contains("{like}"), "{}", l.code);
         }

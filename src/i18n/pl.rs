@@ -3,6 +3,7 @@
 //! genitive for months after a day number.
 
 use super::{AgentWords, Language, QuoteWords};
+use crate::rating::Words;
 
 pub static PL: Language = Language {
     code: "pl",
@@ -90,6 +91,13 @@ pub static PL: Language = Language {
         "stan zgłoszeń",
         "moje zgłoszenia",
     ],
+    rating_word: "Ocena",
+    rating: Words {
+        before: &["moja ocena", "ocena", "oceniam na", "oceniam", "daję"],
+        after: &[
+            "/5", "/ 5", "na 5", "z 5", "gwiazdek", "gwiazdki", "gwiazdka", "pkt",
+        ],
+    },
     generic_subjects: &["pomoc", "pytanie", "problem z", "zapytanie"],
     quotes: QuoteWords {
         // Gmail's "napisał(a):", Outlook mobile's "pisze".

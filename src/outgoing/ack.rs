@@ -149,6 +149,25 @@ pub struct Personal {
     pub forward: Vec<crate::mail::parse::AttachmentData>,
     /// Who an agent's answer did and did not reach (to tell the agent).
     pub notice: Option<NoticeView>,
+    /// The closing mail asks for a rating: one link per score.
+    pub rating: Option<crate::rating::Ask>,
+    /// A rating the customer gave (to tell the agents).
+    pub rated: Option<RatedView>,
+    /// Who closed the ticket a closing mail is about: `agent` or `timer`
+    /// (it waited on the customer too long).
+    pub closing: Option<&'static str>,
+}
+
+/// A customer's rating, for the `rating` template.
+#[derive(Debug, Clone, Serialize)]
+pub struct RatedView {
+    pub score: u8,
+    /// What they wrote with it.
+    pub words: String,
+    /// The score it replaces, when they rated before.
+    pub before: Option<u8>,
+    /// Who closed the ticket (its assignee), if anyone.
+    pub closed_by: Option<String>,
 }
 
 /// Who an agent's answer reached, for the `agent-notice` template.
@@ -245,6 +264,9 @@ struct View<'a> {
     problems: &'a [String],
     files: &'a [FileView],
     notice: Option<&'a NoticeView>,
+    rating: Option<&'a crate::rating::Ask>,
+    rated: Option<&'a RatedView>,
+    closing: Option<&'static str>,
     /// The message that caused this mail (for notifications).
     message: MessageView<'a>,
 }
@@ -364,6 +386,9 @@ pub fn render_only(
         problems: &personal.problems,
         files: &personal.files,
         notice: personal.notice.as_ref(),
+        rating: personal.rating.as_ref(),
+        rated: personal.rated.as_ref(),
+        closing: personal.closing,
         message: message_view(cause),
     };
     Ok(templates.render(s.template, s.language, &view)?)
@@ -558,6 +583,20 @@ pub fn check_templates(
             left_out: 2,
             limit: 50,
         }),
+        rating: Some(crate::rating::ask(
+            &crate::rating::Key::new(b"sample"),
+            1001,
+            "[#TB-1001]",
+            "support@example.com",
+            "Rating",
+        )),
+        rated: Some(RatedView {
+            score: 2,
+            words: "Nobody read my second mail.".into(),
+            before: Some(4),
+            closed_by: Some("agent@example.com".into()),
+        }),
+        closing: Some("agent"),
     };
     // The sparse sample still carries what its template is for: an
     // escalation notice always has its escalation.
@@ -574,6 +613,8 @@ pub fn check_templates(
         notice: (name == "agent-notice")
             .then(|| full.notice.clone())
             .flatten(),
+        rated: (name == "rating").then(|| full.rated.clone()).flatten(),
+        closing: (name == "closed").then_some("timer"),
         ..Personal::default()
     };
     let mut seen = std::collections::BTreeSet::new();

@@ -127,6 +127,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "he/status.txt",
         include_str!("../../templates/he/status.txt"),
     ),
+    (
+        "en/rating.txt",
+        include_str!("../../templates/en/rating.txt"),
+    ),
+    (
+        "pl/rating.txt",
+        include_str!("../../templates/pl/rating.txt"),
+    ),
+    (
+        "he/rating.txt",
+        include_str!("../../templates/he/rating.txt"),
+    ),
 ];
 
 /// What every mail that is about no single ticket (an alarm, a status

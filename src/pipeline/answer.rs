@@ -92,6 +92,8 @@ pub(super) fn handle<V: View + ?Sized>(
     }
 
     ticket::apply_rules(engine, t, &changes);
+    // Closed by this mail: whatever reaches the customer asks for a rating.
+    let closing = status == Some(Status::Closed) && t.status != Status::Closed;
     if let Some(who) = assign {
         t.assignee = who;
     }
@@ -126,6 +128,7 @@ pub(super) fn handle<V: View + ?Sized>(
                 raw,
                 agent,
                 &reading.answer,
+                closing,
                 now,
             )?;
             match &relayed {
@@ -167,6 +170,9 @@ pub(super) fn handle<V: View + ?Sized>(
     }
     if let Some(s) = status {
         timing::set_status(engine, t, s, now);
+    }
+    if closing {
+        super::rating::closed_by_agent(engine, store, commit, t, env, now)?;
     }
     if !reading.commands.is_empty() {
         done.push(format!("{} command(s) applied", reading.commands.len()));
@@ -229,6 +235,7 @@ fn relay<V: View + ?Sized>(
     raw: &[u8],
     agent: &Party,
     answer: &str,
+    closing: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<Relayed>, StoreError> {
     let (language, tz) = super::customer_audience(engine, store, t, "reply")?;
@@ -244,6 +251,9 @@ fn relay<V: View + ?Sized>(
     };
     let personal = Personal {
         answer: Some(AnswerView::new(agent, answer)),
+        rating: closing
+            .then(|| super::rating::ask(engine, t, &language, now))
+            .flatten(),
         ..Personal::default()
     };
     let tag = engine.threading.tags.format(t.id);
@@ -436,7 +446,7 @@ pub(super) fn notify_agents(
         return;
     }
     let files = customer_files(env, raw);
-    outgoing::notify_each(engine, commit, t, &to, env, &files, now);
+    outgoing::notify_each(engine, commit, t, "notify", &to, env, &files, now);
 }
 
 /// Most bytes of a customer's attachments sent along to agents; bigger

@@ -266,6 +266,40 @@ pub fn decide<V: View + ?Sized>(
     }
 
     let mut placement = thread::place(&env, verdict.class, &engine.threading, view, now)?;
+    // A satisfaction rating (a signed link's subject, or a number in reply
+    // to a closing mail that asked): kept on its ticket, which stays as it
+    // is, however long ago it closed.
+    if verdict.class == Class::Normal && !is_agent && old_mail.is_none() {
+        match super::rating::recognise(engine, view, &env, &placement, &author_addr)? {
+            Some(super::rating::Found::Rating {
+                ticket,
+                score,
+                words,
+                via,
+            }) => {
+                let (id, note) = super::rating::record(
+                    engine,
+                    &mut commit,
+                    ticket,
+                    record,
+                    &env,
+                    score,
+                    words,
+                    via,
+                    now,
+                );
+                let out = outcome(OutcomeKind::Appended, Some(&env.message_id), Some(id), note);
+                return Ok(end(commit, out, None));
+            }
+            Some(super::rating::Found::Refused(why)) => {
+                record.reason = why.clone();
+                commit.messages.push(record);
+                let out = outcome(OutcomeKind::Ignored, Some(&env.message_id), None, why);
+                return Ok(end(commit, out, None));
+            }
+            None => {}
+        }
+    }
     let mut existing = None;
     if let Placement::Existing { ticket, via } = &placement {
         match view.ticket(*ticket)? {

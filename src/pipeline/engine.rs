@@ -24,6 +24,9 @@ pub struct Engine {
     pub tz: Tz,
     /// SLA policies by name.
     pub policies: BTreeMap<String, Policy>,
+    /// Signs rating links: the installation's key once
+    /// [`Engine::with_rating_secret`] gives it, else one of this process.
+    pub(crate) rating_key: crate::rating::Key,
     templates: RwLock<Arc<Templates>>,
     rules: RwLock<Arc<RuleSet>>,
 }
@@ -82,11 +85,20 @@ impl Engine {
             tz,
             policies,
             rules: RwLock::new(Arc::new(RuleSet::default())),
+            rating_key: crate::rating::Key::new(random_secret().as_bytes()),
             cfg,
         };
         let rules = engine.load_rules().map_err(EngineError::Rules)?;
         engine.rules = RwLock::new(Arc::new(rules));
         Ok(engine)
+    }
+
+    /// Signs rating links with the installation's `secret` (kept in the
+    /// store, the same for every worker), so links in mail sent before a
+    /// restart still verify.
+    pub fn with_rating_secret(mut self, secret: &[u8]) -> Engine {
+        self.rating_key = crate::rating::Key::new(secret);
+        self
     }
 
     /// The names rules may use: queues, agents, templates, SLA policies.
@@ -162,4 +174,17 @@ impl Engine {
     pub fn set_rules(&self, rules: RuleSet) {
         *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);
     }
+}
+
+/// 32 random bytes, hex: a secret for this process, or the installation's
+/// when the store has none yet.
+pub fn random_secret() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    // The system's random source failing is no state to run in: links
+    // signed with a guessable key could be forged.
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system's random number source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -13,14 +13,16 @@ mod apply;
 mod decide;
 mod engine;
 mod outgoing;
+mod rating;
 mod refused;
 mod status;
 mod ticket;
 pub mod timing;
 
 pub use decide::{Ask, Decided, Numbers, Prepared, Seen, decide, prepare};
-pub use engine::{Engine, EngineError};
+pub use engine::{Engine, EngineError, random_secret};
 pub use outgoing::{customer_audience, outgoing_mail};
+pub use rating::closing_mail;
 pub use refused::settle_refused;
 pub use ticket::{ruled_after, ruled_at_open};
 
@@ -257,6 +259,8 @@ mod tests_history;
 mod tests_hostile;
 #[cfg(test)]
 mod tests_notify;
+#[cfg(test)]
+mod tests_rating;
 #[cfg(test)]
 mod tests_reading;
 #[cfg(test)]

@@ -66,14 +66,17 @@ pub(super) fn notify(
     now: DateTime<Utc>,
 ) {
     let nothing = Personal::default();
-    notify_each(engine, commit, ticket, &decision.notify, env, &nothing, now);
+    let to = &decision.notify;
+    notify_each(engine, commit, ticket, "notify", to, env, &nothing, now);
 }
 
-/// Queues a notification about `env` to each of `addresses`.
+/// Queues a notification (`template`) about `env` to each of `addresses`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn notify_each(
     engine: &Engine,
     commit: &mut Commit,
     ticket: &mut Ticket,
+    template: &str,
     addresses: &[String],
     env: &Envelope,
     personal: &Personal,
@@ -87,7 +90,7 @@ pub(super) fn notify_each(
         let to = Party::new(None, address);
         let mail = Mail {
             purpose: Purpose::Notification,
-            template: "notify",
+            template,
             to: &to,
             audience: &team,
             personal,

@@ -430,6 +430,10 @@ fn small_values_and_preferences<S: Store>(s: &S) {
     assert_eq!(s.instance_id().unwrap(), None);
     s.set_instance_id("abc").unwrap();
     assert_eq!(s.instance_id().unwrap().as_deref(), Some("abc"));
+    // A value made once: the first one stays, whoever asks later.
+    assert_eq!(s.init_meta("secret", "first").unwrap(), "first");
+    assert_eq!(s.init_meta("secret", "second").unwrap(), "first");
+    assert_eq!(s.meta("secret").unwrap().as_deref(), Some("first"));
     // Checkpoints: set with the mail they cover, or alone; read back typed.
     assert_eq!(s.checkpoint("support").unwrap(), None);
     let mut c = Commit::default();

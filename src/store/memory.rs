@@ -318,6 +318,14 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn init_meta(&self, key: &str, value: &str) -> Result<String> {
+        let mut m = self.lock();
+        Ok(m.meta
+            .entry(key.to_owned())
+            .or_insert_with(|| value.to_owned())
+            .clone())
+    }
+
     fn lease(
         &self,
         name: &str,

@@ -503,6 +503,12 @@ pub trait Store: View {
 
     fn set_meta(&self, key: &str, value: &str) -> Result<()>;
 
+    /// Sets `key` to `value` unless it has a value already, in one step;
+    /// returns the value it has now. Of several processes making an
+    /// installation secret at once, all end up with the first one's.
+    /// Durable when it returns.
+    fn init_meta(&self, key: &str, value: &str) -> Result<String>;
+
     /// Takes or renews the lease `name` (a mailbox to read, the minute
     /// timers) for `holder` until `until`, when it is free, has run out at
     /// `now`, or is `holder`'s already; true when `holder` holds it now.

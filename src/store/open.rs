@@ -188,6 +188,9 @@ impl Store for Opened {
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         each!(self, s => s.set_meta(key, value))
     }
+    fn init_meta(&self, key: &str, value: &str) -> Result<String> {
+        each!(self, s => s.init_meta(key, value))
+    }
     fn lease(
         &self,
         name: &str,

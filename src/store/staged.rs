@@ -369,6 +369,11 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         self.inner.set_meta(key, value)
     }
 
+    fn init_meta(&self, key: &str, value: &str) -> Result<String> {
+        self.write_out()?;
+        self.inner.init_meta(key, value)
+    }
+
     fn lease(
         &self,
         name: &str,

@@ -703,6 +703,20 @@ impl Store for PgStore {
             .map_err(pg_err)
         })
     }
+
+    fn init_meta(&self, key: &str, value: &str) -> Result<String> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &value],
+            )
+            .map_err(pg_err)?;
+            let row = c
+                .query_one("SELECT value FROM meta WHERE key = $1", &[&key])
+                .map_err(pg_err)?;
+            Ok(row.get::<_, String>(0))
+        })
+    }
 }
 
 /// A blob, written once: when it is there already it stays as it is.

@@ -676,6 +676,22 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn init_meta(&self, key: &str, value: &str) -> Result<String> {
+        let now = match self.meta.compare_and_swap(
+            key.as_bytes(),
+            None::<&[u8]>,
+            Some(value.as_bytes()),
+        )? {
+            Ok(()) => value.to_owned(),
+            Err(held) => held
+                .current
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .unwrap_or_else(|| value.to_owned()),
+        };
+        self.db.flush()?;
+        Ok(now)
+    }
+
     fn lease(
         &self,
         name: &str,
