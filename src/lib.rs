@@ -57,6 +57,9 @@
 //!   ([`outgoing::ack`]), the finished message ([`outgoing::compose`]).
 //! - [`agent`]: an agent's reply read as commands and an answer; each
 //!   command in one place ([`agent::command`]: how it reads, what it does).
+//! - [`rating`]: satisfaction ratings read from a customer's reply, and
+//!   the signed links closing mail offers (HMAC under the installation's
+//!   secret); the pipeline records them ([`pipeline`]'s `rating`).
 //! - [`pacing`]: how many acknowledgements a correspondent gets (per
 //!   sender, domain and text: robots at any pace).
 //! - [`limits`] and [`text`]: bounds on the work one message causes; text

@@ -68,6 +68,8 @@ fn ticket_json(t: &Ticket) -> Value {
         "links": t.links,
         "participants": t.participants,
         "rules_fired": t.rules_fired,
+        "rating_asked": t.rating_asked.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        "rating": t.rating,
     })
 }
 
@@ -236,6 +238,20 @@ pub fn show<S: Store + ?Sized>(
             out,
             "  tags {}",
             t.tags.iter().cloned().collect::<Vec<_>>().join(", ")
+        )?;
+    }
+    if let Some(r) = &t.rating {
+        let words = r.words.lines().next().unwrap_or_default();
+        writeln!(
+            out,
+            "  rated {} of 5 by {}{}",
+            r.score,
+            r.by,
+            if words.is_empty() {
+                String::new()
+            } else {
+                format!(": {words}")
+            }
         )?;
     }
     if !t.links.is_empty() {
