@@ -104,7 +104,10 @@
 //!   runs on the embedded store, and [`runtime::lmtp`], the listener the
 //!   site's MTA hands mail to (LMTP, `250` once stored).
 //! - [`peer`]: this process's name among the workers of a shared store.
-//! - [`report`]: listings for the CLI and the control socket.
+//! - [`report`]: listings for the CLI and the control socket;
+//!   [`stats`], the figures of `ticketbox report` (per queue: volume,
+//!   first response in business time, SLA, backlog, ratings, reopen rate;
+//!   mail by weekday and hour) and its HTML page with SVG charts.
 //! - [`dryrun`] and [`ops`]: trying rules and templates; changes made
 //!   outside mail (status, customer preferences, releasing quarantine).
 //! - [`escalation`] and [`autoclose`]: what the worker's minute timer does
@@ -153,6 +156,7 @@ pub mod rules;
 pub mod runtime;
 mod sla;
 pub mod space;
+pub mod stats;
 pub mod store;
 pub mod subject;
 mod text;

@@ -132,17 +132,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             queue,
             json,
         } => {
-            if let Some(q) = &queue
-                && !cfg.known_queues().contains(q)
-            {
-                anyhow::bail!(
-                    "no queue {q:?}; the queues are {}",
-                    cfg.known_queues()
-                        .into_iter()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
+            known_queue(&cfg, queue.as_deref())?;
             if let Some(s) = &status {
                 s.parse::<ticketbox::model::Status>()
                     .map_err(anyhow::Error::msg)?;
@@ -156,6 +146,25 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::Show { ticket, json, full } => Request::Show { ticket, json, full },
         Command::Outbox { json } => Request::Outbox { json },
         Command::Suppressed { json } => Request::Suppressed { json },
+        Command::Report {
+            since,
+            queue,
+            html,
+            json,
+        } => {
+            known_queue(&cfg, queue.as_deref())?;
+            // The worker writes the page: it needs a path that does not
+            // depend on where it was started.
+            let html = html
+                .map(|p| std::path::absolute(&p).with_context(|| format!("{}", p.display())))
+                .transpose()?;
+            Request::Report {
+                since: since.as_deref().map(parse_since).transpose()?,
+                queue,
+                html,
+                json,
+            }
+        }
         Command::Unsuppress { address } => Request::Unsuppress { address },
         Command::Status { json } if !cfg.data_dir.exists() => return not_running(&cfg, json),
         Command::Status { json } => Request::Status { json },
@@ -248,6 +257,17 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         }
         Request::Outbox { json } => report::outbox(&mut out, &store, json)?,
         Request::Suppressed { json } => report::suppressed(&mut out, &store, json)?,
+        Request::Report {
+            since,
+            queue,
+            html,
+            json,
+        } => {
+            let engine = engine(cfg, &store)?;
+            let ask = ticketbox::stats::Ask { since, queue };
+            let now = chrono::Utc::now();
+            report::summary(&mut out, &engine, &store, &ask, html.as_deref(), json, now)?
+        }
         Request::Unsuppress { address } => {
             let note = ticketbox::ops::unsuppress(&store, &address, chrono::Utc::now())?;
             store.flush()?;
@@ -357,4 +377,20 @@ fn oauth_login(cfg: &Config, name: &str) -> Result<ExitCode> {
         &mut std::io::stdout(),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a `--queue` the config does not name.
+fn known_queue(cfg: &Config, queue: Option<&str>) -> anyhow::Result<()> {
+    if let Some(q) = queue
+        && !cfg.known_queues().contains(q)
+    {
+        anyhow::bail!(
+            "no queue {q:?}; the queues are {}",
+            cfg.known_queues()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
 }

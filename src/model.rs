@@ -304,6 +304,9 @@ pub struct Ticket {
     /// The customer's satisfaction rating (a later one replaces it).
     #[serde(default)]
     pub rating: Option<Rating>,
+    /// How often a customer's mail opened it again after it was closed.
+    #[serde(default)]
+    pub reopened: u32,
 }
 
 /// A customer's rating of how their ticket went.
@@ -386,6 +389,7 @@ impl Ticket {
             ruled: None,
             rating_asked: None,
             rating: None,
+            reopened: 0,
         }
     }
 

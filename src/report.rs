@@ -534,6 +534,39 @@ pub fn released(o: &Outcome, tags: &TagFormat, json: bool) -> String {
 /// decision.
 /// A rendered template, as `templates preview` prints it: the text part
 /// here, the HTML part written to `html` when given.
+/// `ticketbox report`: the figures per queue ([`crate::stats`]) as text or
+/// JSON, and the HTML page with its charts written to `html` (whole: a
+/// reader never sees half a page).
+pub fn summary<S: Store + ?Sized>(
+    out: &mut dyn Write,
+    engine: &crate::pipeline::Engine,
+    store: &S,
+    ask: &crate::stats::Ask,
+    html: Option<&std::path::Path>,
+    json: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let r = crate::stats::build(engine, store, ask, now)?;
+    if let Some(path) = html {
+        let page = crate::stats::html::page(&r).map_err(ReportError::Input)?;
+        let tmp = path.with_extension("html.tmp");
+        std::fs::write(&tmp, page)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| ReportError::Input(format!("writing {}: {e}", path.display())))?;
+    }
+    if json {
+        return print_json(
+            out,
+            &serde_json::to_value(&r).map_err(std::io::Error::from)?,
+        );
+    }
+    write!(out, "{}", crate::stats::text(&r))?;
+    if let Some(path) = html {
+        writeln!(out, "\nHTML report written to {}", path.display())?;
+    }
+    Ok(())
+}
+
 pub fn preview(
     out: &mut dyn Write,
     r: &crate::outgoing::render::Rendered,

@@ -251,6 +251,31 @@ fn a_running_worker_is_said_at_once_and_previews_go_through_it() {
             .unwrap()
             .contains("lang=\"pl\"")
     );
+
+    // The report through the worker: its figures, and its page written
+    // where the command was asked (a relative path, from here).
+    let r = sb.json(&["report", "--json"]);
+    assert_eq!(r["total"]["tickets"], 1, "{r:#}");
+    assert_eq!(r["total"]["backlog"]["open"], 1, "{r:#}");
+    let o = sb
+        .command(&["report", "--html", "report.html"])
+        .current_dir(sb.dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("HTML report written to"),
+        "{}",
+        stdout(&o)
+    );
+    let page = std::fs::read_to_string(sb.path("report.html")).unwrap();
+    assert_eq!(page.matches("<svg").count(), 6);
+    let o = sb
+        .command(&["report", "--queue", "nosuch"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no queue \"nosuch\""), "{}", stderr(&o));
     assert!(worker.stop().success());
 }
 
@@ -272,6 +297,7 @@ fn every_argument_has_help() {
         vec!["rules", "test"],
         vec!["templates", "check"],
         vec!["templates", "preview"],
+        vec!["report"],
     ] {
         let mut args = cmd.clone();
         args.push("--help");

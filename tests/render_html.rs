@@ -4,38 +4,12 @@
 
 mod common;
 
+use common::browser::{self, chromium};
 use common::{Sandbox, fixture};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn chromium() -> Option<PathBuf> {
-    let path = PathBuf::from("/usr/bin/chromium");
-    if path.exists() {
-        return Some(path);
-    }
-    let msg = "Chromium is not installed (apt-get install chromium; tests/run-all.sh does it)";
-    if std::env::var("TICKETBOX_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
-        panic!("{msg}");
-    }
-    eprintln!("skipped: {msg}");
-    None
-}
-
-fn headless(chromium: &Path, profile: &Path) -> Command {
-    let mut c = Command::new(chromium);
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=800,500",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    c
+fn headless(chromium: &Path, profile: &Path) -> std::process::Command {
+    browser::headless(chromium, profile, (800, 500))
 }
 
 /// Measures an element (`SELECTOR`) in the browser: its computed direction
@@ -97,20 +71,10 @@ fn render(
     let dom = String::from_utf8_lossy(&out.stdout).into_owned();
     let num = |n: &str| attr(&dom, n).parse::<i64>().unwrap();
 
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = browser::artifacts();
     let png = artifacts.join(format!("{template}-{lang}.png"));
-    let _ = std::fs::remove_file(&png);
-    let shot = headless(chromium, &sb.path(&format!("profile-b-{name}")))
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", html.display()))
-        .output()
-        .unwrap();
-    assert!(
-        shot.status.success(),
-        "{}",
-        String::from_utf8_lossy(&shot.stderr)
-    );
+    let profile = sb.path(&format!("profile-b-{name}"));
+    browser::screenshot(chromium, &profile, (800, 500), &html, &png);
     (
         attr(&dom, "data-direction"),
         num("data-left"),

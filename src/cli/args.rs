@@ -88,6 +88,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Per queue: tickets and mail, first response (median and 90th
+    /// percentile, business time), SLA compliance, backlog and its age,
+    /// satisfaction ratings, reopen rate; mail by weekday and hour.
+    Report {
+        /// From this day (2026-11-01) or moment (RFC 3339) on; the backlog
+        /// is always as it stands now.
+        #[arg(long)]
+        since: Option<String>,
+        /// One queue only.
+        #[arg(long)]
+        queue: Option<String>,
+        /// Also write a page with charts here (self-contained HTML).
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Addresses mail is held for because they bounced (a permanent
     /// failure, or temporary ones adding up), with the bounce's reason.
     Suppressed {

@@ -116,6 +116,9 @@ pub(super) fn append(
     if kind == MessageKind::Customer
         && matches!(t.status, Status::Closed | Status::Pending | Status::Filed)
     {
+        if t.status == Status::Closed {
+            t.reopened += 1;
+        }
         timing::set_status(engine, t, Status::Open, now);
     }
     // The customer's latest clock is the best guess at where they are now.

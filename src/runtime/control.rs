@@ -119,6 +119,14 @@ pub enum Request {
     Status {
         json: bool,
     },
+    /// The figures per queue (`ticketbox report`); the page is written to
+    /// `html` (an absolute path).
+    Report {
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        queue: Option<String>,
+        html: Option<std::path::PathBuf>,
+        json: bool,
+    },
     /// Addresses mail is held for (they bounced).
     Suppressed {
         json: bool,
@@ -300,6 +308,23 @@ impl<S: Store + 'static> Server<S> {
                 ),
                 Request::Outbox { json } => report::outbox(&mut out, &*store, *json),
                 Request::Suppressed { json } => report::suppressed(&mut out, &*store, *json),
+                Request::Report {
+                    since,
+                    queue,
+                    html,
+                    json,
+                } => report::summary(
+                    &mut out,
+                    &engine,
+                    &*store,
+                    &crate::stats::Ask {
+                        since: *since,
+                        queue: queue.clone(),
+                    },
+                    html.as_deref(),
+                    *json,
+                    chrono::Utc::now(),
+                ),
                 Request::Quarantine { json } => report::quarantine(&mut out, &*store, *json),
                 Request::RulesTest { json, message } => {
                     rules_test(&engine, &*store, message, *json, &mut out)

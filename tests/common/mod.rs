@@ -2,6 +2,7 @@
 //! config, a Maildir and the real `ticketbox` binary.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod fake_imap;
 #[allow(dead_code)]
 pub mod fake_oauth;
