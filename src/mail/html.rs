@@ -69,6 +69,56 @@ pub fn image_marks(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The mark [`to_text_marking_images`] leaves for image `cid`.
+pub fn image_mark(cid: &str) -> String {
+    format!("{MARK_OPEN}{cid}{MARK_CLOSE}")
+}
+
+/// A stretch of marked text: words, or an image by its Content-ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Text(&'a str),
+    Image(&'a str),
+}
+
+/// `text` (marked by [`to_text_marking_images`]) cut at its image marks.
+pub fn pieces(text: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(MARK_OPEN) {
+        if at > 0 {
+            out.push(Piece::Text(&rest[..at]));
+        }
+        let after = &rest[at + MARK_OPEN.len_utf8()..];
+        match after.split_once(MARK_CLOSE) {
+            Some((cid, tail)) => {
+                out.push(Piece::Image(cid));
+                rest = tail;
+            }
+            None => {
+                rest = after;
+                break;
+            }
+        }
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    out
+}
+
+/// `text` with each image mark replaced by what `say` makes of its
+/// Content-ID (`[image: photo.png]`, or nothing).
+pub fn replace_marks(text: &str, say: impl Fn(&str) -> String) -> String {
+    pieces(text)
+        .into_iter()
+        .map(|p| match p {
+            Piece::Text(t) => t.to_owned(),
+            Piece::Image(cid) => say(cid),
+        })
+        .collect()
+}
+
 /// The `cid:` an `<img>` tag shows, if any.
 fn image_cid(tag: &str) -> Option<String> {
     let lower = tag.to_ascii_lowercase();

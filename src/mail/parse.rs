@@ -537,6 +537,18 @@ fn attachments(msg: &Message<'_>, keep_bytes: bool) -> Vec<AttachmentData> {
 /// Content-ID), as opposed to those of their signature (a logo on every
 /// mail) or of quoted mail. `None` when the mail has no HTML body.
 pub fn images_in_own_text(raw: &[u8]) -> Option<Vec<String>> {
+    Some(crate::mail::html::image_marks(&own_text_marked(raw)?))
+}
+
+/// The author's own words in the HTML body of `raw`, with each image they
+/// put among them marked where it stands (see
+/// [`crate::mail::html::pieces`]). `None` when the mail has no HTML body.
+pub fn own_text_marked(raw: &[u8]) -> Option<String> {
+    Some(crate::mail::written::read(&html_marked(raw)?).own)
+}
+
+/// The whole HTML body of `raw` as text, images marked.
+pub fn html_marked(raw: &[u8]) -> Option<String> {
     let msg = MessageParser::default().parse(raw)?;
     let html = msg
         .html_body
@@ -545,8 +557,7 @@ pub fn images_in_own_text(raw: &[u8]) -> Option<Vec<String>> {
             PartType::Html(h) => Some(h.clone()),
             _ => None,
         })?;
-    let own = crate::mail::written::read(&crate::mail::html::to_text_marking_images(&html)).own;
-    Some(crate::mail::html::image_marks(&own))
+    Some(crate::mail::html::to_text_marking_images(&html))
 }
 
 fn is_tnef(info: &AttachmentInfo) -> bool {

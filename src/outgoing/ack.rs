@@ -156,6 +156,10 @@ pub struct Personal {
     /// Who closed the ticket a closing mail is about: `agent` or `timer`
     /// (it waited on the customer too long).
     pub closing: Option<&'static str>,
+    /// The cause's author's own words from its HTML body, images marked
+    /// where they stand, with the images that go along (Content-ID, name):
+    /// `message.parts` shows them in place.
+    pub own_marked: Option<(String, Vec<(String, String)>)>,
 }
 
 /// A customer's rating, for the `rating` template.
@@ -219,24 +223,110 @@ impl FileView {
 pub struct AnswerView {
     /// The agent's name (or address when the From header had no name).
     pub agent: String,
+    /// The answer as text; an image is `[image: name]` where it stood.
     pub text: String,
     /// Paragraphs of lines, for HTML: `<p>` per paragraph, `<br>` per line.
     pub paragraphs: Vec<Vec<String>>,
+    /// The same with the images in place, for HTML: see [`PartView`].
+    pub parts: Vec<PartView>,
 }
 
 impl AnswerView {
     pub fn new(agent: &Party, text: &str) -> AnswerView {
-        let paragraphs = text
-            .split("\n\n")
-            .map(|p| p.lines().map(str::to_owned).collect::<Vec<_>>())
-            .filter(|p| p.iter().any(|l| !l.trim().is_empty()))
-            .collect();
+        AnswerView::with_images(agent, text, &[])
+    }
+
+    /// An answer whose `marked` text (see [`crate::mail::html::pieces`])
+    /// shows the `images` (Content-ID, file name) that go along with it;
+    /// a mark for any other image is left out.
+    pub fn with_images(agent: &Party, marked: &str, images: &[(String, String)]) -> AnswerView {
+        let text = placeholders(marked, images);
         AnswerView {
             agent: agent.name.clone().unwrap_or_else(|| agent.address.clone()),
-            text: text.to_owned(),
-            paragraphs,
+            paragraphs: paragraphs(&text),
+            parts: parts(marked, images),
+            text,
         }
     }
+}
+
+/// A paragraph of text, or an image shown in the HTML part by its
+/// Content-ID (`<img src="cid:{{ p.image }}">`): an answer's or a
+/// customer's mail as they wrote it, images where they put them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PartView {
+    /// The paragraph's lines (none for an image).
+    pub text: Option<Vec<String>>,
+    pub image: Option<String>,
+    /// The image's file name (for `alt`).
+    pub name: Option<String>,
+}
+
+fn paragraphs(text: &str) -> Vec<Vec<String>> {
+    text.split("\n\n")
+        .map(|p| p.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|p| p.iter().any(|l| !l.trim().is_empty()))
+        .collect()
+}
+
+/// `marked` as text: each image that goes along as `[image: name]`.
+fn placeholders(marked: &str, images: &[(String, String)]) -> String {
+    crate::mail::html::replace_marks(marked, |cid| {
+        images
+            .iter()
+            .find(|(c, _)| c == cid)
+            .map(|(_, name)| format!("[image: {name}]"))
+            .unwrap_or_default()
+    })
+}
+
+/// `marked` cut into paragraphs and the images among them.
+fn parts(marked: &str, images: &[(String, String)]) -> Vec<PartView> {
+    use crate::mail::html::Piece;
+    let mut out = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    let flush = |lines: &mut Vec<String>, out: &mut Vec<PartView>| {
+        while lines.last().is_some_and(|l| l.trim().is_empty()) {
+            lines.pop();
+        }
+        if !lines.is_empty() {
+            out.push(PartView {
+                text: Some(std::mem::take(lines)),
+                image: None,
+                name: None,
+            });
+        }
+    };
+    for paragraph in marked.split("\n\n") {
+        for line in paragraph.lines() {
+            let mut current = String::new();
+            for piece in crate::mail::html::pieces(line) {
+                match piece {
+                    Piece::Text(t) => current.push_str(t),
+                    Piece::Image(cid) => {
+                        let Some((_, name)) = images.iter().find(|(c, _)| c == cid) else {
+                            continue;
+                        };
+                        if !current.trim().is_empty() {
+                            lines.push(current.trim().to_owned());
+                        }
+                        current.clear();
+                        flush(&mut lines, &mut out);
+                        out.push(PartView {
+                            text: None,
+                            image: Some(cid.to_owned()),
+                            name: Some(name.clone()),
+                        });
+                    }
+                }
+            }
+            if !current.trim().is_empty() {
+                lines.push(current.trim_end().to_owned());
+            }
+        }
+        flush(&mut lines, &mut out);
+    }
+    out
 }
 
 /// Longest customer text a notification carries.
@@ -303,6 +393,8 @@ struct MessageView<'a> {
     excerpt: String,
     /// What the sender wrote, without the mail they quoted.
     text: String,
+    /// Their own words with their images in place (HTML).
+    parts: Vec<PartView>,
 }
 
 #[derive(Serialize)]
@@ -389,7 +481,7 @@ pub fn render_only(
         rating: personal.rating.as_ref(),
         rated: personal.rated.as_ref(),
         closing: personal.closing,
-        message: message_view(cause),
+        message: message_view(cause, personal.own_marked.as_ref()),
     };
     Ok(templates.render(s.template, s.language, &view)?)
 }
@@ -397,7 +489,10 @@ pub fn render_only(
 /// The message behind a mail, read once for both views of it: what its
 /// author wrote wherever they wrote it (with the lines they answered), and
 /// the whole of what they forwarded.
-fn message_view(cause: &Envelope) -> MessageView<'_> {
+fn message_view<'a>(
+    cause: &'a Envelope,
+    own_marked: Option<&(String, Vec<(String, String)>)>,
+) -> MessageView<'a> {
     let written = crate::mail::written::read(&cause.text);
     let mut text = written.own.clone();
     if !written.forwarded.is_empty() {
@@ -419,6 +514,13 @@ fn message_view(cause: &Envelope) -> MessageView<'_> {
             .chars()
             .take(600)
             .collect(),
+        parts: match own_marked {
+            Some((marked, images)) => parts(
+                &marked.chars().take(MAX_QUOTED_CHARS).collect::<String>(),
+                images,
+            ),
+            None => parts(&text, &[]),
+        },
         text: text.trim().chars().take(MAX_QUOTED_CHARS).collect(),
     }
 }
@@ -570,7 +672,13 @@ pub fn check_templates(
             due: "Monday, 23 November, 13:00".into(),
             breached: true,
         }),
-        answer: Some(AnswerView::new(&agent, "Hello Dana,\n\nplease restart it.")),
+        answer: Some(AnswerView::with_images(
+            &agent,
+            &crate::mail::html::to_text_marking_images(
+                "<p>Hello Dana,</p><p>please restart it here:</p><img src=\"cid:howto@1\"><p>Ola</p>",
+            ),
+            &[("howto@1".into(), "howto.png".into())],
+        )),
         problems: vec!["line 3: #clsoe: unknown command; did you mean #close?".into()],
         files: vec![FileView::new("photo.jpg", 120_000, true)],
         forward: Vec::new(),
@@ -597,6 +705,12 @@ pub fn check_templates(
             closed_by: Some("agent@example.com".into()),
         }),
         closing: Some("agent"),
+        own_marked: Some((
+            crate::mail::html::to_text_marking_images(
+                "<p>The printer shows this:</p><img src=\"cid:shot@1\"><p>Dana</p>",
+            ),
+            vec![("shot@1".into(), "shot.png".into())],
+        )),
     };
     // The sparse sample still carries what its template is for: an
     // escalation notice always has its escalation.

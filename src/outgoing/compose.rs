@@ -138,20 +138,44 @@ pub fn compose(
     let built = match (rendered.html, attachments.is_empty()) {
         (None, true) => msg.header(ContentType::TEXT_PLAIN).body(rendered.text),
         (Some(html), true) => msg.multipart(MultiPart::alternative_plain_html(rendered.text, html)),
-        (html, false) => {
-            let mut mixed = match html {
-                Some(html) => MultiPart::mixed()
-                    .multipart(MultiPart::alternative_plain_html(rendered.text, html)),
-                None => MultiPart::mixed().singlepart(SinglePart::plain(rendered.text)),
-            };
+        (None, false) => {
+            let mut mixed = MultiPart::mixed().singlepart(SinglePart::plain(rendered.text));
             for a in attachments {
-                let ct = ContentType::parse(&a.info.content_type).unwrap_or_else(|_| {
-                    ContentType::parse("application/octet-stream").expect("a valid literal")
-                });
-                let name = text::one_line(&a.info.name, text::MAX_FILE_NAME_CHARS);
-                mixed = mixed.singlepart(Attachment::new(name).body(a.bytes, ct));
+                mixed = mixed.singlepart(attachment(a));
             }
             msg.multipart(mixed)
+        }
+        (Some(html), false) => {
+            // Images the HTML shows by Content-ID travel beside it
+            // (multipart/related, inline), so the reader sees them where
+            // they were put; everything else is an attachment.
+            let (inline, files): (Vec<_>, Vec<_>) =
+                attachments.into_iter().partition(|a| shows(&html, a));
+            let body = if inline.is_empty() {
+                MultiPart::alternative_plain_html(rendered.text, html)
+            } else {
+                let mut related = MultiPart::related().singlepart(SinglePart::html(html));
+                for a in inline {
+                    let cid = a.content_id.clone().unwrap_or_default();
+                    let name = text::one_line(&a.info.name, text::MAX_FILE_NAME_CHARS);
+                    related = related.singlepart(
+                        Attachment::new_inline_with_name(cid, name)
+                            .body(a.bytes, content_type(&a.info.content_type)),
+                    );
+                }
+                MultiPart::alternative()
+                    .singlepart(SinglePart::plain(rendered.text))
+                    .multipart(related)
+            };
+            if files.is_empty() {
+                msg.multipart(body)
+            } else {
+                let mut mixed = MultiPart::mixed().multipart(body);
+                for a in files {
+                    mixed = mixed.singlepart(attachment(a));
+                }
+                msg.multipart(mixed)
+            }
         }
     }
     .map_err(|e| AckError::Build(e.to_string()))?;
@@ -257,4 +281,43 @@ impl Purpose {
             Purpose::Reply => None,
         }
     }
+}
+
+fn attachment(a: AttachmentData) -> SinglePart {
+    let name = text::one_line(&a.info.name, text::MAX_FILE_NAME_CHARS);
+    Attachment::new(name).body(a.bytes, content_type(&a.info.content_type))
+}
+
+fn content_type(ct: &str) -> ContentType {
+    ContentType::parse(ct).unwrap_or_else(|_| {
+        ContentType::parse("application/octet-stream").expect("a valid literal")
+    })
+}
+
+/// Whether `html` shows attachment `a` by its Content-ID (as written, or
+/// as the template's HTML escaping wrote it).
+fn shows(html: &str, a: &AttachmentData) -> bool {
+    // A Content-ID goes back into a header: only a plain one (no spaces,
+    // brackets or line breaks from someone's odd mail) is shown inline.
+    let Some(cid) = a.content_id.as_deref().filter(|c| {
+        !c.is_empty()
+            && c.len() <= 250
+            && c.chars()
+                .all(|ch| ch.is_ascii_graphic() && ch != '<' && ch != '>')
+    }) else {
+        return false;
+    };
+    let escaped: String = cid
+        .chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '/' => "&#x2f;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#x27;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    html.contains(&format!("cid:{cid}")) || html.contains(&format!("cid:{escaped}"))
 }

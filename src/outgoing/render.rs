@@ -128,6 +128,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/he/status.txt"),
     ),
     (
+        "en/notify.html",
+        include_str!("../../templates/en/notify.html"),
+    ),
+    (
+        "pl/notify.html",
+        include_str!("../../templates/pl/notify.html"),
+    ),
+    (
+        "he/notify.html",
+        include_str!("../../templates/he/notify.html"),
+    ),
+    (
         "en/rating.txt",
         include_str!("../../templates/en/rating.txt"),
     ),

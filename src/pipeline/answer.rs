@@ -249,8 +249,24 @@ fn relay<V: View + ?Sized>(
         tz,
         display: &engine.cfg.display,
     };
+    // Parsing again only pays when there is something to carry.
+    let files = if env.attachments.is_empty() {
+        Vec::new()
+    } else {
+        let mut files = crate::mail::parse::attachment_data(raw);
+        files.retain(|f| !is_our_mail(engine, f));
+        // Images of the agent's signature (a logo on every mail) or of
+        // the quoted mail stay behind; those in their text go along.
+        if let Some(own) = crate::mail::parse::images_in_own_text(raw) {
+            files.retain(|f| {
+                !f.info.content_type.starts_with("image/")
+                    || f.content_id.as_ref().is_none_or(|cid| own.contains(cid))
+            });
+        }
+        files
+    };
     let personal = Personal {
-        answer: Some(AnswerView::new(agent, answer)),
+        answer: Some(answer_view(raw, env, agent, answer, &files)),
         rating: closing
             .then(|| super::rating::ask(engine, t, &language, now))
             .flatten(),
@@ -314,22 +330,7 @@ fn relay<V: View + ?Sized>(
         in_reply_to: seen.last().cloned(),
         references: seen,
         ticket: t.id,
-        // Parsing again only pays when there is something to carry.
-        attachments: if env.attachments.is_empty() {
-            Vec::new()
-        } else {
-            let mut files = crate::mail::parse::attachment_data(raw);
-            files.retain(|f| !is_our_mail(engine, f));
-            // Images of the agent's signature (a logo on every mail) or of
-            // the quoted mail stay behind; those in their text go along.
-            if let Some(own) = crate::mail::parse::images_in_own_text(raw) {
-                files.retain(|f| {
-                    !f.info.content_type.starts_with("image/")
-                        || f.content_id.as_ref().is_none_or(|cid| own.contains(cid))
-                });
-            }
-            files
-        },
+        attachments: files,
     };
     let (entry, sent) = match compose(draft, &engine.identity, now) {
         Ok(built) => built,
@@ -350,6 +351,58 @@ fn relay<V: View + ?Sized>(
         recipients,
         left_out,
     }))
+}
+
+/// The agent's answer with the images they put in it (pasted
+/// screenshots, sent along in `files`) where they put them: read again
+/// from their HTML with the images marked, when that reads as the same
+/// answer; else the images after the text.
+fn answer_view(
+    raw: &[u8],
+    env: &Envelope,
+    agent: &Party,
+    answer: &str,
+    files: &[crate::mail::parse::AttachmentData],
+) -> AnswerView {
+    let images = inline_images(files);
+    if images.is_empty() {
+        return AnswerView::new(agent, answer);
+    }
+    let words = |s: &str| {
+        let s = crate::mail::html::replace_marks(s, |_| String::new());
+        // Gmail's text part says where an image was in its own words.
+        let s = IMAGE_NOTE.replace_all(&s, "");
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let marked = crate::mail::parse::html_marked(raw)
+        .map(|html| agent::read_mail(&html, &env.subject).answer)
+        .filter(|m| words(m) == words(answer))
+        .unwrap_or_else(|| {
+            let marks: String = images
+                .iter()
+                .map(|(cid, _)| crate::mail::html::image_mark(cid))
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            format!(
+                "{}\n\n{marks}",
+                IMAGE_NOTE.replace_all(answer, "").trim_end()
+            )
+        });
+    AnswerView::with_images(agent, &marked, &images)
+}
+
+/// `[image: shot.png]`, as Gmail writes an image into its text part.
+static IMAGE_NOTE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"\[image: [^\]\n]*\]").expect("pattern"));
+
+/// The images among `files` an HTML body can show by Content-ID:
+/// (Content-ID, file name).
+pub(super) fn inline_images(files: &[crate::mail::parse::AttachmentData]) -> Vec<(String, String)> {
+    files
+        .iter()
+        .filter(|f| f.info.content_type.starts_with("image/"))
+        .filter_map(|f| f.content_id.clone().map(|cid| (cid, f.info.name.clone())))
+        .collect()
 }
 
 /// A copy of our own mail attached to the agent's (Outlook's "attach
@@ -469,6 +522,12 @@ pub(super) fn customer_files(env: &Envelope, raw: &[u8]) -> Personal {
             total += a.bytes.len();
             p.forward.push(a);
         }
+    }
+    // Their own words with the images they put among them, for the HTML
+    // notification (a screenshot where they pasted it).
+    let images = inline_images(&p.forward);
+    if !images.is_empty() {
+        p.own_marked = crate::mail::parse::own_text_marked(raw).map(|m| (m, images));
     }
     p
 }

@@ -258,6 +258,8 @@ mod tests_history;
 #[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]
+mod tests_inline;
+#[cfg(test)]
 mod tests_notify;
 #[cfg(test)]
 mod tests_rating;
