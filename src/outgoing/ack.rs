@@ -285,7 +285,7 @@ fn parts(marked: &str, images: &[(String, String)]) -> Vec<PartView> {
     use crate::mail::html::Piece;
     let mut out = Vec::new();
     let mut lines: Vec<String> = Vec::new();
-    let flush = |lines: &mut Vec<String>, out: &mut Vec<PartView>| {
+    let end_paragraph = |lines: &mut Vec<String>, out: &mut Vec<PartView>| {
         while lines.last().is_some_and(|l| l.trim().is_empty()) {
             lines.pop();
         }
@@ -311,7 +311,7 @@ fn parts(marked: &str, images: &[(String, String)]) -> Vec<PartView> {
                             lines.push(current.trim().to_owned());
                         }
                         current.clear();
-                        flush(&mut lines, &mut out);
+                        end_paragraph(&mut lines, &mut out);
                         out.push(PartView {
                             text: None,
                             image: Some(cid.to_owned()),
@@ -324,7 +324,7 @@ fn parts(marked: &str, images: &[(String, String)]) -> Vec<PartView> {
                 lines.push(current.trim_end().to_owned());
             }
         }
-        flush(&mut lines, &mut out);
+        end_paragraph(&mut lines, &mut out);
     }
     out
 }
