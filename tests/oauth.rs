@@ -14,6 +14,15 @@ use common::mailstack::{self, Mailstack, fresh_address, smtp_send, wait_for};
 use serde_json::Value;
 use std::time::Duration;
 
+/// The fake server's sign-in and app user are one per process: the tests
+/// that set them run one at a time (in parallel, one test's login could
+/// take the user another test set).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn client(name: &str, mechanism: &str) -> String {
     format!(
         "[oauth.{name}]\nprovider = \"custom\"\nclient_id = \"{id}\"\nmechanism = \"{mechanism}\"\n\
@@ -119,6 +128,7 @@ fn saved_refresh(sb: &Sandbox, client: &str, user: &str) -> String {
 
 #[test]
 fn mailboxes_and_smtp_log_in_with_tokens_that_refresh_and_a_revoked_one_raises_an_alarm() {
+    let _serial = one_at_a_time();
     let Some(stack) = mailstack::mailstack() else {
         return;
     };
@@ -249,6 +259,7 @@ fn mailboxes_and_smtp_log_in_with_tokens_that_refresh_and_a_revoked_one_raises_a
 
 #[test]
 fn an_app_only_client_needs_no_sign_in_and_a_wrong_secret_is_named() {
+    let _serial = one_at_a_time();
     let server = OauthServer::get();
     let user = "shared-box@example.test";
     server.app_is(user);
@@ -293,6 +304,7 @@ fn an_app_only_client_needs_no_sign_in_and_a_wrong_secret_is_named() {
 
 #[test]
 fn smtp_with_oauthbearer_and_a_shared_mailbox_read_with_an_app_only_token() {
+    let _serial = one_at_a_time();
     let Some(stack) = mailstack::mailstack() else {
         return;
     };
