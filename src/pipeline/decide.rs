@@ -266,11 +266,16 @@ pub fn decide<V: View + ?Sized>(
     }
 
     let mut placement = thread::place(&env, verdict.class, &engine.threading, view, now)?;
+    // The ticket it joins, read once for everything below.
+    let mut joined = match &placement {
+        Placement::Existing { ticket, .. } => view.ticket(*ticket)?,
+        Placement::New { .. } => None,
+    };
     // A satisfaction rating (a signed link's subject, or a number in reply
     // to a closing mail that asked): kept on its ticket, which stays as it
     // is, however long ago it closed.
     if verdict.class == Class::Normal && !is_agent && old_mail.is_none() {
-        match super::rating::recognise(engine, view, &env, &placement, &author_addr)? {
+        match super::rating::recognise(engine, view, &env, joined.as_ref(), &author_addr)? {
             Some(super::rating::Found::Rating {
                 ticket,
                 score,
@@ -302,7 +307,7 @@ pub fn decide<V: View + ?Sized>(
     }
     let mut existing = None;
     if let Placement::Existing { ticket, via } = &placement {
-        match view.ticket(*ticket)? {
+        match joined.take() {
             Some(t)
                 if t.status == Status::Closed
                     && kind == MessageKind::Customer

@@ -14,7 +14,6 @@ use crate::model::{MessageRecord, RatedVia, Rating, Status, Ticket, TicketId};
 use crate::outgoing::ack::{Personal, Purpose, RatedView};
 use crate::rating::{self, Ask};
 use crate::store::{Commit, StoreError, View};
-use crate::thread::Placement;
 use chrono::{DateTime, Utc};
 
 /// The links asking for a rating of `t`, in `language`, when its queue
@@ -97,14 +96,15 @@ pub(super) enum Found {
     Refused(String),
 }
 
-/// Reads `env` (a person's mail, threaded to `placement`) as a rating: a
-/// signed link's subject, or a number in reply to a closed ticket whose
-/// closing mail asked, from its customer or someone they copied.
+/// Reads `env` (a person's mail, threaded to the ticket `joined`, if any)
+/// as a rating: a signed link's subject, or a number in reply to a closed
+/// ticket whose closing mail asked, from its customer or someone they
+/// copied.
 pub(super) fn recognise<V: View + ?Sized>(
     engine: &Engine,
     view: &V,
     env: &Envelope,
-    placement: &Placement,
+    joined: Option<&Ticket>,
     author: &str,
 ) -> Result<Option<Found>, StoreError> {
     if let Some(token) = rating::find_token(&env.subject) {
@@ -130,10 +130,7 @@ pub(super) fn recognise<V: View + ?Sized>(
             via: RatedVia::Link,
         }));
     }
-    let Placement::Existing { ticket, .. } = placement else {
-        return Ok(None);
-    };
-    let Some(t) = view.ticket(*ticket)? else {
+    let Some(t) = joined else {
         return Ok(None);
     };
     let asked_since_closing = t
@@ -148,7 +145,7 @@ pub(super) fn recognise<V: View + ?Sized>(
     let words = crate::i18n::ALL.iter().map(|l| &l.rating);
     Ok(
         rating::read(&own, words).map(|(score, words)| Found::Rating {
-            ticket: Box::new(t),
+            ticket: Box::new(t.clone()),
             score,
             words,
             via: RatedVia::Reply,
