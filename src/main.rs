@@ -37,19 +37,17 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
-    tracing_subscriber::fmt()
-        .with_writer(cli::log::Scrubbed)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
+    // The config says how to log; until it is read (and for the commands
+    // that read none), the command line and the defaults do.
+    let log = cli::log::Logging {
+        format: cli.log_format,
+        default_level,
+    };
     // A mail server retries on 75 and bounces on anything else: for
     // `deliver` every failure to store (a config that does not load
     // included) is one to retry, never a bounce.
     let delivering = matches!(cli.command, Command::Deliver { .. });
-    match real_main(cli) {
+    match real_main(cli, &log) {
         Ok(code) => code,
         Err(e) if delivering => {
             eprintln!("ticketbox deliver: not stored, the mail server should try again: {e:#}");
@@ -71,7 +69,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn real_main(cli: Cli) -> Result<ExitCode> {
+fn real_main(cli: Cli, log: &cli::log::Logging) -> Result<ExitCode> {
+    if matches!(cli.command, Command::Init { .. } | Command::Config { .. }) {
+        log.init(&ticketbox::config::LogCfg::default());
+    }
     match &cli.command {
         Command::Init { dir } => {
             let dir = dir.clone().unwrap_or_else(|| ".".into());
@@ -86,7 +87,14 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let explicit = cli.config != Path::new("ticketbox.toml");
-    let mut cfg = Config::load(&cli.config, explicit).context("loading the config")?;
+    let loaded = Config::load(&cli.config, explicit);
+    log.init(
+        loaded
+            .as_ref()
+            .map(|c| &c.log)
+            .unwrap_or(&Default::default()),
+    );
+    let mut cfg = loaded.context("loading the config")?;
     if let Some(d) = cli.data {
         // Everything a run writes moves with the data: the file outbox
         // too, unless the config put it somewhere of its own.

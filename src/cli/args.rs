@@ -13,6 +13,10 @@ pub struct Cli {
     /// the config sets `outbox.dir`. Overrides `data_dir` in the config.
     #[arg(long, global = true)]
     pub data: Option<PathBuf>,
+    /// Log lines as text, or as one JSON object per line (over
+    /// `[log] format`).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<ticketbox::config::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }

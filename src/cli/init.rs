@@ -149,6 +149,18 @@ mod tests {
                 format!("{:?}", all.queues),
                 format!("{:?}", d.queues),
             ),
+            ("csat", format!("{:?}", all.csat), format!("{:?}", d.csat)),
+            (
+                "bounces",
+                format!("{:?}", all.bounces),
+                format!("{:?}", d.bounces),
+            ),
+            (
+                "health",
+                format!("{:?}", all.health),
+                format!("{:?}", d.health),
+            ),
+            ("log", format!("{:?}", all.log), format!("{:?}", d.log)),
             (
                 "plain",
                 format!("{:?}", plain.tickets),

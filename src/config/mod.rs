@@ -217,6 +217,27 @@ pub struct Config {
     pub bounces: BouncesCfg,
     /// `[csat]`: satisfaction ratings asked for when tickets close.
     pub csat: CsatCfg,
+    /// `[log]`: how log lines look and how many there are.
+    pub log: LogCfg,
+}
+
+/// `[log]`: `format` is `text` (for people) or `json` (one object per
+/// line, for a log collector); `level` is a filter such as `info` or
+/// `ticketbox=debug,info` (`RUST_LOG` wins; empty: `info` for `run`,
+/// `warn` for other commands).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogCfg {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// `[csat]`: the closing mail asks for a rating from 1 to 5 (per queue:
@@ -518,6 +539,7 @@ impl Default for Config {
             oauth: BTreeMap::new(),
             bounces: BouncesCfg::default(),
             csat: CsatCfg::default(),
+            log: LogCfg::default(),
         }
     }
 }
@@ -806,6 +828,11 @@ impl Config {
             errors.push(bad(
                 "health.failing_after_seconds must be at least 1 (an alarm at the first hiccup would cry wolf)".into(),
             ));
+        }
+        if !self.log.level.is_empty()
+            && let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level)
+        {
+            errors.push(bad(format!("log.level {:?}: {e}", self.log.level)));
         }
         if self.csat.notify_at_or_below > 5 {
             errors.push(bad(format!(
