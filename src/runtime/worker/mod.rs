@@ -382,6 +382,10 @@ impl<S: Store + 'static> Worker<S> {
             [reload::Kind::Rules, reload::Kind::Templates]
                 .into_iter()
                 .map(|k| tokio::spawn(reload::watch(self.engine.clone(), k, shutdown.clone())))
+                .chain([tokio::spawn(reload::on_hangup(
+                    self.engine.clone(),
+                    shutdown.clone(),
+                ))])
                 .collect()
         };
         // On a shared store: this worker's sign of life, which keeps its

@@ -1,7 +1,8 @@
-//! Hot reload of rules and templates: their directories are watched; a
-//! change is loaded and checked in full, and only a set without errors
-//! replaces the one in force. A bad edit is logged with every error and
-//! changes nothing.
+//! Hot reload of rules and templates: their directories are watched, and
+//! SIGHUP asks too (for directories on file systems that send no events,
+//! and for service managers: `systemctl reload`); a change is loaded and
+//! checked in full, and only a set without errors replaces the one in
+//! force. A bad edit is logged with every error and changes nothing.
 
 use crate::pipeline::Engine;
 use std::path::PathBuf;
@@ -78,13 +79,40 @@ pub async fn watch(engine: Arc<Engine>, kind: Kind, mut shutdown: watch::Receive
         }
         // Let the burst settle.
         while let Ok(Some(())) = tokio::time::timeout(SETTLE, rx.recv()).await {}
-        let e = engine.clone();
-        match tokio::task::spawn_blocking(move || kind.reload(&e)).await {
-            Ok(Ok(n)) => tracing::info!(count = n, "{what} reloaded"),
-            Ok(Err(errors)) => {
-                tracing::error!("{what} not reloaded, the previous {what} stay in force:\n{errors}")
-            }
-            Err(e) => tracing::error!(error = %e, "{what} reload failed"),
+        reload(&engine, kind).await;
+    }
+}
+
+/// Loads `kind` again off the async threads, and says how it went.
+async fn reload(engine: &Arc<Engine>, kind: Kind) {
+    let what = kind.name();
+    let e = engine.clone();
+    match tokio::task::spawn_blocking(move || kind.reload(&e)).await {
+        Ok(Ok(n)) => tracing::info!(count = n, "{what} reloaded"),
+        Ok(Err(errors)) => {
+            tracing::error!("{what} not reloaded, the previous {what} stay in force:\n{errors}")
         }
+        Err(e) => tracing::error!(error = %e, "{what} reload failed"),
+    }
+}
+
+/// Reloads rules and templates at each SIGHUP until shutdown.
+pub async fn on_hangup(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; rules and templates reload on edits only");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            got = hangup.recv() => if got.is_none() { return },
+        }
+        tracing::info!("SIGHUP: reloading rules and templates");
+        reload(&engine, Kind::Rules).await;
+        reload(&engine, Kind::Templates).await;
     }
 }
