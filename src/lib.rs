@@ -103,6 +103,9 @@
 //!   [`runtime::control`], the unix socket the CLI uses while a worker
 //!   runs on the embedded store, and [`runtime::lmtp`], the listener the
 //!   site's MTA hands mail to (LMTP, `250` once stored).
+//! - [`metrics`]: what a worker counts for Prometheus (mail in and out,
+//!   commit and acknowledgement latency, reloads); [`runtime::metrics`]
+//!   serves it with `/healthz` and `/readyz`.
 //! - [`peer`]: this process's name among the workers of a shared store.
 //! - [`report`]: listings for the CLI and the control socket;
 //!   [`stats`], the figures of `ticketbox report` (per queue: volume,
@@ -141,6 +144,7 @@ pub mod intake;
 mod lang;
 mod limits;
 pub mod mail;
+pub mod metrics;
 pub mod model;
 pub mod oauth;
 pub mod ops;

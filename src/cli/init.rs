@@ -162,6 +162,11 @@ mod tests {
             ),
             ("log", format!("{:?}", all.log), format!("{:?}", d.log)),
             (
+                "metrics",
+                format!("{:?}", all.metrics),
+                format!("{:?}", d.metrics),
+            ),
+            (
                 "plain",
                 format!("{:?}", plain.tickets),
                 format!("{:?}", d.tickets),

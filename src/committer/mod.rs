@@ -180,11 +180,15 @@ fn commit_group<S: Store + ?Sized>(
         }
         results.push(batch);
     }
+    // The durable write of the whole group: what the metric times.
+    let started = std::time::Instant::now();
     staged.flush()?;
+    crate::metrics::commit_took(started.elapsed().as_secs_f64());
     Ok(results)
 }
 
 pub fn log_outcome(o: &Outcome) {
+    crate::metrics::message_in(&o.origin.to_string(), o.outcome.as_str());
     tracing::info!(
         message_id = o.message_id.as_deref().unwrap_or("-"),
         ticket = o.ticket,

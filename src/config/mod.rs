@@ -219,6 +219,39 @@ pub struct Config {
     pub csat: CsatCfg,
     /// `[log]`: how log lines look and how many there are.
     pub log: LogCfg,
+    /// `[metrics]`: the monitoring listener.
+    pub metrics: MetricsCfg,
+}
+
+/// `[metrics]`: `listen` is a loopback address and port
+/// (`127.0.0.1:9187`) where `run` serves `/metrics`, `/healthz` and
+/// `/readyz`; empty is off. It has no authentication: loopback only.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsCfg {
+    pub listen: String,
+}
+
+impl MetricsCfg {
+    /// The address to listen on, if any.
+    pub fn address(&self) -> Result<Option<std::net::SocketAddr>, String> {
+        if self.listen.trim().is_empty() {
+            return Ok(None);
+        }
+        let addr: std::net::SocketAddr = self.listen.trim().parse().map_err(|_| {
+            format!(
+                "metrics.listen {:?}: expected an address and port such as 127.0.0.1:9187",
+                self.listen
+            )
+        })?;
+        if !addr.ip().is_loopback() {
+            return Err(format!(
+                "metrics.listen {:?}: loopback addresses only (the listener has no authentication; let a local agent or proxy forward it)",
+                self.listen
+            ));
+        }
+        Ok(Some(addr))
+    }
 }
 
 /// `[log]`: `format` is `text` (for people) or `json` (one object per
@@ -540,6 +573,7 @@ impl Default for Config {
             bounces: BouncesCfg::default(),
             csat: CsatCfg::default(),
             log: LogCfg::default(),
+            metrics: MetricsCfg::default(),
         }
     }
 }
@@ -791,6 +825,9 @@ impl Config {
                 "store.lease_seconds = {}: expected 3 to 3600",
                 self.store.lease_seconds
             )));
+        }
+        if let Err(e) = self.metrics.address() {
+            errors.push(bad(e));
         }
         for p in self.lmtp.problems() {
             errors.push(bad(p));

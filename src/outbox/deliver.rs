@@ -180,6 +180,7 @@ async fn send_one<S: Store + ?Sized, T: Transport + ?Sized>(
     } else {
         std::mem::take(&mut e.raw)
     };
+    crate::metrics::delivery_attempt();
     let r = transport
         .send(&e.envelope_from, &e.recipients, raw.as_bytes())
         .await;
@@ -229,7 +230,14 @@ fn record(
                 e.state = OutboxState::Sent;
                 e.sent = Some(now);
                 round.sent += 1;
+                crate::metrics::mail_out(&e.purpose, "sent");
+                if e.purpose == "acknowledgement" {
+                    // The entry was made in the commit that stored the
+                    // message: its age is the customer's wait.
+                    crate::metrics::ack_took((now - e.created).num_milliseconds() as f64 / 1000.0);
+                }
             } else {
+                crate::metrics::mail_out(&e.purpose, "retry");
                 retry(&mut e, now, retry_after, policy, round);
             }
             if newly_refused {
@@ -254,11 +262,13 @@ fn record(
             }
             e.last_error = Some(why);
             round.failed += 1;
+            crate::metrics::mail_out(&e.purpose, "failed");
             tracing::error!(id = %e.id, ticket = e.ticket, error = ?e.last_error, "delivery failed for good");
             round.to_tell.push(e.clone());
         }
         Err(err) => {
             tracing::warn!(id = %e.id, attempt = e.attempts, error = %err.message, "delivery failed, will retry");
+            crate::metrics::mail_out(&e.purpose, "retry");
             e.last_error = Some(err.message);
             retry(&mut e, now, err.retry_after, policy, round);
         }

@@ -10,4 +10,5 @@ pub mod control;
 pub mod health;
 pub mod leased;
 pub mod lmtp;
+pub mod metrics;
 pub mod worker;

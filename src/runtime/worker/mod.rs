@@ -399,6 +399,28 @@ impl<S: Store + 'static> Worker<S> {
                 beat_stop,
             ))
         });
+        // Monitoring: off unless `[metrics] listen` is set; a port that is
+        // taken stops the start, as a taken LMTP port does.
+        let metrics = match (once, self.engine.cfg.metrics.address()) {
+            (false, Ok(Some(addr))) => {
+                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                    WorkerError::Control(format!("metrics listener on {addr}: {e}"))
+                })?;
+                tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+                let scrape = Arc::new(crate::runtime::metrics::Scrape {
+                    engine: self.engine.clone(),
+                    store: self.store.clone(),
+                    health: health.clone(),
+                    clock: self.clock.clone(),
+                });
+                Some(tokio::spawn(crate::runtime::metrics::serve(
+                    listener,
+                    scrape,
+                    shutdown.clone(),
+                )))
+            }
+            _ => None,
+        };
         let alarms = (!once).then(|| {
             tokio::spawn(crate::runtime::health::alarm_timer(
                 committer.clone(),
@@ -563,6 +585,9 @@ impl<S: Store + 'static> Worker<S> {
         }
         if let Some(a) = alarms {
             a.abort();
+        }
+        if let Some(m) = metrics {
+            m.abort();
         }
         teller.abort();
         tokio::task::spawn_blocking(move || committer_thread.join())

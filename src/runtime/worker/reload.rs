@@ -87,13 +87,21 @@ pub async fn watch(engine: Arc<Engine>, kind: Kind, mut shutdown: watch::Receive
 async fn reload(engine: &Arc<Engine>, kind: Kind) {
     let what = kind.name();
     let e = engine.clone();
-    match tokio::task::spawn_blocking(move || kind.reload(&e)).await {
-        Ok(Ok(n)) => tracing::info!(count = n, "{what} reloaded"),
-        Ok(Err(errors)) => {
-            tracing::error!("{what} not reloaded, the previous {what} stay in force:\n{errors}")
+    let ok = match tokio::task::spawn_blocking(move || kind.reload(&e)).await {
+        Ok(Ok(n)) => {
+            tracing::info!(count = n, "{what} reloaded");
+            true
         }
-        Err(e) => tracing::error!(error = %e, "{what} reload failed"),
-    }
+        Ok(Err(errors)) => {
+            tracing::error!("{what} not reloaded, the previous {what} stay in force:\n{errors}");
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "{what} reload failed");
+            false
+        }
+    };
+    crate::metrics::reloaded(what, ok);
 }
 
 /// Reloads rules and templates at each SIGHUP until shutdown.
