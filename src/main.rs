@@ -153,6 +153,12 @@ fn real_main(cli: Cli, log: &cli::log::Logging) -> Result<ExitCode> {
         }
         Command::Show { ticket, json, full } => Request::Show { ticket, json, full },
         Command::Outbox { json } => Request::Outbox { json },
+        Command::Export { since, output } => {
+            return cli::commands::export(&cfg, since.as_deref(), output.as_deref());
+        }
+        Command::Import { file } => return cli::commands::import(&cfg, &file),
+        Command::Backup { dir } => return cli::commands::backup(&cfg, &cli.config, &dir),
+        Command::Restore { dir } => return cli::commands::restore(&cfg, &dir),
         Command::Suppressed { json } => Request::Suppressed { json },
         Command::Report {
             since,
@@ -265,6 +271,7 @@ fn real_main(cli: Cli, log: &cli::log::Logging) -> Result<ExitCode> {
         }
         Request::Outbox { json } => report::outbox(&mut out, &store, json)?,
         Request::Suppressed { json } => report::suppressed(&mut out, &store, json)?,
+        Request::Export { .. } => unreachable!("exports are handled by cli::commands::export"),
         Request::Report {
             since,
             queue,

@@ -110,6 +110,31 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every record of the store as JSON lines (tickets, messages with
+    /// their raw mail, the outbox, quarantine, customers' preferences,
+    /// checkpoints, counters; format in README): a consistent snapshot,
+    /// also while a worker runs. Embedded store only (PostgreSQL: pg_dump).
+    Export {
+        /// Only tickets, mail and outgoing mail changed from this day
+        /// (2026-11-01) or moment (RFC 3339) on.
+        #[arg(long)]
+        since: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Rebuild the configured store (an empty one: a new data directory,
+    /// or an empty database) from an export, then check every record.
+    Import {
+        /// The export (a file: it is read twice, to check).
+        file: PathBuf,
+    },
+    /// A consistent backup into DIR, also while a worker runs: the export
+    /// (ticketbox-export.jsonl) and a copy of the config.
+    Backup { dir: PathBuf },
+    /// Restore a backup made by `backup` into the configured store (an
+    /// empty one).
+    Restore { dir: PathBuf },
     /// Addresses mail is held for because they bounced (a permanent
     /// failure, or temporary ones adding up), with the bounce's reason.
     Suppressed {

@@ -1,6 +1,6 @@
 //! What each command does, beyond asking the worker or printing a report.
 
-use super::access::{Reached, engine, is_locked, open_store, reach, runtime};
+use super::access::{Reached, current_thread, engine, is_locked, open_store, reach, runtime};
 use anyhow::{Context, Result, bail};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -693,4 +693,117 @@ pub fn deliver(cfg: &Config, recipient: Option<&str>) -> Result<ExitCode> {
         println!("{}", report::outcome_line(o, &engine.threading.tags));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The name of the export inside a backup directory.
+const BACKUP_FILE: &str = "ticketbox-export.jsonl";
+
+/// `ticketbox export`: through the running worker (on its committer
+/// thread, so nothing changes while it is read), else from the store.
+pub fn export(cfg: &Config, since: Option<&str>, output: Option<&Path>) -> Result<ExitCode> {
+    let since = since.map(parse_since).transpose()?;
+    match output {
+        Some(path) => {
+            let path = std::path::absolute(path)
+                .with_context(|| format!("the export's path {}", path.display()))?;
+            export_to(cfg, since, &path)
+        }
+        None => {
+            // The worker writes a file; it goes to stdout from there.
+            std::fs::create_dir_all(&cfg.data_dir).ok();
+            let tmp = std::path::absolute(
+                cfg.data_dir
+                    .join(format!(".export-{}.jsonl", std::process::id())),
+            )?;
+            let code = export_to(cfg, since, &tmp);
+            let copied = (|| -> Result<()> {
+                let mut file = std::fs::File::open(&tmp)?;
+                std::io::copy(&mut file, &mut std::io::stdout().lock())?;
+                Ok(())
+            })();
+            let _ = std::fs::remove_file(&tmp);
+            let code = code?;
+            copied.context("writing the export to stdout")?;
+            Ok(code)
+        }
+    }
+}
+
+/// Writes the export into `path` (absolute), through the worker or not.
+fn export_to(
+    cfg: &Config,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    path: &Path,
+) -> Result<ExitCode> {
+    let req = Request::Export {
+        since,
+        path: path.to_path_buf(),
+    };
+    match reach(cfg, &req)? {
+        Reached::Worker(code) => {
+            if code == ExitCode::SUCCESS {
+                eprintln!(
+                    "exported (through the running worker) to {}",
+                    path.display()
+                );
+            }
+            Ok(code)
+        }
+        Reached::Store(store) => {
+            let wrote =
+                ticketbox::store::dump::write_file(&*store, since, chrono::Utc::now(), path)
+                    .context("exporting")?;
+            eprintln!("exported {wrote} to {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `ticketbox import FILE`: into the configured store, which must be
+/// empty and held by no worker.
+pub fn import(cfg: &Config, file: &Path) -> Result<ExitCode> {
+    if control::socket_path(&cfg.data_dir).exists()
+        && current_thread()?
+            .block_on(control::request(&cfg.data_dir, &Request::Ping))
+            .is_ok()
+    {
+        bail!("a worker is running on this store: stop it, and import into an empty store");
+    }
+    let store = open_store(cfg)?;
+    let open = || -> Result<std::io::BufReader<std::fs::File>> {
+        Ok(std::io::BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?,
+        ))
+    };
+    let took = ticketbox::store::dump::import(&store, &mut open()?, &mut open()?)
+        .with_context(|| format!("importing {}", file.display()))?;
+    println!("imported and checked: {took}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ticketbox backup DIR`: the export and the config, consistent while a
+/// worker runs.
+pub fn backup(cfg: &Config, config_file: &Path, dir: &Path) -> Result<ExitCode> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let dir = std::path::absolute(dir)?;
+    let code = export_to(cfg, None, &dir.join(BACKUP_FILE))?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    if config_file.exists() {
+        std::fs::copy(config_file, dir.join("ticketbox.toml"))
+            .with_context(|| format!("copying {}", config_file.display()))?;
+    }
+    println!("backup in {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ticketbox restore DIR`: a backup's export into the configured store.
+pub fn restore(cfg: &Config, dir: &Path) -> Result<ExitCode> {
+    import(cfg, &dir.join(BACKUP_FILE))
 }

@@ -127,6 +127,12 @@ pub enum Request {
         html: Option<std::path::PathBuf>,
         json: bool,
     },
+    /// Every record as JSON lines into `path` (absolute), written on the
+    /// committer thread: nothing changes while it is read.
+    Export {
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        path: std::path::PathBuf,
+    },
     /// Addresses mail is held for (they bounced).
     Suppressed {
         json: bool,
@@ -244,6 +250,22 @@ impl<S: Store + 'static> Server<S> {
                     error: None,
                 };
             }
+            Request::Export { since, path } => {
+                let r = self
+                    .committer
+                    .run(Box::new(move |_engine, store, now| {
+                        crate::store::dump::write_file(store, since, now, &path)
+                            .map(|m| m.to_string())
+                            .map_err(|e| e.to_string())
+                    }))
+                    .await;
+                // The summary goes to the asker's stderr: stdout may be the
+                // export itself.
+                return Response {
+                    stdout: String::new(),
+                    error: r.err(),
+                };
+            }
             Request::SetStatus { ticket, status } => {
                 return self
                     .write(Box::new(move |engine, store, now| {
@@ -354,6 +376,7 @@ impl<S: Store + 'static> Server<S> {
                 | Request::Unsuppress { .. }
                 | Request::Ping
                 | Request::SetStatus { .. }
+                | Request::Export { .. }
                 | Request::SetCustomer { .. }
                 | Request::Release { .. } => Ok(()),
             };

@@ -20,7 +20,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// What a blob holds; each kind is its own key space.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BlobKind {
     /// A message as it arrived, under its content hash.
     Mail,

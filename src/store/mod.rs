@@ -14,6 +14,7 @@
 pub mod blobs;
 #[cfg(test)]
 mod conformance;
+pub mod dump;
 mod memory;
 pub mod moving;
 mod open;
@@ -132,7 +133,7 @@ pub struct Acked {
 /// began (counted durably before each try: a message that takes the whole
 /// process down, by panic, abort or the kernel's OOM killer, shows up here
 /// with its tries, so it can be set aside instead of tried forever).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingMail {
     pub hash: String,
     pub origin: String,
@@ -140,7 +141,7 @@ pub struct PendingMail {
 }
 
 /// Tries at processing one pending message.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempts {
     /// Every try, in a batch or alone.
     pub total: u32,
@@ -508,6 +509,23 @@ pub trait Store: View {
     /// installation secret at once, all end up with the first one's.
     /// Durable when it returns.
     fn init_meta(&self, key: &str, value: &str) -> Result<String>;
+
+    /// Hands every record to `f` (see [`moving::Record`]), blobs first:
+    /// `ticketbox export` and `backup`. Backends that keep their own
+    /// backups (PostgreSQL: `pg_dump`) say so.
+    fn export_records(&self, _f: &mut dyn FnMut(moving::Record) -> Result<()>) -> Result<()> {
+        Err(StoreError::Other(
+            "this store does not export its records; back it up with its own tools (pg_dump)"
+                .into(),
+        ))
+    }
+
+    /// Writes records of an export into this store (an empty one).
+    fn import_records(&self, _records: &[moving::Record]) -> Result<()> {
+        Err(StoreError::Other(
+            "this store does not import records".into(),
+        ))
+    }
 
     /// Takes or renews the lease `name` (a mailbox to read, the minute
     /// timers) for `holder` until `until`, when it is free, has run out at

@@ -8,11 +8,13 @@
 use super::blobs::BlobKind;
 use super::{Opened, OutboxEntry, PendingMail, Quarantined, Result, State, StoreError, View};
 use crate::model::{MessageRecord, Ticket, TicketId};
-use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 
-/// One stored record as a move carries it.
-#[derive(Debug, Clone)]
+/// One stored record as a move carries it, and as `ticketbox export`
+/// writes it: one JSON object per line, its `type` first (`ticket`,
+/// `message`, `blob` with the bytes in base64 …).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
     Meta {
         key: String,
@@ -21,6 +23,7 @@ pub enum Record {
     Blob {
         kind: BlobKind,
         key: String,
+        #[serde(with = "base64_bytes")]
         bytes: Vec<u8>,
     },
     Pending(PendingMail),
@@ -48,9 +51,29 @@ pub enum Record {
         hash: String,
         record: Quarantined,
     },
-    State(State),
+    State {
+        state: State,
+    },
     /// The number the next new ticket gets.
-    NextTicket(TicketId),
+    NextTicket {
+        next: TicketId,
+    },
+}
+
+/// Bytes as base64 text in JSON.
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// What a move carried, by kind.
@@ -86,7 +109,7 @@ impl std::fmt::Display for Moved {
 }
 
 impl Moved {
-    fn count(&mut self, r: &Record) {
+    pub(super) fn count(&mut self, r: &Record) {
         match r {
             Record::Ticket(_) => self.tickets += 1,
             Record::Message(_) => self.messages += 1,
@@ -133,13 +156,9 @@ pub fn move_all(from: &Opened, to: &Opened) -> Result<Moved> {
     // Read everything back from the target: the same records, byte for
     // byte.
     let mut checked = Moved::default();
-    // The lists, read once rather than once per record.
-    let lists = Lists {
-        pending: to.pending()?,
-        quarantined: to.quarantined()?,
-    };
+    let lists = read_lists(to)?;
     source.export(&mut |r| {
-        check(to, &lists, &r)?;
+        check_record(to, &lists, &r)?;
         checked.count(&r);
         Ok(())
     })?;
@@ -152,13 +171,25 @@ pub fn move_all(from: &Opened, to: &Opened) -> Result<Moved> {
 }
 
 /// What the target holds as lists: pending mail and quarantine.
-struct Lists {
+pub(super) struct Lists {
     pending: Vec<PendingMail>,
     quarantined: Vec<Quarantined>,
 }
 
+/// The target's lists, read once rather than once per record.
+pub(super) fn read_lists<S: super::Store + ?Sized>(to: &S) -> Result<Lists> {
+    Ok(Lists {
+        pending: to.pending()?,
+        quarantined: to.quarantined()?,
+    })
+}
+
 /// Whether `r` is in `to` as it was in the source.
-fn check(to: &Opened, lists: &Lists, r: &Record) -> Result<()> {
+pub(super) fn check_record<S: super::Store + ?Sized>(
+    to: &S,
+    lists: &Lists,
+    r: &Record,
+) -> Result<()> {
     let differs = |what: String| {
         Err(StoreError::Other(format!(
             "after the move, {what} differs in the target"
@@ -229,12 +260,12 @@ fn check(to: &Opened, lists: &Lists, r: &Record) -> Result<()> {
                 return differs(format!("the quarantined message {hash}"));
             }
         }
-        Record::State(st) => {
+        Record::State { state: st } => {
             if to.state(&st.key())?.as_ref() != Some(st) {
                 return differs(format!("the state {:?}", st.key()));
             }
         }
-        Record::NextTicket(n) => {
+        Record::NextTicket { next: n } => {
             if to.next_ticket_id()? < *n {
                 return differs("the next ticket number".into());
             }

@@ -704,6 +704,10 @@ impl Store for PgStore {
         })
     }
 
+    fn import_records(&self, records: &[Record]) -> Result<()> {
+        self.import(records)
+    }
+
     fn init_meta(&self, key: &str, value: &str) -> Result<String> {
         self.with(|c| {
             c.execute(
@@ -975,14 +979,14 @@ fn import_one(tx: &mut Tx<'_>, r: &Record) -> std::result::Result<(), TxError> {
                 &[hash, &enc(record)],
             )?;
         }
-        Record::State(st) => write_commit(
+        Record::State { state: st } => write_commit(
             tx,
             &Commit {
                 state: vec![st.clone()],
                 ..Commit::default()
             },
         )?,
-        Record::NextTicket(n) => {
+        Record::NextTicket { next: n } => {
             // Past every number the source gave (numbers skip, never
             // repeat).
             if *n > next_number(tx)? {

@@ -1,10 +1,11 @@
 //! Reading every record out of the embedded store, for a move to another
-//! backend (see `store::moving`).
+//! backend (see `store::moving`) and for `ticketbox export`; writing
+//! them into an empty one (`ticketbox import`, `restore`).
 
-use super::{DUE_INDEX, NEXT_TICKET, OPEN_INDEX, SledStore, dec, id_from};
+use super::{DUE_INDEX, NEXT_TICKET, OPEN_INDEX, PendingMark, SledStore, dec, enc, id_from};
 use crate::store::blobs::{BlobKind, Blobs};
 use crate::store::moving::Record;
-use crate::store::{Result, View};
+use crate::store::{Commit, Result, Store, View};
 
 /// Named values that describe the embedded store itself, not the
 /// helpdesk's data: a target keeps its own.
@@ -45,7 +46,9 @@ impl SledStore {
                 value: String::from_utf8_lossy(&v).into_owned(),
             })?;
         }
-        f(Record::NextTicket(self.next_ticket_id()?))?;
+        f(Record::NextTicket {
+            next: self.next_ticket_id()?,
+        })?;
         // In arrival order: the target numbers them again in this order.
         for p in self.pending()? {
             f(Record::Pending(p))?;
@@ -101,7 +104,66 @@ impl SledStore {
         }
         for kv in self.state.iter() {
             let (k, v) = kv?;
-            f(Record::State(dec("state", &k, &v)?))?;
+            f(Record::State {
+                state: dec("state", &k, &v)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes `records` (from an export, in its order: blobs before the
+    /// records naming them) into this store, which should be empty.
+    pub(in crate::store) fn import(&self, records: &[Record]) -> Result<()> {
+        for r in records {
+            match r {
+                Record::Meta { key, value } => self.set_meta(key, value)?,
+                Record::Blob { kind, key, bytes } => self.blobs.put(*kind, key, bytes)?,
+                Record::Pending(p) => {
+                    let mark = PendingMark {
+                        seq: self.db.generate_id()?,
+                        attempts: p.attempts,
+                        origin: p.origin.clone(),
+                    };
+                    self.pending.insert(p.hash.as_bytes(), mark.encode())?;
+                }
+                Record::Source { key, hash } => {
+                    self.sources.insert(key.as_bytes(), hash.as_bytes())?;
+                }
+                Record::Message(m) => self.commit(&Commit {
+                    messages: vec![(**m).clone()],
+                    ..Commit::default()
+                })?,
+                Record::Ticket(t) => self.commit(&Commit {
+                    ticket: Some((**t).clone()),
+                    ..Commit::default()
+                })?,
+                Record::MessageId { id, ticket } => self.commit(&Commit {
+                    placed: vec![(id.clone(), *ticket)],
+                    ..Commit::default()
+                })?,
+                Record::Conversation { key, ticket } => self.commit(&Commit {
+                    conversation: Some((key.clone(), *ticket)),
+                    ..Commit::default()
+                })?,
+                Record::Outbox(e) => self.write_outbox(std::slice::from_ref(&**e))?,
+                Record::Acks { key, times } => {
+                    self.senders.insert(key.as_bytes(), enc(times))?;
+                }
+                Record::Quarantine { hash, record } => {
+                    self.quarantine.insert(hash.as_bytes(), enc(record))?;
+                }
+                Record::State { state } => self.commit(&Commit {
+                    state: vec![state.clone()],
+                    ..Commit::default()
+                })?,
+                Record::NextTicket { next } => {
+                    // Past every number the source gave: numbers skip,
+                    // never repeat.
+                    if *next > self.next_ticket_id()? {
+                        self.meta.insert(NEXT_TICKET, next.to_string().as_bytes())?;
+                    }
+                }
+            }
         }
         Ok(())
     }

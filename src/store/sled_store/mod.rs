@@ -676,6 +676,17 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn export_records(
+        &self,
+        f: &mut dyn FnMut(crate::store::moving::Record) -> Result<()>,
+    ) -> Result<()> {
+        self.export(f)
+    }
+
+    fn import_records(&self, records: &[crate::store::moving::Record]) -> Result<()> {
+        self.import(records)
+    }
+
     fn init_meta(&self, key: &str, value: &str) -> Result<String> {
         let now = match self.meta.compare_and_swap(
             key.as_bytes(),
