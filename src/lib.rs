@@ -85,7 +85,9 @@
 //!   (PostgreSQL, shared by several workers) and [`store::MemoryStore`]
 //!   (the core's tests), held to one conformance suite; [`store::open`]
 //!   opens the one the config names, and [`store::moving`] moves an
-//!   embedded store into a server one (`ticketbox migrate`).
+//!   embedded store into a server one (`ticketbox migrate`);
+//!   [`store::dump`] writes a store as JSON lines and reads them back
+//!   (`export`, `import`, `backup`, `restore`).
 //! - [`outbox`]: the durable outgoing queue and its transports (file, SMTP);
 //!   each round claims what it sends, so no two drainers send one mail.
 //! - [`pipeline`]: [`pipeline::prepare`] and [`pipeline::decide`] (one

@@ -140,6 +140,25 @@ password_env = "TB_TEST_PASSWORD"
             .status();
     }
 
+    /// Puts many messages straight into `address`'s Maildir at once (one
+    /// ownership change at the end, not one per message).
+    pub fn deliver_many(&self, address: &str, messages: impl Iterator<Item = Vec<u8>>) {
+        let md = self.maildir(address);
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir_all(md.join(sub)).expect("maildir");
+        }
+        for (n, bytes) in messages.enumerate() {
+            let name = format!("{}.M{n}P{}.many", 1_795_800_000 + n, std::process::id());
+            let tmp = md.join("tmp").join(&name);
+            std::fs::write(&tmp, bytes).expect("write");
+            std::fs::rename(&tmp, md.join("new").join(&name)).expect("rename");
+        }
+        let _ = std::process::Command::new("chown")
+            .args(["-R", "5000:5000"])
+            .arg(&md)
+            .status();
+    }
+
     /// Like [`Mailstack::deliver_direct`], as delivered at `at`: Dovecot
     /// takes a Maildir file's modification time as its INTERNALDATE.
     pub fn deliver_direct_at(

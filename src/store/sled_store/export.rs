@@ -85,7 +85,14 @@ impl SledStore {
                 })?;
             }
         }
+        // The outbox sender may move an entry from the active tree to the
+        // done one while this reads both: it is then seen twice, and the
+        // later (newer) state is the one kept.
+        let mut entries = std::collections::BTreeMap::new();
         for e in self.outbox()? {
+            entries.insert(e.id.clone(), e);
+        }
+        for e in entries.into_values() {
             f(Record::Outbox(Box::new(e)))?;
         }
         for kv in self.senders.iter() {
