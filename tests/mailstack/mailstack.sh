@@ -247,6 +247,12 @@ start_dovecot() {
   # Daemons keep the caller's stderr open: redirect, or a captured pipe never ends.
   dovecot -c "$ROOT/dovecot/dovecot.conf" </dev/null >>"$ROOT/log/dovecot.stderr" 2>&1
   for p in 1143 1993 2424 12345; do wait_port $p; done
+  # Postfix's smtpd processes keep their connection to Dovecot's auth
+  # socket: after a restart they would answer "454 Connection lost to
+  # authentication server" until recycled. A reload recycles them.
+  if running "$POSTFIX_PID"; then
+    postfix -c "$ROOT/postfix" reload </dev/null >>"$ROOT/log/postfix.stderr" 2>&1 || true
+  fi
 }
 
 start_postfix() {
