@@ -125,34 +125,34 @@ password_env = "TB_TEST_PASSWORD"
     /// Puts a message straight into `address`'s Maildir (as an MDA would),
     /// for backlogs too large to push through SMTP quickly.
     pub fn deliver_direct(&self, address: &str, n: usize, bytes: &[u8]) {
-        let md = self.maildir(address);
-        for sub in ["new", "cur", "tmp"] {
-            std::fs::create_dir_all(md.join(sub)).expect("maildir");
-        }
         let name = format!("{}.M{n}P{}.direct", 1_795_800_000 + n, std::process::id());
-        let tmp = md.join("tmp").join(&name);
-        std::fs::write(&tmp, bytes).expect("write");
-        std::fs::rename(&tmp, md.join("new").join(&name)).expect("rename");
-        // Dovecot runs as uid 5000 and must be able to move the file.
-        let _ = std::process::Command::new("chown")
-            .args(["-R", "5000:5000"])
-            .arg(&md)
-            .status();
+        self.put_files(address, std::iter::once((name, bytes.to_vec())));
     }
 
-    /// Puts many messages straight into `address`'s Maildir at once (one
-    /// ownership change at the end, not one per message).
+    /// Puts many messages straight into `address`'s Maildir at once.
     pub fn deliver_many(&self, address: &str, messages: impl Iterator<Item = Vec<u8>>) {
+        let pid = std::process::id();
+        self.put_files(
+            address,
+            messages
+                .enumerate()
+                .map(|(n, bytes)| (format!("{}.M{n}P{pid}.many", 1_795_800_000 + n), bytes)),
+        );
+    }
+
+    /// Writes each (name, bytes) into `address`'s Maildir as an MDA does
+    /// (tmp/, then new/), then hands the Maildir to Dovecot's user once.
+    fn put_files(&self, address: &str, files: impl Iterator<Item = (String, Vec<u8>)>) {
         let md = self.maildir(address);
         for sub in ["new", "cur", "tmp"] {
             std::fs::create_dir_all(md.join(sub)).expect("maildir");
         }
-        for (n, bytes) in messages.enumerate() {
-            let name = format!("{}.M{n}P{}.many", 1_795_800_000 + n, std::process::id());
+        for (name, bytes) in files {
             let tmp = md.join("tmp").join(&name);
             std::fs::write(&tmp, bytes).expect("write");
             std::fs::rename(&tmp, md.join("new").join(&name)).expect("rename");
         }
+        // Dovecot runs as uid 5000 and must be able to move the files.
         let _ = std::process::Command::new("chown")
             .args(["-R", "5000:5000"])
             .arg(&md)
