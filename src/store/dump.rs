@@ -64,7 +64,7 @@ pub fn export<S: Store + ?Sized>(
         None => None,
     };
     let mut wrote = Moved::default();
-    store.export_records(&mut |r| {
+    store.export_records(true, &mut |r| {
         if keep.as_ref().is_some_and(|k| !k.keeps(&r)) {
             return Ok(());
         }
@@ -118,9 +118,9 @@ impl Keep {
             outbox: HashSet::new(),
             tickets: HashSet::new(),
         };
-        // First pass: which records are new enough (blobs come first in
-        // an export, so the names they answer to are gathered before).
-        store.export_records(&mut |r| {
+        // First pass, records only: which are new enough, and so which
+        // blobs the second pass keeps.
+        store.export_records(false, &mut |r| {
             match &r {
                 Record::Message(m) if m.received >= since => {
                     k.hashes.insert(m.raw_hash.clone());

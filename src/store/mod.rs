@@ -510,10 +510,15 @@ pub trait Store: View {
     /// Durable when it returns.
     fn init_meta(&self, key: &str, value: &str) -> Result<String>;
 
-    /// Hands every record to `f` (see [`moving::Record`]), blobs first:
-    /// `ticketbox export` and `backup`. Backends that keep their own
-    /// backups (PostgreSQL: `pg_dump`) say so.
-    fn export_records(&self, _f: &mut dyn FnMut(moving::Record) -> Result<()>) -> Result<()> {
+    /// Hands every record to `f` (see [`moving::Record`]), blobs first
+    /// unless `with_blobs` is false (a pass that only looks at the records
+    /// need not read every raw message): `ticketbox export` and `backup`.
+    /// Backends that keep their own backups (PostgreSQL: `pg_dump`) say so.
+    fn export_records(
+        &self,
+        _with_blobs: bool,
+        _f: &mut dyn FnMut(moving::Record) -> Result<()>,
+    ) -> Result<()> {
         Err(StoreError::Other(
             "this store does not export its records; back it up with its own tools (pg_dump)"
                 .into(),

@@ -144,7 +144,7 @@ pub fn move_all(from: &Opened, to: &Opened) -> Result<Moved> {
     }
     let mut moved = Moved::default();
     let mut chunk = Vec::with_capacity(CHUNK);
-    source.export(&mut |r| {
+    source.export(true, &mut |r| {
         moved.count(&r);
         chunk.push(r);
         if chunk.len() >= CHUNK {
@@ -157,7 +157,7 @@ pub fn move_all(from: &Opened, to: &Opened) -> Result<Moved> {
     // byte.
     let mut checked = Moved::default();
     let lists = read_lists(to)?;
-    source.export(&mut |r| {
+    source.export(true, &mut |r| {
         check_record(to, &lists, &r)?;
         checked.count(&r);
         Ok(())

@@ -191,8 +191,12 @@ impl Store for Opened {
     fn init_meta(&self, key: &str, value: &str) -> Result<String> {
         each!(self, s => s.init_meta(key, value))
     }
-    fn export_records(&self, f: &mut dyn FnMut(super::moving::Record) -> Result<()>) -> Result<()> {
-        each!(self, s => s.export_records(f))
+    fn export_records(
+        &self,
+        with_blobs: bool,
+        f: &mut dyn FnMut(super::moving::Record) -> Result<()>,
+    ) -> Result<()> {
+        each!(self, s => s.export_records(with_blobs, f))
     }
     fn import_records(&self, records: &[super::moving::Record]) -> Result<()> {
         each!(self, s => s.import_records(records))

@@ -374,10 +374,14 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         self.inner.init_meta(key, value)
     }
 
-    fn export_records(&self, f: &mut dyn FnMut(super::moving::Record) -> Result<()>) -> Result<()> {
+    fn export_records(
+        &self,
+        with_blobs: bool,
+        f: &mut dyn FnMut(super::moving::Record) -> Result<()>,
+    ) -> Result<()> {
         // What is held is part of the store: written out first.
         self.write_out()?;
-        self.inner.export_records(f)
+        self.inner.export_records(with_blobs, f)
     }
 
     fn lease(

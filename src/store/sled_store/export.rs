@@ -13,8 +13,20 @@ const OWN_VALUES: [&str; 4] = ["schema_version", NEXT_TICKET, OPEN_INDEX, DUE_IN
 
 impl SledStore {
     /// Hands every record to `f`: blobs first (a record never names a
-    /// blob the target does not have yet), then the records.
-    pub(in crate::store) fn export(&self, f: &mut dyn FnMut(Record) -> Result<()>) -> Result<()> {
+    /// blob the target does not have yet; none when not `with_blobs`),
+    /// then the records.
+    pub(in crate::store) fn export(
+        &self,
+        with_blobs: bool,
+        f: &mut dyn FnMut(Record) -> Result<()>,
+    ) -> Result<()> {
+        if with_blobs {
+            self.export_blobs(f)?;
+        }
+        self.export_records_only(f)
+    }
+
+    fn export_blobs(&self, f: &mut dyn FnMut(Record) -> Result<()>) -> Result<()> {
         for kv in self.blobs.raw.iter() {
             let (k, v) = kv?;
             f(Record::Blob {
@@ -35,6 +47,10 @@ impl SledStore {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn export_records_only(&self, f: &mut dyn FnMut(Record) -> Result<()>) -> Result<()> {
         for kv in self.meta.iter() {
             let (k, v) = kv?;
             let key = String::from_utf8_lossy(&k).into_owned();

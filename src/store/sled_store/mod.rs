@@ -678,9 +678,10 @@ impl Store for SledStore {
 
     fn export_records(
         &self,
+        with_blobs: bool,
         f: &mut dyn FnMut(crate::store::moving::Record) -> Result<()>,
     ) -> Result<()> {
-        self.export(f)
+        self.export(with_blobs, f)
     }
 
     fn import_records(&self, records: &[crate::store::moving::Record]) -> Result<()> {
