@@ -430,7 +430,10 @@ fn a_worker_killed_during_a_burst_loses_nothing_and_duplicates_nothing() {
     worker.kill9();
     let at_kill = count();
     eprintln!("killed after {at_kill} of {N} messages");
-    assert!(!sender.is_finished(), "the burst was over before the kill");
+    // The sender may well have handed every message to Postfix by now
+    // (submission is faster than delivery); what matters is that Postfix
+    // still had mail queued for the worker when it died.
+    assert!(at_kill < N, "every message was processed before the kill");
     sender.join().expect("sending");
     let worker = sb.start_worker(&[]);
     wait_listening(&sb, port);
