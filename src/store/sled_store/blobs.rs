@@ -1,11 +1,17 @@
-//! The sled store's blobs: small ones in trees of their own, big ones as
-//! files beside the database (see [`super::raw_files`] for why).
+//! The sled store's blobs: small ones appended to the blob log (see
+//! [`super::blob_log`] for why not in sled's trees), big ones as files
+//! beside the database (see [`super::raw_files`] for why).
 //!
 //! | kind | small (up to [`INLINE_MAX`]) | big |
 //! |---|---|---|
-//! | mail | `raw`: hash → bytes | `raw_big`: hash → length; the file `raw/<2 hex>/<hash>` |
-//! | outgoing | `outbox_raw`: Message-ID → bytes | `outbox_raw`: Message-ID → empty; the file named by [`outbox_file_key`] |
+//! | mail | `raw_at`: hash → [`Location`] in the log | `raw_big`: hash → length; the file `raw/<2 hex>/<hash>` |
+//! | outgoing | `outbox_at`: Message-ID → [`Location`] | `outbox_raw`: Message-ID → empty; the file named by [`outbox_file_key`] |
+//!
+//! Stores written before the log keep small blobs inside sled (`raw`:
+//! hash → bytes, `outbox_raw`: Message-ID → bytes); they are read where
+//! they are, never moved.
 
+use super::blob_log::{BlobLog, Location};
 use super::raw_files::{INLINE_MAX, RawFiles};
 use crate::store::blobs::{BlobKind, Blobs};
 use crate::store::{Result, StoreError};
@@ -13,9 +19,12 @@ use sled::Tree;
 
 pub(super) struct SledBlobs {
     pub(super) raw: Tree,
+    pub(super) raw_at: Tree,
     pub(super) raw_big: Tree,
     pub(super) outbox_raw: Tree,
+    pub(super) outbox_at: Tree,
     pub(super) files: RawFiles,
+    pub(super) log: BlobLog,
 }
 
 /// The file name of a big outgoing message: Message-IDs are not file names.
@@ -36,6 +45,34 @@ impl SledBlobs {
         }
         Ok(())
     }
+
+    /// Appends a small blob to the log and names it in `index`, unless
+    /// `index` names a location that reads back whole (the same reason as
+    /// for files).
+    fn logged(&self, index: &Tree, key: &str, bytes: &[u8]) -> Result<()> {
+        if let Some(at) = index
+            .get(key.as_bytes())?
+            .and_then(|v| Location::decode(&v))
+            && self.log.holds(&at)
+        {
+            return Ok(());
+        }
+        let at = self.log.append(bytes).map_err(io)?;
+        index.insert(key.as_bytes(), &at.encode())?;
+        Ok(())
+    }
+
+    fn read_logged(&self, index: &Tree, key: &str) -> Result<Option<Vec<u8>>> {
+        match index.get(key.as_bytes())? {
+            None => Ok(None),
+            Some(v) => {
+                let at = Location::decode(&v).ok_or_else(|| {
+                    StoreError::Other(format!("blob {key:?}: a location of {} bytes", v.len()))
+                })?;
+                self.log.read(&at).map(Some).map_err(io)
+            }
+        }
+    }
 }
 
 impl Blobs for SledBlobs {
@@ -49,16 +86,18 @@ impl Blobs for SledBlobs {
             }
             BlobKind::Mail => {
                 if !self.raw.contains_key(key.as_bytes())? {
-                    self.raw.insert(key.as_bytes(), bytes)?;
+                    self.logged(&self.raw_at, key, bytes)?;
+                }
+            }
+            BlobKind::Outgoing if big => {
+                self.file(&outbox_file_key(key), bytes)?;
+                if !self.outbox_raw.contains_key(key.as_bytes())? {
+                    self.outbox_raw.insert(key.as_bytes(), &[])?;
                 }
             }
             BlobKind::Outgoing => {
-                if big {
-                    self.file(&outbox_file_key(key), bytes)?;
-                }
                 if !self.outbox_raw.contains_key(key.as_bytes())? {
-                    let inline: &[u8] = if big { &[] } else { bytes };
-                    self.outbox_raw.insert(key.as_bytes(), inline)?;
+                    self.logged(&self.outbox_at, key, bytes)?;
                 }
             }
         }
@@ -68,6 +107,9 @@ impl Blobs for SledBlobs {
     fn get(&self, kind: BlobKind, key: &str) -> Result<Option<Vec<u8>>> {
         match kind {
             BlobKind::Mail => {
+                if let Some(b) = self.read_logged(&self.raw_at, key)? {
+                    return Ok(Some(b));
+                }
                 if let Some(v) = self.raw.get(key.as_bytes())? {
                     return Ok(Some(v.to_vec()));
                 }
@@ -76,17 +118,23 @@ impl Blobs for SledBlobs {
                 }
                 Ok(None)
             }
-            BlobKind::Outgoing => match self.outbox_raw.get(key.as_bytes())? {
-                None => Ok(None),
-                Some(v) if v.is_empty() => self.files.read(&outbox_file_key(key)).map_err(io),
-                Some(v) => Ok(Some(v.to_vec())),
-            },
+            BlobKind::Outgoing => {
+                if let Some(b) = self.read_logged(&self.outbox_at, key)? {
+                    return Ok(Some(b));
+                }
+                match self.outbox_raw.get(key.as_bytes())? {
+                    None => Ok(None),
+                    Some(v) if v.is_empty() => self.files.read(&outbox_file_key(key)).map_err(io),
+                    Some(v) => Ok(Some(v.to_vec())),
+                }
+            }
         }
     }
 
     fn sync(&self) -> Result<()> {
         // The trees are made durable by the database's own flush, which
-        // comes after this one: a flushed store never names a lost file.
+        // comes after this one: a flushed store never names a lost blob.
+        self.log.sync().map_err(io)?;
         self.files.sync().map_err(io)
     }
 }

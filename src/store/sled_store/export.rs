@@ -36,7 +36,9 @@ impl SledStore {
             })?;
         }
         for (tree, kind) in [
+            (&self.blobs.raw_at, BlobKind::Mail),
             (&self.blobs.raw_big, BlobKind::Mail),
+            (&self.blobs.outbox_at, BlobKind::Outgoing),
             (&self.blobs.outbox_raw, BlobKind::Outgoing),
         ] {
             for kv in tree.iter() {

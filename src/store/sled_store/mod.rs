@@ -2,7 +2,7 @@
 //!
 //! | tree | key → value |
 //! |---|---|
-//! | `raw`, `raw_big`, `outbox_raw` | the blobs: raw mail and outgoing messages (see `blobs.rs`) |
+//! | `raw_at`, `raw_big`, `outbox_at`, `outbox_raw` (and `raw` in older stores) | where the blobs are: raw mail and outgoing messages, in the blob log or files (see `blobs.rs`) |
 //! | `pending` | content hash → arrival number, origin (stored, not yet committed) |
 //! | `sources` | source item key → content hash |
 //! | `messages` | Message-ID → [`MessageRecord`] |
@@ -36,6 +36,7 @@ use serde::de::DeserializeOwned;
 use sled::{Db, Tree};
 use std::path::Path;
 
+mod blob_log;
 mod blobs;
 mod export;
 mod migrate;
@@ -45,6 +46,7 @@ mod tests;
 mod write;
 
 use crate::store::blobs::{BlobKind, Blobs};
+use blob_log::BlobLog;
 use blobs::SledBlobs;
 use raw_files::RawFiles;
 
@@ -199,9 +201,12 @@ impl SledStore {
         let store = SledStore {
             blobs: SledBlobs {
                 raw: t("raw")?,
+                raw_at: t("raw_at")?,
                 raw_big: t("raw_big")?,
                 outbox_raw: t("outbox_raw")?,
+                outbox_at: t("outbox_at")?,
                 files: RawFiles::new(dir),
+                log: BlobLog::open(&dir.join("log")).map_err(io)?,
             },
             pending: t("pending")?,
             sources: t("sources")?,

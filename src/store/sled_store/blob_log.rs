@@ -1,0 +1,279 @@
+//! Small blobs in append-only segment files beside the sled database.
+//!
+//! Why not in sled: sled keeps values inside its tree nodes and copies a
+//! node whole on every change to it, so a tree of 1–5 KB raw messages and
+//! acknowledgements is rewritten over and over while mail flows; that
+//! copying (and the allocation behind it) was the biggest single cost of
+//! committing a message. Blobs are written once and read rarely, so they
+//! go where such bytes are cheapest: appended to a segment file (one
+//! `write` each, one `fdatasync` per flush), with sled keeping only their
+//! 20-byte [`Location`]. Blobs are never deleted, so segments are never
+//! rewritten and need no compaction.
+//!
+//! Order and crashes: a blob is appended before the tree names it, and
+//! [`BlobLog::sync`] runs before the database's flush, so a flushed
+//! store never names bytes that are not on disk. A crash can leave a torn
+//! or unnamed tail; new blobs go after it and nothing points into it. A
+//! location is checked against its CRC-32 when read; after a power
+//! failure that reordered writes, a blob put again (its mail fetched
+//! again) finds its old location bad and is appended anew.
+
+use std::fs::File;
+use std::io::{Seek, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// A segment is closed for writing once it is this large.
+const SEGMENT_MAX: u64 = 256 << 20;
+
+/// Where one blob's bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Location {
+    segment: u32,
+    offset: u64,
+    len: u32,
+    crc: u32,
+}
+
+impl Location {
+    pub(super) fn encode(&self) -> [u8; 20] {
+        let mut b = [0u8; 20];
+        b[..4].copy_from_slice(&self.segment.to_be_bytes());
+        b[4..12].copy_from_slice(&self.offset.to_be_bytes());
+        b[12..16].copy_from_slice(&self.len.to_be_bytes());
+        b[16..].copy_from_slice(&self.crc.to_be_bytes());
+        b
+    }
+
+    pub(super) fn decode(b: &[u8]) -> Option<Location> {
+        let b: &[u8; 20] = b.try_into().ok()?;
+        let (seg, rest) = b.split_at(4);
+        let (off, rest) = rest.split_at(8);
+        let (len, crc) = rest.split_at(4);
+        Some(Location {
+            segment: u32::from_be_bytes(seg.try_into().ok()?),
+            offset: u64::from_be_bytes(off.try_into().ok()?),
+            len: u32::from_be_bytes(len.try_into().ok()?),
+            crc: u32::from_be_bytes(crc.try_into().ok()?),
+        })
+    }
+}
+
+/// The segment being appended to.
+struct Tail {
+    segment: u32,
+    file: File,
+    len: u64,
+    /// Written to since the last sync.
+    dirty: bool,
+    /// Segments closed since the last sync, still to be synced.
+    closed: Vec<File>,
+    /// A segment was created since the last sync: the folder must be
+    /// synced for its name to last.
+    new_name: bool,
+}
+
+pub(super) struct BlobLog {
+    dir: PathBuf,
+    tail: Mutex<Tail>,
+    /// [`SEGMENT_MAX`], smaller in tests.
+    segment_max: u64,
+}
+
+fn segment_name(n: u32) -> String {
+    format!("{n:08}.seg")
+}
+
+fn bad(what: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, what)
+}
+
+impl BlobLog {
+    /// Opens the log in `dir` (created when missing), appending to its
+    /// newest segment.
+    pub(super) fn open(dir: &Path) -> std::io::Result<BlobLog> {
+        let fresh = !dir.exists();
+        std::fs::create_dir_all(dir)?;
+        if fresh {
+            // The folder's name must last as long as what it will hold.
+            if let Some(parent) = dir.parent() {
+                File::open(parent)?.sync_all()?;
+            }
+        }
+        let mut newest = None;
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            let n = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".seg"))
+                .and_then(|n| n.parse::<u32>().ok());
+            newest = newest.max(n);
+        }
+        let segment = newest.unwrap_or(0);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(segment_name(segment)))?;
+        let len = file.metadata()?.len();
+        Ok(BlobLog {
+            dir: dir.to_path_buf(),
+            tail: Mutex::new(Tail {
+                segment,
+                file,
+                len,
+                dirty: false,
+                closed: Vec::new(),
+                new_name: newest.is_none(),
+            }),
+            segment_max: SEGMENT_MAX,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tail> {
+        // A panic while holding it leaves a tail whose length is re-read
+        // on the next failure at worst.
+        self.tail.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends `bytes` (not yet durable: see [`BlobLog::sync`]).
+    pub(super) fn append(&self, bytes: &[u8]) -> std::io::Result<Location> {
+        let len = u32::try_from(bytes.len())
+            .map_err(|_| bad(format!("a blob of {} bytes is too big", bytes.len())))?;
+        let mut tail = self.lock();
+        if tail.len > 0 && tail.len + u64::from(len) > self.segment_max {
+            let segment = tail.segment.saturating_add(1);
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join(segment_name(segment)))?;
+            let len = file.metadata()?.len();
+            let old = std::mem::replace(&mut tail.file, file);
+            if tail.dirty {
+                tail.closed.push(old);
+            }
+            tail.segment = segment;
+            tail.len = len;
+            tail.new_name = true;
+        }
+        tail.dirty = true;
+        if let Err(e) = tail.file.write_all(bytes) {
+            // Part of it may be there: new blobs go after whatever is.
+            tail.len = tail.file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+            return Err(e);
+        }
+        // The file is opened for appending, so the bytes went to its end,
+        // wherever that is; the position after the write says where.
+        tail.len = tail.file.stream_position()?;
+        let offset = tail.len.saturating_sub(u64::from(len));
+        Ok(Location {
+            segment: tail.segment,
+            offset,
+            len,
+            crc: crc32fast::hash(bytes),
+        })
+    }
+
+    /// The bytes at `at`, checked against their CRC.
+    pub(super) fn read(&self, at: &Location) -> std::io::Result<Vec<u8>> {
+        let path = self.dir.join(segment_name(at.segment));
+        let file = File::open(&path)?;
+        let mut buf = vec![0u8; at.len as usize];
+        file.read_exact_at(&mut buf, at.offset).map_err(|e| {
+            bad(format!(
+                "{}: {} bytes at {}: {e}",
+                path.display(),
+                at.len,
+                at.offset
+            ))
+        })?;
+        if crc32fast::hash(&buf) != at.crc {
+            return Err(bad(format!(
+                "{}: {} bytes at {} do not match their checksum",
+                path.display(),
+                at.len,
+                at.offset
+            )));
+        }
+        Ok(buf)
+    }
+
+    /// Whether `at` reads back whole and intact.
+    pub(super) fn holds(&self, at: &Location) -> bool {
+        self.read(at).is_ok()
+    }
+
+    /// Makes everything appended so far durable.
+    pub(super) fn sync(&self) -> std::io::Result<()> {
+        let mut tail = self.lock();
+        for f in std::mem::take(&mut tail.closed) {
+            f.sync_data()?;
+        }
+        if tail.dirty {
+            tail.file.sync_data()?;
+            tail.dirty = false;
+        }
+        if tail.new_name {
+            File::open(&self.dir)?.sync_all()?;
+            tail.new_name = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_read_back_across_segments_and_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = BlobLog::open(&dir.path().join("log")).unwrap();
+        log.segment_max = 24;
+        let a = log.append(b"first blob").unwrap();
+        let b = log.append(b"").unwrap();
+        let c = log.append("zweiter Blob, ąę, שלום".as_bytes()).unwrap();
+        log.sync().unwrap();
+        assert_eq!(log.read(&a).unwrap(), b"first blob");
+        assert_eq!(log.read(&b).unwrap(), b"");
+        assert_eq!(Location::decode(&c.encode()), Some(c));
+        // The third did not fit in the first segment's 24 bytes.
+        assert_eq!((a.segment, b.segment, c.segment), (0, 0, 1));
+        drop(log);
+        let log = BlobLog::open(&dir.path().join("log")).unwrap();
+        let d = log.append(b"after reopening").unwrap();
+        assert_eq!((d.segment, d.offset), (1, c.len as u64));
+        assert_eq!(log.read(&c).unwrap(), "zweiter Blob, ąę, שלום".as_bytes());
+        assert_eq!(log.read(&d).unwrap(), b"after reopening");
+    }
+
+    #[test]
+    fn a_torn_tail_is_skipped_and_a_bad_location_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let log = BlobLog::open(&path).unwrap();
+        let a = log.append(b"kept").unwrap();
+        log.sync().unwrap();
+        drop(log);
+        // A crash in the middle of an append.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path.join(segment_name(0)))
+            .unwrap();
+        f.write_all(b"torn hal").unwrap();
+        let log = BlobLog::open(&path).unwrap();
+        let b = log.append(b"next").unwrap();
+        assert_eq!(b.offset, 4 + 8);
+        assert_eq!(log.read(&a).unwrap(), b"kept");
+        assert_eq!(log.read(&b).unwrap(), b"next");
+        // A location the disk does not back (lost in a power failure).
+        let lost = Location { offset: 100, ..b };
+        assert!(!log.holds(&lost));
+        let wrong = Location {
+            crc: b.crc ^ 1,
+            ..b
+        };
+        let e = log.read(&wrong).unwrap_err().to_string();
+        assert!(e.contains("checksum"), "{e}");
+    }
+}
