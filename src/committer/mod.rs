@@ -168,23 +168,30 @@ fn commit_group<S: Store + ?Sized>(
     // the last write: deciding reads what the commits before it wrote.
     let _alone = store.exclusive()?;
     // Commits are held and written a chunk at a time (see `Staged`).
-    let staged = Staged::new(store);
     let mails: Vec<&RawMail> = group.iter().flat_map(|b| &b.mails).collect();
-    let mut outcomes = isolate::process_all(engine, &staged, clock, &mails)?.into_iter();
-    let mut results = Vec::with_capacity(group.len());
-    for b in group {
-        let batch: Vec<Outcome> = outcomes.by_ref().take(b.mails.len()).collect();
-        batch.iter().for_each(log_outcome);
-        if let Some((source, at)) = &b.checkpoint {
-            staged.set_checkpoint(source, *at)?;
+    let run = |staged: &Staged<'_, S>| -> Result<Vec<Vec<Outcome>>, StoreError> {
+        let mut outcomes = isolate::process_all(engine, staged, clock, &mails)?.into_iter();
+        let mut results = Vec::with_capacity(group.len());
+        for b in group {
+            let batch: Vec<Outcome> = outcomes.by_ref().take(b.mails.len()).collect();
+            batch.iter().for_each(log_outcome);
+            if let Some((source, at)) = &b.checkpoint {
+                staged.set_checkpoint(source, *at)?;
+            }
+            results.push(batch);
         }
-        results.push(batch);
+        // The durable write of the whole group: what the metric times.
+        let started = std::time::Instant::now();
+        staged.flush()?;
+        crate::metrics::commit_took(started.elapsed().as_secs_f64());
+        Ok(results)
+    };
+    // A big group: the store writes one chunk while the next is decided.
+    if mails.len() > Staged::<S>::WORTH_A_WRITER {
+        Staged::with_writer(store, run)
+    } else {
+        run(&Staged::new(store))
     }
-    // The durable write of the whole group: what the metric times.
-    let started = std::time::Instant::now();
-    staged.flush()?;
-    crate::metrics::commit_took(started.elapsed().as_secs_f64());
-    Ok(results)
 }
 
 pub fn log_outcome(o: &Outcome) {

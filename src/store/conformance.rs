@@ -681,6 +681,12 @@ conformance!(staged_over_memory, || {
     let base: &'static MemoryStore = Box::leak(Box::new(MemoryStore::new(1000)));
     Some(((), Staged::new(base)))
 });
+conformance!(staged_behind_over_memory, || {
+    // Every commit on its way to the store on another thread while the
+    // next is read and decided: the overlay still answers as the store.
+    let base: &'static MemoryStore = Box::leak(Box::new(MemoryStore::new(1000)));
+    Some(((), Staged::behind_every_commit(base)))
+});
 conformance!(server, || {
     // A database of its own on the test server (tests/pg/pg.sh).
     let db = crate::store::postgres::testdb::TestDb::new()?;

@@ -44,6 +44,9 @@ pub struct MemoryStore {
     first_ticket: TicketId,
     mem: Mutex<Mem>,
     blobs: MemoryBlobs,
+    /// Tests: commits fail while set (a store that stops taking writes).
+    #[cfg(test)]
+    pub(crate) refuse: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryStore {
@@ -52,6 +55,8 @@ impl MemoryStore {
             first_ticket,
             mem: Mutex::new(Mem::default()),
             blobs: MemoryBlobs::default(),
+            #[cfg(test)]
+            refuse: Default::default(),
         }
     }
 
@@ -243,6 +248,10 @@ impl Store for MemoryStore {
     }
 
     fn commit(&self, c: &Commit) -> Result<()> {
+        #[cfg(test)]
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(super::StoreError::Other("refused by the test".into()));
+        }
         let mut m = self.lock();
         if !c.raw_hash.is_empty() {
             m.pending.remove(&c.raw_hash);

@@ -11,26 +11,43 @@
 //! Nothing changes for durability: no commit was durable before the batch's
 //! flush anyway, and the raw messages are stored (and marked pending) directly,
 //! so a crash before the flush reprocesses them as before.
+//!
+//! Writing behind ([`Staged::with_writer`]): for a big batch the chunks
+//! go to a writer thread of their own, so the store's work on one chunk
+//! (a third of the committing thread's time on the embedded store)
+//! overlaps the deciding of the next. What is sent stays in the overlay
+//! until a [`Staged::write_out`] has seen every chunk written, so reads
+//! answer the same whether a chunk is still on its way or already in the
+//! store; chunks are written in order, one at a time; a chunk that fails
+//! stops the rest, and the next `write_out` (or `flush`) returns the
+//! error with every commit not written held again, as without the writer.
 
 use super::{
     Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, State, StateKey, Store,
-    View,
+    StoreError, View,
 };
 use super::{BlobKind, OutboxEntry};
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 
 /// Commits held before they are written as one transaction: enough to make
 /// the per-transaction cost vanish, small enough to keep memory flat.
 const CHUNK: usize = 128;
 
+/// The chunk with a writer thread: smaller, so most of a batch's writing
+/// overlaps its deciding (the last chunk is written at the flush).
+const CHUNK_BEHIND: usize = 64;
+
 /// What the held commits change, for reads.
 #[derive(Default)]
 struct Overlay {
+    /// Not yet handed to the store (or to the writer).
     commits: Vec<Commit>,
+    /// The raw mail of every commit held or on its way to the store.
+    hashes: HashSet<String>,
     tickets: HashMap<TicketId, Ticket>,
     msgid: HashMap<String, TicketId>,
     /// Own ids of messages placed in this batch (they win over the store).
@@ -49,19 +66,136 @@ struct Overlay {
 pub struct Staged<'a, S: Store + ?Sized> {
     inner: &'a S,
     held: Mutex<Overlay>,
+    writer: Option<Writer>,
+    /// Commits held before they are handed on.
+    chunk: usize,
+}
+
+/// The handle on a writer thread (see the module's doc).
+struct Writer {
+    chunks: mpsc::Sender<Vec<Commit>>,
+    progress: Arc<(Mutex<Progress>, Condvar)>,
+}
+
+/// What the writer thread has done with the chunks sent to it.
+#[derive(Default)]
+struct Progress {
+    /// Sent and not yet written (or set aside after a failure).
+    in_flight: usize,
+    /// The first failure, and every commit not written since, in order.
+    failed: Option<(StoreError, Vec<Commit>)>,
+}
+
+/// The writer thread: each chunk in order, until the channel closes.
+fn write_chunks<S: Store + ?Sized>(
+    inner: &S,
+    received: mpsc::Receiver<Vec<Commit>>,
+    progress: &(Mutex<Progress>, Condvar),
+) {
+    let (lock, done) = progress;
+    for chunk in received {
+        let failed = locked(lock).failed.is_some();
+        // After a failure nothing more is written: later commits must not
+        // land before earlier ones.
+        let result = if failed {
+            Err(chunk)
+        } else {
+            inner.commit_all(&chunk).map_err(|e| {
+                locked(lock).failed = Some((e, Vec::new()));
+                chunk
+            })
+        };
+        let mut p = locked(lock);
+        if let (Err(chunk), Some((_, unwritten))) = (result, p.failed.as_mut()) {
+            unwritten.extend(chunk);
+        }
+        p.in_flight -= 1;
+        done.notify_all();
+    }
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind: usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<'a, S: Store + ?Sized> Staged<'a, S> {
+    /// Messages in a batch below which a writer thread is not worth
+    /// starting: a chunk or so is written at the flush anyway.
+    pub const WORTH_A_WRITER: usize = 2 * CHUNK_BEHIND;
+
     pub fn new(inner: &'a S) -> Self {
         Staged {
             inner,
             held: Mutex::new(Overlay::default()),
+            writer: None,
+            chunk: CHUNK,
         }
     }
 
-    /// Writes what is held (not yet durable: flush the store after).
+    /// Runs `f` with a [`Staged`] whose chunks are written on a thread of
+    /// their own while `f` goes on deciding. Flush (or [`write_out`]
+    /// [`Staged::write_out`]) before `f` returns, as with [`Staged::new`]:
+    /// what is still held then is dropped, not written.
+    pub fn with_writer<R>(inner: &'a S, f: impl FnOnce(&Staged<'a, S>) -> R) -> R {
+        std::thread::scope(|scope| {
+            let (chunks, received) = mpsc::channel::<Vec<Commit>>();
+            let progress = Arc::new((Mutex::new(Progress::default()), Condvar::new()));
+            let shared = progress.clone();
+            let spawned = std::thread::Builder::new()
+                .name("ticketbox-write".into())
+                .spawn_scoped(scope, move || write_chunks(inner, received, &shared));
+            let staged = Staged {
+                inner,
+                held: Mutex::new(Overlay::default()),
+                // No thread to spare: written in place, as with `new`.
+                writer: spawned.ok().map(|_| Writer { chunks, progress }),
+                chunk: CHUNK_BEHIND,
+            };
+            f(&staged)
+            // `staged` goes here, closing the channel: the writer ends
+            // after what it was sent, and the scope waits for it.
+        })
+    }
+
+    /// A [`Staged`] that hands every commit to a writer thread at once
+    /// (the conformance suite's: reads must answer the same while commits
+    /// are on their way).
+    #[cfg(test)]
+    pub(crate) fn behind_every_commit(inner: &'static S) -> Staged<'static, S>
+    where
+        S: 'static,
+    {
+        let (chunks, received) = mpsc::channel::<Vec<Commit>>();
+        let progress = Arc::new((Mutex::new(Progress::default()), Condvar::new()));
+        let shared = progress.clone();
+        std::thread::spawn(move || write_chunks(inner, received, &shared));
+        Staged {
+            inner,
+            held: Mutex::new(Overlay::default()),
+            writer: Some(Writer { chunks, progress }),
+            chunk: 1,
+        }
+    }
+
+    /// Writes what is held, and waits for every chunk sent to the writer
+    /// (not yet durable: flush the store after).
     pub fn write_out(&self) -> Result<()> {
         let mut held = self.lock();
+        if let Some(w) = &self.writer {
+            let (lock, done) = &*w.progress;
+            let mut p = locked(lock);
+            while p.in_flight > 0 {
+                p = done.wait(p).unwrap_or_else(PoisonError::into_inner);
+            }
+            if let Some((e, mut unwritten)) = p.failed.take() {
+                // Held again, ahead of what came after them: a later
+                // write_out tries them first.
+                unwritten.append(&mut held.commits);
+                held.commits = unwritten;
+                return Err(e);
+            }
+        }
         if !held.commits.is_empty() {
             self.inner.commit_all(&held.commits)?;
         }
@@ -69,9 +203,30 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Overlay> {
-        // A panic while holding the lock leaves plain maps behind: usable.
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    /// Hands the held commits to the writer without waiting; their
+    /// changes stay readable in the overlay. Without a writer: written
+    /// in place.
+    fn write_behind(&self) -> Result<()> {
+        let Some(w) = &self.writer else {
+            return self.write_out();
+        };
+        let mut held = self.lock();
+        let chunk = std::mem::take(&mut held.commits);
+        locked(&w.progress.0).in_flight += 1;
+        if let Err(mpsc::SendError(chunk)) = w.chunks.send(chunk) {
+            // The writer is gone (it panicked): written here instead.
+            let mut p = locked(&w.progress.0);
+            p.in_flight -= 1;
+            drop(p);
+            held.commits = chunk;
+            drop(held);
+            return self.write_out();
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Overlay> {
+        locked(&self.held)
     }
 }
 
@@ -134,12 +289,12 @@ impl<S: Store + ?Sized> View for Staged<'_, S> {
     fn pending(&self) -> Result<Vec<PendingMail>> {
         let mut pending = self.inner.pending()?;
         let held = self.lock();
-        pending.retain(|p| !held.commits.iter().any(|c| c.raw_hash == p.hash));
+        pending.retain(|p| !held.hashes.contains(&p.hash));
         Ok(pending)
     }
 
     fn attempts(&self, hash: &str) -> Result<Attempts> {
-        if self.lock().commits.iter().any(|c| c.raw_hash == hash) {
+        if self.lock().hashes.contains(hash) {
             return Ok(Attempts::default());
         }
         self.inner.attempts(hash)
@@ -331,11 +486,14 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
             if let Some(q) = &c.quarantine {
                 held.quarantine.insert(q.raw_hash.clone(), Some(q.clone()));
             }
+            if !c.raw_hash.is_empty() {
+                held.hashes.insert(c.raw_hash.clone());
+            }
             held.commits.push(c.clone());
-            held.commits.len() >= CHUNK
+            held.commits.len() >= self.chunk
         };
         if full {
-            self.write_out()?;
+            self.write_behind()?;
         }
         Ok(())
     }
@@ -410,5 +568,70 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
     fn put_raws(&self, mails: &[(&str, &[u8], &str)]) -> Result<()> {
         // Raw mail is never held: it goes first, before any decision.
         self.inner.put_raws(mails)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use std::sync::atomic::Ordering;
+
+    fn opening(id: TicketId) -> Commit {
+        let t = crate::model::Ticket::new(
+            id,
+            format!("question {id}"),
+            "general".into(),
+            crate::model::Priority::Normal,
+            crate::model::Party::new(None, "ann@example.net"),
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        Commit {
+            raw_hash: format!("hash{id}"),
+            ticket: Some(t),
+            index: vec![(format!("m{id}@x"), id)],
+            ..Commit::default()
+        }
+    }
+
+    #[test]
+    fn a_writer_thread_writes_every_chunk_in_order_and_reads_never_miss_one() {
+        let base = MemoryStore::new(1000);
+        Staged::with_writer(&base, |staged| {
+            for id in 1000..1300 {
+                staged.commit(&opening(id)).unwrap();
+                // Whatever is on its way is read as if written.
+                assert_eq!(staged.ticket_for_message_id("m1000@x").unwrap(), Some(1000));
+                assert_eq!(staged.next_ticket_id().unwrap(), id + 1);
+            }
+            staged.flush().unwrap();
+        });
+        assert_eq!(base.tickets().unwrap().len(), 300);
+        assert_eq!(base.ticket_for_message_id("m1299@x").unwrap(), Some(1299));
+    }
+
+    #[test]
+    fn a_chunk_the_store_refuses_is_held_again_with_everything_after_it() {
+        let base = MemoryStore::new(1000);
+        Staged::with_writer(&base, |staged| {
+            for id in 1000..1064 {
+                staged.commit(&opening(id)).unwrap();
+            }
+            staged.write_out().unwrap();
+            base.refuse.store(true, Ordering::SeqCst);
+            for id in 1064..1200 {
+                staged.commit(&opening(id)).unwrap();
+            }
+            let e = staged.flush().unwrap_err().to_string();
+            assert!(e.contains("refused"), "{e}");
+            // Nothing after the refusal reached the store, and the overlay
+            // still answers for all of it.
+            assert_eq!(base.tickets().unwrap().len(), 64);
+            assert_eq!(staged.tickets().unwrap().len(), 200);
+            base.refuse.store(false, Ordering::SeqCst);
+            staged.flush().unwrap();
+        });
+        let ids: Vec<TicketId> = base.tickets().unwrap().iter().map(|t| t.id).collect();
+        assert_eq!(ids, (1000..1200).collect::<Vec<_>>());
     }
 }

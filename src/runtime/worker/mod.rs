@@ -135,24 +135,37 @@ pub fn ingest<S: Store + ?Sized>(
     skip_seen: bool,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Stats, WorkerError> {
-    let mut stats = Stats::default();
+    let big = items.len()
+        > engine
+            .cfg
+            .intake
+            .batch_size
+            .min(Staged::<S>::WORTH_A_WRITER);
     let mut items = items.into_iter().peekable();
-    let store = &Staged::new(store);
-    while items.peek().is_some() {
-        let seen = |key: &str| Ok(skip_seen && store.source_seen(key)?);
-        let batch = next_batch(&mut items, engine.cfg.intake.batch_size, &seen, &mut stats)?;
-        let mails: Vec<&intake::RawMail> = batch.iter().collect();
-        // Alone among a shared store's workers while deciding (see
-        // `Store::exclusive`), until the batch is written.
-        let alone = store.exclusive()?;
-        for outcome in isolate::process_all(engine, store, clock, &mails)? {
-            report(&outcome);
-            stats.processed += 1;
+    let mut run = |store: &Staged<'_, S>| -> Result<Stats, WorkerError> {
+        let mut stats = Stats::default();
+        while items.peek().is_some() {
+            let seen = |key: &str| Ok(skip_seen && store.source_seen(key)?);
+            let batch = next_batch(&mut items, engine.cfg.intake.batch_size, &seen, &mut stats)?;
+            let mails: Vec<&intake::RawMail> = batch.iter().collect();
+            // Alone among a shared store's workers while deciding (see
+            // `Store::exclusive`), until the batch is written.
+            let alone = store.exclusive()?;
+            for outcome in isolate::process_all(engine, store, clock, &mails)? {
+                report(&outcome);
+                stats.processed += 1;
+            }
+            store.flush()?;
+            drop(alone);
         }
-        store.flush()?;
-        drop(alone);
+        Ok(stats)
+    };
+    // Many messages: the store writes one chunk while the next is decided.
+    if big {
+        Staged::with_writer(store, run)
+    } else {
+        run(&Staged::new(store))
     }
-    Ok(stats)
 }
 
 /// Reads the next batch from `items`: the readable ones not `seen`
