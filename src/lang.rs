@@ -2,24 +2,21 @@
 //!
 //! Replies quote earlier mail and end with signatures; both would mislead
 //! detection (an English signature or "Sent from my iPhone" under Hebrew
-//! text). [`own_words`] keeps the customer's part ([`crate::mail::written`]);
-//! [`detect`] runs whatlang on it. A `Content-Language` header is only a
-//! hint: Outlook writes the language of its menus there, not the mail's.
+//! text). [`detect`] runs whatlang on the customer's own words, as the
+//! envelope reads them ([`Envelope::written`], [`crate::mail::written`]).
+//! A `Content-Language` header is only a hint: Outlook writes the
+//! language of its menus there, not the mail's.
 
 use crate::mail::parse::Envelope;
-
-/// The customer's own words: quotes, quote headers, signatures, phone
-/// footers and forwarded mail removed.
-pub fn own_words(text: &str) -> String {
-    crate::mail::written::read(text).text()
-}
 
 /// ISO 639-1 code of the language of `env`: whatlang on the author's own
 /// words (quoted lines they answered left out), when it is sure; else on
 /// their words with the subject; else the Content-Language the client
 /// stated.
 pub fn detect(env: &Envelope) -> Option<String> {
-    let words: String = own_words(&env.text)
+    let words: String = env
+        .written()
+        .text()
         .lines()
         .filter(|l| !l.trim_start().starts_with('>'))
         .collect::<Vec<_>>()
@@ -122,6 +119,10 @@ fn iso639_1(l: whatlang::Lang) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn own_words(text: &str) -> String {
+        crate::mail::written::read(text).text()
+    }
 
     #[test]
     fn quotes_and_signatures_are_not_the_customers_words() {

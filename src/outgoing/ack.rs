@@ -493,7 +493,7 @@ fn message_view<'a>(
     cause: &'a Envelope,
     own_marked: Option<&(String, Vec<(String, String)>)>,
 ) -> MessageView<'a> {
-    let written = crate::mail::written::read(&cause.text);
+    let written = cause.written();
     let mut text = written.own.clone();
     if !written.forwarded.is_empty() {
         if !text.is_empty() {

@@ -251,7 +251,7 @@ pub(super) fn create<V: View + ?Sized>(
             Some(why) => Some(why),
             None => match &reply_to {
                 Some(to) => {
-                    let own_words = crate::mail::written::read(&env.text).with_signature();
+                    let own_words = env.written().with_signature();
                     let keys = pacing::keys(&engine.cfg.ack, to, &own_words);
                     let history = pacing::History::read(&keys, |k| store.acks_to(k))?;
                     let why = pacing::refusal(&engine.cfg.ack, &keys, &history, now);

@@ -155,7 +155,7 @@ fn decide_and_apply<S: Store + ?Sized>(
 /// sent it: author, subject and text from the forward's header fields. A
 /// forward of an agent's or our own mail is not a customer's.
 pub fn forwarded_customer_mail(engine: &Engine, env: &Envelope) -> Option<Envelope> {
-    let written = crate::mail::written::read(&env.text);
+    let written = env.written();
     let block = if !written.forwarded.is_empty() {
         &written.forwarded
     } else if crate::subject::is_forward(&env.subject) && !written.embedded.is_empty() {

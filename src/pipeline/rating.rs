@@ -122,7 +122,7 @@ pub(super) fn recognise<V: View + ?Sized>(
             ))));
         };
         // Whatever they wrote in the mail the link opened.
-        let words = crate::mail::written::read(&env.text).own.trim().to_owned();
+        let words = env.written().own.trim().to_owned();
         return Ok(Some(Found::Rating {
             ticket: Box::new(ticket),
             score: token.score,
@@ -141,7 +141,7 @@ pub(super) fn recognise<V: View + ?Sized>(
     if t.status != Status::Closed || !asked_since_closing || !theirs {
         return Ok(None);
     }
-    let own = crate::mail::written::read(&env.text).own;
+    let own = env.written().own.clone();
     let words = crate::i18n::ALL.iter().map(|l| &l.rating);
     Ok(
         rating::read(&own, words).map(|(score, words)| Found::Rating {

@@ -75,7 +75,7 @@ pub(super) fn answer<V: View + ?Sized>(
     {
         return Ok(format!("status request not answered: {why}"));
     }
-    let own = crate::mail::written::read(&env.text).own;
+    let own = env.written().own.clone();
     let keys = crate::pacing::keys(&engine.cfg.ack, &to, &own);
     let history = crate::pacing::History::read(&keys, |k| view.acks_to(k))?;
     if let Some(why) = crate::pacing::refusal(&engine.cfg.ack, &keys, &history, now) {
