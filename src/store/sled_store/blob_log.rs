@@ -72,6 +72,10 @@ struct Tail {
     /// A segment was created since the last sync: the folder must be
     /// synced for its name to last.
     new_name: bool,
+    /// A sync failed: what was written since the one before may be lost
+    /// without a trace (Linux marks the pages clean all the same), so
+    /// nothing more is taken until a restart reads the log again.
+    broken: bool,
 }
 
 pub(super) struct BlobLog {
@@ -83,6 +87,12 @@ pub(super) struct BlobLog {
 
 fn segment_name(n: u32) -> String {
     format!("{n:08}.seg")
+}
+
+fn broken() -> std::io::Error {
+    std::io::Error::other(
+        "the blob log could not be synced earlier; restart once the disk is healthy",
+    )
 }
 
 fn bad(what: String) -> std::io::Error {
@@ -125,6 +135,7 @@ impl BlobLog {
                 dirty: false,
                 closed: Vec::new(),
                 new_name: newest.is_none(),
+                broken: false,
             }),
             segment_max: SEGMENT_MAX,
         })
@@ -141,6 +152,9 @@ impl BlobLog {
         let len = u32::try_from(bytes.len())
             .map_err(|_| bad(format!("a blob of {} bytes is too big", bytes.len())))?;
         let mut tail = self.lock();
+        if tail.broken {
+            return Err(broken());
+        }
         if tail.len > 0 && tail.len + u64::from(len) > self.segment_max {
             let segment = tail.segment.saturating_add(1);
             let file = std::fs::OpenOptions::new()
@@ -203,21 +217,31 @@ impl BlobLog {
         self.read(at).is_ok()
     }
 
-    /// Makes everything appended so far durable.
+    /// Makes everything appended so far durable. After a failure the log
+    /// takes nothing more (see `broken`).
     pub(super) fn sync(&self) -> std::io::Result<()> {
         let mut tail = self.lock();
-        for f in std::mem::take(&mut tail.closed) {
-            f.sync_data()?;
+        if tail.broken {
+            return Err(broken());
         }
-        if tail.dirty {
-            tail.file.sync_data()?;
-            tail.dirty = false;
+        let synced = (|| {
+            for f in std::mem::take(&mut tail.closed) {
+                f.sync_data()?;
+            }
+            if tail.dirty {
+                tail.file.sync_data()?;
+                tail.dirty = false;
+            }
+            if tail.new_name {
+                File::open(&self.dir)?.sync_all()?;
+                tail.new_name = false;
+            }
+            Ok(())
+        })();
+        if synced.is_err() {
+            tail.broken = true;
         }
-        if tail.new_name {
-            File::open(&self.dir)?.sync_all()?;
-            tail.new_name = false;
-        }
-        Ok(())
+        synced
     }
 }
 

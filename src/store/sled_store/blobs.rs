@@ -134,7 +134,12 @@ impl Blobs for SledBlobs {
     fn sync(&self) -> Result<()> {
         // The trees are made durable by the database's own flush, which
         // comes after this one: a flushed store never names a lost blob.
-        self.log.sync().map_err(io)?;
+        // A failed sync of the log is fatal, as a failed write of sled's
+        // own log is: what it held may be gone without a trace.
+        self.log.sync().map_err(|e| StoreError::Backend {
+            message: format!("blob log: {e}"),
+            fatal: true,
+        })?;
         self.files.sync().map_err(io)
     }
 }
