@@ -139,23 +139,36 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
     /// what is still held then is dropped, not written.
     pub fn with_writer<R>(inner: &'a S, f: impl FnOnce(&Staged<'a, S>) -> R) -> R {
         std::thread::scope(|scope| {
-            let (chunks, received) = mpsc::channel::<Vec<Commit>>();
-            let progress = Arc::new((Mutex::new(Progress::default()), Condvar::new()));
-            let shared = progress.clone();
-            let spawned = std::thread::Builder::new()
-                .name("ticketbox-write".into())
-                .spawn_scoped(scope, move || write_chunks(inner, received, &shared));
-            let staged = Staged {
-                inner,
-                held: Mutex::new(Overlay::default()),
-                // No thread to spare: written in place, as with `new`.
-                writer: spawned.ok().map(|_| Writer { chunks, progress }),
-                chunk: CHUNK_BEHIND,
-            };
+            let staged = Staged::behind(inner, CHUNK_BEHIND, |work| {
+                std::thread::Builder::new()
+                    .name("ticketbox-write".into())
+                    .spawn_scoped(scope, work)
+                    .is_ok()
+            });
             f(&staged)
             // `staged` goes here, closing the channel: the writer ends
             // after what it was sent, and the scope waits for it.
         })
+    }
+
+    /// A [`Staged`] handing chunks of `chunk` commits to the writer that
+    /// `spawn` starts with the work it is given; when no thread starts
+    /// (none to spare), chunks are written in place, as with `new`.
+    fn behind(
+        inner: &'a S,
+        chunk: usize,
+        spawn: impl FnOnce(Box<dyn FnOnce() + Send + 'a>) -> bool,
+    ) -> Self {
+        let (chunks, received) = mpsc::channel::<Vec<Commit>>();
+        let progress = Arc::new((Mutex::new(Progress::default()), Condvar::new()));
+        let shared = progress.clone();
+        let started = spawn(Box::new(move || write_chunks(inner, received, &shared)));
+        Staged {
+            inner,
+            held: Mutex::new(Overlay::default()),
+            writer: started.then_some(Writer { chunks, progress }),
+            chunk: if started { chunk } else { CHUNK },
+        }
     }
 
     /// A [`Staged`] that hands every commit to a writer thread at once
@@ -166,16 +179,10 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
     where
         S: 'static,
     {
-        let (chunks, received) = mpsc::channel::<Vec<Commit>>();
-        let progress = Arc::new((Mutex::new(Progress::default()), Condvar::new()));
-        let shared = progress.clone();
-        std::thread::spawn(move || write_chunks(inner, received, &shared));
-        Staged {
-            inner,
-            held: Mutex::new(Overlay::default()),
-            writer: Some(Writer { chunks, progress }),
-            chunk: 1,
-        }
+        Staged::behind(inner, 1, |work| {
+            std::thread::spawn(work);
+            true
+        })
     }
 
     /// Writes what is held, and waits for every chunk sent to the writer

@@ -81,6 +81,10 @@ struct Tail {
 pub(super) struct BlobLog {
     dir: PathBuf,
     tail: Mutex<Tail>,
+    /// Segments opened for reading, kept open: the outbox sender reads
+    /// every message it delivers, and an open per read cost a system call
+    /// pair each.
+    readers: Mutex<std::collections::HashMap<u32, std::sync::Arc<File>>>,
     /// [`SEGMENT_MAX`], smaller in tests.
     segment_max: u64,
 }
@@ -138,6 +142,7 @@ impl BlobLog {
                 broken: false,
             }),
             segment_max: SEGMENT_MAX,
+            readers: Mutex::default(),
         })
     }
 
@@ -191,7 +196,17 @@ impl BlobLog {
     /// The bytes at `at`, checked against their CRC.
     pub(super) fn read(&self, at: &Location) -> std::io::Result<Vec<u8>> {
         let path = self.dir.join(segment_name(at.segment));
-        let file = File::open(&path)?;
+        let file = {
+            let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            match readers.get(&at.segment) {
+                Some(f) => f.clone(),
+                None => {
+                    let f = std::sync::Arc::new(File::open(&path)?);
+                    readers.insert(at.segment, f.clone());
+                    f
+                }
+            }
+        };
         let mut buf = vec![0u8; at.len as usize];
         file.read_exact_at(&mut buf, at.offset).map_err(|e| {
             bad(format!(
