@@ -134,7 +134,7 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
     }
 
     /// Runs `f` with a [`Staged`] whose chunks are written on a thread of
-    /// their own while `f` goes on deciding. Flush (or [`write_out`]
+    /// their own while `f` goes on deciding. Flush (or
     /// [`Staged::write_out`]) before `f` returns, as with [`Staged::new`]:
     /// what is still held then is dropped, not written.
     pub fn with_writer<R>(inner: &'a S, f: impl FnOnce(&Staged<'a, S>) -> R) -> R {
