@@ -186,12 +186,8 @@ fn commit_group<S: Store + ?Sized>(
         crate::metrics::commit_took(started.elapsed().as_secs_f64());
         Ok(results)
     };
-    // A big group: the store writes one chunk while the next is decided.
-    if mails.len() > Staged::<S>::WORTH_A_WRITER {
-        Staged::with_writer(store, run)
-    } else {
-        run(&Staged::new(store))
-    }
+    // The group is one batch: flushed once, at its end.
+    Staged::for_batches(store, mails.len(), run)
 }
 
 pub fn log_outcome(o: &Outcome) {

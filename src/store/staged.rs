@@ -12,7 +12,7 @@
 //! flush anyway, and the raw messages are stored (and marked pending) directly,
 //! so a crash before the flush reprocesses them as before.
 //!
-//! Writing behind ([`Staged::with_writer`]): for a big batch the chunks
+//! Writing behind ([`Staged::for_batches`]): for a big batch the chunks
 //! go to a writer thread of their own, so the store's work on one chunk
 //! (a third of the committing thread's time on the embedded store)
 //! overlaps the deciding of the next. What is sent stays in the overlay
@@ -119,11 +119,11 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl<'a, S: Store + ?Sized> Staged<'a, S> {
-    /// Messages in a batch below which a writer thread is not worth
-    /// starting: a chunk or so is written at the flush anyway.
-    pub const WORTH_A_WRITER: usize = 2 * CHUNK_BEHIND;
+/// Messages in a batch below which a writer thread is not worth starting:
+/// a chunk or so is written at the flush anyway.
+const WORTH_A_WRITER: usize = 2 * CHUNK_BEHIND;
 
+impl<'a, S: Store + ?Sized> Staged<'a, S> {
     pub fn new(inner: &'a S) -> Self {
         Staged {
             inner,
@@ -133,11 +133,23 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
         }
     }
 
+    /// Runs `f` with a [`Staged`] for batches of `batch` messages, each
+    /// flushed before the next: written behind (see the module's doc)
+    /// when a batch is big enough for chunks to be written while the rest
+    /// of it is decided, in place otherwise. Flush (or
+    /// [`Staged::write_out`]) before `f` returns: what is still held then
+    /// is dropped, not written.
+    pub fn for_batches<R>(inner: &'a S, batch: usize, f: impl FnOnce(&Staged<'a, S>) -> R) -> R {
+        if batch > WORTH_A_WRITER {
+            Staged::with_writer(inner, f)
+        } else {
+            f(&Staged::new(inner))
+        }
+    }
+
     /// Runs `f` with a [`Staged`] whose chunks are written on a thread of
-    /// their own while `f` goes on deciding. Flush (or
-    /// [`Staged::write_out`]) before `f` returns, as with [`Staged::new`]:
-    /// what is still held then is dropped, not written.
-    pub fn with_writer<R>(inner: &'a S, f: impl FnOnce(&Staged<'a, S>) -> R) -> R {
+    /// their own while `f` goes on deciding.
+    fn with_writer<R>(inner: &'a S, f: impl FnOnce(&Staged<'a, S>) -> R) -> R {
         std::thread::scope(|scope| {
             let staged = Staged::behind(inner, CHUNK_BEHIND, |work| {
                 std::thread::Builder::new()

@@ -135,14 +135,10 @@ pub fn ingest<S: Store + ?Sized>(
     skip_seen: bool,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Stats, WorkerError> {
-    let big = items.len()
-        > engine
-            .cfg
-            .intake
-            .batch_size
-            .min(Staged::<S>::WORTH_A_WRITER);
+    // The batches to come: as big as configured, unless there are fewer.
+    let batch = items.len().min(engine.cfg.intake.batch_size);
     let mut items = items.into_iter().peekable();
-    let mut run = |store: &Staged<'_, S>| -> Result<Stats, WorkerError> {
+    let run = |store: &Staged<'_, S>| -> Result<Stats, WorkerError> {
         let mut stats = Stats::default();
         while items.peek().is_some() {
             let seen = |key: &str| Ok(skip_seen && store.source_seen(key)?);
@@ -160,12 +156,7 @@ pub fn ingest<S: Store + ?Sized>(
         }
         Ok(stats)
     };
-    // Many messages: the store writes one chunk while the next is decided.
-    if big {
-        Staged::with_writer(store, run)
-    } else {
-        run(&Staged::new(store))
-    }
+    Staged::for_batches(store, batch, run)
 }
 
 /// Reads the next batch from `items`: the readable ones not `seen`
