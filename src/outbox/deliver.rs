@@ -31,8 +31,11 @@ pub struct Round {
 /// batch of results that came in together, never one at the end of the
 /// round, so a crash repeats at most `concurrency` sends. Entries are marked
 /// `sending` (flushed) before their send begins. A transport whose repeat
-/// leaves one copy ([`Transport::repeat_is_harmless`]) is flushed once per
-/// round instead: a crash repeats the round's sends, to no effect.
+/// leaves one copy ([`Transport::repeat_is_harmless`]) gets no marks, and
+/// its results are written [`RESULTS_TOGETHER`] at a time and flushed once
+/// per round: a crash repeats the round's sends, to no effect, and the
+/// store is not asked for a transaction per message (on the embedded store
+/// each one is a log write, and every reader waits for it).
 pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
     store: &S,
     transport: &T,
@@ -62,15 +65,17 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
         store.put_outbox_all(&held)?;
         store.flush()?;
     }
-    // A repeat that leaves one copy needs no flush before each send: the
-    // round's marks and results are made durable once, at its end.
+    // A repeat that leaves one copy needs no mark before each send, and
+    // its results need not be durable one by one: they are written in
+    // groups and made durable once, at the round's end.
     let careless = transport.repeat_is_harmless();
+    let together = if careless { RESULTS_TOGETHER } else { 1 };
     let mut waiting = claimed.into_iter();
     let mut in_flight = FuturesUnordered::new();
     let mut finished: Vec<(OutboxEntry, Result<Sent, SendError>)> = Vec::new();
+    let mut writes = Vec::new();
     loop {
         // Record what came back and mark what starts next, in one write.
-        let mut writes = Vec::new();
         for (e, result) in finished.drain(..) {
             writes.push(record(e, result, clock.now(), policy, &mut round));
         }
@@ -82,11 +87,14 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
             }
             e.state = OutboxState::Sending;
             e.attempts += 1;
-            writes.push(e.clone());
+            if !careless {
+                writes.push(e.clone());
+            }
             starting.push(e);
         }
-        if !writes.is_empty() {
+        if writes.len() >= together {
             store.put_outbox_all(&writes)?;
+            writes.clear();
             if !careless {
                 store.flush()?;
             }
@@ -97,6 +105,9 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
         }
         let Some(first) = in_flight.next().await else {
             if careless {
+                if !writes.is_empty() {
+                    store.put_outbox_all(&writes)?;
+                }
                 store.flush()?;
             }
             break;
@@ -108,6 +119,11 @@ pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
     }
     Ok(round)
 }
+
+/// How many results of a transport whose repeat is harmless are written
+/// together (a crash before they are written repeats their sends, to no
+/// effect).
+pub const RESULTS_TOGETHER: usize = 64;
 
 /// How long a held entry waits before it is looked at again (a lifted
 /// hold makes it due at once: `ops::unsuppress`).
@@ -671,5 +687,69 @@ mod tests {
         let r = rt.block_on(round).unwrap().unwrap();
         assert_eq!(r.sent, 6);
         assert_eq!(state("slow"), OutboxState::Sent);
+    }
+
+    /// A transport whose repeat is harmless, which looks at the store as
+    /// each send begins.
+    struct Harmless<'s> {
+        store: &'s DiskStore,
+        ids: Vec<String>,
+        /// Per send, how many entries the store had as sent.
+        seen_sent: Mutex<Vec<usize>>,
+    }
+
+    impl Transport for Harmless<'_> {
+        fn repeat_is_harmless(&self) -> bool {
+            true
+        }
+        fn send<'a>(&'a self, _from: &'a str, _to: &'a [String], _raw: &'a [u8]) -> SendFuture<'a> {
+            Box::pin(async move {
+                let mut sent = 0;
+                for id in &self.ids {
+                    let e = self.store.outbox_entry(id).unwrap().unwrap();
+                    assert_ne!(e.state, OutboxState::Sending, "{id} was marked");
+                    sent += usize::from(e.state == OutboxState::Sent);
+                }
+                self.seen_sent.lock().unwrap().push(sent);
+                Ok(Sent::default())
+            })
+        }
+    }
+
+    #[test]
+    fn a_harmless_repeat_is_not_marked_and_its_results_are_written_in_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path(), 1000).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let ids: Vec<String> = (0..150).map(|i| format!("m{i:03}")).collect();
+        store
+            .commit(&Commit {
+                outbox: ids.iter().map(|id| entry(id, t0)).collect(),
+                ..Commit::default()
+            })
+            .unwrap();
+        let transport = Harmless {
+            store: &store,
+            ids: ids.clone(),
+            seen_sent: Mutex::default(),
+        };
+        let p = Policy {
+            concurrency: 1,
+            ..policy(5)
+        };
+        let r = rt()
+            .block_on(deliver_due(&store, &transport, &FixedClock::new(t0), &p))
+            .unwrap();
+        assert_eq!(r.sent, 150);
+        // The k-th send saw the results before it in whole groups only.
+        let seen = transport.seen_sent.into_inner().unwrap();
+        let groups: Vec<usize> = (0..150)
+            .map(|k| k / RESULTS_TOGETHER * RESULTS_TOGETHER)
+            .collect();
+        assert_eq!(seen, groups);
+        for id in &ids {
+            let e = store.outbox_entry(id).unwrap().unwrap();
+            assert_eq!((e.state, e.attempts), (OutboxState::Sent, 1), "{id}");
+        }
     }
 }

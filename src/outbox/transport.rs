@@ -64,9 +64,9 @@ pub trait Transport: Send + Sync {
     fn send<'a>(&'a self, from: &'a str, to: &'a [String], raw: &'a [u8]) -> SendFuture<'a>;
 
     /// Whether sending a message again leaves the recipient with one copy
-    /// (a file named after its content): then a delivery round need not
-    /// make each `sending` mark durable before the send, only the round's
-    /// results at its end. Not so for SMTP: a second send is a second mail.
+    /// (a file named after its content): then a delivery round marks
+    /// nothing before a send and writes its results in groups, durable at
+    /// the round's end. Not so for SMTP: a second send is a second mail.
     fn repeat_is_harmless(&self) -> bool {
         false
     }
