@@ -6,6 +6,10 @@
 //! a third of the messages are replies to earlier ones).
 
 use std::time::Instant;
+
+// The allocator the binary ships with (src/main.rs says why).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use ticketbox::clock::FixedClock;
 use ticketbox::committer::isolate::process_all;
 use ticketbox::config::Config;

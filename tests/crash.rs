@@ -142,7 +142,10 @@ fn sigkills(sb: &Sandbox, at: &Location) {
         store.pending().unwrap().is_empty(),
         "raw messages left pending"
     );
-    assert!(store.quarantined().unwrap().is_empty());
+    {
+        let q = store.quarantined().unwrap();
+        assert!(q.is_empty(), "quarantined: {q:?}");
+    }
     let tickets = store.tickets().unwrap();
     assert_eq!(tickets.len(), NEW, "one ticket per new message");
 

@@ -216,7 +216,7 @@ fn take_in<S: Store + ?Sized>(store: &S, mails: &[&RawMail]) -> Result<(), Store
     store.put_raws(&raws)?;
     let hashes: Vec<&str> = mails.iter().map(|m| m.hash.as_str()).collect();
     store.count_attempts(&hashes, mails.len() == 1)?;
-    store.flush()
+    store.flush_intake()
 }
 
 /// One message (`prepared` ahead, or else here); a panic or an error of

@@ -479,6 +479,13 @@ pub trait Store: View {
     }
     /// Makes every commit so far durable.
     fn flush(&self) -> Result<()>;
+    /// Makes durable what intake put straight into the store (raw mail,
+    /// pending marks, counted tries), and may leave commits held back by a
+    /// batch still on their way (see [`Staged`]): intake need not wait for
+    /// the previous batch's writes before deciding the next.
+    fn flush_intake(&self) -> Result<()> {
+        self.flush()
+    }
 
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
     /// Claims for `holder` until `until` at most `limit` of the entries it

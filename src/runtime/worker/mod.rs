@@ -137,12 +137,13 @@ pub fn ingest<S: Store + ?Sized>(
 ) -> Result<Stats, WorkerError> {
     // The batches to come: as big as configured, unless there are fewer.
     let batch = items.len().min(engine.cfg.intake.batch_size);
-    let mut items = items.into_iter().peekable();
+    let mut items = items.into_iter();
     let run = |store: &Staged<'_, S>| -> Result<Stats, WorkerError> {
         let mut stats = Stats::default();
-        while items.peek().is_some() {
-            let seen = |key: &str| Ok(skip_seen && store.source_seen(key)?);
-            let batch = next_batch(&mut items, engine.cfg.intake.batch_size, &seen, &mut stats)?;
+        let seen = |key: &str| Ok(skip_seen && store.source_seen(key)?);
+        let size = engine.cfg.intake.batch_size;
+        let mut batch = next_batch(&mut items, size, &seen, &mut stats)?;
+        while !batch.is_empty() {
             let mails: Vec<&intake::RawMail> = batch.iter().collect();
             // Alone among a shared store's workers while deciding (see
             // `Store::exclusive`), until the batch is written.
@@ -151,9 +152,15 @@ pub fn ingest<S: Store + ?Sized>(
                 report(&outcome);
                 stats.processed += 1;
             }
-            store.flush()?;
+            // The next batch is read while the writer finishes this one.
+            // Each batch's raw mail is durable before it is decided (see
+            // `isolate`), so one flush at the end is enough: a crash before
+            // it leaves mail pending, to be decided again, never lost.
+            batch = next_batch(&mut items, size, &seen, &mut stats)?;
+            store.write_out()?;
             drop(alone);
         }
+        store.flush()?;
         Ok(stats)
     };
     Staged::for_batches(store, batch, run)

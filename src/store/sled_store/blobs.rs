@@ -16,6 +16,7 @@ use super::raw_files::{INLINE_MAX, RawFiles};
 use crate::store::blobs::{BlobKind, Blobs};
 use crate::store::{Result, StoreError};
 use sled::Tree;
+use std::sync::{PoisonError, RwLock};
 
 pub(super) struct SledBlobs {
     pub(super) raw: Tree,
@@ -25,6 +26,12 @@ pub(super) struct SledBlobs {
     pub(super) outbox_at: Tree,
     pub(super) files: RawFiles,
     pub(super) log: BlobLog,
+    /// Held (shared) while a blob is written and named, and (alone) while
+    /// the store is made durable: a flush on one thread must not make
+    /// durable the name of a blob another thread wrote after the blobs
+    /// were synced (the writer thread stores outgoing mail while intake
+    /// flushes its raw mail).
+    pub(super) naming: RwLock<()>,
 }
 
 /// The file name of a big outgoing message: Message-IDs are not file names.
@@ -37,6 +44,14 @@ fn io(e: std::io::Error) -> StoreError {
 }
 
 impl SledBlobs {
+    /// Syncs the blobs, then `flush_db` (the trees that name them), with
+    /// no blob written and named between the two.
+    pub(super) fn sync_then(&self, flush_db: impl FnOnce() -> Result<()>) -> Result<()> {
+        let _alone = self.naming.write().unwrap_or_else(PoisonError::into_inner);
+        self.sync()?;
+        flush_db()
+    }
+
     /// Writes the file for a big blob unless it is there whole: after a
     /// power failure sled may remember a file that is missing or short.
     fn file(&self, name: &str, bytes: &[u8]) -> Result<()> {
@@ -77,6 +92,7 @@ impl SledBlobs {
 
 impl Blobs for SledBlobs {
     fn put(&self, kind: BlobKind, key: &str, bytes: &[u8]) -> Result<()> {
+        let _naming = self.naming.read().unwrap_or_else(PoisonError::into_inner);
         let big = bytes.len() > INLINE_MAX;
         match kind {
             BlobKind::Mail if big => {

@@ -207,6 +207,7 @@ impl SledStore {
                 outbox_at: t("outbox_at")?,
                 files: RawFiles::new(dir),
                 log: BlobLog::open(&dir.join("log")).map_err(io)?,
+                naming: Default::default(),
             },
             pending: t("pending")?,
             sources: t("sources")?,
@@ -663,9 +664,10 @@ impl Store for SledStore {
 
     fn flush(&self) -> Result<()> {
         // Blobs first: a flushed store must never name a blob not on disk.
-        self.blobs.sync()?;
-        self.db.flush()?;
-        Ok(())
+        self.blobs.sync_then(|| {
+            self.db.flush()?;
+            Ok(())
+        })
     }
 
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
