@@ -55,8 +55,14 @@ pub fn detect_text(text: &str) -> Option<String> {
     if letters > 0 && hebrew * 2 >= letters {
         return Some("he".into());
     }
+    // Too short to trust whatever whatlang says: not worth asking it (its
+    // time goes on scoring every language's profile, however short the
+    // text).
+    if letters < 12 {
+        return None;
+    }
     let info = DETECTOR.detect(text)?;
-    if letters < 12 || !info.is_reliable() && info.confidence() < 0.5 {
+    if !info.is_reliable() && info.confidence() < 0.5 {
         return None;
     }
     iso639_1(info.lang()).map(str::to_owned)

@@ -59,7 +59,7 @@ mod ahead {
     const HANDFUL: usize = 8;
 
     /// A message prepared, or the panic preparing it raised.
-    pub(super) type Ready = std::thread::Result<Prepared>;
+    pub type Ready = std::thread::Result<Prepared>;
 
     /// The helper, when there is a core to spare for it.
     static HELPER: LazyLock<Option<rayon::ThreadPool>> = LazyLock::new(|| {
@@ -73,6 +73,13 @@ mod ahead {
             .build()
             .ok()
     });
+
+    /// Prepares `raw`, a panic caught and kept for its turn.
+    pub fn guarded(engine: &Engine, raw: &RawMail) -> Ready {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pipeline::prepare(engine, raw)
+        }))
+    }
 
     /// Calls `each(k, prepared)` for every mail of `mails`, in order, with
     /// the mail prepared ahead on another core when there is one to spare.
@@ -91,14 +98,7 @@ mod ahead {
             let (tx, rx) = mpsc::sync_channel::<Vec<Ready>>(AHEAD / HANDFUL);
             scope.spawn(move |_| {
                 for handful in mails.chunks(HANDFUL) {
-                    let ready = handful
-                        .iter()
-                        .map(|raw| {
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                pipeline::prepare(engine, raw)
-                            }))
-                        })
-                        .collect();
+                    let ready = handful.iter().map(|raw| guarded(engine, raw)).collect();
                     if tx.send(ready).is_err() {
                         // The caller stopped (an error of the store).
                         return;
@@ -152,8 +152,34 @@ pub fn process_all_with<S: Store + ?Sized>(
     mails: &[&RawMail],
     step: &Step<'_, S>,
 ) -> Result<Vec<Outcome>, StoreError> {
+    let taken = take_in_all(engine, store, mails)?;
+    process_taken(engine, store, clock, mails, taken, None, step)
+}
+
+/// What became of a batch's mail at [`take_in_all`], by position.
+#[derive(Debug, Default)]
+pub struct TakenIn {
+    /// Tried alone too often: set aside, with their tries.
+    aside: Vec<(usize, Attempts)>,
+    /// Tried before, in a batch that never finished: each goes alone, in
+    /// this order, taken in when its turn comes.
+    again: Vec<usize>,
+    /// Never tried: taken in together, their raw mail durable.
+    fresh: Vec<usize>,
+}
+
+/// Sorts `mails` by their tries on record and takes the fresh ones in
+/// (raw mail stored, a try counted, durably). Touches nothing a decision
+/// reads, so it may run for the next batch on another thread while this
+/// one is decided ([`crate::runtime::worker::ingest`] does).
+pub fn take_in_all<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    mails: &[&RawMail],
+) -> Result<TakenIn, StoreError> {
+    let mut taken = TakenIn::default();
     if mails.is_empty() {
-        return Ok(Vec::new());
+        return Ok(taken);
     }
     // No room: the mail stays with its source, nothing is half-written.
     crate::space::ensure(
@@ -162,17 +188,15 @@ pub fn process_all_with<S: Store + ?Sized>(
         "intake paused until there is room (intake.min_free_mib)",
     )
     .map_err(StoreError::NoSpace)?;
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; mails.len()];
-    let mut fresh = Vec::with_capacity(mails.len());
     let mut again = Vec::new();
     for (i, raw) in mails.iter().enumerate() {
         let tries = store.attempts(&raw.hash)?;
         if tries.alone >= MAX_CRASHES_ALONE {
-            outcomes[i] = Some(set_aside(store, raw, tries, clock.now())?);
+            taken.aside.push((i, tries));
         } else if tries.total > 0 {
             again.push((tries.alone, i));
         } else {
-            fresh.push(i);
+            taken.fresh.push(i);
         }
     }
     // Was in a batch that never finished: alone this time. Those already
@@ -181,15 +205,66 @@ pub fn process_all_with<S: Store + ?Sized>(
     // the same one must not be first every time, or an innocent message is
     // set aside for two kills that were not its doing.
     again.sort_by_key(|&(alone, i)| (alone, i));
-    for (_, i) in again {
+    taken.again = again.into_iter().map(|(_, i)| i).collect();
+    if !taken.fresh.is_empty() {
+        let batch: Vec<&RawMail> = taken.fresh.iter().map(|&i| mails[i]).collect();
+        take_in(store, &batch)?;
+    }
+    Ok(taken)
+}
+
+pub use ahead::Ready;
+
+/// The fresh mail of a batch taken in, prepared (parsed, classified, its
+/// language detected) in order: what [`process_taken`] may be given when a
+/// thread of the caller's prepared the batch while the one before it was
+/// decided. Only mail taken in: a message that kills the process while it
+/// is prepared must have its try on record.
+pub fn prepare_fresh(engine: &Engine, mails: &[&RawMail], taken: &TakenIn) -> Vec<Ready> {
+    taken
+        .fresh
+        .iter()
+        .map(|&i| ahead::guarded(engine, mails[i]))
+        .collect()
+}
+
+/// Decides and commits `mails` as [`take_in_all`] sorted them, and
+/// returns their outcomes in the same order. The fresh ones come
+/// `prepared` ([`prepare_fresh`]), or are prepared ahead on the helper.
+pub fn process_taken<S: Store + ?Sized>(
+    engine: &Engine,
+    store: &S,
+    clock: &dyn Clock,
+    mails: &[&RawMail],
+    taken: TakenIn,
+    prepared: Option<Vec<Ready>>,
+    step: &Step<'_, S>,
+) -> Result<Vec<Outcome>, StoreError> {
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; mails.len()];
+    for (i, tries) in taken.aside {
+        outcomes[i] = Some(set_aside(store, mails[i], tries, clock.now())?);
+    }
+    for i in taken.again {
         let raw = mails[i];
         take_in(store, &[raw])?;
         outcomes[i] = Some(process_one(engine, store, raw, None, clock.now(), step)?);
         store.flush()?;
     }
-    if !fresh.is_empty() {
+    let fresh = taken.fresh;
+    if let Some(prepared) = prepared {
+        for (i, ready) in fresh.into_iter().zip(prepared) {
+            let now = clock.now();
+            outcomes[i] = Some(process_one(
+                engine,
+                store,
+                mails[i],
+                Some(ready),
+                now,
+                step,
+            )?);
+        }
+    } else if !fresh.is_empty() {
         let batch: Vec<&RawMail> = fresh.iter().map(|&i| mails[i]).collect();
-        take_in(store, &batch)?;
         ahead::each_prepared(engine, &batch, |k, prepared| {
             let i = fresh[k];
             outcomes[i] = Some(process_one(

@@ -136,32 +136,90 @@ pub fn ingest<S: Store + ?Sized>(
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Stats, WorkerError> {
     // The batches to come: as big as configured, unless there are fewer.
-    let batch = items.len().min(engine.cfg.intake.batch_size);
+    let size = engine.cfg.intake.batch_size;
+    let batch = items.len().min(size);
     let mut items = items.into_iter();
     let run = |store: &Staged<'_, S>| -> Result<Stats, WorkerError> {
-        let mut stats = Stats::default();
-        let seen = |key: &str| Ok(skip_seen && store.source_seen(key)?);
-        let size = engine.cfg.intake.batch_size;
-        let mut batch = next_batch(&mut items, size, &seen, &mut stats)?;
-        while !batch.is_empty() {
-            let mails: Vec<&intake::RawMail> = batch.iter().collect();
-            // Alone among a shared store's workers while deciding (see
-            // `Store::exclusive`), until the batch is written.
-            let alone = store.exclusive()?;
-            for outcome in isolate::process_all(engine, store, clock, &mails)? {
-                report(&outcome);
-                stats.processed += 1;
+        std::thread::scope(|scope| {
+            // Three stages side by side, a batch apart: the next batch is
+            // read and taken in (its raw mail durable, its tries counted)
+            // on one thread, the one before it prepared (parsed,
+            // classified, its language found) on another, while this one
+            // is decided here. Reading and storing raw mail were a third
+            // of the deciding thread's time, and preparing could not start
+            // a batch before it was taken in.
+            let (read, to_prepare) = std::sync::mpsc::sync_channel(1);
+            let (ready, batches) = std::sync::mpsc::sync_channel(1);
+            let seen = |key: &str| Ok(skip_seen && store.source_seen(key)?);
+            let taker = move || {
+                loop {
+                    let mut stats = Stats::default();
+                    let taken = next_batch(&mut items, size, &seen, &mut stats).and_then(|b| {
+                        let mails: Vec<&intake::RawMail> = b.iter().collect();
+                        let taken = isolate::take_in_all(engine, store, &mails)?;
+                        Ok((b, taken))
+                    });
+                    let last = !matches!(&taken, Ok((b, _)) if !b.is_empty());
+                    if read.send(taken.map(|t| (t, stats))).is_err() || last {
+                        return;
+                    }
+                }
+            };
+            let preparer = move || {
+                for taken in to_prepare {
+                    let taken = taken.map(|((batch, taken), stats)| {
+                        let mails: Vec<&intake::RawMail> = batch.iter().collect();
+                        let prepared = isolate::prepare_fresh(engine, &mails, &taken);
+                        (batch, taken, prepared, stats)
+                    });
+                    if ready.send(taken).is_err() {
+                        return;
+                    }
+                }
+            };
+            for (name, work) in [
+                (
+                    "ticketbox-take-in",
+                    Box::new(taker) as Box<dyn FnOnce() + Send + '_>,
+                ),
+                ("ticketbox-prepare-ahead", Box::new(preparer)),
+            ] {
+                std::thread::Builder::new()
+                    .name(name.into())
+                    .spawn_scoped(scope, work)
+                    .map_err(|e| WorkerError::Task(format!("starting thread {name}: {e}")))?;
             }
-            // The next batch is read while the writer finishes this one.
-            // Each batch's raw mail is durable before it is decided (see
-            // `isolate`), so one flush at the end is enough: a crash before
-            // it leaves mail pending, to be decided again, never lost.
-            batch = next_batch(&mut items, size, &seen, &mut stats)?;
-            store.write_out()?;
-            drop(alone);
-        }
-        store.flush()?;
-        Ok(stats)
+            let mut stats = Stats::default();
+            for taken in batches {
+                let (batch, taken, prepared, read) = taken?;
+                stats.skipped += read.skipped;
+                stats.unreadable += read.unreadable;
+                let mails: Vec<&intake::RawMail> = batch.iter().collect();
+                // Alone among a shared store's workers while deciding (see
+                // `Store::exclusive`), until the batch is written. Each
+                // batch's raw mail is durable before it is decided, so one
+                // flush at the end is enough: a crash before it leaves
+                // mail pending, to be decided again, never lost.
+                let alone = store.exclusive()?;
+                let step = &crate::pipeline::process_prepared::<Staged<'_, S>>;
+                for outcome in isolate::process_taken(
+                    engine,
+                    store,
+                    clock,
+                    &mails,
+                    taken,
+                    Some(prepared),
+                    step,
+                )? {
+                    report(&outcome);
+                    stats.processed += 1;
+                }
+                store.write_out()?;
+                drop(alone);
+            }
+            store.flush()?;
+            Ok(stats)
+        })
     };
     Staged::for_batches(store, batch, run)
 }
