@@ -288,9 +288,7 @@ fn take_in<S: Store + ?Sized>(store: &S, mails: &[&RawMail]) -> Result<(), Store
         .iter()
         .map(|m| (m.hash.as_str(), m.bytes.as_slice(), m.origin.as_str()))
         .collect();
-    store.put_raws(&raws)?;
-    let hashes: Vec<&str> = mails.iter().map(|m| m.hash.as_str()).collect();
-    store.count_attempts(&hashes, mails.len() == 1)?;
+    store.put_raws_tried(&raws, mails.len() == 1)?;
     store.flush_intake()
 }
 

@@ -254,6 +254,46 @@ fn pending_mail_comes_back_in_arrival_order<S: Store>(s: &S) {
     );
 }
 
+fn taking_in_stores_the_mail_and_counts_a_try<S: Store>(s: &S) {
+    // A batch with one message twice: stored once, both tries counted.
+    s.put_raws_tried(
+        &[
+            ("a1", b"mail a", "o-a"),
+            ("b2", b"mail b", "o-b"),
+            ("a1", b"mail a", "o-a"),
+        ],
+        false,
+    )
+    .unwrap();
+    assert_eq!(s.attempts("a1").unwrap(), Attempts { total: 2, alone: 0 });
+    assert_eq!(s.attempts("b2").unwrap(), Attempts { total: 1, alone: 0 });
+    assert_eq!(s.raw("b2").unwrap().as_deref(), Some(&b"mail b"[..]));
+    // Again, alone: the mark keeps its place and its tries, and adds one.
+    s.put_raws_tried(&[("b2", b"mail b", "o-again")], true)
+        .unwrap();
+    assert_eq!(s.attempts("b2").unwrap(), Attempts { total: 2, alone: 1 });
+    let origins: Vec<String> = s.pending().unwrap().into_iter().map(|p| p.origin).collect();
+    assert_eq!(origins, ["o-a", "o-b"]);
+    // Quarantined mail is stored again but not pending, nor counted.
+    s.commit(&Commit {
+        raw_hash: "a1".into(),
+        quarantine: Some(Quarantined {
+            raw_hash: "a1".into(),
+            reason: "crashed alone".into(),
+            received: at(9),
+            origin: "o-a".into(),
+            size: 6,
+            spam_rule: None,
+        }),
+        ..Commit::default()
+    })
+    .unwrap();
+    s.put_raws_tried(&[("a1", b"mail a", "o-a")], true).unwrap();
+    assert_eq!(s.attempts("a1").unwrap(), Attempts::default());
+    let origins: Vec<String> = s.pending().unwrap().into_iter().map(|p| p.origin).collect();
+    assert_eq!(origins, ["o-b"]);
+}
+
 fn quarantine_holds_until_released<S: Store>(s: &S) {
     s.put_raw("bad", b"garbage", "stdin").unwrap();
     let q = Quarantined {
@@ -635,6 +675,11 @@ macro_rules! conformance {
             fn pending_mail_comes_back_in_arrival_order() {
                 let Some((_keep, s)) = $make() else { return };
                 super::pending_mail_comes_back_in_arrival_order(&s);
+            }
+            #[test]
+            fn taking_in_stores_the_mail_and_counts_a_try() {
+                let Some((_keep, s)) = $make() else { return };
+                super::taking_in_stores_the_mail_and_counts_a_try(&s);
             }
             #[test]
             fn quarantine_holds_until_released() {

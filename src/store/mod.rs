@@ -465,6 +465,14 @@ pub trait Store: View {
     /// `alone` when the try is for one message by itself. Durable with the
     /// next flush, which must come before the try.
     fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()>;
+    /// [`Store::put_raws`], then [`Store::count_attempts`] for the same
+    /// mail: how intake takes a batch in. One pass where the backend can
+    /// (the embedded store reads and writes each mark once, not twice).
+    fn put_raws_tried(&self, mails: &[(&str, &[u8], &str)], alone: bool) -> Result<()> {
+        self.put_raws(mails)?;
+        let hashes: Vec<&str> = mails.iter().map(|m| m.0).collect();
+        self.count_attempts(&hashes, alone)
+    }
     /// Takes the next ticket number: no two callers, in this process or
     /// another, ever get the same one. A number taken for a message whose
     /// commit never happens (a crash, a panic) is not given again: numbers

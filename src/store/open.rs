@@ -158,6 +158,9 @@ impl Store for Opened {
     fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
         each!(self, s => s.count_attempts(hashes, alone))
     }
+    fn put_raws_tried(&self, mails: &[(&str, &[u8], &str)], alone: bool) -> Result<()> {
+        each!(self, s => s.put_raws_tried(mails, alone))
+    }
     fn allocate_ticket_id(&self) -> Result<TicketId> {
         each!(self, s => s.allocate_ticket_id())
     }

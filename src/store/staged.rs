@@ -439,6 +439,10 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
         self.inner.count_attempts(hashes, alone)
     }
 
+    fn put_raws_tried(&self, mails: &[(&str, &[u8], &str)], alone: bool) -> Result<()> {
+        self.inner.put_raws_tried(mails, alone)
+    }
+
     fn allocate_ticket_id(&self) -> Result<TicketId> {
         // Numbers come from the store itself, never from the batch: they
         // must not repeat whoever else takes them.

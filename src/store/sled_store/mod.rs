@@ -34,6 +34,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::{Db, Tree};
+use std::collections::{HashMap, hash_map::Entry};
 use std::path::Path;
 
 mod blob_log;
@@ -624,6 +625,44 @@ impl Store for SledStore {
             self.pending.insert(hash.as_bytes(), mark.encode())?;
         }
         Ok(())
+    }
+
+    fn put_raws_tried(&self, mails: &[(&str, &[u8], &str)], alone: bool) -> Result<()> {
+        // Each mark read once and written once with its try counted (a
+        // message twice in the batch is counted twice, as by the two steps).
+        let mut marks: HashMap<&str, Option<PendingMark>> = HashMap::new();
+        for &(hash, bytes, origin) in mails {
+            self.blobs.put(BlobKind::Mail, hash, bytes)?;
+            let mark = match marks.entry(hash) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => {
+                    let found = match self.pending.get(hash.as_bytes())? {
+                        Some(v) => Some(PendingMark::decode(&v)),
+                        // A quarantined message is not marked (nor counted).
+                        None if self.is_quarantined(hash)? => None,
+                        None => Some(PendingMark {
+                            seq: self.db.generate_id()?,
+                            attempts: Attempts::default(),
+                            origin: origin.to_owned(),
+                        }),
+                    };
+                    v.insert(found)
+                }
+            };
+            if let Some(m) = mark {
+                m.attempts.total = m.attempts.total.saturating_add(1);
+                if alone {
+                    m.attempts.alone = m.attempts.alone.saturating_add(1);
+                }
+            }
+        }
+        let mut batch = sled::Batch::default();
+        for (hash, mark) in marks {
+            if let Some(m) = mark {
+                batch.insert(hash.as_bytes(), m.encode());
+            }
+        }
+        Ok(self.pending.apply_batch(batch)?)
     }
 
     fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
