@@ -97,8 +97,10 @@
 //! - [`committer`]: the one writer: batches of mail processed and committed
 //!   (group commit), each message prepared on a second core while the one
 //!   before it is decided, one message's failure kept its own
-//!   ([`committer::isolate`]); the sources, the control socket and the
-//!   timers hand it their work.
+//!   ([`committer::isolate`]: taking in, preparing and deciding are steps
+//!   of their own, so [`runtime::worker::ingest`] runs them a batch apart
+//!   on three threads); the sources, the control socket and the timers
+//!   hand it their work.
 //! - [`runtime`]: the long-running job: [`runtime::worker`] (sources, the
 //!   committer, the timers, the outbox sender), [`runtime::leased`] (each
 //!   source read by one worker at a time under its lease) and
