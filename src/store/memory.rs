@@ -229,8 +229,9 @@ impl Store for MemoryStore {
 
     fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
         let mut m = self.lock();
-        for hash in hashes {
-            if let Some((_, a, _)) = m.pending.get_mut(*hash) {
+        let distinct: std::collections::BTreeSet<&str> = hashes.iter().copied().collect();
+        for hash in distinct {
+            if let Some((_, a, _)) = m.pending.get_mut(hash) {
                 a.total = a.total.saturating_add(1);
                 if alone {
                     a.alone = a.alone.saturating_add(1);

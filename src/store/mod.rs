@@ -461,9 +461,10 @@ pub trait Store: View {
             .iter()
             .try_for_each(|(hash, bytes, origin)| self.put_raw(hash, bytes, origin))
     }
-    /// Counts a try at processing each of `hashes` (pending messages),
-    /// `alone` when the try is for one message by itself. Durable with the
-    /// next flush, which must come before the try.
+    /// Counts a try at processing each of `hashes` (pending messages; a
+    /// hash given twice is one message, one try), `alone` when the try is
+    /// for one message by itself. Durable with the next flush, which must
+    /// come before the try.
     fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()>;
     /// [`Store::put_raws`], then [`Store::count_attempts`] for the same
     /// mail: how intake takes a batch in. One pass where the backend can

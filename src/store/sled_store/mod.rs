@@ -629,12 +629,12 @@ impl Store for SledStore {
 
     fn put_raws_tried(&self, mails: &[(&str, &[u8], &str)], alone: bool) -> Result<()> {
         // Each mark read once and written once with its try counted (a
-        // message twice in the batch is counted twice, as by the two steps).
+        // message twice in the batch is one message: one try).
         let mut marks: HashMap<&str, Option<PendingMark>> = HashMap::new();
         for &(hash, bytes, origin) in mails {
             self.blobs.put(BlobKind::Mail, hash, bytes)?;
-            let mark = match marks.entry(hash) {
-                Entry::Occupied(o) => o.into_mut(),
+            match marks.entry(hash) {
+                Entry::Occupied(_) => {}
                 Entry::Vacant(v) => {
                     let found = match self.pending.get(hash.as_bytes())? {
                         Some(v) => Some(PendingMark::decode(&v)),
@@ -646,13 +646,15 @@ impl Store for SledStore {
                             origin: origin.to_owned(),
                         }),
                     };
-                    v.insert(found)
-                }
-            };
-            if let Some(m) = mark {
-                m.attempts.total = m.attempts.total.saturating_add(1);
-                if alone {
-                    m.attempts.alone = m.attempts.alone.saturating_add(1);
+                    if let Some(mut m) = found {
+                        m.attempts.total = m.attempts.total.saturating_add(1);
+                        if alone {
+                            m.attempts.alone = m.attempts.alone.saturating_add(1);
+                        }
+                        v.insert(Some(m));
+                    } else {
+                        v.insert(None);
+                    }
                 }
             }
         }
@@ -667,7 +669,8 @@ impl Store for SledStore {
 
     fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
         let mut batch = sled::Batch::default();
-        for hash in hashes {
+        let distinct: std::collections::BTreeSet<&str> = hashes.iter().copied().collect();
+        for hash in distinct {
             if let Some(v) = self.pending.get(hash.as_bytes())? {
                 let mut mark = PendingMark::decode(&v);
                 mark.attempts.total = mark.attempts.total.saturating_add(1);
