@@ -232,10 +232,7 @@ impl Store for MemoryStore {
         let distinct: std::collections::BTreeSet<&str> = hashes.iter().copied().collect();
         for hash in distinct {
             if let Some((_, a, _)) = m.pending.get_mut(hash) {
-                a.total = a.total.saturating_add(1);
-                if alone {
-                    a.alone = a.alone.saturating_add(1);
-                }
+                a.count(alone);
             }
         }
         Ok(())

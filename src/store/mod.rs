@@ -150,6 +150,16 @@ pub struct Attempts {
     pub alone: u32,
 }
 
+impl Attempts {
+    /// One more try, `alone` when the message was processed by itself.
+    pub fn count(&mut self, alone: bool) {
+        self.total = self.total.saturating_add(1);
+        if alone {
+            self.alone = self.alone.saturating_add(1);
+        }
+    }
+}
+
 /// A message that could not be made into a ticket entry, kept with why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quarantined {

@@ -633,29 +633,21 @@ impl Store for SledStore {
         let mut marks: HashMap<&str, Option<PendingMark>> = HashMap::new();
         for &(hash, bytes, origin) in mails {
             self.blobs.put(BlobKind::Mail, hash, bytes)?;
-            match marks.entry(hash) {
-                Entry::Occupied(_) => {}
-                Entry::Vacant(v) => {
-                    let found = match self.pending.get(hash.as_bytes())? {
-                        Some(v) => Some(PendingMark::decode(&v)),
-                        // A quarantined message is not marked (nor counted).
-                        None if self.is_quarantined(hash)? => None,
-                        None => Some(PendingMark {
-                            seq: self.db.generate_id()?,
-                            attempts: Attempts::default(),
-                            origin: origin.to_owned(),
-                        }),
-                    };
-                    if let Some(mut m) = found {
-                        m.attempts.total = m.attempts.total.saturating_add(1);
-                        if alone {
-                            m.attempts.alone = m.attempts.alone.saturating_add(1);
-                        }
-                        v.insert(Some(m));
-                    } else {
-                        v.insert(None);
-                    }
-                }
+            if let Entry::Vacant(v) = marks.entry(hash) {
+                let mark = match self.pending.get(hash.as_bytes())? {
+                    Some(v) => Some(PendingMark::decode(&v)),
+                    // A quarantined message is not marked (nor counted).
+                    None if self.is_quarantined(hash)? => None,
+                    None => Some(PendingMark {
+                        seq: self.db.generate_id()?,
+                        attempts: Attempts::default(),
+                        origin: origin.to_owned(),
+                    }),
+                };
+                v.insert(mark.map(|mut m| {
+                    m.attempts.count(alone);
+                    m
+                }));
             }
         }
         let mut batch = sled::Batch::default();
@@ -673,10 +665,7 @@ impl Store for SledStore {
         for hash in distinct {
             if let Some(v) = self.pending.get(hash.as_bytes())? {
                 let mut mark = PendingMark::decode(&v);
-                mark.attempts.total = mark.attempts.total.saturating_add(1);
-                if alone {
-                    mark.attempts.alone = mark.attempts.alone.saturating_add(1);
-                }
+                mark.attempts.count(alone);
                 batch.insert(hash.as_bytes(), mark.encode());
             }
         }
