@@ -73,13 +73,15 @@ fn main() {
     let mut per_batch = Vec::new();
     for chunk in mails.chunks(batch) {
         let t = Instant::now();
-        // As the worker does: the batch's raw mail stored and its tries
-        // counted (one flush), each message processed in isolation, the
-        // commits held and written in chunks, one flush.
-        let staged = Staged::new(&store);
+        // As the worker's committer does: the batch's raw mail stored and
+        // its tries counted (one flush), each message processed in
+        // isolation, the commits held and written in chunks (on a thread
+        // of their own when the batch is big enough), one flush.
         let refs: Vec<&RawMail> = chunk.iter().collect();
-        process_all(&engine, &staged, &clock, &refs).expect("process");
-        staged.flush().expect("flush");
+        Staged::for_batches(&store, refs.len(), |staged| {
+            process_all(&engine, staged, &clock, &refs).expect("process");
+            staged.flush().expect("flush");
+        });
         per_batch.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let secs = start.elapsed().as_secs_f64();
