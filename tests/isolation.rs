@@ -137,3 +137,45 @@ fn a_panic_quarantines_its_message_and_the_run_goes_on() {
     assert!(files.iter().any(|f| f.contains("eve2@load.example")));
     assert!(files.iter().any(|f| f.contains("nul@load.example")));
 }
+
+/// `ingest` takes in, prepares and decides on three threads a batch apart:
+/// a panic there is still its message's alone, whichever batch it is in.
+#[test]
+fn ingest_quarantines_a_panicking_message_and_takes_in_the_rest() {
+    // Many customers of one domain writing alike: no robot bounds here.
+    let sb = Sandbox::new(
+        "[ack]\nmax_per_sender_per_hour = 100000\nmax_per_sender_per_day = 100000\n\
+         shared_domains = [\"load.example\"]\nsame_text_days = 0\n",
+    );
+    // Three batches of the default 256; the poison in the second.
+    for i in 0..600 {
+        sb.deliver(i, message(i, i == 300).as_bytes());
+    }
+    let md = sb.maildir();
+    let out = sb
+        .command(&["ingest", md.to_str().unwrap()])
+        .env("TICKETBOX_TEST_FAULT", format!("panic:{MARKER}"))
+        .output()
+        .expect("spawn ticketbox");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("ingest: 600 messages"), "{said}");
+    assert_eq!(tickets(&sb), 599);
+    let q = quarantine(&sb);
+    assert_eq!(q.len(), 1);
+    assert!(
+        q[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("TICKETBOX_TEST_FAULT: panic"),
+        "{}",
+        q[0]
+    );
+    // Each of the 599 got its one acknowledgement.
+    let outbox = sb.json(&["outbox", "--json"]);
+    assert_eq!(outbox.as_array().unwrap().len(), 599);
+}
