@@ -251,32 +251,22 @@ pub fn process_taken<S: Store + ?Sized>(
         store.flush()?;
     }
     let fresh = taken.fresh;
-    if let Some(prepared) = prepared {
-        for (i, ready) in fresh.into_iter().zip(prepared) {
-            let now = clock.now();
-            outcomes[i] = Some(process_one(
-                engine,
-                store,
-                mails[i],
-                Some(ready),
-                now,
-                step,
-            )?);
+    // The k-th fresh message, prepared ahead (or, given None, here).
+    let mut each = |k: usize, ready: Option<Ready>| {
+        let i = fresh[k];
+        let now = clock.now();
+        outcomes[i] = Some(process_one(engine, store, mails[i], ready, now, step)?);
+        Ok(())
+    };
+    match prepared {
+        // Made by prepare_fresh from the same TakenIn: one per fresh message.
+        Some(prepared) => (prepared.into_iter().enumerate())
+            .take(fresh.len())
+            .try_for_each(|(k, r)| each(k, Some(r)))?,
+        None => {
+            let batch: Vec<&RawMail> = fresh.iter().map(|&i| mails[i]).collect();
+            ahead::each_prepared(engine, &batch, each)?;
         }
-    } else if !fresh.is_empty() {
-        let batch: Vec<&RawMail> = fresh.iter().map(|&i| mails[i]).collect();
-        ahead::each_prepared(engine, &batch, |k, prepared| {
-            let i = fresh[k];
-            outcomes[i] = Some(process_one(
-                engine,
-                store,
-                mails[i],
-                prepared,
-                clock.now(),
-                step,
-            )?);
-            Ok(())
-        })?;
     }
     Ok(outcomes.into_iter().flatten().collect())
 }
