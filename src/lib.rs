@@ -22,7 +22,7 @@
 //! Around each message, [`committer::isolate`] keeps one message's failure its
 //! own: a panic quarantines that message, and a message that took the
 //! process down (abort, OOM) is tried alone after the restart and set aside
-//! if it does so again.
+//! if it does so three times alone.
 //!
 //! An agent's mail takes the same road; after threading, [`agent`] reads it
 //! as commands and an answer, and the answer is passed on to the customer

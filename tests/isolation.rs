@@ -70,13 +70,14 @@ fn a_message_that_aborts_the_worker_is_set_aside_and_the_rest_flows() {
         }
     };
     assert!(finished, "the worker never got past the poison message");
-    // Once in its batch, then twice alone; the next start sets it aside.
-    assert_eq!(aborts, 3, "aborts before the message was set aside");
+    // Once in its batch, then three times alone; the next start sets it
+    // aside.
+    assert_eq!(aborts, 4, "aborts before the message was set aside");
     assert_eq!(tickets(&sb), 19, "every other message is ticketed");
     let q = quarantine(&sb);
     assert_eq!(q.len(), 1);
     let reason = q[0]["reason"].as_str().unwrap();
-    assert!(reason.contains("stopped the worker 2 times"), "{reason}");
+    assert!(reason.contains("stopped the worker 3 times"), "{reason}");
     assert!(q[0]["origin"].as_str().unwrap().contains("Maildir"));
     // Each of the 19 got its one acknowledgement.
     let outbox = sb.json(&["outbox", "--json"]);
