@@ -12,7 +12,9 @@
 # deleted inodes for every file it creates, a fifth of the run here, and
 # that is the benchmark's own doing, not ticketbox's. Otherwise each run
 # gets a fresh directory under $TMPDIR. Each run is timed twice: as is, and
-# with --no-deliver (intake and deciding only).
+# with --no-deliver (intake and deciding only). Given another build, it
+# ends with each alternated pair's speed-up (the other build's wall time
+# over this one's) and their median, for both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 other=${1:-}
@@ -29,10 +31,11 @@ trap cleanup EXIT
 target/release/examples/gen_maildir "$work/md" 10000 >/dev/null
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); 10,000 messages ($(du -sh "$work/md" | cut -f1))"
 
-# One run: $1 label, $2 binary, then ingest's extra arguments.
+# One run: $1 label, $2 binary, $3 its name in the summary, then
+# ingest's extra arguments.
 one() {
-  local label=$1 b=$2
-  shift 2
+  local label=$1 b=$2 name=$3
+  shift 3
   local root=$work/run
   if [ "$(id -u)" = 0 ]; then
     mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
@@ -56,11 +59,30 @@ one() {
     exit 1
   }
   tail -1 "$work/err"
+  # Wall seconds, for the summary: one line per run, in run order.
+  tail -1 "$work/err" | awk -v k="$name" '{for (i = 1; i < NF; i++) if ($(i + 1) == "s" && $(i + 2) == "wall,") print k, $i}' \
+    >>"$work/walls"
 }
 
 for r in $(seq "$rounds"); do
-  one "this build          " "$bin"
-  [ -n "$other" ] && one "other build         " "$other"
-  one "this build  (--no-deliver)" "$bin" --no-deliver
-  [ -n "$other" ] && one "other build (--no-deliver)" "$other" --no-deliver
+  one "this build          " "$bin" this
+  [ -n "$other" ] && one "other build         " "$other" other
+  one "this build  (--no-deliver)" "$bin" this-nd --no-deliver
+  [ -n "$other" ] && one "other build (--no-deliver)" "$other" other-nd --no-deliver
 done
+
+# Each alternated pair's speed-up (the other build's wall time over this
+# one's), and their median: runs next to each other saw the same machine.
+if [ -n "$other" ]; then
+  for mode in "" -nd; do
+    awk -v a="this$mode" -v b="other$mode" '
+      $1 == a { t[++n] = $2 } $1 == b { o[++m] = $2 }
+      END {
+        for (i = 1; i <= n && i <= m; i++) { r[i] = o[i] / t[i]; line = line sprintf(" %.2fx", r[i]) }
+        k = (n < m) ? n : m
+        for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (r[j] < r[i]) { x = r[i]; r[i] = r[j]; r[j] = x }
+        med = (k % 2) ? r[(k + 1) / 2] : (r[k / 2] + r[k / 2 + 1]) / 2
+        printf "speed-up%s per pair:%s; median %.2fx\n", (a ~ /-nd$/) ? " (--no-deliver)" : "", line, med
+      }' "$work/walls"
+  done
+fi
