@@ -58,10 +58,12 @@ one() {
     cat "$work/err"
     exit 1
   }
-  tail -1 "$work/err"
+  local line
+  line=$(tail -1 "$work/err")
+  echo "$line"
   # Wall seconds, for the summary: one line per run, in run order.
-  tail -1 "$work/err" | awk -v k="$name" '{for (i = 1; i < NF; i++) if ($(i + 1) == "s" && $(i + 2) == "wall,") print k, $i}' \
-    >>"$work/walls"
+  awk -v k="$name" '{for (i = 1; i < NF; i++) if ($(i + 1) == "s" && $(i + 2) == "wall,") print k, $i}' \
+    <<<"$line" >>"$work/walls"
 }
 
 for r in $(seq "$rounds"); do
