@@ -34,8 +34,8 @@ pub struct Round {
 /// leaves one copy ([`Transport::repeat_is_harmless`]) gets no marks, and
 /// its results are written [`RESULTS_TOGETHER`] at a time and flushed once
 /// per round: a crash repeats the round's sends, to no effect, and the
-/// store is not asked for a transaction per message (on the embedded store
-/// each one is a log write, and every reader waits for it).
+/// store is not asked for a write per message (on a server store each one
+/// is a round trip).
 pub async fn deliver_due<S: Store + ?Sized, T: Transport + ?Sized>(
     store: &S,
     transport: &T,

@@ -171,14 +171,15 @@ pub(super) fn create<V: View + ?Sized>(
     // The customer's other tickets: open ones to mention, a recently closed
     // one this may follow up on.
     let mut personal = Personal::default();
-    // Only the tickets worth mentioning are read in full: the latest open
-    // ones, and the most recently closed one if it closed lately.
+    // Only the tickets worth mentioning are looked up, and only their
+    // subjects: the latest open ones, and the most recently closed one if
+    // it closed lately.
     let followup = Duration::days(i64::from(engine.cfg.ack.followup_days));
     let glance = store.customer_tickets(&customer.address)?;
     let reference = |id: TicketId| -> Result<Option<TicketRef>, StoreError> {
-        Ok(store.ticket(id)?.map(|o| TicketRef {
-            tag: engine.threading.tags.format(o.id),
-            subject: o.subject,
+        Ok(store.ticket_subject(id)?.map(|subject| TicketRef {
+            tag: engine.threading.tags.format(id),
+            subject,
         }))
     };
     for g in glance

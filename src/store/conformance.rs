@@ -6,11 +6,11 @@ use super::*;
 use crate::model::{MessageKind, Party, Priority, Status};
 use chrono::TimeZone;
 
-fn at(h: u32) -> DateTime<Utc> {
+pub(super) fn at(h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, h, 0, 0).unwrap()
 }
 
-fn ticket(id: TicketId, customer: &str, h: u32) -> Ticket {
+pub(super) fn ticket(id: TicketId, customer: &str, h: u32) -> Ticket {
     Ticket::new(
         id,
         format!("Ticket {id}"),
@@ -21,7 +21,7 @@ fn ticket(id: TicketId, customer: &str, h: u32) -> Ticket {
     )
 }
 
-fn record(id: &str, ticket: Option<TicketId>) -> MessageRecord {
+pub(super) fn record(id: &str, ticket: Option<TicketId>) -> MessageRecord {
     MessageRecord {
         message_id: id.into(),
         raw_hash: format!("hash-{id}"),
@@ -40,7 +40,7 @@ fn record(id: &str, ticket: Option<TicketId>) -> MessageRecord {
     }
 }
 
-fn entry(id: &str, raw: &str, h: u32) -> OutboxEntry {
+pub(super) fn entry(id: &str, raw: &str, h: u32) -> OutboxEntry {
     OutboxEntry {
         id: id.into(),
         ticket: 1000,

@@ -380,6 +380,12 @@ pub trait View: ThreadView<Error = StoreError> + Send + Sync {
     }
     /// The customer's tickets at a glance, oldest first.
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>>;
+    /// Only a ticket's subject (a new ticket's acknowledgement names the
+    /// customer's other tickets by it): a backend that stores tickets
+    /// encoded may read it without decoding the rest.
+    fn ticket_subject(&self, id: TicketId) -> Result<Option<String>> {
+        Ok(self.ticket(id)?.map(|t| t.subject))
+    }
     /// The number the next new ticket would get (a look: dry runs).
     fn next_ticket_id(&self) -> Result<TicketId>;
     /// When acknowledgements were counted under `key` (an address, a

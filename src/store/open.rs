@@ -119,6 +119,9 @@ impl View for Opened {
     fn open_tickets(&self) -> Result<Vec<Ticket>> {
         each!(self, s => s.open_tickets())
     }
+    fn ticket_subject(&self, id: TicketId) -> Result<Option<String>> {
+        each!(self, s => s.ticket_subject(id))
+    }
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>> {
         each!(self, s => s.customer_tickets(address))
     }

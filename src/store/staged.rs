@@ -1,12 +1,11 @@
 //! Commits gathered in memory and written to the store several at a time.
 //!
-//! sled makes every transaction write (and wait for) its log buffer, twice,
-//! whatever the size of the transaction: committing each message on its own
-//! costs two synchronous disk writes per message even though the worker only
-//! flushes once per batch. [`Staged`] sits in front of a store for one batch:
-//! it keeps each message's [`Commit`] in memory, answers reads from what it
-//! holds first (so a reply later in the batch finds the ticket an earlier
-//! message opened), and hands the commits to [`Store::commit_all`] in chunks.
+//! [`Staged`] sits in front of a store for one batch: it keeps each
+//! message's [`Commit`] in memory, answers reads from what it holds first
+//! (so a reply later in the batch finds the ticket an earlier message
+//! opened), and hands the commits to [`Store::commit_all`] in chunks: a
+//! server store takes a chunk in one round trip, and the embedded store's
+//! writer thread (below) works through a chunk while the next is decided.
 //!
 //! Nothing changes for durability: no commit was durable before the batch's
 //! flush anyway, and the raw messages are stored (and marked pending) directly,
@@ -33,8 +32,9 @@ use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 
-/// Commits held before they are written as one transaction: enough to make
-/// the per-transaction cost vanish, small enough to keep memory flat.
+/// Commits held before they are written together: enough to make the
+/// per-call cost (a round trip to a server store) vanish, small enough to
+/// keep memory flat.
 const CHUNK: usize = 128;
 
 /// The chunk with a writer thread: smaller, so most of a batch's writing
@@ -366,6 +366,13 @@ impl<S: Store + ?Sized> View for Staged<'_, S> {
         );
         open.sort_by_key(|t| t.id);
         Ok(open)
+    }
+
+    fn ticket_subject(&self, id: TicketId) -> Result<Option<String>> {
+        if let Some(t) = self.lock().tickets.get(&id) {
+            return Ok(Some(t.subject.clone()));
+        }
+        self.inner.ticket_subject(id)
     }
 
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>> {

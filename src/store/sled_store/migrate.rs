@@ -1,12 +1,12 @@
 //! Bringing a store written by an earlier release up to this one's layout,
-//! one schema step at a time, each step in one transaction: a crash
-//! during a migration leaves the old layout whole, and the next start
-//! migrates again.
+//! one schema step at a time, each step one group of writes applied all
+//! or none (see `journal.rs`): a crash during a migration leaves the old
+//! layout whole or the new one complete.
 
+use super::journal::{Group, T};
 use super::{SledStore, state_key};
 use crate::model::{CustomerPrefs, QueueStats};
-use crate::store::{Checkpoint, Result, State, StoreError};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use crate::store::{Checkpoint, Result, State};
 
 /// Schema 1 → 2: checkpoints (`imap:<source>` = `validity:last`), queue
 /// statistics (`stats:<queue>`, JSON) and customer preferences
@@ -52,21 +52,16 @@ pub(super) fn typed_state(store: &SledStore) -> Result<()> {
             .map(|st| (state_key(&st.key()), super::enc(st)));
         moved.push((k.to_vec(), encoded));
     }
-    (&store.meta, &store.state)
-        .transaction(|(meta, state)| {
-            for (old, new) in &moved {
-                if let Some((k, v)) = new {
-                    state.insert(k.as_slice(), v.as_slice())?;
-                }
-                meta.remove(old.as_slice())?;
-            }
-            meta.insert("schema_version", b"2".as_slice())?;
-            Ok::<(), ConflictableTransactionError<StoreError>>(())
-        })
-        .map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::from(e),
-        })?;
+    let mut g = Group::default();
+    for (old, new) in &moved {
+        if let Some((k, v)) = new {
+            g.put(T::State, k, v);
+        }
+        g.remove(T::Meta, old);
+    }
+    g.put(T::Meta, b"schema_version", b"2");
+    let _turn = store.writing();
+    store.apply_group(&g)?;
     store.db.flush()?;
     tracing::info!(
         moved = moved.len(),

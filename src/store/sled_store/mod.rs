@@ -17,6 +17,7 @@
 //! | `senders` | address → acknowledgement times |
 //! | `quarantine` | content hash → [`Quarantined`] |
 //! | `meta` | name → value (schema version, next ticket id, instance id) |
+//! | `journal` | `group` → writes to several trees on their way, all or none (see `journal.rs`) |
 //! | `state` | kind (`c` checkpoint, `s` queue statistics, `p` customer preferences), NUL, name → [`State`] (since schema 2; see `migrate.rs`) |
 //!
 //! Values are JSON: readable with any sled tool, and fast enough (the
@@ -40,6 +41,7 @@ use std::path::Path;
 mod blob_log;
 mod blobs;
 mod export;
+mod journal;
 mod migrate;
 mod raw_files;
 #[cfg(test)]
@@ -49,6 +51,7 @@ mod write;
 use crate::store::blobs::{BlobKind, Blobs};
 use blob_log::BlobLog;
 use blobs::SledBlobs;
+use journal::{Group, T};
 use raw_files::RawFiles;
 
 const NEXT_TICKET: &str = "next_ticket";
@@ -130,6 +133,10 @@ pub struct SledStore {
     meta: Tree,
     /// Typed state (see [`State`]), under [`state_key`].
     state: Tree,
+    /// Writes to several keys on their way (see `journal.rs`).
+    journal: Tree,
+    /// The writers' turn (see `journal.rs`).
+    writing: std::sync::Mutex<()>,
     first_ticket: TicketId,
 }
 
@@ -225,9 +232,13 @@ impl SledStore {
             quarantine: t("quarantine")?,
             meta: t("meta")?,
             state: t("state")?,
+            journal: t("journal")?,
+            writing: Default::default(),
             db,
             first_ticket,
         };
+        // Before anything reads: a crash may have cut a group of writes short.
+        store.replay_journal()?;
         match store.meta("schema_version")? {
             None => {
                 store.set_meta("schema_version", &SCHEMA_VERSION.to_string())?;
@@ -523,6 +534,16 @@ impl View for SledStore {
         Ok(out)
     }
 
+    fn ticket_subject(&self, id: TicketId) -> Result<Option<String>> {
+        // Only the field asked for is decoded: the rest of the record
+        // (message ids, due times, rules fired) is skipped over unparsed.
+        #[derive(serde::Deserialize)]
+        struct Subject {
+            subject: String,
+        }
+        Ok(get::<Subject>(&self.tickets, "tickets", &id_key(id))?.map(|s| s.subject))
+    }
+
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>> {
         let mut prefix = address.as_bytes().to_vec();
         prefix.push(0);
@@ -616,6 +637,7 @@ impl Store for SledStore {
     fn mark_pending(&self, hash: &str, origin: &str) -> Result<()> {
         // Pending until a commit says what became of it. A mark already
         // there stays: it holds the arrival order and the tries so far.
+        let _turn = self.writing();
         if !self.pending.contains_key(hash.as_bytes())? && !self.is_quarantined(hash)? {
             let mark = PendingMark {
                 seq: self.db.generate_id()?,
@@ -630,9 +652,12 @@ impl Store for SledStore {
     fn put_raws_tried(&self, mails: &[(&str, &[u8], &str)], alone: bool) -> Result<()> {
         // Each mark read once and written once with its try counted (a
         // message twice in the batch is one message: one try).
-        let mut marks: HashMap<&str, Option<PendingMark>> = HashMap::new();
-        for &(hash, bytes, origin) in mails {
+        for &(hash, bytes, _) in mails {
             self.blobs.put(BlobKind::Mail, hash, bytes)?;
+        }
+        let mut marks: HashMap<&str, Option<PendingMark>> = HashMap::new();
+        let _turn = self.writing();
+        for &(hash, _, origin) in mails {
             if let Entry::Vacant(v) = marks.entry(hash) {
                 let mark = match self.pending.get(hash.as_bytes())? {
                     Some(v) => Some(PendingMark::decode(&v)),
@@ -650,26 +675,27 @@ impl Store for SledStore {
                 }));
             }
         }
-        let mut batch = sled::Batch::default();
+        let mut g = Group::default();
         for (hash, mark) in marks {
             if let Some(m) = mark {
-                batch.insert(hash.as_bytes(), m.encode());
+                g.put(T::Pending, hash.as_bytes(), &m.encode());
             }
         }
-        Ok(self.pending.apply_batch(batch)?)
+        self.apply_group(&g)
     }
 
     fn count_attempts(&self, hashes: &[&str], alone: bool) -> Result<()> {
-        let mut batch = sled::Batch::default();
+        let mut g = Group::default();
         let distinct: std::collections::BTreeSet<&str> = hashes.iter().copied().collect();
+        let _turn = self.writing();
         for hash in distinct {
             if let Some(v) = self.pending.get(hash.as_bytes())? {
                 let mut mark = PendingMark::decode(&v);
                 mark.attempts.count(alone);
-                batch.insert(hash.as_bytes(), mark.encode());
+                g.put(T::Pending, hash.as_bytes(), &mark.encode());
             }
         }
-        Ok(self.pending.apply_batch(batch)?)
+        self.apply_group(&g)
     }
 
     fn allocate_ticket_id(&self) -> Result<TicketId> {

@@ -531,3 +531,152 @@ fn leases_of_a_process_that_is_gone_are_dropped_at_open() {
         "named values stay as they were"
     );
 }
+
+/// A commit touching every kind of record the journal covers.
+fn full_commit(store: &SledStore) -> Commit {
+    use crate::store::conformance::{at, entry, record, ticket};
+    store.put_raw("h1", b"raw mail", "maildir:cur/1").unwrap();
+    let mut t = ticket(1000, "ann@c.example", 9);
+    t.messages.push("<m1@c.example>".into());
+    Commit {
+        raw_hash: "h1".into(),
+        source_key: Some("maildir:cur/1".into()),
+        messages: vec![record("<m1@c.example>", Some(1000))],
+        ticket: Some(t),
+        index: vec![
+            ("<m1@c.example>".into(), 1000),
+            ("<earlier@c.example>".into(), 1000),
+        ],
+        conversation: Some(("conv-1".into(), 1000)),
+        outbox: vec![entry("<ack1@example.com>", "raw ack", 9)],
+        acked: vec![crate::store::Acked {
+            key: "ann@c.example".into(),
+            at: at(9),
+            keep: 5,
+        }],
+        state: vec![State::Prefs {
+            address: "ann@c.example".into(),
+            prefs: crate::model::CustomerPrefs {
+                language: Some("pl".into()),
+                ..Default::default()
+            },
+        }],
+        ..Commit::default()
+    }
+}
+
+/// Everything a commit can change, as the store reads it.
+fn seen(store: &SledStore) -> String {
+    format!(
+        "{:?}\n{:?}\n{:?}\n{:?} {:?} {:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?} {:?}",
+        store.tickets().unwrap(),
+        store.message("<m1@c.example>").unwrap(),
+        store.pending().unwrap(),
+        store.ticket_for_message_id("<m1@c.example>").unwrap(),
+        store.ticket_for_message_id("<earlier@c.example>").unwrap(),
+        store.ticket_for_conversation("conv-1").unwrap(),
+        store.outbox().unwrap(),
+        store.acks_to("ann@c.example").unwrap(),
+        store
+            .state(&StateKey::Prefs("ann@c.example".into()))
+            .unwrap(),
+        store.customer_tickets("ann@c.example").unwrap(),
+        store.source_seen("maildir:cur/1").unwrap(),
+        store.open_tickets().unwrap().len(),
+    )
+}
+
+#[test]
+fn a_commit_cut_short_by_a_crash_is_completed_at_open() {
+    // As the commit leaves the store when nothing interrupts it.
+    let (_whole_dir, whole) = open();
+    let c = full_commit(&whole);
+    let before = seen(&whole);
+    whole.commit(&c).unwrap();
+    let after = seen(&whole);
+    assert_ne!(before, after);
+
+    let writes = whole.commit_writes(&c).len();
+    assert!(writes > 10, "{writes} writes");
+    for applied in 0..=writes {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let store = SledStore::open(&path, 1000).unwrap();
+        let c = full_commit(&store);
+        let g = store.commit_writes(&c);
+        store.cut_short(&g, applied);
+        drop(store);
+        let store = SledStore::open(&path, 1000).unwrap();
+        assert_eq!(
+            seen(&store),
+            after,
+            "cut after {applied} of {writes} writes"
+        );
+        // Replayed once: the record is gone.
+        assert!(store.journal.is_empty(), "cut after {applied}");
+    }
+}
+
+#[test]
+fn writes_from_several_threads_each_land_whole() {
+    // The writer thread's commits, the intake's marks and the outbox's
+    // results at once: each commit's index entries and its outbox entry
+    // with exactly one due-time key.
+    let (_dir, store) = open();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..200 {
+                let mut e = crate::store::conformance::entry(&format!("<a{i}@x>"), "raw", 9);
+                e.ticket = i;
+                store
+                    .commit(&Commit {
+                        index: vec![(format!("<m{i}@x>"), i)],
+                        outbox: vec![e],
+                        ..Commit::default()
+                    })
+                    .unwrap();
+            }
+        });
+        s.spawn(|| {
+            for i in 0..200 {
+                store
+                    .put_raws_tried(
+                        &[(&format!("h{i}"), b"x", "o"), ("shared", b"y", "o")],
+                        false,
+                    )
+                    .unwrap();
+            }
+        });
+        s.spawn(|| {
+            for i in 0..200 {
+                let mut e = crate::store::conformance::entry(&format!("<a{i}@x>"), "", 10);
+                e.state = crate::store::OutboxState::Sent;
+                // Until the commit queued it, this moves nothing it finds.
+                store.put_outbox(&e).unwrap();
+            }
+        });
+    });
+    assert_eq!(store.attempts("shared").unwrap().total, 200);
+    for i in 0..200 {
+        assert_eq!(
+            store.ticket_for_message_id(&format!("<m{i}@x>")).unwrap(),
+            Some(i)
+        );
+    }
+    // Every active entry has its one due-time key, and no key is left
+    // naming an entry that is not active.
+    let active = store.outbox_active().unwrap();
+    let due: Vec<Vec<u8>> = store
+        .outbox_due
+        .iter()
+        .keys()
+        .map(|k| k.unwrap().to_vec())
+        .collect();
+    let mut want: Vec<Vec<u8>> = active
+        .iter()
+        .map(|e| due_key(e.next_attempt, &e.id))
+        .collect();
+    want.sort();
+    assert_eq!(due, want);
+    assert!(store.journal.is_empty());
+}

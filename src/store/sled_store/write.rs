@@ -1,7 +1,8 @@
-//! Writing to the sled store: commits and outbox entries, several per
-//! transaction (each sled transaction costs two synchronous log writes,
-//! whatever its size).
+//! Writing to the sled store: commits and outbox entries, each a group
+//! of writes applied all or none (see `journal.rs`), the writers taking
+//! turns.
 
+use super::journal::{Group, T};
 use super::{
     ACKS_KEPT, NEXT_TICKET, SledStore, customer_key, due_key, due_prefix, due_time, enc, get,
     id_key, state_key, summary,
@@ -9,22 +10,19 @@ use super::{
 use crate::model::TicketId;
 use crate::store::View;
 use crate::store::blobs::{BlobKind, Blobs};
-use crate::store::{Commit, Result, StoreError};
+use crate::store::{Commit, Result};
 use crate::store::{OutboxEntry, OutboxState};
 use chrono::{DateTime, Utc};
-use sled::transaction::TransactionalTree;
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-/// One commit's values, encoded before the transaction starts.
+/// One commit's values, encoded before the writers' turn is taken.
 struct Encoded<'a> {
     messages: Vec<(Vec<u8>, Vec<u8>)>,
     ticket: Option<EncodedTicket<'a>>,
     /// Entry key, entry without its message (the message is a blob), its
     /// due-time key.
     outbox: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
-    acked: Vec<(&'a str, Vec<u8>)>,
     quarantine: Option<Vec<u8>>,
     state: Vec<(Vec<u8>, Vec<u8>)>,
 }
@@ -39,7 +37,7 @@ struct EncodedTicket<'a> {
 }
 
 impl<'a> Encoded<'a> {
-    fn new(c: &'a Commit, acked: Vec<(&'a str, Vec<u8>)>) -> Self {
+    fn new(c: &'a Commit) -> Self {
         Encoded {
             messages: c
                 .messages
@@ -64,7 +62,6 @@ impl<'a> Encoded<'a> {
                     )
                 })
                 .collect(),
-            acked,
             quarantine: c.quarantine.as_ref().map(enc),
             state: c
                 .state
@@ -86,185 +83,155 @@ impl SledStore {
         Ok(())
     }
 
-    /// Every commit, in order, in one transaction.
+    /// Every commit, in order, each all or none (a journal group).
     pub(super) fn write_commits(&self, commits: &[Commit]) -> Result<()> {
         self.outgoing_blobs(commits.iter().flat_map(|c| &c.outbox))?;
-        // Encode outside the transaction: the closure may run more than once.
-        let mut acks: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
-        let mut encoded = Vec::with_capacity(commits.len());
         for c in commits {
-            let mut acked = Vec::with_capacity(c.acked.len());
-            for a in &c.acked {
-                let times = match acks.entry(a.key.as_str()) {
-                    Entry::Occupied(o) => o.into_mut(),
-                    Entry::Vacant(v) => v.insert(self.acks_to(&a.key)?),
-                };
-                times.push(a.at);
-                let skip = times.len().saturating_sub(a.keep.clamp(1, ACKS_KEPT));
-                times.drain(..skip);
-                acked.push((a.key.as_str(), enc(&*times)));
+            // Encoded before the writers' turn is taken: other writers
+            // (the intake's marks, the outbox's results) wait less.
+            let e = Encoded::new(c);
+            if let Some(t) = &e.ticket {
+                self.raise_next_ticket(t.id)?;
             }
-            encoded.push(Encoded::new(c, acked));
+            let _turn = self.writing();
+            let mut g = Group::default();
+            self.commit_group(c, &e, &mut g)?;
+            self.apply_group(&g)?;
         }
-
-        let trees = (
-            &self.pending,
-            &self.sources,
-            &self.messages,
-            &self.tickets,
-            &self.open,
-            &self.msgid,
-            &self.conversations,
-            &self.customers,
-            &self.outbox,
-            &self.outbox_due,
-            &self.senders,
-            &self.quarantine,
-            &self.meta,
-            &self.state,
-        );
-        trees
-            .transaction(
-                |(
-                    pending,
-                    sources,
-                    msgs,
-                    tickets,
-                    open,
-                    msgid,
-                    convs,
-                    customers,
-                    outbox_t,
-                    due_t,
-                    senders,
-                    quar,
-                    meta,
-                    state,
-                )| {
-                    for (c, e) in commits.iter().zip(&encoded) {
-                        if !c.raw_hash.is_empty() {
-                            pending.remove(c.raw_hash.as_bytes())?;
-                        }
-                        if let Some(key) = &c.source_key {
-                            sources.insert(key.as_bytes(), c.raw_hash.as_bytes())?;
-                        }
-                        for (k, v) in &e.messages {
-                            msgs.insert(k.as_slice(), v.as_slice())?;
-                        }
-                        if let Some(EncodedTicket {
-                            id,
-                            customer,
-                            bytes,
-                            glance,
-                            open: is_open,
-                        }) = &e.ticket
-                        {
-                            tickets.insert(&id_key(*id), bytes.as_slice())?;
-                            if *is_open {
-                                open.insert(&id_key(*id), &[])?;
-                            } else {
-                                open.remove(&id_key(*id))?;
-                            }
-                            customers.insert(customer_key(customer, *id), glance.as_slice())?;
-                            let next = meta
-                                .get(NEXT_TICKET)?
-                                .and_then(|v| {
-                                    std::str::from_utf8(&v).ok()?.parse::<TicketId>().ok()
-                                })
-                                .unwrap_or(self.first_ticket);
-                            if *id >= next {
-                                meta.insert(
-                                    NEXT_TICKET,
-                                    id.saturating_add(1).to_string().as_bytes(),
-                                )?;
-                            }
-                        }
-                        for (id, t) in &c.index {
-                            if msgid.get(id.as_bytes())?.is_none() {
-                                msgid.insert(id.as_bytes(), &id_key(*t))?;
-                            }
-                        }
-                        for (id, t) in &c.placed {
-                            msgid.insert(id.as_bytes(), &id_key(*t))?;
-                        }
-                        if let Some((key, t)) = &c.conversation
-                            && convs.get(key.as_bytes())?.is_none()
-                        {
-                            convs.insert(key.as_bytes(), &id_key(*t))?;
-                        }
-                        for (k, v, due) in &e.outbox {
-                            if let Some(old) = outbox_t.insert(k.as_slice(), v.as_slice())? {
-                                unindex(due_t, k, &old)?;
-                            }
-                            due_t.insert(due.as_slice(), &[])?;
-                        }
-                        for (key, times) in &e.acked {
-                            senders.insert(key.as_bytes(), times.as_slice())?;
-                        }
-                        for (k, v) in &e.state {
-                            state.insert(k.as_slice(), v.as_slice())?;
-                        }
-                        if c.released {
-                            quar.remove(c.raw_hash.as_bytes())?;
-                        }
-                        if let Some(q) = &e.quarantine {
-                            quar.insert(c.raw_hash.as_bytes(), q.as_slice())?;
-                        }
-                    }
-                    Ok::<(), ConflictableTransactionError<StoreError>>(())
-                },
-            )
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::from(e),
-            })
+        Ok(())
     }
 
-    /// Outbox entries in one transaction, each in the tree its state says.
+    /// The ticket counter past `id`, when a commit brings a number it
+    /// never gave (a store filled by import). A compare-and-swap, like
+    /// [`crate::store::Store::allocate_ticket_id`], which takes no turn:
+    /// the counter only ever grows. Ahead of the commit it covers: after a
+    /// crash in between, a number is skipped, never given twice.
+    fn raise_next_ticket(&self, id: TicketId) -> Result<()> {
+        let first = self.first_ticket;
+        self.meta.update_and_fetch(NEXT_TICKET, |old| {
+            let next = old
+                .and_then(|v| std::str::from_utf8(v).ok()?.parse::<TicketId>().ok())
+                .unwrap_or(first);
+            (id >= next)
+                .then(|| id.saturating_add(1).to_string().into_bytes())
+                .or_else(|| old.map(<[u8]>::to_vec))
+        })?;
+        Ok(())
+    }
+
+    /// A commit's writes, read against the store as it is (the caller
+    /// holds the writers' turn).
+    fn commit_group(&self, c: &Commit, e: &Encoded<'_>, g: &mut Group) -> Result<()> {
+        if !c.raw_hash.is_empty() {
+            g.remove(T::Pending, c.raw_hash.as_bytes());
+        }
+        if let Some(key) = &c.source_key {
+            g.put(T::Sources, key.as_bytes(), c.raw_hash.as_bytes());
+        }
+        for (k, v) in &e.messages {
+            g.put(T::Messages, k, v);
+        }
+        if let Some(t) = &e.ticket {
+            g.put(T::Tickets, &id_key(t.id), &t.bytes);
+            if t.open {
+                g.put(T::Open, &id_key(t.id), &[]);
+            } else {
+                g.remove(T::Open, &id_key(t.id));
+            }
+            g.put(T::Customers, &customer_key(t.customer, t.id), &t.glance);
+        }
+        // The first ticket an id or a conversation named wins, also within
+        // the commit.
+        let mut named = std::collections::HashSet::new();
+        for (id, t) in &c.index {
+            if self.msgid.get(id.as_bytes())?.is_none() && named.insert(id.as_str()) {
+                g.put(T::Msgid, id.as_bytes(), &id_key(*t));
+            }
+        }
+        for (id, t) in &c.placed {
+            g.put(T::Msgid, id.as_bytes(), &id_key(*t));
+        }
+        if let Some((key, t)) = &c.conversation
+            && self.conversations.get(key.as_bytes())?.is_none()
+        {
+            g.put(T::Conversations, key.as_bytes(), &id_key(*t));
+        }
+        let mut queued = std::collections::HashMap::new();
+        for (k, v, due) in &e.outbox {
+            // The entry it replaces, from the store or earlier in the commit.
+            let old = match queued.get(k.as_slice()) {
+                Some(d) => Some(Vec::clone(d)),
+                None => self.outbox.get(k)?.and_then(|old| old_due(k, &old)),
+            };
+            if let Some(old) = old {
+                g.remove(T::OutboxDue, &old);
+            }
+            g.put(T::OutboxDue, due, &[]);
+            g.put(T::Outbox, k, v);
+            queued.insert(k.as_slice(), due.clone());
+        }
+        // Acknowledgement times: the latest kept, counting earlier ones of
+        // the same commit.
+        let mut acks: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
+        for a in &c.acked {
+            let times = match acks.entry(a.key.as_str()) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => v.insert(self.acks_to(&a.key)?),
+            };
+            times.push(a.at);
+            let skip = times.len().saturating_sub(a.keep.clamp(1, ACKS_KEPT));
+            times.drain(..skip);
+            g.put(T::Senders, a.key.as_bytes(), &enc(&*times));
+        }
+        for (k, v) in &e.state {
+            g.put(T::State, k, v);
+        }
+        if c.released {
+            g.remove(T::Quarantine, c.raw_hash.as_bytes());
+        }
+        if let Some(q) = &e.quarantine {
+            g.put(T::Quarantine, c.raw_hash.as_bytes(), q);
+        }
+        Ok(())
+    }
+
+    /// The writes `c` makes on the store as it is now.
+    #[cfg(test)]
+    pub(super) fn commit_writes(&self, c: &Commit) -> Group {
+        let mut g = Group::default();
+        self.commit_group(c, &Encoded::new(c), &mut g).unwrap();
+        g
+    }
+
+    /// Outbox entries, each moved all or none to the tree its state says
+    /// (never in both or neither), the due-time index naming exactly the
+    /// active ones.
     pub(super) fn write_outbox(&self, entries: &[OutboxEntry]) -> Result<()> {
         self.outgoing_blobs(entries.iter())?;
-        let mut values = Vec::with_capacity(entries.len());
         for e in entries {
             let key = e.id.as_bytes();
+            let value = enc(&e.without_raw());
             let done = matches!(e.state, OutboxState::Sent | OutboxState::Failed);
-            values.push((
-                key,
-                enc(&e.without_raw()),
-                done,
-                due_key(e.next_attempt, &e.id),
-            ));
+            let _turn = self.writing();
+            let mut g = Group::default();
+            if let Some(old) = self.outbox.get(key)?.and_then(|old| old_due(key, &old)) {
+                g.remove(T::OutboxDue, &old);
+            }
+            if done {
+                g.put(T::OutboxDone, key, &value);
+                g.remove(T::Outbox, key);
+            } else {
+                g.remove(T::OutboxDone, key);
+                g.put(T::OutboxDue, &due_key(e.next_attempt, &e.id), &[]);
+                g.put(T::Outbox, key, &value);
+            }
+            self.apply_group(&g)?;
         }
-        // Moving between trees is one transaction: an entry is never in both
-        // or neither, and the due-time index names exactly the active ones.
-        (&self.outbox, &self.outbox_done, &self.outbox_due)
-            .transaction(|(active, done_t, due_t)| {
-                for (key, value, done, due) in &values {
-                    let old = if *done {
-                        done_t.insert(*key, value.as_slice())?;
-                        active.remove(*key)?
-                    } else {
-                        done_t.remove(*key)?;
-                        due_t.insert(due.as_slice(), &[])?;
-                        active.insert(*key, value.as_slice())?
-                    };
-                    if let Some(old) = old {
-                        unindex(due_t, key, &old)?;
-                        if !*done {
-                            // The same due time as before: put back.
-                            due_t.insert(due.as_slice(), &[])?;
-                        }
-                    }
-                }
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::from(e),
-            })
+        Ok(())
     }
 
     /// Claims entries for a drainer: picked from the active tree and
-    /// marked in one transaction that checks each is still claimable.
+    /// marked, each checked still claimable in the writers' turn.
     pub(super) fn write_claims(
         &self,
         holder: &str,
@@ -297,36 +264,28 @@ impl SledStore {
             holder: holder.to_owned(),
             until,
         };
-        let claimed = self
-            .outbox
-            .transaction(|active| {
-                let mut claimed = Vec::with_capacity(picked.claimed.len());
-                for e in &picked.claimed {
-                    let Some(v) = active.get(e.id.as_bytes())? else {
-                        continue;
-                    };
-                    let Ok(mut now_stored) = serde_json::from_slice::<OutboxEntry>(&v) else {
-                        continue;
-                    };
-                    if !now_stored.claimable(holder, now) {
-                        continue;
-                    }
-                    now_stored.claim = Some(claim.clone());
-                    active.insert(e.id.as_bytes(), enc(&now_stored))?;
-                    claimed.push(now_stored);
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(claimed)
-            })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::from(e),
-            })?;
+        let mut claimed = Vec::with_capacity(picked.claimed.len());
+        let _turn = self.writing();
+        for e in &picked.claimed {
+            // One write each: atomic without a journal.
+            let Some(v) = self.outbox.get(e.id.as_bytes())? else {
+                continue;
+            };
+            let Ok(mut now_stored) = serde_json::from_slice::<OutboxEntry>(&v) else {
+                continue;
+            };
+            if !now_stored.claimable(holder, now) {
+                continue;
+            }
+            now_stored.claim = Some(claim.clone());
+            self.outbox.insert(e.id.as_bytes(), enc(&now_stored))?;
+            claimed.push(now_stored);
+        }
         Ok(crate::store::Due {
             claimed,
             next: picked.next,
         })
     }
-
     /// Clears every claim on record (at open: their holders are gone).
     pub(super) fn drop_claims(&self) -> Result<()> {
         let held: Vec<OutboxEntry> = self
@@ -346,18 +305,12 @@ impl SledStore {
     }
 }
 
-/// Takes an entry's old due-time key out of the index (its value as it was
-/// stored, `old`). An entry that no longer reads leaves its key behind: a
-/// claim round skips keys whose entry is gone or not due.
-fn unindex(
-    due: &TransactionalTree,
-    id: &[u8],
-    old: &[u8],
-) -> std::result::Result<(), sled::transaction::UnabortableTransactionError> {
-    if let Ok(e) = serde_json::from_slice::<OutboxEntry>(old) {
-        let mut k = due_prefix(e.next_attempt.timestamp_millis()).to_vec();
-        k.extend_from_slice(id);
-        due.remove(k)?;
-    }
-    Ok(())
+/// An entry's due-time key as it was stored (`old`, its value then); none
+/// when that value no longer reads (a claim round skips keys whose entry
+/// is gone or not due).
+fn old_due(id: &[u8], old: &[u8]) -> Option<Vec<u8>> {
+    let e = serde_json::from_slice::<OutboxEntry>(old).ok()?;
+    let mut k = due_prefix(e.next_attempt.timestamp_millis()).to_vec();
+    k.extend_from_slice(id);
+    Some(k)
 }
