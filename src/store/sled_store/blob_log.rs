@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{Seek, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// A segment is closed for writing once it is this large.
 const SEGMENT_MAX: u64 = 256 << 20;
@@ -63,12 +63,14 @@ impl Location {
 /// The segment being appended to.
 struct Tail {
     segment: u32,
-    file: File,
+    /// Shared with a sync under way, which waits for the disk without
+    /// holding the tail.
+    file: Arc<File>,
     len: u64,
     /// Written to since the last sync.
     dirty: bool,
     /// Segments closed since the last sync, still to be synced.
-    closed: Vec<File>,
+    closed: Vec<Arc<File>>,
     /// A segment was created since the last sync: the folder must be
     /// synced for its name to last.
     new_name: bool,
@@ -81,6 +83,8 @@ struct Tail {
 pub(super) struct BlobLog {
     dir: PathBuf,
     tail: Mutex<Tail>,
+    /// One sync at a time (see [`BlobLog::sync`]).
+    syncing: Mutex<()>,
     /// Segments opened for reading, kept open: the outbox sender reads
     /// every message it delivers, and an open per read cost a system call
     /// pair each.
@@ -134,13 +138,14 @@ impl BlobLog {
             dir: dir.to_path_buf(),
             tail: Mutex::new(Tail {
                 segment,
-                file,
+                file: Arc::new(file),
                 len,
                 dirty: false,
                 closed: Vec::new(),
                 new_name: newest.is_none(),
                 broken: false,
             }),
+            syncing: Mutex::default(),
             segment_max: SEGMENT_MAX,
             readers: Mutex::default(),
         })
@@ -167,7 +172,7 @@ impl BlobLog {
                 .append(true)
                 .open(self.dir.join(segment_name(segment)))?;
             let len = file.metadata()?.len();
-            let old = std::mem::replace(&mut tail.file, file);
+            let old = std::mem::replace(&mut tail.file, Arc::new(file));
             if tail.dirty {
                 tail.closed.push(old);
             }
@@ -176,14 +181,14 @@ impl BlobLog {
             tail.new_name = true;
         }
         tail.dirty = true;
-        if let Err(e) = tail.file.write_all(bytes) {
+        if let Err(e) = (&*tail.file).write_all(bytes) {
             // Part of it may be there: new blobs go after whatever is.
             tail.len = tail.file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
             return Err(e);
         }
         // The file is opened for appending, so the bytes went to its end,
         // wherever that is; the position after the write says where.
-        tail.len = tail.file.stream_position()?;
+        tail.len = (&*tail.file).stream_position()?;
         let offset = tail.len.saturating_sub(u64::from(len));
         Ok(Location {
             segment: tail.segment,
@@ -232,29 +237,42 @@ impl BlobLog {
         self.read(at).is_ok()
     }
 
-    /// Makes everything appended so far durable. After a failure the log
-    /// takes nothing more (see `broken`).
+    /// Makes everything appended before the call durable. After a failure
+    /// the log takes nothing more (see `broken`).
+    ///
+    /// The wait for the disk happens without the tail: appends go on
+    /// meanwhile (the next sync covers them), so the writer thread storing
+    /// outgoing mail does not wait for intake's sync. Syncs take turns: a
+    /// second one must not return while the first still waits for what
+    /// both need on disk.
     pub(super) fn sync(&self) -> std::io::Result<()> {
-        let mut tail = self.lock();
-        if tail.broken {
-            return Err(broken());
-        }
+        let _turn = self.syncing.lock().unwrap_or_else(PoisonError::into_inner);
+        let (closed, file, new_name) = {
+            let mut tail = self.lock();
+            if tail.broken {
+                return Err(broken());
+            }
+            let file = std::mem::take(&mut tail.dirty).then(|| tail.file.clone());
+            (
+                std::mem::take(&mut tail.closed),
+                file,
+                std::mem::take(&mut tail.new_name),
+            )
+        };
         let synced = (|| {
-            for f in std::mem::take(&mut tail.closed) {
+            for f in closed {
                 f.sync_data()?;
             }
-            if tail.dirty {
-                tail.file.sync_data()?;
-                tail.dirty = false;
+            if let Some(f) = file {
+                f.sync_data()?;
             }
-            if tail.new_name {
+            if new_name {
                 File::open(&self.dir)?.sync_all()?;
-                tail.new_name = false;
             }
             Ok(())
         })();
         if synced.is_err() {
-            tail.broken = true;
+            self.lock().broken = true;
         }
         synced
     }

@@ -32,6 +32,8 @@ pub(super) struct SledBlobs {
     /// were synced (the writer thread stores outgoing mail while intake
     /// flushes its raw mail).
     pub(super) naming: RwLock<()>,
+    /// One sync at a time (see `sync`).
+    pub(super) syncing: std::sync::Mutex<()>,
 }
 
 /// The file name of a big outgoing message: Message-IDs are not file names.
@@ -47,6 +49,11 @@ impl SledBlobs {
     /// Syncs the blobs, then `flush_db` (the trees that name them), with
     /// no blob written and named between the two.
     pub(super) fn sync_then(&self, flush_db: impl FnOnce() -> Result<()>) -> Result<()> {
+        // The bulk first, while other threads go on writing and naming
+        // blobs; then, alone, whatever they wrote meanwhile (mostly
+        // nothing, and a sync with nothing to write does not wait for the
+        // disk) and the trees.
+        self.sync()?;
         let _alone = self.naming.write().unwrap_or_else(PoisonError::into_inner);
         self.sync()?;
         flush_db()
@@ -148,6 +155,10 @@ impl Blobs for SledBlobs {
     }
 
     fn sync(&self) -> Result<()> {
+        // One at a time: a second sync must not return while the first
+        // still waits for what both need on disk (each takes the files it
+        // syncs off the list of those written).
+        let _turn = self.syncing.lock().unwrap_or_else(PoisonError::into_inner);
         // The trees are made durable by the database's own flush, which
         // comes after this one: a flushed store never names a lost blob.
         // A failed sync of the log is fatal, as a failed write of sled's

@@ -680,3 +680,38 @@ fn writes_from_several_threads_each_land_whole() {
     assert_eq!(due, want);
     assert!(store.journal.is_empty());
 }
+
+#[test]
+fn a_tickets_subject_is_read_from_the_start_of_its_record() {
+    use crate::store::conformance::ticket;
+    let (_dir, store) = open();
+    for (id, subject) in [
+        (0, "plain"),
+        (
+            1000,
+            "Re: \"quoted\", a back\\slash, a tab\t and a line\nbreak",
+        ),
+        (u64::MAX, "Zamówienie uszkodzone / ההזמנה הגיעה פגומה 🙂"),
+        (7, ""),
+    ] {
+        let mut t = ticket(id, "ann@c.example", 9);
+        t.subject = subject.into();
+        let record = enc(&t);
+        assert_eq!(leading_subject(&record).as_deref(), Some(subject));
+        store
+            .commit(&Commit {
+                ticket: Some(t),
+                ..Commit::default()
+            })
+            .unwrap();
+        assert_eq!(store.ticket_subject(id).unwrap().as_deref(), Some(subject));
+    }
+    // A record laid out otherwise (another writer, another field order) is
+    // read whole instead.
+    let other = br#"{"subject":"moved","id":5}"#;
+    assert_eq!(leading_subject(other), None);
+    store.tickets.insert(id_key(5), other.as_slice()).unwrap();
+    assert_eq!(store.ticket_subject(5).unwrap().as_deref(), Some("moved"));
+    assert_eq!(store.ticket_subject(6).unwrap(), None);
+    assert_eq!(leading_subject(br#"{"id":5,"subject":"cut"#), None);
+}
