@@ -140,7 +140,7 @@ fn decide_and_apply<S: Store + ?Sized>(
         numbers: Numbers::Take(&take),
     };
     let decided = decide(engine, store, &ask, raw, prepared, now)?;
-    store.commit(&decided.commit)?;
+    store.commit_owned(decided.commit)?;
     let out = decided.outcome;
     for problem in &decided.problems {
         tracing::error!(origin = %raw.origin, ticket = ?out.ticket, "{problem}");

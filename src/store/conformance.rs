@@ -380,6 +380,18 @@ fn acknowledgement_times_keep_the_latest<S: Store>(s: &S) {
     }
     assert_eq!(s.acks_to("ann@c.example").unwrap(), [at(3), at(4), at(5)]);
     assert!(s.acks_to("bob@c.example").unwrap().is_empty());
+    // A look before a commit (a decision reads the times first) is not
+    // what the look after it answers.
+    s.commit(&Commit {
+        acked: vec![Acked {
+            key: "bob@c.example".into(),
+            at: at(6),
+            keep: 3,
+        }],
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(s.acks_to("bob@c.example").unwrap(), [at(6)]);
 }
 
 fn an_outbox_entry_is_claimed_by_one_drainer_at_a_time<S: Store>(s: &S) {

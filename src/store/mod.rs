@@ -497,6 +497,12 @@ pub trait Store: View {
     fn allocate_ticket_id(&self) -> Result<TicketId>;
 
     fn commit(&self, c: &Commit) -> Result<()>;
+    /// [`Store::commit`] of a commit the caller is done with: a store that
+    /// holds commits before writing them ([`Staged`]) keeps this one
+    /// instead of a copy (a commit carries its rendered mail).
+    fn commit_owned(&self, c: Commit) -> Result<()> {
+        self.commit(&c)
+    }
     /// Several commits, in order, as one atomic step where the backend can
     /// (see [`Staged`]).
     fn commit_all(&self, commits: &[Commit]) -> Result<()> {

@@ -57,9 +57,45 @@ struct Overlay {
     sources: HashSet<String>,
     /// `None`: released from quarantine by a held commit.
     quarantine: HashMap<String, Option<Quarantined>>,
+    /// Acknowledgement times as the held commits leave them, and as the
+    /// store held them when read during the batch.
     acks: HashMap<String, Vec<DateTime<Utc>>>,
     state: HashMap<StateKey, State>,
     outbox: HashMap<String, OutboxEntry>,
+}
+
+impl Overlay {
+    /// Empty, keeping the room its maps grew to (the next batch is about
+    /// as big: growing them again was a fiftieth of the deciding).
+    fn clear(&mut self) {
+        // Every field named: a new one is not forgotten here.
+        let Overlay {
+            commits,
+            hashes,
+            tickets,
+            msgid,
+            placed,
+            conversations,
+            messages,
+            sources,
+            quarantine,
+            acks,
+            state,
+            outbox,
+        } = self;
+        commits.clear();
+        hashes.clear();
+        tickets.clear();
+        msgid.clear();
+        placed.clear();
+        conversations.clear();
+        messages.clear();
+        sources.clear();
+        quarantine.clear();
+        acks.clear();
+        state.clear();
+        outbox.clear();
+    }
 }
 
 /// A store seen through the commits of the batch in hand.
@@ -218,7 +254,7 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
         if !held.commits.is_empty() {
             self.inner.commit_all(&held.commits)?;
         }
-        *held = Overlay::default();
+        held.clear();
         Ok(())
     }
 
@@ -240,6 +276,80 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
             held.commits = chunk;
             drop(held);
             return self.write_out();
+        }
+        Ok(())
+    }
+
+    /// Keeps `c` in the overlay (see [`Store::commit`]), handing a full
+    /// chunk on.
+    fn hold(&self, c: Commit) -> Result<()> {
+        let full = {
+            let mut acked = Vec::with_capacity(c.acked.len());
+            for a in &c.acked {
+                let mut times = self.acks_to(&a.key)?;
+                times.push(a.at);
+                let skip = times
+                    .len()
+                    .saturating_sub(a.keep.clamp(1, super::ACKS_KEPT));
+                times.drain(..skip);
+                acked.push((a.key.clone(), times));
+            }
+            let inner_has = |id: &str| self.inner.ticket_for_message_id(id);
+            let mut new_ids = Vec::new();
+            for (id, t) in &c.index {
+                if inner_has(id)?.is_none() {
+                    new_ids.push((id.clone(), *t));
+                }
+            }
+            let new_conversation = match &c.conversation {
+                Some((k, t)) if self.inner.ticket_for_conversation(k)?.is_none() => {
+                    Some((k.clone(), *t))
+                }
+                _ => None,
+            };
+
+            let mut held = self.lock();
+            for (key, times) in acked {
+                held.acks.insert(key, times);
+            }
+            for (id, t) in new_ids {
+                held.msgid.entry(id).or_insert(t);
+            }
+            for (id, t) in &c.placed {
+                held.placed.insert(id.clone(), *t);
+            }
+            if let Some((k, t)) = new_conversation {
+                held.conversations.entry(k).or_insert(t);
+            }
+            if let Some(key) = &c.source_key {
+                held.sources.insert(key.clone());
+            }
+            for m in &c.messages {
+                held.messages.insert(m.message_id.clone(), m.clone());
+            }
+            if let Some(t) = &c.ticket {
+                held.tickets.insert(t.id, t.clone());
+            }
+            for e in &c.outbox {
+                held.outbox.insert(e.id.clone(), e.clone());
+            }
+            for st in &c.state {
+                held.state.insert(st.key(), st.clone());
+            }
+            if c.released {
+                held.quarantine.insert(c.raw_hash.clone(), None);
+            }
+            if let Some(q) = &c.quarantine {
+                held.quarantine.insert(q.raw_hash.clone(), Some(q.clone()));
+            }
+            if !c.raw_hash.is_empty() {
+                held.hashes.insert(c.raw_hash.clone());
+            }
+            held.commits.push(c);
+            held.commits.len() >= self.chunk
+        };
+        if full {
+            self.write_behind()?;
         }
         Ok(())
     }
@@ -399,7 +509,12 @@ impl<S: Store + ?Sized> View for Staged<'_, S> {
         if let Some(times) = self.lock().acks.get(key) {
             return Ok(times.clone());
         }
-        self.inner.acks_to(key)
+        // Kept for the batch: the commit that follows the decision reads
+        // the same key again. Only this batch's commits change it, and
+        // each one sets it here.
+        let times = self.inner.acks_to(key)?;
+        self.lock().acks.insert(key.to_owned(), times.clone());
+        Ok(times)
     }
 
     fn outbox(&self) -> Result<Vec<OutboxEntry>> {
@@ -457,75 +572,11 @@ impl<S: Store + ?Sized> Store for Staged<'_, S> {
     }
 
     fn commit(&self, c: &Commit) -> Result<()> {
-        let full = {
-            let mut acked = Vec::with_capacity(c.acked.len());
-            for a in &c.acked {
-                let mut times = self.acks_to(&a.key)?;
-                times.push(a.at);
-                let skip = times
-                    .len()
-                    .saturating_sub(a.keep.clamp(1, super::ACKS_KEPT));
-                times.drain(..skip);
-                acked.push((a.key.clone(), times));
-            }
-            let inner_has = |id: &str| self.inner.ticket_for_message_id(id);
-            let mut new_ids = Vec::new();
-            for (id, t) in &c.index {
-                if inner_has(id)?.is_none() {
-                    new_ids.push((id.clone(), *t));
-                }
-            }
-            let new_conversation = match &c.conversation {
-                Some((k, t)) if self.inner.ticket_for_conversation(k)?.is_none() => {
-                    Some((k.clone(), *t))
-                }
-                _ => None,
-            };
+        self.hold(c.clone())
+    }
 
-            let mut held = self.lock();
-            for (key, times) in acked {
-                held.acks.insert(key, times);
-            }
-            for (id, t) in new_ids {
-                held.msgid.entry(id).or_insert(t);
-            }
-            for (id, t) in &c.placed {
-                held.placed.insert(id.clone(), *t);
-            }
-            if let Some((k, t)) = new_conversation {
-                held.conversations.entry(k).or_insert(t);
-            }
-            if let Some(key) = &c.source_key {
-                held.sources.insert(key.clone());
-            }
-            for m in &c.messages {
-                held.messages.insert(m.message_id.clone(), m.clone());
-            }
-            if let Some(t) = &c.ticket {
-                held.tickets.insert(t.id, t.clone());
-            }
-            for e in &c.outbox {
-                held.outbox.insert(e.id.clone(), e.clone());
-            }
-            for st in &c.state {
-                held.state.insert(st.key(), st.clone());
-            }
-            if c.released {
-                held.quarantine.insert(c.raw_hash.clone(), None);
-            }
-            if let Some(q) = &c.quarantine {
-                held.quarantine.insert(q.raw_hash.clone(), Some(q.clone()));
-            }
-            if !c.raw_hash.is_empty() {
-                held.hashes.insert(c.raw_hash.clone());
-            }
-            held.commits.push(c.clone());
-            held.commits.len() >= self.chunk
-        };
-        if full {
-            self.write_behind()?;
-        }
-        Ok(())
+    fn commit_owned(&self, c: Commit) -> Result<()> {
+        self.hold(c)
     }
 
     fn flush(&self) -> Result<()> {
