@@ -108,11 +108,17 @@ impl SledStore {
     /// crash in between, a number is skipped, never given twice.
     fn raise_next_ticket(&self, id: TicketId) -> Result<()> {
         let first = self.first_ticket;
+        let next = |v: Option<&[u8]>| {
+            v.and_then(|v| std::str::from_utf8(v).ok()?.parse::<TicketId>().ok())
+                .unwrap_or(first)
+        };
+        // Mostly the number was taken from the counter: nothing to write
+        // (the counter never goes down, so a look is enough).
+        if id < next(self.meta.get(NEXT_TICKET)?.as_deref()) {
+            return Ok(());
+        }
         self.meta.update_and_fetch(NEXT_TICKET, |old| {
-            let next = old
-                .and_then(|v| std::str::from_utf8(v).ok()?.parse::<TicketId>().ok())
-                .unwrap_or(first);
-            (id >= next)
+            (id >= next(old))
                 .then(|| id.saturating_add(1).to_string().into_bytes())
                 .or_else(|| old.map(<[u8]>::to_vec))
         })?;
