@@ -364,6 +364,31 @@ fn a_customers_tickets_and_the_open_ones<S: Store>(s: &S) {
     .unwrap();
     let open: Vec<TicketId> = s.open_tickets().unwrap().iter().map(|t| t.id).collect();
     assert_eq!(open, [1003]);
+    let glance = |who: &str| -> Vec<(TicketId, bool)> {
+        let all = s.customer_tickets(who).unwrap();
+        all.iter().map(|c| (c.id, c.open)).collect()
+    };
+    assert_eq!(
+        glance("ann@c.example"),
+        [(1000, false), (1001, false), (1002, false)]
+    );
+    // A look before a commit (a decision reads first) is not what the
+    // look after it answers.
+    assert!(glance("cy@c.example").is_empty());
+    let mut t = s.ticket(1002).unwrap().unwrap();
+    t.status = Status::Open;
+    for t in [ticket(1004, "cy@c.example", 13), t] {
+        s.commit(&Commit {
+            ticket: Some(t),
+            ..Commit::default()
+        })
+        .unwrap();
+    }
+    assert_eq!(glance("cy@c.example"), [(1004, true)]);
+    assert_eq!(
+        glance("ann@c.example"),
+        [(1000, false), (1001, false), (1002, true)]
+    );
 }
 
 fn acknowledgement_times_keep_the_latest<S: Store>(s: &S) {

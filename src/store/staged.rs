@@ -62,6 +62,9 @@ struct Overlay {
     acks: HashMap<String, Vec<DateTime<Utc>>>,
     state: HashMap<StateKey, State>,
     outbox: HashMap<String, OutboxEntry>,
+    /// The customer index as the store held it when read during the
+    /// batch, by address (the held tickets are laid over it).
+    customers: HashMap<String, Vec<CustomerTicket>>,
 }
 
 impl Overlay {
@@ -82,6 +85,7 @@ impl Overlay {
             acks,
             state,
             outbox,
+            customers,
         } = self;
         commits.clear();
         hashes.clear();
@@ -95,6 +99,7 @@ impl Overlay {
         acks.clear();
         state.clear();
         outbox.clear();
+        customers.clear();
     }
 }
 
@@ -486,8 +491,22 @@ impl<S: Store + ?Sized> View for Staged<'_, S> {
     }
 
     fn customer_tickets(&self, address: &str) -> Result<Vec<CustomerTicket>> {
+        // What the store held is kept for the batch: a new ticket's
+        // decision reads it twice (its acknowledgement, the pacing of
+        // robots), and the batch's own tickets are laid over it here
+        // whether or not the writer has stored them yet.
+        let stored = self.lock().customers.get(address).cloned();
+        let mut all = match stored {
+            Some(all) => all,
+            None => {
+                let all = self.inner.customer_tickets(address)?;
+                self.lock()
+                    .customers
+                    .insert(address.to_owned(), all.clone());
+                all
+            }
+        };
         let held = self.lock();
-        let mut all = self.inner.customer_tickets(address)?;
         all.retain(|c| !held.tickets.contains_key(&c.id));
         all.extend(
             held.tickets
