@@ -27,6 +27,7 @@
 use super::SledStore;
 use crate::store::{Result, StoreError};
 use sled::Tree;
+use std::sync::atomic::Ordering;
 use std::sync::{MutexGuard, PoisonError};
 
 /// The key of the one record: writers take turns, so at most one group is
@@ -166,6 +167,14 @@ impl SledStore {
     /// Applies `g`, all or none across a crash (see the module's doc). The
     /// caller holds [`SledStore::writing`].
     pub(super) fn apply_group(&self, g: &Group) -> Result<()> {
+        // After a group failed halfway its record must stay the one the
+        // next start replays: a later write would be overwritten by that
+        // replay, or its record would take the place of the unfinished one.
+        if self.cut_short.load(Ordering::Acquire) {
+            return Err(corrupt(
+                "a group of writes failed halfway; the store takes no more writes until a restart completes it from its journal",
+            ));
+        }
         match g.ops {
             0 => return Ok(()),
             // One write is atomic on its own.
@@ -173,7 +182,10 @@ impl SledStore {
             _ => {}
         }
         self.journal.insert(RECORD, g.buf.as_slice())?;
-        self.apply_record(&g.buf)?;
+        if let Err(e) = self.apply_record(&g.buf) {
+            self.cut_short.store(true, Ordering::Release);
+            return Err(e);
+        }
         self.journal.remove(RECORD)?;
         Ok(())
     }

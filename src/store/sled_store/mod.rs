@@ -137,6 +137,9 @@ pub struct SledStore {
     journal: Tree,
     /// The writers' turn (see `journal.rs`).
     writing: std::sync::Mutex<()>,
+    /// A group of writes failed halfway: no more writes until a restart
+    /// completes it (see `journal.rs`).
+    cut_short: std::sync::atomic::AtomicBool,
     first_ticket: TicketId,
 }
 
@@ -235,6 +238,7 @@ impl SledStore {
             state: t("state")?,
             journal: t("journal")?,
             writing: Default::default(),
+            cut_short: Default::default(),
             db,
             first_ticket,
         };

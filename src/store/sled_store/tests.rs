@@ -715,3 +715,52 @@ fn a_tickets_subject_is_read_from_the_start_of_its_record() {
     assert_eq!(store.ticket_subject(6).unwrap(), None);
     assert_eq!(leading_subject(br#"{"id":5,"subject":"cut"#), None);
 }
+
+#[test]
+fn after_a_group_failed_halfway_nothing_more_is_written_until_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let store = SledStore::open(&path, 1000).unwrap();
+    let c = full_commit(&store);
+    let before = seen(&store);
+    // What a failed write in the middle of a group leaves: its record,
+    // some of its writes, and the store told so.
+    let g = store.commit_writes(&c);
+    store.cut_short(&g, 3);
+    store
+        .cut_short
+        .store(true, std::sync::atomic::Ordering::Release);
+    let refused = store.commit(&Commit {
+        index: vec![("<later@c.example>".into(), 1000)],
+        ..Commit::default()
+    });
+    assert!(
+        refused.as_ref().is_err_and(StoreError::is_fatal),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.ticket_for_message_id("<later@c.example>").unwrap(),
+        None
+    );
+    assert_ne!(seen(&store), before, "three of its writes are there");
+    drop(store);
+    // The restart completes the group and takes writes again.
+    let store = SledStore::open(&path, 1000).unwrap();
+    let whole = {
+        let (_d, other) = open();
+        let c = full_commit(&other);
+        other.commit(&c).unwrap();
+        seen(&other)
+    };
+    assert_eq!(seen(&store), whole);
+    store
+        .commit(&Commit {
+            index: vec![("<later@c.example>".into(), 1000)],
+            ..Commit::default()
+        })
+        .unwrap();
+    assert_eq!(
+        store.ticket_for_message_id("<later@c.example>").unwrap(),
+        Some(1000)
+    );
+}
