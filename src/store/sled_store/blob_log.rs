@@ -159,13 +159,31 @@ impl BlobLog {
 
     /// Appends `bytes` (not yet durable: see [`BlobLog::sync`]).
     pub(super) fn append(&self, bytes: &[u8]) -> std::io::Result<Location> {
-        let len = u32::try_from(bytes.len())
-            .map_err(|_| bad(format!("a blob of {} bytes is too big", bytes.len())))?;
+        let mut at = self.append_all(&[bytes])?;
+        at.pop()
+            .ok_or_else(|| bad("an append wrote nothing".to_owned()))
+    }
+
+    /// Appends each of `blobs`, in one `write` (a batch's raw mail: a
+    /// system call each was a tenth of taking a batch in).
+    pub(super) fn append_all(&self, blobs: &[&[u8]]) -> std::io::Result<Vec<Location>> {
+        let mut lens = Vec::with_capacity(blobs.len());
+        for b in blobs {
+            lens.push(
+                u32::try_from(b.len())
+                    .map_err(|_| bad(format!("a blob of {} bytes is too big", b.len())))?,
+            );
+        }
+        let total: u64 = lens.iter().map(|&l| u64::from(l)).sum();
+        if blobs.len() > 1 && total > self.segment_max {
+            // More than a segment holds: one at a time, across segments.
+            return blobs.iter().map(|b| self.append(b)).collect();
+        }
         let mut tail = self.lock();
         if tail.broken {
             return Err(broken());
         }
-        if tail.len > 0 && tail.len + u64::from(len) > self.segment_max {
+        if tail.len > 0 && tail.len + total > self.segment_max {
             let segment = tail.segment.saturating_add(1);
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -181,6 +199,14 @@ impl BlobLog {
             tail.new_name = true;
         }
         tail.dirty = true;
+        let joined;
+        let bytes: &[u8] = match blobs {
+            [one] => one,
+            many => {
+                joined = many.concat();
+                &joined
+            }
+        };
         if let Err(e) = (&*tail.file).write_all(bytes) {
             // Part of it may be there: new blobs go after whatever is.
             tail.len = tail.file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
@@ -189,13 +215,22 @@ impl BlobLog {
         // The file is opened for appending, so the bytes went to its end,
         // wherever that is; the position after the write says where.
         tail.len = (&*tail.file).stream_position()?;
-        let offset = tail.len.saturating_sub(u64::from(len));
-        Ok(Location {
-            segment: tail.segment,
-            offset,
-            len,
-            crc: crc32fast::hash(bytes),
-        })
+        let mut offset = tail.len.saturating_sub(total);
+        let segment = tail.segment;
+        Ok(blobs
+            .iter()
+            .zip(lens)
+            .map(|(b, len)| {
+                let at = Location {
+                    segment,
+                    offset,
+                    len,
+                    crc: crc32fast::hash(b),
+                };
+                offset += u64::from(len);
+                at
+            })
+            .collect())
     }
 
     /// The bytes at `at`, checked against their CRC.
@@ -332,5 +367,36 @@ mod tests {
         };
         let e = log.read(&wrong).unwrap_err().to_string();
         assert!(e.contains("checksum"), "{e}");
+    }
+
+    #[test]
+    fn blobs_appended_together_read_back_each_and_roll_over_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = BlobLog::open(&dir.path().join("log")).unwrap();
+        log.segment_max = 40;
+        let first = log.append(b"0123456789").unwrap();
+        let blobs: [&[u8]; 4] = [b"alpha", b"", "בטא, ąę".as_bytes(), b"gamma"];
+        let at = log.append_all(&blobs).unwrap();
+        assert_eq!(at.len(), 4);
+        for (a, b) in at.iter().zip(blobs) {
+            assert_eq!(log.read(a).unwrap(), b);
+        }
+        // Together they fit after the first blob: one segment, in order.
+        assert!(at.iter().all(|a| a.segment == 0));
+        assert_eq!(at[0].offset, first.len as u64);
+        // Together they do not fit any more: the whole batch goes to the
+        // next segment, none split from the rest.
+        let later = log.append_all(&[b"0123456789", b"0123456789"]).unwrap();
+        assert_eq!((later[0].segment, later[0].offset), (1, 0));
+        assert_eq!((later[1].segment, later[1].offset), (1, 10));
+        // More than a segment holds: one at a time, across segments.
+        let big = [b"0123456789012345678901234567890".as_slice(); 2];
+        let spread = log.append_all(&big).unwrap();
+        assert_eq!((spread[0].segment, spread[1].segment), (2, 3));
+        log.sync().unwrap();
+        for a in later.iter().chain(&spread) {
+            assert!(log.holds(a));
+        }
+        assert!(log.append_all(&[]).unwrap().is_empty());
     }
 }

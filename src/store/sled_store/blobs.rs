@@ -72,16 +72,49 @@ impl SledBlobs {
     /// `index` names a location that reads back whole (the same reason as
     /// for files).
     fn logged(&self, index: &Tree, key: &str, bytes: &[u8]) -> Result<()> {
-        if let Some(at) = index
-            .get(key.as_bytes())?
-            .and_then(|v| Location::decode(&v))
-            && self.log.holds(&at)
-        {
+        if self.logged_whole(index, key)? {
             return Ok(());
         }
         let at = self.log.append(bytes).map_err(io)?;
         index.insert(key.as_bytes(), &at.encode())?;
         Ok(())
+    }
+
+    /// Raw mail, as [`Blobs::put`] of each would store it, the small ones
+    /// appended to the log in one write.
+    pub(super) fn put_mails(&self, mails: &[(&str, &[u8])]) -> Result<()> {
+        let _naming = self.naming.read().unwrap_or_else(PoisonError::into_inner);
+        let mut keys = Vec::new();
+        let mut bytes = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for &(key, b) in mails {
+            if !seen.insert(key) {
+                continue;
+            }
+            if b.len() > INLINE_MAX {
+                self.file(key, b)?;
+                self.raw_big
+                    .insert(key.as_bytes(), &(b.len() as u64).to_be_bytes())?;
+            } else if !self.raw.contains_key(key.as_bytes())?
+                && !self.logged_whole(&self.raw_at, key)?
+            {
+                keys.push(key);
+                bytes.push(b);
+            }
+        }
+        let at = self.log.append_all(&bytes).map_err(io)?;
+        for (key, at) in keys.into_iter().zip(at) {
+            self.raw_at.insert(key.as_bytes(), &at.encode())?;
+        }
+        Ok(())
+    }
+
+    /// Whether `index` names a location of `key` that reads back whole.
+    fn logged_whole(&self, index: &Tree, key: &str) -> Result<bool> {
+        Ok(index
+            .get(key.as_bytes())?
+            .and_then(|v| Location::decode(&v))
+            .is_some_and(|at| self.log.holds(&at)))
     }
 
     fn read_logged(&self, index: &Tree, key: &str) -> Result<Option<Vec<u8>>> {

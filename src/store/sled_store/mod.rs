@@ -678,9 +678,8 @@ impl Store for SledStore {
     fn put_raws_tried(&self, mails: &[(&str, &[u8], &str)], alone: bool) -> Result<()> {
         // Each mark read once and written once with its try counted (a
         // message twice in the batch is one message: one try).
-        for &(hash, bytes, _) in mails {
-            self.blobs.put(BlobKind::Mail, hash, bytes)?;
-        }
+        let blobs: Vec<(&str, &[u8])> = mails.iter().map(|&(h, b, _)| (h, b)).collect();
+        self.blobs.put_mails(&blobs)?;
         let mut marks: HashMap<&str, Option<PendingMark>> = HashMap::new();
         let _turn = self.writing();
         for &(hash, _, origin) in mails {

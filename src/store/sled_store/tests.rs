@@ -171,6 +171,32 @@ fn small_blobs_live_in_the_log_and_a_lost_one_is_written_again() {
         store.raw(&hash).unwrap().as_deref(),
         Some(&b"From: a@x\r\n\r\nhi\r\n"[..])
     );
+    // The same when a batch is taken in (its small mail in one write):
+    // the lost one is written anew, the one still whole is left as it is.
+    store.flush().unwrap();
+    std::fs::write(&segment, b"").unwrap();
+    let other = b"From: b@x\r\n\r\nhello\r\n".as_slice();
+    let other_hash = crate::intake::content_hash(other);
+    store
+        .put_raws_tried(&[(other_hash.as_str(), other, "b")], false)
+        .unwrap();
+    let kept = store.blobs.raw_at.get(&other_hash).unwrap().unwrap();
+    store
+        .put_raws_tried(
+            &[
+                (hash.as_str(), b"From: a@x\r\n\r\nhi\r\n", "again"),
+                (other_hash.as_str(), other, "b"),
+                (hash.as_str(), b"From: a@x\r\n\r\nhi\r\n", "again"),
+            ],
+            false,
+        )
+        .unwrap();
+    assert_eq!(
+        store.raw(&hash).unwrap().as_deref(),
+        Some(&b"From: a@x\r\n\r\nhi\r\n"[..])
+    );
+    assert_eq!(store.raw(&other_hash).unwrap().as_deref(), Some(other));
+    assert_eq!(store.blobs.raw_at.get(&other_hash).unwrap().unwrap(), kept);
 }
 
 #[test]
