@@ -140,6 +140,8 @@ pub struct SledStore {
     /// A group of writes failed halfway: no more writes until a restart
     /// completes it (see `journal.rs`).
     cut_short: std::sync::atomic::AtomicBool,
+    /// Tickets' subjects as last written or read (see [`Subjects`]).
+    subjects: Subjects,
     first_ticket: TicketId,
 }
 
@@ -239,6 +241,7 @@ impl SledStore {
             journal: t("journal")?,
             writing: Default::default(),
             cut_short: Default::default(),
+            subjects: Default::default(),
             db,
             first_ticket,
         };
@@ -414,6 +417,73 @@ fn dec<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Res
     })
 }
 
+/// Tickets' subjects by id, as last written or read. A new ticket's
+/// acknowledgement names the customer's other open tickets by subject:
+/// up to twenty reads of a ticket record each, for a few bytes that
+/// seldom change. Every ticket write goes through a commit, which sets
+/// its subject here once applied, so a subject read here is at most that
+/// commit's few microseconds old. Bounded: emptied when full.
+#[derive(Default)]
+struct Subjects(std::sync::Mutex<Kept>);
+
+#[derive(Default)]
+struct Kept {
+    by_id: HashMap<TicketId, String>,
+    /// Times the map was emptied: a read from the store is kept only if
+    /// no emptying came between it and its keeping.
+    emptied: u64,
+}
+
+/// Subjects kept at most (~100 bytes each with the map's own).
+const SUBJECTS_KEPT: usize = 16_384;
+
+impl Subjects {
+    /// The subject kept for `id`, else when the store may be read for it.
+    fn get(&self, id: TicketId) -> std::result::Result<String, u64> {
+        let kept = self.lock();
+        kept.by_id.get(&id).cloned().ok_or(kept.emptied)
+    }
+
+    /// As a commit wrote it (after the write).
+    fn put(&self, id: TicketId, subject: &str) {
+        let mut kept = self.room();
+        match kept.by_id.get_mut(&id) {
+            Some(s) if s == subject => {}
+            Some(s) => subject.clone_into(s),
+            None => {
+                kept.by_id.insert(id, subject.to_owned());
+            }
+        }
+    }
+
+    /// As read from the store after [`Subjects::get`] answered `asked`:
+    /// kept only when nothing is and the map was not emptied since, so
+    /// that a read made before a commit changed the subject never
+    /// replaces what that commit set.
+    fn put_read(&self, id: TicketId, subject: &str, asked: u64) {
+        let mut kept = self.room();
+        if kept.emptied == asked {
+            kept.by_id.entry(id).or_insert_with(|| subject.to_owned());
+        }
+    }
+
+    fn room(&self) -> std::sync::MutexGuard<'_, Kept> {
+        let mut kept = self.lock();
+        if kept.by_id.len() >= SUBJECTS_KEPT {
+            kept.by_id.clear();
+            kept.emptied += 1;
+        }
+        kept
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        // A map of copies: whatever a panic left is still usable.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The subject of a ticket's record as [`enc`] writes it, `{"id":N,
 /// "subject":"…",` (the order `Ticket` declares its fields in), read up
 /// to the end of the subject's string and no further: the record's other
@@ -554,11 +624,16 @@ impl View for SledStore {
     }
 
     fn ticket_subject(&self, id: TicketId) -> Result<Option<String>> {
+        let asked = match self.subjects.get(id) {
+            Ok(subject) => return Ok(Some(subject)),
+            Err(asked) => asked,
+        };
         let key = id_key(id);
         let Some(bytes) = self.tickets.get(key)? else {
             return Ok(None);
         };
         if let Some(subject) = leading_subject(&bytes) {
+            self.subjects.put_read(id, &subject, asked);
             return Ok(Some(subject));
         }
         // Only the field asked for is decoded: the rest of the record
@@ -600,7 +675,22 @@ impl View for SledStore {
     }
 
     fn acks_to(&self, address: &str) -> Result<Vec<DateTime<Utc>>> {
-        Ok(get(&self.senders, "senders", address.as_bytes())?.unwrap_or_default())
+        let Some(v) = self.senders.get(address.as_bytes())? else {
+            return Ok(Vec::new());
+        };
+        // Stored as JSON strings in RFC 3339, as the encoder writes dates:
+        // read with chrono's RFC 3339 reader (its general parser, which
+        // serde's reading of a date uses, was most of this read's time),
+        // and the general way when a value is written otherwise.
+        if let Ok(texts) = serde_json::from_slice::<Vec<&str>>(&v)
+            && let Ok(times) = texts
+                .iter()
+                .map(|t| DateTime::parse_from_rfc3339(t).map(|d| d.with_timezone(&Utc)))
+                .collect::<std::result::Result<Vec<_>, _>>()
+        {
+            return Ok(times);
+        }
+        dec("senders", address.as_bytes(), &v)
     }
 
     fn outbox(&self) -> Result<Vec<OutboxEntry>> {

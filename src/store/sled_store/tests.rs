@@ -790,3 +790,84 @@ fn after_a_group_failed_halfway_nothing_more_is_written_until_a_restart() {
         Some(1000)
     );
 }
+
+#[test]
+fn a_subject_read_before_a_commit_changed_it_is_not_kept_over_the_change() {
+    let (_dir, store) = open();
+    let mut t = crate::store::conformance::ticket(1000, "ann@c.example", 9);
+    t.subject = "Printer".into();
+    store
+        .commit(&Commit {
+            ticket: Some(t.clone()),
+            ..Commit::default()
+        })
+        .unwrap();
+    assert_eq!(
+        store.ticket_subject(1000).unwrap().as_deref(),
+        Some("Printer")
+    );
+    t.subject = "Printer on floor 3".into();
+    store
+        .commit(&Commit {
+            ticket: Some(t),
+            ..Commit::default()
+        })
+        .unwrap();
+    assert_eq!(
+        store.ticket_subject(1000).unwrap().as_deref(),
+        Some("Printer on floor 3")
+    );
+    // A reader that found nothing kept, read the old subject from the
+    // store, and keeps it only after a commit set the new one.
+    let kept = Subjects::default();
+    let asked = kept.get(7).unwrap_err();
+    kept.put(7, "new");
+    kept.put_read(7, "old", asked);
+    assert_eq!(kept.get(7).as_deref(), Ok("new"));
+    // ... or after the map was emptied (full) and the commit's subject
+    // went with it.
+    let asked = kept.get(8).unwrap_err();
+    kept.put(8, "new");
+    for id in 100..100 + SUBJECTS_KEPT as u64 {
+        kept.put(id, "filler");
+    }
+    assert!(kept.get(8).is_err(), "emptied when full");
+    kept.put_read(8, "old", asked);
+    assert!(kept.get(8).is_err(), "a read from before the emptying");
+    let asked = kept.get(8).unwrap_err();
+    kept.put_read(8, "now", asked);
+    assert_eq!(kept.get(8).as_deref(), Ok("now"));
+}
+
+#[test]
+fn acknowledgement_times_read_back_to_the_nanosecond() {
+    let (_dir, store) = open();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00.123456789Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    store
+        .commit(&Commit {
+            acked: vec![crate::store::Acked {
+                key: "ann@c.example".into(),
+                at,
+                keep: 3,
+            }],
+            ..Commit::default()
+        })
+        .unwrap();
+    assert_eq!(store.acks_to("ann@c.example").unwrap(), [at]);
+    // Written another way (an offset instead of Z): read the general way.
+    store
+        .senders
+        .insert(
+            "bob@c.example",
+            br#"["2026-11-23 11:00:00+02:00"]"#.as_slice(),
+        )
+        .unwrap();
+    assert_eq!(
+        store.acks_to("bob@c.example").unwrap(),
+        [chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)]
+    );
+}

@@ -97,6 +97,9 @@ impl SledStore {
             let mut g = Group::default();
             self.commit_group(c, &e, &mut g)?;
             self.apply_group(&g)?;
+            if let Some(t) = &c.ticket {
+                self.subjects.put(t.id, &t.subject);
+            }
         }
         Ok(())
     }
