@@ -80,8 +80,9 @@ impl SledBlobs {
         Ok(())
     }
 
-    /// Raw mail, as [`Blobs::put`] of each would store it, the small ones
-    /// appended to the log in one write.
+    /// Raw mail ([`Blobs::put`] of one is this), each stored once: a big
+    /// one in a file of its own, the small ones appended to the log in
+    /// one write.
     pub(super) fn put_mails(&self, mails: &[(&str, &[u8])]) -> Result<()> {
         let _naming = self.naming.read().unwrap_or_else(PoisonError::into_inner);
         let mut keys = Vec::new();
@@ -132,30 +133,17 @@ impl SledBlobs {
 
 impl Blobs for SledBlobs {
     fn put(&self, kind: BlobKind, key: &str, bytes: &[u8]) -> Result<()> {
+        if kind == BlobKind::Mail {
+            return self.put_mails(&[(key, bytes)]);
+        }
         let _naming = self.naming.read().unwrap_or_else(PoisonError::into_inner);
-        let big = bytes.len() > INLINE_MAX;
-        match kind {
-            BlobKind::Mail if big => {
-                self.file(key, bytes)?;
-                self.raw_big
-                    .insert(key.as_bytes(), &(bytes.len() as u64).to_be_bytes())?;
+        if bytes.len() > INLINE_MAX {
+            self.file(&outbox_file_key(key), bytes)?;
+            if !self.outbox_raw.contains_key(key.as_bytes())? {
+                self.outbox_raw.insert(key.as_bytes(), &[])?;
             }
-            BlobKind::Mail => {
-                if !self.raw.contains_key(key.as_bytes())? {
-                    self.logged(&self.raw_at, key, bytes)?;
-                }
-            }
-            BlobKind::Outgoing if big => {
-                self.file(&outbox_file_key(key), bytes)?;
-                if !self.outbox_raw.contains_key(key.as_bytes())? {
-                    self.outbox_raw.insert(key.as_bytes(), &[])?;
-                }
-            }
-            BlobKind::Outgoing => {
-                if !self.outbox_raw.contains_key(key.as_bytes())? {
-                    self.logged(&self.outbox_at, key, bytes)?;
-                }
-            }
+        } else if !self.outbox_raw.contains_key(key.as_bytes())? {
+            self.logged(&self.outbox_at, key, bytes)?;
         }
         Ok(())
     }

@@ -58,6 +58,27 @@ pub(super) enum T {
     State = 14,
 }
 
+impl T {
+    /// Every tree, at the index of its number.
+    const ALL: [T; 15] = [
+        T::Pending,
+        T::Sources,
+        T::Messages,
+        T::Tickets,
+        T::Open,
+        T::Msgid,
+        T::Conversations,
+        T::Customers,
+        T::Outbox,
+        T::OutboxDone,
+        T::OutboxDue,
+        T::Senders,
+        T::Quarantine,
+        T::Meta,
+        T::State,
+    ];
+}
+
 /// Writes to apply all or none, in order: each op is a tag (`1` put, `0`
 /// remove), the tree's number, the key's length (u32 BE) and the key,
 /// and for a put the value's length (u32 BE) and the value.
@@ -230,27 +251,24 @@ impl SledStore {
     }
 
     fn journal_tree(&self, n: u8) -> Option<&Tree> {
-        use T::*;
-        let all = [
-            (Pending, &self.pending),
-            (Sources, &self.sources),
-            (Messages, &self.messages),
-            (Tickets, &self.tickets),
-            (Open, &self.open),
-            (Msgid, &self.msgid),
-            (Conversations, &self.conversations),
-            (Customers, &self.customers),
-            (Outbox, &self.outbox),
-            (OutboxDone, &self.outbox_done),
-            (OutboxDue, &self.outbox_due),
-            (Senders, &self.senders),
-            (Quarantine, &self.quarantine),
-            (Meta, &self.meta),
-            (State, &self.state),
-        ];
-        all.into_iter()
-            .find(|(t, _)| *t as u8 == n)
-            .map(|(_, tree)| tree)
+        let t = *T::ALL.get(usize::from(n))?;
+        Some(match t {
+            T::Pending => &self.pending,
+            T::Sources => &self.sources,
+            T::Messages => &self.messages,
+            T::Tickets => &self.tickets,
+            T::Open => &self.open,
+            T::Msgid => &self.msgid,
+            T::Conversations => &self.conversations,
+            T::Customers => &self.customers,
+            T::Outbox => &self.outbox,
+            T::OutboxDone => &self.outbox_done,
+            T::OutboxDue => &self.outbox_due,
+            T::Senders => &self.senders,
+            T::Quarantine => &self.quarantine,
+            T::Meta => &self.meta,
+            T::State => &self.state,
+        })
     }
 }
 
@@ -303,6 +321,13 @@ mod tests {
                 (T::State as u8, Vec::new(), Some(Vec::new())),
             ]
         );
+    }
+
+    #[test]
+    fn each_tree_is_found_by_its_number() {
+        for (i, t) in T::ALL.iter().enumerate() {
+            assert_eq!(*t as u8 as usize, i, "{t:?}");
+        }
     }
 
     #[test]
