@@ -6,9 +6,7 @@
 //! each commit is atomic by construction; `flush` has nothing to do.
 
 use super::blobs::{BlobKind, Blobs, MemoryBlobs};
-use super::{
-    ACKS_KEPT, Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store, View,
-};
+use super::{Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, Store, View};
 use super::{Due, OutboxEntry, OutboxState};
 use super::{State, StateKey};
 use crate::model::{MessageRecord, Ticket, TicketId};
@@ -288,9 +286,7 @@ impl Store for MemoryStore {
         }
         for a in &c.acked {
             let times = m.acks.entry(a.key.clone()).or_default();
-            times.push(a.at);
-            let skip = times.len().saturating_sub(a.keep.clamp(1, ACKS_KEPT));
-            times.drain(..skip);
+            a.count_into(times);
         }
         for st in &c.state {
             m.state.insert(st.key(), st.clone());

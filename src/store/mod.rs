@@ -129,6 +129,16 @@ pub struct Acked {
     pub keep: usize,
 }
 
+impl Acked {
+    /// Counts this acknowledgement into `times` (oldest first), keeping
+    /// the latest `keep` (1 to [`ACKS_KEPT`]): every backend keeps them so.
+    pub fn count_into(&self, times: &mut Vec<DateTime<Utc>>) {
+        times.push(self.at);
+        let skip = times.len().saturating_sub(self.keep.clamp(1, ACKS_KEPT));
+        times.drain(..skip);
+    }
+}
+
 /// A raw message stored but not yet committed, and how often processing it
 /// began (counted durably before each try: a message that takes the whole
 /// process down, by panic, abort or the kernel's OOM killer, shows up here

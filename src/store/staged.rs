@@ -292,11 +292,7 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
             let mut acked = Vec::with_capacity(c.acked.len());
             for a in &c.acked {
                 let mut times = self.acks_to(&a.key)?;
-                times.push(a.at);
-                let skip = times
-                    .len()
-                    .saturating_sub(a.keep.clamp(1, super::ACKS_KEPT));
-                times.drain(..skip);
+                a.count_into(&mut times);
                 acked.push((a.key.clone(), times));
             }
             let inner_has = |id: &str| self.inner.ticket_for_message_id(id);

@@ -42,8 +42,8 @@ mod tests;
 use super::blobs::BlobKind;
 use super::moving::Record;
 use super::{
-    ACKS_KEPT, Acked, Attempts, Commit, CustomerTicket, Due, OutboxEntry, PendingMail, Quarantined,
-    Result, State, StateKey, Store, StoreError, View,
+    Acked, Attempts, Commit, CustomerTicket, Due, OutboxEntry, PendingMail, Quarantined, Result,
+    State, StateKey, Store, StoreError, View,
 };
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::thread::ThreadView;
@@ -884,9 +884,7 @@ fn write_ack(tx: &mut Tx<'_>, a: &Acked) -> std::result::Result<(), TxError> {
         &[&a.key],
     )?;
     let mut times: Vec<DateTime<Utc>> = dec("acks", &a.key, row.get(0))?;
-    times.push(a.at);
-    let skip = times.len().saturating_sub(a.keep.clamp(1, ACKS_KEPT));
-    times.drain(..skip);
+    a.count_into(&mut times);
     tx.execute(
         "UPDATE acks SET times = $2 WHERE key = $1",
         &[&a.key, &enc(&times)],

@@ -25,8 +25,8 @@
 //! iterate in ticket order.
 
 use super::{
-    ACKS_KEPT, Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, SCHEMA_VERSION,
-    Store, StoreError,
+    Attempts, Commit, CustomerTicket, PendingMail, Quarantined, Result, SCHEMA_VERSION, Store,
+    StoreError,
 };
 use crate::model::{MessageRecord, Ticket, TicketId};
 use crate::store::{OutboxEntry, State, StateKey, View};

@@ -4,8 +4,8 @@
 
 use super::journal::{Group, T};
 use super::{
-    ACKS_KEPT, NEXT_TICKET, SledStore, customer_key, due_key, due_prefix, due_time, enc, get,
-    id_key, state_key, summary,
+    NEXT_TICKET, SledStore, customer_key, due_key, due_prefix, due_time, enc, get, id_key,
+    state_key, summary,
 };
 use crate::model::TicketId;
 use crate::store::View;
@@ -187,9 +187,7 @@ impl SledStore {
                 Entry::Occupied(o) => o.into_mut(),
                 Entry::Vacant(v) => v.insert(self.acks_to(&a.key)?),
             };
-            times.push(a.at);
-            let skip = times.len().saturating_sub(a.keep.clamp(1, ACKS_KEPT));
-            times.drain(..skip);
+            a.count_into(times);
             g.put(T::Senders, a.key.as_bytes(), &enc(&*times));
         }
         for (k, v) in &e.state {
